@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the system packages Lookahead needs to build, run and test on
+# Debian (as root or through sudo). Safe to run again: apt skips what is there.
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+packages=(
+  # Rust build (mistral.rs needs only a C toolchain)
+  build-essential pkg-config libssl-dev file curl ca-certificates
+  # Tauri 2 on Linux
+  libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev
+  libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libxdo-dev
+  # model download (pip) and the web UI (node)
+  python3 python3-pip nodejs npm
+  # tests: the UI in Chromium, the real app in WebKit under a virtual display
+  chromium xvfb xauth webkit2gtk-driver
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# A python3/node/npm that came another way (pyenv, nodesource) is fine too.
+filtered=()
+for p in "${missing[@]}"; do
+  case "$p" in
+    python3|python3-pip) command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1 && continue ;;
+    nodejs|npm) command -v node >/dev/null && command -v npm >/dev/null && continue ;;
+  esac
+  filtered+=("$p")
+done
+if [ ${#filtered[@]} -gt 0 ]; then
+  echo "Installing system packages: ${filtered[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${filtered[@]}"
+fi
+if ! command -v cargo >/dev/null; then
+  echo "Installing Rust (rustup, stable)"
+  curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+  # shellcheck disable=SC1091
+  . "$HOME/.cargo/env"
+fi

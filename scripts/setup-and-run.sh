@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# One command on a fresh Debian machine: system packages, npm packages,
+# default models, build; then answers a GSM8K question with the default
+# target model and opens the desktop app (when there is a display).
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+bash scripts/install-deps.sh
+echo "== Building the command line and the desktop app (the first build takes about 30-40 minutes)"
+(cd ui && npm ci --no-audit --no-fund && npm run build)
+cargo build -p lookahead-cli -p lookahead-app --features lookahead-app/custom-protocol
+echo "== Fetching the default models (about 1.7 GB, checked by sha256)"
+"$BIN/lookahead" models fetch
+"$BIN/lookahead" models list
+echo "== A GSM8K question, answered by the default target model"
+QUESTION="A fog bank rolls in from the ocean to cover a city. It takes 10 minutes to cover every 3 miles of the city. If the city is 42 miles across from the oceanfront to the opposite inland edge, how many minutes will it take for the fog bank to cover the whole city?"
+echo "Q: $QUESTION"
+"$BIN/lookahead" ask "$QUESTION"
+echo "(expected: 140)"
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  echo "== Opening the desktop app"
+  exec "$BIN/lookahead-app"
+else
+  echo "== No display here. To open the app on a headless machine: xvfb-run -a $BIN/lookahead-app"
+fi

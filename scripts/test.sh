@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test: Rust unit and integration tests on real models, the UI in
+# Chromium (Playwright), and the real desktop app under Xvfb (WebKitWebDriver).
+# Fetches the models the tests need first (tiny test model + defaults).
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+bash scripts/install-deps.sh
+
+echo "== Building"
+cargo build -p lookahead-cli
+echo "== Fetching test models"
+"$BIN/lookahead" models fetch --tiny
+
+echo "== Rust tests"
+cargo test --workspace --exclude lookahead-app -- --test-threads=2
+
+echo "== UI in Chromium"
+(cd ui && npm ci --no-audit --no-fund && npm run test:e2e)
+
+echo "== The real app under Xvfb"
+bash tests/app-e2e.sh

@@ -1,0 +1,156 @@
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use lookahead_engine::models::Role;
+use lookahead_engine::{
+    Answer, AnswerEvent, AskOptions, CancelFlag, Engine, EngineConfig, Mode, Sampling,
+};
+
+#[derive(Args, Clone)]
+pub struct ModelArgs {
+    /// Target model file (default: the installed target).
+    #[arg(long)]
+    pub target: Option<PathBuf>,
+    /// Draft model file (default: the installed draft; needed by sd, lr, sd+lr).
+    #[arg(long)]
+    pub draft: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct AskArgs {
+    /// The question.
+    pub question: String,
+    #[arg(long, default_value = "plain")]
+    pub mode: Mode,
+    #[command(flatten)]
+    pub models: ModelArgs,
+    /// Print one JSON object (answer, steps, metrics) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Sampling temperature (0 = greedy, reproducible).
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f64,
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f64,
+    /// At most this many tokens in the answer.
+    #[arg(long, default_value_t = 512)]
+    pub max_tokens: usize,
+    /// At most this many tokens per reasoning step.
+    #[arg(long, default_value_t = 100)]
+    pub step_budget: usize,
+}
+
+impl AskArgs {
+    pub fn options(&self) -> AskOptions {
+        AskOptions {
+            mode: self.mode,
+            sampling: Sampling {
+                temperature: self.temperature,
+                top_p: self.top_p,
+                seed: 0,
+            },
+            max_answer_tokens: self.max_tokens,
+            step_token_budget: self.step_budget,
+        }
+    }
+}
+
+/// The engine configuration for a mode: the draft is loaded only when the
+/// mode uses it.
+pub fn engine_config(models: &ModelArgs, mode: Mode) -> Result<EngineConfig> {
+    let target = match &models.target {
+        Some(path) => path.clone(),
+        None => crate::models::require(Role::Target)?,
+    };
+    let draft = if mode == Mode::Plain {
+        None
+    } else {
+        Some(match &models.draft {
+            Some(path) => path.clone(),
+            None => crate::models::require(Role::Draft)?,
+        })
+    };
+    Ok(EngineConfig { target, draft })
+}
+
+pub fn load_engine(config: &EngineConfig, quiet: bool) -> Result<Engine> {
+    Ok(Engine::load(config, &mut |p| {
+        if !quiet && !p.done {
+            eprintln!("loading {} model {} ...", p.role, p.model);
+        }
+    })?)
+}
+
+pub fn run(args: AskArgs) -> Result<()> {
+    let config = engine_config(&args.models, args.mode)?;
+    let mut engine = load_engine(&config, args.json)?;
+    let cancel = CancelFlag::new();
+    let options = args.options();
+    let json = args.json;
+    let answer = engine.ask(&args.question, &options, &cancel, &mut |event| {
+        if let AnswerEvent::Token { text } = event {
+            if !json {
+                print!("{text}");
+                let _ = std::io::stdout().flush();
+            }
+        }
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&answer_json(&answer))?);
+    } else {
+        println!();
+        println!();
+        println!(
+            "Answer: {}",
+            answer.final_answer.as_deref().unwrap_or("(none found)")
+        );
+        println!("{}", metrics_line(&answer));
+    }
+    Ok(())
+}
+
+pub fn answer_json(answer: &Answer) -> serde_json::Value {
+    serde_json::json!({
+        "answer": answer.final_answer,
+        "text": answer.text,
+        "status": answer.status,
+        "mode": answer.mode,
+        "target_model": answer.target_model,
+        "draft_model": answer.draft_model,
+        "judge": answer.judge,
+        "steps": answer.steps,
+        "metrics": answer.metrics,
+    })
+}
+
+pub fn metrics_line(answer: &Answer) -> String {
+    let m = &answer.metrics;
+    let mut line = format!(
+        "[{}] {} steps, {} tokens in {:.1} s ({:.1} tok/s; prefill {:.1} tok/s, decode {:.1} tok/s, first token after {:.2} s)",
+        answer.mode,
+        answer.steps.len(),
+        m.generated_tokens,
+        m.wall_seconds,
+        m.tokens_per_s,
+        m.prefill_tokens_per_s,
+        m.decode_tokens_per_s,
+        m.time_to_first_token_s
+    );
+    if let (Some(rate), Some(len)) = (m.token_acceptance_rate, m.mean_acceptance_length) {
+        line.push_str(&format!(
+            "; tokens accepted {:.0}%, mean acceptance length {len:.2}",
+            rate * 100.0
+        ));
+    }
+    if let (Some(rate), Some(acc), Some(drafted)) =
+        (m.step_acceptance_rate, m.accepted_steps, m.drafted_steps)
+    {
+        line.push_str(&format!(
+            "; steps kept {acc}/{drafted} ({:.0}%)",
+            rate * 100.0
+        ));
+    }
+    line
+}

@@ -1,0 +1,277 @@
+//! `lookahead bench`: accuracy and speed of each mode on the same questions
+//! in the same run, so speed-ups are ratios measured side by side.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use lookahead_engine::prompt::same_number;
+use lookahead_engine::{Answer, AskOptions, CancelFlag, Engine, EngineConfig, Mode};
+use serde::{Deserialize, Serialize};
+
+use crate::ask::{engine_config, load_engine, ModelArgs};
+
+const DEFAULT_DATASET: &str = include_str!("../data/gsm8k_test_100.jsonl");
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Modes to compare, comma separated (plain is always run first, as the baseline).
+    #[arg(long, value_delimiter = ',', default_value = "plain")]
+    pub modes: Vec<Mode>,
+    /// Number of questions.
+    #[arg(long, default_value_t = 5)]
+    pub limit: usize,
+    /// JSON lines with "question" and "answer" (default: 100 GSM8K test problems).
+    #[arg(long)]
+    pub dataset: Option<PathBuf>,
+    #[command(flatten)]
+    pub models: ModelArgs,
+    /// Also run the draft model alone (plain), to measure its cost ratio c.
+    #[arg(long)]
+    pub with_draft_alone: bool,
+    #[arg(long, default_value_t = 384)]
+    pub max_tokens: usize,
+    #[arg(long, default_value_t = 100)]
+    pub step_budget: usize,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write a Markdown table to this file.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+struct Problem {
+    question: String,
+    answer: String,
+}
+
+/// One row of the table: a mode (or the draft alone) over all questions.
+#[derive(Serialize, Default, Clone)]
+pub struct ModeSummary {
+    pub label: String,
+    pub model: String,
+    pub questions: usize,
+    pub correct: usize,
+    pub accuracy: f64,
+    pub generated_tokens: usize,
+    pub wall_seconds: f64,
+    /// Pooled: all generated tokens / all wall seconds.
+    pub tokens_per_s: f64,
+    /// Mean of per-answer tokens/s.
+    pub mean_answer_tokens_per_s: f64,
+    pub prefill_tokens_per_s: f64,
+    pub decode_tokens_per_s: f64,
+    pub speedup_vs_plain: Option<f64>,
+    pub token_acceptance_rate: Option<f64>,
+    pub step_acceptance_rate: Option<f64>,
+    pub mean_batch_size: f64,
+}
+
+#[derive(Serialize)]
+struct Report {
+    machine: String,
+    dataset: String,
+    rows: Vec<ModeSummary>,
+}
+
+fn load_problems(args: &BenchArgs) -> Result<(String, Vec<Problem>)> {
+    let (name, text) = match &args.dataset {
+        Some(path) => (
+            path.display().to_string(),
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the dataset {}", path.display()))?,
+        ),
+        None => ("GSM8K test (100)".to_string(), DEFAULT_DATASET.to_string()),
+    };
+    let mut problems = Vec::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let problem: Problem = serde_json::from_str(line)
+            .with_context(|| format!("line {} of the dataset is not a question/answer object", n + 1))?;
+        problems.push(problem);
+        if problems.len() == args.limit {
+            break;
+        }
+    }
+    if problems.is_empty() {
+        bail!("the dataset has no questions");
+    }
+    Ok((name, problems))
+}
+
+fn summarise(label: &str, model: &str, answers: &[(Answer, bool)]) -> ModeSummary {
+    let n = answers.len().max(1) as f64;
+    let sum = |f: &dyn Fn(&Answer) -> f64| answers.iter().map(|(a, _)| f(a)).sum::<f64>();
+    let tokens: usize = answers.iter().map(|(a, _)| a.metrics.generated_tokens).sum();
+    let wall = sum(&|a| a.metrics.wall_seconds);
+    let mean_of = |f: &dyn Fn(&Answer) -> Option<f64>| {
+        let values: Vec<f64> = answers.iter().filter_map(|(a, _)| f(a)).collect();
+        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+    };
+    let correct = answers.iter().filter(|(_, ok)| *ok).count();
+    ModeSummary {
+        label: label.to_string(),
+        model: model.to_string(),
+        questions: answers.len(),
+        correct,
+        accuracy: correct as f64 / n,
+        generated_tokens: tokens,
+        wall_seconds: wall,
+        tokens_per_s: if wall > 0.0 { tokens as f64 / wall } else { 0.0 },
+        mean_answer_tokens_per_s: sum(&|a| a.metrics.tokens_per_s) / n,
+        prefill_tokens_per_s: sum(&|a| a.metrics.prefill_tokens_per_s) / n,
+        decode_tokens_per_s: sum(&|a| a.metrics.decode_tokens_per_s) / n,
+        speedup_vs_plain: None,
+        token_acceptance_rate: mean_of(&|a| a.metrics.token_acceptance_rate),
+        step_acceptance_rate: mean_of(&|a| a.metrics.step_acceptance_rate),
+        mean_batch_size: sum(&|a| a.metrics.mean_batch_size) / n,
+    }
+}
+
+fn run_questions(
+    engine: &mut Engine,
+    mode: Mode,
+    problems: &[Problem],
+    args: &BenchArgs,
+    label: &str,
+) -> Result<Vec<(Answer, bool)>> {
+    let options = AskOptions {
+        mode,
+        max_answer_tokens: args.max_tokens,
+        step_token_budget: args.step_budget,
+        ..AskOptions::default()
+    };
+    let cancel = CancelFlag::new();
+    let mut out = Vec::new();
+    for (i, problem) in problems.iter().enumerate() {
+        let answer = engine.ask(&problem.question, &options, &cancel, &mut |_| {})?;
+        let ok = answer
+            .final_answer
+            .as_deref()
+            .is_some_and(|got| same_number(got, &problem.answer));
+        if !args.json {
+            eprintln!(
+                "  {label:<12} q{:<3} {:>5} tokens {:>6.1} s {:>6.1} tok/s  {} (expected {}, got {})",
+                i + 1,
+                answer.metrics.generated_tokens,
+                answer.metrics.wall_seconds,
+                answer.metrics.tokens_per_s,
+                if ok { "correct" } else { "wrong  " },
+                problem.answer,
+                answer.final_answer.as_deref().unwrap_or("-")
+            );
+        }
+        out.push((answer, ok));
+    }
+    Ok(out)
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    let (dataset, problems) = load_problems(&args)?;
+    let mut modes = vec![Mode::Plain];
+    modes.extend(args.modes.iter().copied().filter(|m| *m != Mode::Plain));
+    let needs_draft = modes.iter().any(|m| *m != Mode::Plain) || args.with_draft_alone;
+    let config = engine_config(&args.models, if needs_draft { Mode::Sd } else { Mode::Plain })?;
+    let started = Instant::now();
+    let mut engine = load_engine(
+        &EngineConfig {
+            target: config.target.clone(),
+            draft: config.draft.clone().filter(|_| modes.len() > 1),
+        },
+        args.json,
+    )?;
+
+    let mut rows = Vec::new();
+    let mut plain_speed = None;
+    for mode in &modes {
+        let answers = run_questions(&mut engine, *mode, &problems, &args, mode.as_str())?;
+        let mut row = summarise(mode.as_str(), engine.target_name(), &answers);
+        if *mode == Mode::Plain {
+            plain_speed = Some(row.tokens_per_s);
+        } else if let Some(plain) = plain_speed.filter(|s| *s > 0.0) {
+            row.speedup_vs_plain = Some(row.tokens_per_s / plain);
+        }
+        rows.push(row);
+    }
+    drop(engine);
+    if args.with_draft_alone {
+        if let Some(draft) = &config.draft {
+            let mut draft_engine = load_engine(
+                &EngineConfig {
+                    target: draft.clone(),
+                    draft: None,
+                },
+                args.json,
+            )?;
+            let answers = run_questions(&mut draft_engine, Mode::Plain, &problems, &args, "draft alone")?;
+            let mut row = summarise("draft alone", draft_engine.target_name(), &answers);
+            if let Some(plain) = plain_speed.filter(|s| *s > 0.0) {
+                row.speedup_vs_plain = Some(row.tokens_per_s / plain);
+            }
+            rows.push(row);
+        }
+    }
+
+    let report = Report {
+        machine: machine_description(),
+        dataset,
+        rows,
+    };
+    let markdown = markdown_table(&report);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{markdown}");
+        eprintln!("bench took {:.0} s", started.elapsed().as_secs_f64());
+    }
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, &markdown)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn opt(value: Option<f64>, scale: f64, suffix: &str) -> String {
+    value.map_or("–".to_string(), |v| format!("{:.2}{suffix}", v * scale))
+}
+
+fn markdown_table(report: &Report) -> String {
+    let mut out = format!(
+        "Machine: {}\nDataset: {}\n\n| mode | model | accuracy | tokens/s (pooled) | prefill tok/s | decode tok/s | speed-up vs plain | token acceptance | step acceptance | mean batch |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        report.machine, report.dataset
+    );
+    for r in &report.rows {
+        out.push_str(&format!(
+            "| {} | {} | {}/{} ({:.0}%) | {:.2} | {:.1} | {:.2} | {} | {} | {} | {:.2} |\n",
+            r.label,
+            r.model,
+            r.correct,
+            r.questions,
+            r.accuracy * 100.0,
+            r.tokens_per_s,
+            r.prefill_tokens_per_s,
+            r.decode_tokens_per_s,
+            opt(r.speedup_vs_plain, 1.0, "×"),
+            opt(r.token_acceptance_rate, 100.0, "%"),
+            opt(r.step_acceptance_rate, 100.0, "%"),
+            r.mean_batch_size
+        ));
+    }
+    out
+}
+
+fn machine_description() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!("{cpu}, {threads} threads, {}", std::env::consts::OS)
+}

@@ -1,0 +1,411 @@
+//! Measures the batched executor against mistral.rs 0.8.1 on the same GGUF
+//! files, in one run:
+//!
+//! - prefill and decode tokens/s, executor and mistral.rs, per model, with
+//!   the memory-bandwidth ceiling (weight bytes per token at 20 GB/s);
+//! - a ragged batch of 4 branches (different lengths) against 1 branch;
+//! - verifying 5 drafted tokens against one decode step;
+//! - token-level speculation (draft model, n-gram) against plain greedy
+//!   decoding on a GSM8K-style question, with acceptance.
+//!
+//! ```text
+//! cargo run --example executor_bench -p lookahead-engine -- \
+//!     [--models DIR] [--target FILE] [--draft FILE] [--smol FILE] \
+//!     [--prompt-tokens 128] [--decode-tokens 32] [--sd-tokens 128] \
+//!     [--only smol,draft,target,batch,sd] [--no-mistral]
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lookahead_engine::executor::sampling::argmax;
+use lookahead_engine::executor::{BatchItem, Executor, ExecutorGenerator, ExecutorOptions, KvSequence, LogitsWanted};
+use lookahead_engine::speculative::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
+use lookahead_engine::{CancelFlag, Sampling, StepGenerator, StepRequest};
+use mistralrs::core::Response;
+use mistralrs::{
+    Constraint, GgufModelBuilder, Model, NormalRequest, Request, RequestMessage, SamplingParams, TokenSource,
+};
+
+const BANDWIDTH_GBPS: f64 = 20.0;
+const QUESTION: &str = "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck egg. How much in dollars does she make every day at the farmers' market?";
+/// Filler for prompts of a chosen length.
+const FILLER: &str = "In the beginning the committee met every Tuesday to review the budget, the schedule and the list of open questions; each member reported on progress, and the chair wrote the decisions into a notebook that was later copied for everyone. ";
+
+struct Args {
+    models: PathBuf,
+    target: String,
+    draft: String,
+    smol: String,
+    prompt_tokens: usize,
+    decode_tokens: usize,
+    sd_tokens: usize,
+    only: Vec<String>,
+    mistral: bool,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        models: lookahead_engine::models::models_dir(),
+        target: "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf".into(),
+        draft: "qwen2.5-coder-0.5b-instruct-awq-q4_k_m.gguf".into(),
+        smol: "SmolLM2-135M-Instruct.Q4_1.gguf".into(),
+        prompt_tokens: 128,
+        decode_tokens: 32,
+        sd_tokens: 128,
+        only: vec!["smol".into(), "draft".into(), "target".into(), "batch".into(), "sd".into()],
+        mistral: true,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--models" => a.models = PathBuf::from(value()),
+            "--target" => a.target = value(),
+            "--draft" => a.draft = value(),
+            "--smol" => a.smol = value(),
+            "--prompt-tokens" => a.prompt_tokens = value().parse().expect("a number"),
+            "--decode-tokens" => a.decode_tokens = value().parse().expect("a number"),
+            "--sd-tokens" => a.sd_tokens = value().parse().expect("a number"),
+            "--only" => a.only = value().split(',').map(str::to_string).collect(),
+            "--no-mistral" => a.mistral = false,
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    a
+}
+
+fn path_of(args: &Args, file: &str) -> PathBuf {
+    let p = Path::new(file);
+    let p = if p.is_absolute() { p.to_path_buf() } else { args.models.join(file) };
+    assert!(p.exists(), "model not found: {}", p.display());
+    p
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn prompt_of(exec: &Executor, tokens: usize, salt: usize) -> Vec<u32> {
+    let text = format!("Note {salt}. {}", FILLER.repeat(tokens / 30 + 2));
+    let mut ids = exec.tokenizer().encode(&text).expect("tokenize");
+    ids.truncate(tokens);
+    ids
+}
+
+fn pass(exec: &Executor, seqs: &mut [KvSequence], tokens: &[Vec<u32>], wanted: LogitsWanted) -> Duration {
+    let started = Instant::now();
+    let mut items: Vec<BatchItem<'_>> = seqs
+        .iter_mut()
+        .zip(tokens)
+        .map(|(seq, t)| BatchItem {
+            seq,
+            tokens: t,
+            logits: wanted,
+        })
+        .collect();
+    exec.forward(&mut items).expect("forward");
+    started.elapsed()
+}
+
+/// Executor prefill and greedy decode speed on one sequence.
+fn executor_speed(exec: &Executor, prompt_tokens: usize, decode_tokens: usize) -> (f64, f64) {
+    let mut prefill = Vec::new();
+    let mut decode = Vec::new();
+    for rep in 0..3 {
+        let prompt = prompt_of(exec, prompt_tokens, rep);
+        let mut seq = exec.new_sequence();
+        let started = Instant::now();
+        let mut items = [BatchItem {
+            seq: &mut seq,
+            tokens: &prompt,
+            logits: LogitsWanted::Last,
+        }];
+        let logits = exec.forward(&mut items).expect("prefill");
+        prefill.push(prompt.len() as f64 / started.elapsed().as_secs_f64());
+        let mut next = argmax(logits[0].last().expect("logits"));
+        let started = Instant::now();
+        for _ in 0..decode_tokens {
+            let mut items = [BatchItem {
+                seq: &mut seq,
+                tokens: std::slice::from_ref(&next),
+                logits: LogitsWanted::Last,
+            }];
+            let l = exec.forward(&mut items).expect("decode");
+            next = argmax(l[0].last().expect("logits"));
+        }
+        decode.push(decode_tokens as f64 / started.elapsed().as_secs_f64());
+    }
+    (median(prefill), median(decode))
+}
+
+struct Mistral {
+    rt: tokio::runtime::Runtime,
+    model: Model,
+}
+
+impl Mistral {
+    fn load(path: &Path) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let dir = path.parent().expect("dir").to_string_lossy().into_owned();
+        let file = path.file_name().expect("file").to_string_lossy().into_owned();
+        let model = rt
+            .block_on(
+                GgufModelBuilder::new(dir, vec![file])
+                    .with_token_source(TokenSource::None)
+                    .with_prefix_cache_n(None)
+                    .with_force_cpu()
+                    .build(),
+            )
+            .expect("mistral.rs loads");
+        Self { rt, model }
+    }
+
+    /// Wall time of a greedy completion of `max_len` tokens.
+    fn time(&self, text: &str, max_len: usize) -> Duration {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        let mut params = SamplingParams::deterministic();
+        params.max_len = Some(max_len);
+        let request = Request::Normal(Box::new(NormalRequest {
+            messages: RequestMessage::Completion {
+                text: text.to_string(),
+                echo_prompt: false,
+                best_of: None,
+            },
+            sampling_params: params,
+            response: tx,
+            return_logprobs: false,
+            is_streaming: false,
+            id: 0,
+            constraint: Constraint::None,
+            suffix: None,
+            tools: None,
+            tool_choice: None,
+            logits_processors: None,
+            return_raw_logits: false,
+            web_search_options: None,
+            model_id: None,
+            truncate_sequence: false,
+        }));
+        let sender = self.model.inner().get_sender(None).expect("sender");
+        let started = Instant::now();
+        self.rt.block_on(async {
+            sender.send(request).await.expect("send");
+            match rx.recv().await {
+                Some(Response::CompletionDone(_)) => {}
+                other => panic!("unexpected mistral.rs response: {other:?}"),
+            }
+        });
+        started.elapsed()
+    }
+}
+
+/// mistral.rs prefill (one-token completion) and decode speed (the extra
+/// time of `decode_tokens` more tokens), same prompts as the executor.
+fn mistral_speed(path: &Path, exec: &Executor, prompt_tokens: usize, decode_tokens: usize) -> (f64, f64) {
+    let m = Mistral::load(path);
+    let mut prefill = Vec::new();
+    let mut decode = Vec::new();
+    for rep in 0..2 {
+        let text = exec.tokenizer().decode(&prompt_of(exec, prompt_tokens, 100 + rep)).expect("decode");
+        let t1 = m.time(&text, 1);
+        let text = exec.tokenizer().decode(&prompt_of(exec, prompt_tokens, 200 + rep)).expect("decode");
+        let t2 = m.time(&text, decode_tokens + 1);
+        prefill.push(prompt_tokens as f64 / t1.as_secs_f64());
+        decode.push(decode_tokens as f64 / (t2.as_secs_f64() - t1.as_secs_f64()).max(1e-9));
+    }
+    (median(prefill), median(decode))
+}
+
+fn model_section(args: &Args, label: &str, file: &str) {
+    let path = path_of(args, file);
+    let exec = Executor::load(&path, ExecutorOptions::default()).expect("executor loads");
+    let bytes = exec.weight_bytes_per_token() as f64;
+    let ceiling = BANDWIDTH_GBPS * 1e9 / bytes;
+    let (pf, dc) = executor_speed(&exec, args.prompt_tokens, args.decode_tokens);
+    println!(
+        "[{label}] {file}: {} threads, {:.0} MB weights read per token -> decode ceiling {ceiling:.1} tok/s at {BANDWIDTH_GBPS} GB/s",
+        exec.threads(),
+        bytes / 1e6
+    );
+    println!(
+        "[{label}] executor:   prefill {pf:7.1} tok/s ({} tokens)   decode {dc:6.1} tok/s ({} tokens) = {:.0}% of ceiling",
+        args.prompt_tokens,
+        args.decode_tokens,
+        100.0 * dc / ceiling
+    );
+    if args.mistral {
+        drop(exec);
+        let exec = Executor::load(&path, ExecutorOptions::default()).expect("executor loads");
+        let (mpf, mdc) = mistral_speed(&path, &exec, args.prompt_tokens, args.decode_tokens);
+        println!(
+            "[{label}] mistral.rs: prefill {mpf:7.1} tok/s               decode {mdc:6.1} tok/s   (executor x{:.1} prefill, x{:.1} decode)",
+            pf / mpf,
+            dc / mdc
+        );
+    }
+}
+
+/// Cost of a pass with several branches / several tokens against one
+/// decode step of one branch.
+fn batch_section(args: &Args) {
+    let path = path_of(args, &args.target);
+    let exec = Executor::load(&path, ExecutorOptions::default()).expect("executor loads");
+    let base = prompt_of(&exec, args.prompt_tokens, 7);
+    let mut root = exec.new_sequence();
+    pass(&exec, std::slice::from_mut(&mut root), &[base.clone()], LogitsWanted::None);
+    // Four branches of different lengths, like Lookahead's γ+1 targets.
+    let extra = prompt_of(&exec, 96, 8);
+    let mut branches: Vec<KvSequence> = (0..4)
+        .map(|i| {
+            let mut s = root.fork();
+            pass(&exec, std::slice::from_mut(&mut s), &[extra[..i * 32].to_vec()], LogitsWanted::None);
+            s
+        })
+        .collect();
+    let lens: Vec<usize> = branches.iter().map(KvSequence::len).collect();
+    let one = vec![vec![base[5]]];
+    let reps = 8;
+    let time = |seqs: &mut [KvSequence], tokens: &[Vec<u32>], wanted| {
+        let lens: Vec<usize> = seqs.iter().map(KvSequence::len).collect();
+        let mut times = Vec::new();
+        for _ in 0..reps {
+            times.push(pass(&exec, seqs, tokens, wanted).as_secs_f64());
+            for (s, l) in seqs.iter_mut().zip(&lens) {
+                s.truncate(*l);
+            }
+        }
+        median(times)
+    };
+    let t1 = time(&mut branches[3..4], &one, LogitsWanted::Last);
+    let four: Vec<Vec<u32>> = (0..4).map(|i| vec![base[i + 5]]).collect();
+    let t4 = time(&mut branches, &four, LogitsWanted::Last);
+    let verify = vec![base[10..16].to_vec()];
+    let tv = time(&mut branches[3..4], &verify, LogitsWanted::All);
+    let verify4: Vec<Vec<u32>> = (0..4).map(|i| base[10 + i..16 + i].to_vec()).collect();
+    let tv4 = time(&mut branches, &verify4, LogitsWanted::All);
+    println!("[batch] target, branch lengths {lens:?}, median of {reps} passes:");
+    println!("[batch]   1 branch x 1 token:            {:7.1} ms", t1 * 1e3);
+    println!(
+        "[batch]   4 ragged branches x 1 token:    {:7.1} ms = {:.2}x one branch (target <= 1.6x)",
+        t4 * 1e3,
+        t4 / t1
+    );
+    println!(
+        "[batch]   verify 5 drafted (+1 pending):  {:7.1} ms = {:.2}x one decode step (target <= 1.5x)",
+        tv * 1e3,
+        tv / t1
+    );
+    println!(
+        "[batch]   4 branches x 6 tokens:          {:7.1} ms = {:.2}x one decode step",
+        tv4 * 1e3,
+        tv4 / t1
+    );
+}
+
+fn generate(gen: &mut dyn StepGenerator, text: &str, tokens: usize) -> (String, usize, f64) {
+    let req = StepRequest {
+        text: text.to_string(),
+        max_tokens: tokens,
+        stop_at_delimiter: false,
+    };
+    let started = Instant::now();
+    let out = gen
+        .continue_steps(&[req], &Sampling::default(), &CancelFlag::new(), &mut |_, _| {})
+        .expect("generate");
+    let secs = started.elapsed().as_secs_f64();
+    let o = out.into_iter().next().expect("one output");
+    (o.text, o.tokens, secs)
+}
+
+fn sd_section(args: &Args) {
+    let target = Arc::new(Executor::load(path_of(args, &args.target), ExecutorOptions::default()).expect("target"));
+    let draft = Arc::new(Executor::load(path_of(args, &args.draft), ExecutorOptions::default()).expect("draft"));
+    let prompt = lookahead_engine::prompt::chat_prompt(QUESTION);
+    // Warm both prefix caches so every run below measures decoding only.
+    let warm = |e: &Arc<Executor>| {
+        let mut g = ExecutorGenerator::new(e.clone());
+        generate(&mut g, &prompt, 1);
+    };
+    warm(&target);
+    warm(&draft);
+
+    let mut plain = ExecutorGenerator::new(target.clone());
+    let (text, n, secs) = generate(&mut plain, &prompt, args.sd_tokens);
+    let plain_speed = n as f64 / secs;
+    println!("[sd] plain target greedy:  {n} tokens in {secs:.1} s = {plain_speed:.2} tok/s");
+
+    let mut draft_plain = ExecutorGenerator::new(draft.clone());
+    let (_, dn, dsecs) = generate(&mut draft_plain, &prompt, args.sd_tokens);
+    println!("[sd] plain draft greedy:   {dn} tokens in {dsecs:.1} s = {:.2} tok/s", dn as f64 / dsecs);
+
+    let runs: Vec<(&str, Box<dyn StepGenerator>)> = vec![
+        (
+            "draft-model SD",
+            Box::new(
+                SpeculativeGenerator::with_draft(target.clone(), draft.clone(), SpeculationConfig::default())
+                    .expect("same tokenizer"),
+            ),
+        ),
+        (
+            "n-gram SD",
+            Box::new(SpeculativeGenerator::with_ngram(
+                target.clone(),
+                NgramConfig::default(),
+                SpeculationConfig {
+                    min_k: 1,
+                    ..SpeculationConfig::default()
+                },
+            )),
+        ),
+    ];
+    for (label, mut gen) in runs {
+        let (t, n, secs) = generate(gen.as_mut(), &prompt, args.sd_tokens);
+        let stats = gen.take_stats();
+        let rate = stats.accepted_tokens as f64 / stats.drafted_tokens.max(1) as f64;
+        let mean_len = 1.0 + stats.accepted_tokens as f64 / stats.verification_rounds.max(1) as f64;
+        println!(
+            "[sd] {label:15} {n} tokens in {secs:.1} s = {:.2} tok/s = {:.2}x plain; acceptance {}/{} = {rate:.2}, mean acceptance length {mean_len:.2}, {} target passes; output {}",
+            n as f64 / secs,
+            n as f64 / secs / plain_speed,
+            stats.accepted_tokens,
+            stats.drafted_tokens,
+            stats.verification_rounds,
+            if t == text { "identical to plain" } else { "DIFFERS from plain" }
+        );
+        let per_pos: Vec<String> = stats
+            .accepted_per_position
+            .iter()
+            .zip(&stats.proposed_per_position)
+            .map(|(a, p)| format!("{:.2}", *a as f64 / (*p).max(1) as f64))
+            .collect();
+        println!("[sd]   per-position acceptance: [{}]", per_pos.join(", "));
+    }
+    println!("[sd] answer: {:?}", text);
+}
+
+fn main() {
+    let args = parse_args();
+    let want = |s: &str| args.only.iter().any(|o| o == s);
+    if want("smol") {
+        model_section(&args, "smol", &args.smol);
+    }
+    if want("draft") {
+        model_section(&args, "draft", &args.draft);
+    }
+    if want("target") {
+        model_section(&args, "target", &args.target);
+    }
+    if want("batch") {
+        batch_section(&args);
+    }
+    if want("sd") {
+        sd_section(&args);
+    }
+}

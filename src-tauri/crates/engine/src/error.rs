@@ -1,0 +1,103 @@
+use std::path::PathBuf;
+
+/// Everything the engine can refuse or fail at. Each variant carries the
+/// context a person needs; [`EngineError::user_message`] says it in plain words.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("model file not found: {path}")]
+    ModelMissing { role: String, path: PathBuf },
+    #[error("model file is not a usable GGUF ({path}): {reason}")]
+    ModelCorrupt { path: PathBuf, reason: String },
+    #[error("models cannot be paired: {draft} and {target} use different tokenizers ({detail})")]
+    TokenizerMismatch {
+        draft: String,
+        target: String,
+        detail: String,
+    },
+    #[error("unsupported model: {0}")]
+    Unsupported(String),
+    #[error("the question is empty")]
+    EmptyPrompt,
+    #[error("the question is too long: {tokens} tokens, the limit is {limit}")]
+    PromptTooLong { tokens: usize, limit: usize },
+    #[error("model loading failed: {0}")]
+    Load(String),
+    #[error("generation failed: {0}")]
+    Generation(String),
+    #[error("judge failed: {0}")]
+    Judge(String),
+    #[error("download failed: {0}")]
+    Fetch(String),
+    #[error("checksum mismatch for {file}: expected {expected}, got {actual}")]
+    Checksum {
+        file: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("cancelled")]
+    Cancelled,
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("tensor error: {0}")]
+    Tensor(#[from] candle_core::Error),
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+impl EngineError {
+    /// A stable, machine-readable code for front ends.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::ModelMissing { .. } => "model_missing",
+            Self::ModelCorrupt { .. } => "model_corrupt",
+            Self::TokenizerMismatch { .. } => "tokenizer_mismatch",
+            Self::Unsupported(_) => "unsupported_model",
+            Self::EmptyPrompt => "empty_prompt",
+            Self::PromptTooLong { .. } => "prompt_too_long",
+            Self::Load(_) => "load_failed",
+            Self::Generation(_) => "generation_failed",
+            Self::Judge(_) => "judge_failed",
+            Self::Fetch(_) => "fetch_failed",
+            Self::Checksum { .. } => "checksum_mismatch",
+            Self::Cancelled => "cancelled",
+            Self::Io(e) if e.raw_os_error() == Some(28) => "disk_full",
+            Self::Io(_) => "io",
+            Self::Tensor(_) => "tensor",
+        }
+    }
+
+    /// The error in plain words, for people who are not technical.
+    pub fn user_message(&self) -> String {
+        match self {
+            Self::ModelMissing { role, path } => format!(
+                "The {role} model file is missing ({}). Use \"Get the default models\" or import a model file.",
+                path.display()
+            ),
+            Self::ModelCorrupt { path, .. } => format!(
+                "The model file {} is damaged or incomplete. Download it again or choose another file.",
+                path.display()
+            ),
+            Self::TokenizerMismatch { draft, target, .. } => format!(
+                "The helper model \"{draft}\" and the main model \"{target}\" do not speak the same vocabulary, so they cannot work together. Pick two models of the same family."
+            ),
+            Self::Unsupported(what) => format!("This model is not supported: {what}."),
+            Self::EmptyPrompt => "Please type a question first.".to_string(),
+            Self::PromptTooLong { tokens, limit } => format!(
+                "The question is too long ({tokens} pieces of text; at most {limit} fit). Please shorten it."
+            ),
+            Self::Load(_) => "The model could not be loaded. It may be damaged, or the computer may not have enough free memory.".to_string(),
+            Self::Generation(_) => "Something went wrong while writing the answer. Please try again.".to_string(),
+            Self::Judge(_) => "The step checker failed; the answer continued without it.".to_string(),
+            Self::Fetch(detail) => format!("The models could not be downloaded: {detail}"),
+            Self::Checksum { file, .. } => format!(
+                "The downloaded file {file} is not the expected one (its checksum differs). It was removed; please try again."
+            ),
+            Self::Cancelled => "Stopped.".to_string(),
+            Self::Io(e) if e.raw_os_error() == Some(28) => {
+                "The disk is full. Free some space and try again.".to_string()
+            }
+            Self::Io(e) => format!("A file could not be read or written: {e}"),
+            Self::Tensor(_) => "The model computation failed. Please try again.".to_string(),
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! [`ExecutorGenerator`]: the step interface on the batched executor, plus
+//! the per-request bookkeeping the speculative generator shares.
+//!
+//! All requests of one call decode together: every forward pass holds one
+//! slot per unfinished request (its uncached prompt suffix on the first
+//! pass, one token afterwards), so γ+1 Lookahead branches cost one pass per
+//! token, not γ+1.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::kv::{common_prefix, KvSequence};
+use super::sampling::{self, Rng};
+use super::tokenizer::StreamDecoder;
+use super::{BatchItem, Executor, LogitsWanted};
+use crate::cancel::CancelFlag;
+use crate::error::{EngineError, Result};
+use crate::generate::{
+    GeneratorStats, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, TokenSink,
+    STEP_DELIMITER,
+};
+
+/// A request sharing a long prefix with a shorter request of the same call
+/// waits one pass for that request's cache rather than recomputing the
+/// prefix, when this many tokens or more are saved.
+const MIN_SHARED_PREFIX: usize = 8;
+
+/// One request while it is being continued.
+pub(crate) struct StepState {
+    pub index: usize,
+    /// Prompt and generated tokens so far.
+    pub tokens: Vec<u32>,
+    /// Cache of `tokens` minus the tail not yet run through the model.
+    pub seq: KvSequence,
+    pub prompt_len: usize,
+    /// Prompt tokens the first pass must run (after prefix reuse).
+    pub prefill_tokens: usize,
+    /// Waiting for request `source` to cache the first `shared` tokens.
+    pub waiting_on: Option<(usize, usize)>,
+    pub prefilled: bool,
+    pub generated: usize,
+    pub max_tokens: usize,
+    pub stop_at_delimiter: bool,
+    pub text: String,
+    decoder: StreamDecoder,
+    pub end: Option<StepEnd>,
+    pub rng: Rng,
+    pub prefill_time: Duration,
+    pub decode_time: Duration,
+}
+
+impl StepState {
+    /// Tokens committed but not yet in the cache (≥ 1 while running).
+    pub fn unfed(&self) -> usize {
+        self.tokens.len() - self.seq.len()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.end.is_none() && self.waiting_on.is_none()
+    }
+
+    /// New tokens this request may still produce.
+    pub fn remaining(&self) -> usize {
+        self.max_tokens.saturating_sub(self.generated)
+    }
+
+    /// Accepts the next token: end-of-sequence, delimiter and budget checks
+    /// happen here, token by token, so every generator stops at the same
+    /// place. Returns whether the request has ended.
+    pub fn commit(&mut self, exec: &Executor, token: u32, on_token: &mut TokenSink<'_>) -> Result<bool> {
+        let tok = exec.tokenizer();
+        self.generated += 1;
+        if tok.is_end(token) {
+            self.end = Some(StepEnd::EndOfSequence);
+            self.flush(exec, on_token)?;
+            return Ok(true);
+        }
+        self.tokens.push(token);
+        let piece = self.decoder.push(tok, token)?;
+        if !piece.is_empty() {
+            let from = self.text.len().saturating_sub(1);
+            self.text.push_str(&piece);
+            on_token(self.index, &piece);
+            if self.stop_at_delimiter && self.text[from..].contains(STEP_DELIMITER) {
+                self.end = Some(StepEnd::Delimiter);
+            }
+        }
+        if self.end.is_none() && self.generated >= self.max_tokens {
+            self.end = Some(StepEnd::Budget);
+        }
+        if self.end.is_some() {
+            self.flush(exec, on_token)?;
+        }
+        Ok(self.end.is_some())
+    }
+
+    fn flush(&mut self, exec: &Executor, on_token: &mut TokenSink<'_>) -> Result<()> {
+        let rest = self.decoder.flush(exec.tokenizer())?;
+        if !rest.is_empty() {
+            self.text.push_str(&rest);
+            on_token(self.index, &rest);
+        }
+        Ok(())
+    }
+
+    /// Charges a pass's wall time to this request.
+    pub fn charge(&mut self, elapsed: Duration) {
+        if self.prefilled {
+            self.decode_time += elapsed;
+        } else {
+            self.prefill_time += elapsed;
+        }
+    }
+
+    /// Ends the request: its cache goes to the prefix cache for the next
+    /// call, trimmed to tokens that really belong to it.
+    pub fn finish(mut self, exec: &Executor) -> StepOutput {
+        let keep = common_prefix(self.seq.tokens(), &self.tokens);
+        self.seq.truncate(keep);
+        exec.remember(&self.seq);
+        StepOutput {
+            text: self.text,
+            tokens: self.generated,
+            end: self.end.or(Some(StepEnd::Cancelled)),
+            prefill_tokens: self.prefill_tokens,
+            prefill_time: self.prefill_time,
+            decode_time: self.decode_time,
+        }
+    }
+}
+
+/// Tokenizes the requests, finds cached prefixes and plans prefix sharing
+/// inside the call.
+pub(crate) fn start_states(
+    exec: &Executor,
+    requests: &[StepRequest],
+    sampling: &Sampling,
+) -> Result<Vec<StepState>> {
+    let limit = exec.context_limit();
+    let mut states = Vec::with_capacity(requests.len());
+    for (index, req) in requests.iter().enumerate() {
+        let tokens = exec.tokenizer().encode(&req.text)?;
+        if tokens.is_empty() {
+            return Err(EngineError::EmptyPrompt);
+        }
+        if tokens.len() >= limit {
+            return Err(EngineError::PromptTooLong {
+                tokens: tokens.len(),
+                limit,
+            });
+        }
+        let seq = exec.cached_sequence(&tokens);
+        let max_tokens = req.max_tokens.min(limit - tokens.len());
+        states.push(StepState {
+            index,
+            prompt_len: tokens.len(),
+            prefill_tokens: tokens.len() - seq.len(),
+            rng: Rng::for_prompt(sampling.seed, &tokens),
+            tokens,
+            seq,
+            waiting_on: None,
+            prefilled: false,
+            generated: 0,
+            max_tokens,
+            stop_at_delimiter: req.stop_at_delimiter,
+            text: String::new(),
+            decoder: StreamDecoder::default(),
+            end: (max_tokens == 0).then_some(StepEnd::Budget),
+            prefill_time: Duration::ZERO,
+            decode_time: Duration::ZERO,
+        });
+    }
+    // A request may wait for a shorter one (ordered by length, so there are
+    // no cycles) that will cache a longer common prefix than the prefix
+    // cache offers.
+    let mut order: Vec<usize> = (0..states.len()).collect();
+    order.sort_by_key(|&i| (states[i].tokens.len(), i));
+    for (rank, &j) in order.iter().enumerate() {
+        let cached = states[j].seq.len();
+        let usable = states[j].tokens.len() - 1;
+        let best = order[..rank]
+            .iter()
+            .map(|&i| (common_prefix(&states[i].tokens, &states[j].tokens).min(usable), i))
+            .max();
+        if let Some((shared, source)) = best {
+            if shared >= cached + MIN_SHARED_PREFIX && states[source].end.is_none() {
+                states[j].waiting_on = Some((source, shared));
+            }
+        }
+    }
+    Ok(states)
+}
+
+/// Starts waiting requests whose source has cached the shared prefix.
+/// Returns the indices that started (their caches are now forks).
+pub(crate) fn admit_waiting(states: &mut [StepState]) -> Vec<usize> {
+    let mut admitted = Vec::new();
+    for j in 0..states.len() {
+        let Some((source, shared)) = states[j].waiting_on else {
+            continue;
+        };
+        let src = &states[source];
+        if src.waiting_on.is_some() || src.seq.len() < shared && src.end.is_none() {
+            continue;
+        }
+        let available = common_prefix(src.seq.tokens(), &states[j].tokens).min(shared);
+        if available > states[j].seq.len() {
+            let mut fork = src.seq.fork();
+            fork.truncate(available);
+            states[j].seq = fork;
+        }
+        let st = &mut states[j];
+        st.prefill_tokens = st.tokens.len() - st.seq.len();
+        st.waiting_on = None;
+        admitted.push(j);
+    }
+    admitted
+}
+
+/// Splits requests into groups whose caches fit the budget together (a
+/// batch too big for memory runs in parts instead of failing).
+pub(crate) fn plan_groups(exec: &Executor, requests: &[StepRequest]) -> Vec<std::ops::Range<usize>> {
+    let per_token = exec.kv_layout().bytes_per_token();
+    let block = exec.kv_layout().block_bytes();
+    let budget = exec.kv_budget_bytes();
+    let mut groups = Vec::new();
+    let mut start = 0;
+    let mut used = 0usize;
+    for (i, req) in requests.iter().enumerate() {
+        let prompt = exec
+            .tokenizer()
+            .encode(&req.text)
+            .map_or(req.text.len(), |t| t.len());
+        let tokens = prompt.min(exec.context_limit()) + req.max_tokens;
+        let need = tokens * per_token + 2 * block;
+        if i > start && used + need > budget {
+            groups.push(start..i);
+            start = i;
+            used = 0;
+        }
+        used += need;
+    }
+    if start < requests.len() {
+        groups.push(start..requests.len());
+    }
+    groups
+}
+
+/// The plain generator on the executor.
+pub struct ExecutorGenerator {
+    exec: Arc<Executor>,
+    stats: GeneratorStats,
+}
+
+impl ExecutorGenerator {
+    pub fn new(exec: Arc<Executor>) -> Self {
+        Self {
+            exec,
+            stats: GeneratorStats::default(),
+        }
+    }
+
+    pub fn executor(&self) -> &Arc<Executor> {
+        &self.exec
+    }
+
+    fn run_group(
+        &mut self,
+        requests: &[StepRequest],
+        sampling: &Sampling,
+        cancel: &CancelFlag,
+        on_token: &mut TokenSink<'_>,
+        offset: usize,
+    ) -> Result<Vec<StepOutput>> {
+        let exec = self.exec.clone();
+        let mut states = start_states(&exec, requests, sampling)?;
+        for s in &mut states {
+            s.index += offset;
+        }
+        loop {
+            if cancel.is_cancelled() {
+                for s in states.iter_mut().filter(|s| s.end.is_none()) {
+                    s.end = Some(StepEnd::Cancelled);
+                }
+                break;
+            }
+            admit_waiting(&mut states);
+            let running: Vec<usize> = (0..states.len()).filter(|&i| states[i].is_running()).collect();
+            if running.is_empty() {
+                break;
+            }
+            let started = Instant::now();
+            let logits = {
+                let mut items: Vec<BatchItem<'_>> = states
+                    .iter_mut()
+                    .filter(|s| s.is_running())
+                    .map(|s| {
+                        let fed = s.seq.len();
+                        BatchItem {
+                            seq: &mut s.seq,
+                            tokens: &s.tokens[fed..],
+                            logits: LogitsWanted::Last,
+                        }
+                    })
+                    .collect();
+                exec.forward(&mut items)?
+            };
+            let elapsed = started.elapsed();
+            let prefill_pass = running.iter().any(|&i| !states[i].prefilled);
+            self.stats.forward_passes += 1;
+            self.stats.batched_sequences += running.len();
+            if prefill_pass {
+                self.stats.prefill_seconds += elapsed.as_secs_f64();
+            } else {
+                self.stats.decode_seconds += elapsed.as_secs_f64();
+            }
+            for (&i, l) in running.iter().zip(&logits) {
+                let s = &mut states[i];
+                s.charge(elapsed);
+                if !s.prefilled {
+                    s.prefilled = true;
+                    self.stats.prefill_tokens += s.prefill_tokens;
+                }
+                let row = l
+                    .last()
+                    .ok_or_else(|| EngineError::Generation("no logits returned".into()))?;
+                let token = sampling::pick(row, sampling, &mut s.rng);
+                s.commit(&exec, token, on_token)?;
+                self.stats.generated_tokens += 1;
+            }
+        }
+        Ok(states.into_iter().map(|s| s.finish(&exec)).collect())
+    }
+}
+
+impl StepGenerator for ExecutorGenerator {
+    fn name(&self) -> &str {
+        self.exec.name()
+    }
+
+    fn count_tokens(&self, text: &str) -> Result<usize> {
+        Ok(self.exec.tokenizer().encode(text)?.len())
+    }
+
+    fn context_limit(&self) -> usize {
+        self.exec.context_limit()
+    }
+
+    fn continue_steps(
+        &mut self,
+        requests: &[StepRequest],
+        sampling: &Sampling,
+        cancel: &CancelFlag,
+        mut on_token: TokenSink<'_>,
+    ) -> Result<Vec<StepOutput>> {
+        let mut outputs = Vec::with_capacity(requests.len());
+        for group in plan_groups(&self.exec, requests) {
+            let offset = group.start;
+            outputs.extend(self.run_group(&requests[group], sampling, cancel, &mut on_token, offset)?);
+        }
+        Ok(outputs)
+    }
+
+    fn take_stats(&mut self) -> GeneratorStats {
+        std::mem::take(&mut self.stats)
+    }
+}

@@ -1,0 +1,445 @@
+//! AVX2 dot-product kernels for quantized weight rows against several
+//! activation rows at once.
+//!
+//! Why our own kernels rather than candle's `vec_dot`: candle multiplies one
+//! activation row at a time, so a batch of T tokens unpacks every weight
+//! block T times; here a block is unpacked once and used for up to four
+//! activation rows. Each row's arithmetic is the same whether it is computed
+//! alone or with others (integer sums are exact and the float steps run in
+//! the same order), so batched and unbatched passes give identical bits.
+//! The math follows ggml's AVX2 kernels (as ported in candle-core's `avx.rs`).
+#![allow(unsafe_code)]
+
+use super::quant::{QuantizedActs, WeightFormat};
+
+/// Whether this CPU runs the kernels (AVX2, FMA and F16C: x86-64-v3).
+pub(crate) fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("f16c")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// For weight rows `w_rows` (whole rows, back to back) and activation rows
+/// `acts[tokens]`: `out[r * stride + t - tokens.start] = w_row(r) · act(t)`.
+///
+/// Callers reach this only when [`available`] is true and `acts` is in the
+/// weight format's activation encoding.
+pub(crate) fn dot_block(
+    format: WeightFormat,
+    cols: usize,
+    w_rows: &[u8],
+    acts: &QuantizedActs,
+    tokens: std::ops::Range<usize>,
+    out: &mut [f32],
+    stride: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        x86::dot_block(format, cols, w_rows, acts, tokens, out, stride)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (format, cols, w_rows, acts, tokens, out, stride);
+        unreachable!("kernels::available() is false off x86_64")
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::*;
+    use std::arch::x86_64::*;
+
+    pub(super) fn dot_block(
+        format: WeightFormat,
+        cols: usize,
+        w_rows: &[u8],
+        acts: &QuantizedActs,
+        tokens: std::ops::Range<usize>,
+        out: &mut [f32],
+        stride: usize,
+    ) {
+        let Some(act_format) = acts.format() else {
+            return;
+        };
+        // The kernels read raw memory: check every length they will touch.
+        assert!(available());
+        assert_eq!(format.activation_format(), Some(act_format));
+        let blocks = cols / format.block_elems();
+        let row_bytes = blocks * format.block_bytes();
+        assert!(row_bytes > 0 && w_rows.len().is_multiple_of(row_bytes));
+        let rows = w_rows.len() / row_bytes;
+        let act_bytes = cols / act_format.block_elems() * act_format.block_bytes();
+        assert!(tokens.end <= acts.rows());
+        let n = tokens.len();
+        assert!(n <= stride && (rows == 0 || (rows - 1) * stride + n <= out.len()));
+        let ptrs: Vec<*const u8> = tokens
+            .map(|t| {
+                let row = acts.row(t);
+                assert_eq!(row.len(), act_bytes);
+                row.as_ptr()
+            })
+            .collect();
+        // SAFETY: every pointer and length was checked above; the CPU
+        // features were detected at run time.
+        unsafe { block_kernel(format, blocks, row_bytes, w_rows.as_ptr(), rows, &ptrs, out.as_mut_ptr(), stride) }
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn block_kernel(
+        format: WeightFormat,
+        blocks: usize,
+        row_bytes: usize,
+        w: *const u8,
+        rows: usize,
+        acts: &[*const u8],
+        out: *mut f32,
+        stride: usize,
+    ) {
+        let mut ys = [std::ptr::null::<u8>(); 4];
+        let mut res = [0f32; 4];
+        for r in 0..rows {
+            let w_row = w.add(r * row_bytes);
+            let dst = out.add(r * stride);
+            let mut i = 0;
+            while i < acts.len() {
+                let n = (acts.len() - i).min(4);
+                ys[..n].copy_from_slice(&acts[i..i + n]);
+                match n {
+                    4 => dispatch::<4>(format, blocks, w_row, &ys, &mut res),
+                    3 => dispatch::<3>(format, blocks, w_row, &ys, &mut res),
+                    2 => dispatch::<2>(format, blocks, w_row, &ys, &mut res),
+                    _ => dispatch::<1>(format, blocks, w_row, &ys, &mut res),
+                }
+                for (k, v) in res.iter().take(n).enumerate() {
+                    *dst.add(i + k) = *v;
+                }
+                i += n;
+            }
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn dispatch<const R: usize>(
+        format: WeightFormat,
+        blocks: usize,
+        w: *const u8,
+        ys: &[*const u8; 4],
+        out: &mut [f32],
+    ) {
+        match format {
+            WeightFormat::Q4K => q4k::<R>(blocks, w, ys, out),
+            WeightFormat::Q6K => q6k::<R>(blocks, w, ys, out),
+            WeightFormat::Q8_0 => q8_0::<R>(blocks, w, ys, out),
+            WeightFormat::Q4_0 => q4_0::<R>(blocks, w, ys, out),
+            WeightFormat::Q5_0 => q5_0::<R>(blocks, w, ys, out),
+            WeightFormat::Q4_1 => q4_1::<R>(blocks, w, ys, out),
+            WeightFormat::F32
+            | WeightFormat::F16
+            | WeightFormat::BF16
+            | WeightFormat::Q5_1
+            | WeightFormat::Q5K => unreachable!("no activation format for {format:?}"),
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn hsum8(x: __m256) -> f32 {
+        let hi = _mm256_extractf128_ps::<1>(x);
+        let s = _mm_add_ps(hi, _mm256_castps256_ps128(x));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        let s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        _mm_cvtss_f32(s)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn f16_at(p: *const u8) -> f32 {
+        let bits = std::ptr::read_unaligned(p as *const u16);
+        _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn f32_at(p: *const u8) -> f32 {
+        std::ptr::read_unaligned(p as *const f32)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn load256(p: *const u8) -> __m256i {
+        _mm256_loadu_si256(p as *const __m256i)
+    }
+
+    /// 16 bytes of nibbles → 32 bytes: low nibbles first, then high ones.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn bytes_from_nibbles_32(p: *const u8) -> __m256i {
+        let tmp = _mm_loadu_si128(p as *const __m128i);
+        let bytes =
+            _mm256_insertf128_si256::<1>(_mm256_castsi128_si256(tmp), _mm_srli_epi16::<4>(tmp));
+        _mm256_and_si256(_mm256_set1_epi8(0xF), bytes)
+    }
+
+    /// 32 bits → 32 bytes of 0xFF (bit set) or 0x00.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn bytes_from_bits_32(p: *const u8) -> __m256i {
+        let x32 = std::ptr::read_unaligned(p as *const u32);
+        let shuf = _mm256_set_epi64x(
+            0x0303_0303_0303_0303,
+            0x0202_0202_0202_0202,
+            0x0101_0101_0101_0101,
+            0,
+        );
+        let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(x32 as i32), shuf);
+        let bit_mask = _mm256_set1_epi64x(0x7fbf_dfef_f7fb_fdfe);
+        let bytes = _mm256_or_si256(bytes, bit_mask);
+        _mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1))
+    }
+
+    /// Sum of products of signed bytes, as 8 floats.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn dot_i8_abs(ax: __m256i, x: __m256i, y: __m256i) -> __m256 {
+        let sy = _mm256_sign_epi8(y, x);
+        let dot = _mm256_maddubs_epi16(ax, sy);
+        _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_set1_epi16(1), dot))
+    }
+
+    const Q8K_BYTES: usize = 4 + 256 + 32;
+    const Q8K_SUMS: usize = 4 + 256;
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn q4k<const R: usize>(blocks: usize, w: *const u8, ys: &[*const u8; 4], out: &mut [f32]) {
+        const KMASK1: u32 = 0x3f3f3f3f;
+        const KMASK2: u32 = 0x0f0f0f0f;
+        const KMASK3: u32 = 0x03030303;
+        let m4 = _mm256_set1_epi8(0xF);
+        let mut acc = [_mm256_setzero_ps(); R];
+        for b in 0..blocks {
+            let x = w.add(b * 144);
+            let d = f16_at(x);
+            let dmin = f16_at(x.add(2));
+            let sp = x.add(4) as *const u32;
+            let mut utmp = [
+                std::ptr::read_unaligned(sp),
+                std::ptr::read_unaligned(sp.add(1)),
+                std::ptr::read_unaligned(sp.add(2)),
+                0,
+            ];
+            utmp[3] = ((utmp[2] >> 4) & KMASK2) | (((utmp[1] >> 6) & KMASK3) << 4);
+            let uaux = utmp[1] & KMASK1;
+            utmp[1] = (utmp[2] & KMASK2) | (((utmp[0] >> 6) & KMASK3) << 4);
+            utmp[2] = uaux;
+            utmp[0] &= KMASK1;
+            let mins_and_scales = _mm256_cvtepu8_epi16(_mm_set_epi32(
+                utmp[3] as i32,
+                utmp[2] as i32,
+                utmp[1] as i32,
+                utmp[0] as i32,
+            ));
+            let mins = _mm256_extracti128_si256::<1>(mins_and_scales);
+            let sc128 = _mm256_castsi256_si128(mins_and_scales);
+            let scales = _mm256_set_m128i(sc128, sc128);
+            let q = x.add(16);
+            let mut sumi = [_mm256_setzero_si256(); R];
+            for j in 0..4 {
+                let sel_l = (4 * j as i16) | ((4 * j as i16 + 1) << 8);
+                let sel_h = (4 * j as i16 + 2) | ((4 * j as i16 + 3) << 8);
+                let scale_l = _mm256_shuffle_epi8(scales, _mm256_set1_epi16(sel_l));
+                let scale_h = _mm256_shuffle_epi8(scales, _mm256_set1_epi16(sel_h));
+                let bits = load256(q.add(32 * j));
+                let q4l = _mm256_and_si256(bits, m4);
+                let q4h = _mm256_and_si256(_mm256_srli_epi16::<4>(bits), m4);
+                for r in 0..R {
+                    let y = ys[r].add(b * Q8K_BYTES + 4 + 64 * j);
+                    let pl = _mm256_madd_epi16(scale_l, _mm256_maddubs_epi16(q4l, load256(y)));
+                    let ph =
+                        _mm256_madd_epi16(scale_h, _mm256_maddubs_epi16(q4h, load256(y.add(32))));
+                    sumi[r] = _mm256_add_epi32(sumi[r], _mm256_add_epi32(pl, ph));
+                }
+            }
+            for r in 0..R {
+                let yb = ys[r].add(b * Q8K_BYTES);
+                let yd = f32_at(yb);
+                let bsums = load256(yb.add(Q8K_SUMS));
+                let q8s = _mm_hadd_epi16(
+                    _mm256_castsi256_si128(bsums),
+                    _mm256_extracti128_si256::<1>(bsums),
+                );
+                let prod = _mm_madd_epi16(mins, q8s);
+                acc[r] = _mm256_fmadd_ps(
+                    _mm256_set1_ps(d * yd),
+                    _mm256_cvtepi32_ps(sumi[r]),
+                    acc[r],
+                );
+                acc[r] = _mm256_fmadd_ps(
+                    _mm256_set1_ps(-dmin * yd),
+                    _mm256_cvtepi32_ps(_mm256_zextsi128_si256(prod)),
+                    acc[r],
+                );
+            }
+        }
+        for r in 0..R {
+            out[r] = hsum8(acc[r]);
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn q6k<const R: usize>(blocks: usize, w: *const u8, ys: &[*const u8; 4], out: &mut [f32]) {
+        let m4 = _mm256_set1_epi8(0xF);
+        let m2 = _mm256_set1_epi8(3);
+        let mut acc = [_mm256_setzero_ps(); R];
+        for b in 0..blocks {
+            let x = w.add(b * 210);
+            let d = f16_at(x.add(208));
+            let scales = _mm_loadu_si128(x.add(192) as *const __m128i);
+            let mut sumi = [_mm256_setzero_si256(); R];
+            for j in 0..2 {
+                let ql = x.add(64 * j);
+                let qh = load256(x.add(128 + 32 * j));
+                let bits1 = load256(ql);
+                let bits2 = load256(ql.add(32));
+                let h0 = _mm256_slli_epi16::<4>(_mm256_and_si256(qh, m2));
+                let h1 = _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<2>(qh), m2));
+                let h2 = _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<4>(qh), m2));
+                let h3 = _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<6>(qh), m2));
+                let q = [
+                    _mm256_or_si256(_mm256_and_si256(bits1, m4), h0),
+                    _mm256_or_si256(_mm256_and_si256(bits2, m4), h1),
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(bits1), m4), h2),
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(bits2), m4), h3),
+                ];
+                for (i, qi) in q.iter().enumerate() {
+                    // Scales 2s and 2s+1 (s = 4j + i), each spread over 8 lanes.
+                    let s = (4 * j + i) as i64;
+                    let sel = _mm_set_epi64x(
+                        (2 * s + 1) * 0x0101_0101_0101_0101,
+                        (2 * s) * 0x0101_0101_0101_0101,
+                    );
+                    let sc = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales, sel));
+                    for r in 0..R {
+                        let y = ys[r].add(b * Q8K_BYTES + 4 + 128 * j + 32 * i);
+                        let p = _mm256_madd_epi16(sc, _mm256_maddubs_epi16(*qi, load256(y)));
+                        sumi[r] = _mm256_add_epi32(sumi[r], p);
+                    }
+                }
+            }
+            // The stored 6-bit values are offset by 32: subtract
+            // 32 · Σ scale_g · (sum of the 16 activations of group g).
+            let scales16 = _mm256_cvtepi8_epi16(scales);
+            for r in 0..R {
+                let yb = ys[r].add(b * Q8K_BYTES);
+                let yd = f32_at(yb);
+                let corr = _mm256_madd_epi16(scales16, load256(yb.add(Q8K_SUMS)));
+                let s = _mm256_sub_epi32(sumi[r], _mm256_slli_epi32::<5>(corr));
+                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * yd), _mm256_cvtepi32_ps(s), acc[r]);
+            }
+        }
+        for r in 0..R {
+            out[r] = hsum8(acc[r]);
+        }
+    }
+
+    const Q8_0_BYTES: usize = 4 + 32;
+    const Q8_1_BYTES: usize = 8 + 32;
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn q8_0<const R: usize>(blocks: usize, w: *const u8, ys: &[*const u8; 4], out: &mut [f32]) {
+        let mut acc = [_mm256_setzero_ps(); R];
+        for b in 0..blocks {
+            let x = w.add(b * 34);
+            let d = f16_at(x);
+            let bx = load256(x.add(2));
+            let ax = _mm256_sign_epi8(bx, bx);
+            for r in 0..R {
+                let y = ys[r].add(b * Q8_0_BYTES);
+                let q = dot_i8_abs(ax, bx, load256(y.add(4)));
+                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * f32_at(y)), q, acc[r]);
+            }
+        }
+        for r in 0..R {
+            out[r] = hsum8(acc[r]);
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn q4_0<const R: usize>(blocks: usize, w: *const u8, ys: &[*const u8; 4], out: &mut [f32]) {
+        let mut acc = [_mm256_setzero_ps(); R];
+        for b in 0..blocks {
+            let x = w.add(b * 18);
+            let d = f16_at(x);
+            let bx = _mm256_sub_epi8(bytes_from_nibbles_32(x.add(2)), _mm256_set1_epi8(8));
+            let ax = _mm256_sign_epi8(bx, bx);
+            for r in 0..R {
+                let y = ys[r].add(b * Q8_0_BYTES);
+                let q = dot_i8_abs(ax, bx, load256(y.add(4)));
+                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * f32_at(y)), q, acc[r]);
+            }
+        }
+        for r in 0..R {
+            out[r] = hsum8(acc[r]);
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn q5_0<const R: usize>(blocks: usize, w: *const u8, ys: &[*const u8; 4], out: &mut [f32]) {
+        let mut acc = [_mm256_setzero_ps(); R];
+        for b in 0..blocks {
+            let x = w.add(b * 22);
+            let d = f16_at(x);
+            let lo = bytes_from_nibbles_32(x.add(6));
+            // A clear fifth bit means the value is nibble − 16: set the top
+            // four bits to make the byte that negative number.
+            let hi = _mm256_andnot_si256(bytes_from_bits_32(x.add(2)), _mm256_set1_epi8(0xF0u8 as i8));
+            let bx = _mm256_or_si256(lo, hi);
+            let ax = _mm256_sign_epi8(bx, bx);
+            for r in 0..R {
+                let y = ys[r].add(b * Q8_0_BYTES);
+                let q = dot_i8_abs(ax, bx, load256(y.add(4)));
+                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * f32_at(y)), q, acc[r]);
+            }
+        }
+        for r in 0..R {
+            out[r] = hsum8(acc[r]);
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn q4_1<const R: usize>(blocks: usize, w: *const u8, ys: &[*const u8; 4], out: &mut [f32]) {
+        let mut acc = [_mm256_setzero_ps(); R];
+        let mut mins = [0f32; R];
+        let ones = _mm256_set1_epi16(1);
+        for b in 0..blocks {
+            let x = w.add(b * 20);
+            let d = f16_at(x);
+            let m = f16_at(x.add(2));
+            let qx = bytes_from_nibbles_32(x.add(4));
+            for r in 0..R {
+                let y = ys[r].add(b * Q8_1_BYTES);
+                let dot = _mm256_madd_epi16(ones, _mm256_maddubs_epi16(qx, load256(y.add(8))));
+                acc[r] = _mm256_fmadd_ps(
+                    _mm256_set1_ps(d * f32_at(y)),
+                    _mm256_cvtepi32_ps(dot),
+                    acc[r],
+                );
+                mins[r] += m * f32_at(y.add(4));
+            }
+        }
+        for r in 0..R {
+            out[r] = hsum8(acc[r]) + mins[r];
+        }
+    }
+
+    // The activation layouts these kernels assume.
+    const _: () = assert!(Q8K_BYTES == 292 && Q8_0_BYTES == 36 && Q8_1_BYTES == 40);
+}

@@ -1,0 +1,709 @@
+//! Quantized weight formats (the GGUF block layouts), activation
+//! quantization and the batched matrix multiply.
+//!
+//! The multiply is organised for ragged batches: a job owns a range of weight
+//! rows and computes them for every token of the batch, so each weight byte
+//! is read from memory once per forward pass however many tokens it holds.
+//! The inner dot products come from [`super::kernels`] (AVX2) where a kernel
+//! exists, else from a portable path that dequantizes a block at a time.
+
+use half::{bf16, f16};
+use rayon::prelude::*;
+
+use candle_core::quantized::GgmlDType;
+
+/// Elements in a k-quant super-block.
+const QK_K: usize = 256;
+/// Elements in a legacy (Q4_0 … Q8_0) block.
+const QK: usize = 32;
+
+/// The weight encodings the executor can multiply with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightFormat {
+    F32,
+    F16,
+    BF16,
+    Q4_0,
+    Q4_1,
+    Q5_0,
+    Q5_1,
+    Q8_0,
+    Q4K,
+    Q5K,
+    Q6K,
+}
+
+impl WeightFormat {
+    /// Maps candle's GGUF type; `None` for types we have no kernels for.
+    pub fn from_ggml(dtype: GgmlDType) -> Option<Self> {
+        Some(match dtype {
+            GgmlDType::F32 => Self::F32,
+            GgmlDType::F16 => Self::F16,
+            GgmlDType::BF16 => Self::BF16,
+            GgmlDType::Q4_0 => Self::Q4_0,
+            GgmlDType::Q4_1 => Self::Q4_1,
+            GgmlDType::Q5_0 => Self::Q5_0,
+            GgmlDType::Q5_1 => Self::Q5_1,
+            GgmlDType::Q8_0 => Self::Q8_0,
+            GgmlDType::Q4K => Self::Q4K,
+            GgmlDType::Q5K => Self::Q5K,
+            GgmlDType::Q6K => Self::Q6K,
+            GgmlDType::Q8_1 | GgmlDType::Q2K | GgmlDType::Q3K | GgmlDType::Q8K => return None,
+        })
+    }
+
+    /// Elements per block.
+    pub fn block_elems(self) -> usize {
+        match self {
+            Self::F32 | Self::F16 | Self::BF16 => 1,
+            Self::Q4_0 | Self::Q4_1 | Self::Q5_0 | Self::Q5_1 | Self::Q8_0 => QK,
+            Self::Q4K | Self::Q5K | Self::Q6K => QK_K,
+        }
+    }
+
+    /// Bytes per block (ggml's `type_size`).
+    pub fn block_bytes(self) -> usize {
+        match self {
+            Self::F32 => 4,
+            Self::F16 | Self::BF16 => 2,
+            Self::Q4_0 => 18,
+            Self::Q4_1 => 20,
+            Self::Q5_0 => 22,
+            Self::Q5_1 => 24,
+            Self::Q8_0 => 34,
+            Self::Q4K => 144,
+            Self::Q5K => 176,
+            Self::Q6K => 210,
+        }
+    }
+
+    /// Bytes of one row of `cols` elements, `None` when `cols` does not
+    /// split into whole blocks.
+    pub fn row_bytes(self, cols: usize) -> Option<usize> {
+        cols.is_multiple_of(self.block_elems())
+            .then(|| cols / self.block_elems() * self.block_bytes())
+    }
+
+    /// How activations are encoded for the fast kernel of this format, or
+    /// `None` when it runs on f32 activations.
+    pub(crate) fn activation_format(self) -> Option<ActFormat> {
+        if !super::kernels::available() {
+            return None;
+        }
+        match self {
+            Self::Q4K | Self::Q6K => Some(ActFormat::Q8K),
+            Self::Q4_0 | Self::Q5_0 | Self::Q8_0 => Some(ActFormat::Q8_0),
+            Self::Q4_1 => Some(ActFormat::Q8_1),
+            Self::F32 | Self::F16 | Self::BF16 | Self::Q5_1 | Self::Q5K => None,
+        }
+    }
+}
+
+/// A weight matrix as stored in the GGUF file: `rows` output features, each
+/// a contiguous run of blocks covering `cols` input features.
+pub struct QWeight {
+    pub(crate) format: WeightFormat,
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+    pub(crate) row_bytes: usize,
+    pub(crate) data: Vec<u8>,
+}
+
+impl std::fmt::Debug for QWeight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "QWeight({:?}, {}x{})", self.format, self.rows, self.cols)
+    }
+}
+
+impl QWeight {
+    /// Wraps raw block bytes; `None` when the sizes do not agree.
+    pub fn new(format: WeightFormat, rows: usize, cols: usize, data: Vec<u8>) -> Option<Self> {
+        let row_bytes = format.row_bytes(cols)?;
+        (data.len() == rows.checked_mul(row_bytes)?).then_some(Self {
+            format,
+            rows,
+            cols,
+            row_bytes,
+            data,
+        })
+    }
+
+    pub fn format(&self) -> WeightFormat {
+        self.format
+    }
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+    pub fn size_in_bytes(&self) -> usize {
+        self.data.len()
+    }
+
+    fn row(&self, row: usize) -> &[u8] {
+        &self.data[row * self.row_bytes..(row + 1) * self.row_bytes]
+    }
+
+    /// Writes row `row` as f32 into `out` (length `cols`): embedding lookup.
+    pub fn dequantize_row(&self, row: usize, out: &mut [f32]) {
+        dequantize_blocks(self.format, self.row(row), out);
+    }
+
+    /// The whole matrix as f32 (small tensors such as norms and biases).
+    pub fn dequantize_all(&self) -> Vec<f32> {
+        let mut out = vec![0f32; self.rows * self.cols];
+        for (r, chunk) in out.chunks_exact_mut(self.cols).enumerate() {
+            self.dequantize_row(r, chunk);
+        }
+        out
+    }
+}
+
+fn f16_at(bytes: &[u8], at: usize) -> f32 {
+    f16::from_bits(u16::from_le_bytes([bytes[at], bytes[at + 1]])).to_f32()
+}
+
+/// The 6-bit scale and min of sub-block `j` of a Q4_K/Q5_K block.
+fn scale_min_k4(j: usize, q: &[u8]) -> (u8, u8) {
+    if j < 4 {
+        (q[j] & 63, q[j + 4] & 63)
+    } else {
+        (
+            (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4),
+            (q[j + 4] >> 4) | ((q[j] >> 6) << 4),
+        )
+    }
+}
+
+/// Dequantizes whole blocks: `bytes` holds `out.len() / block_elems` blocks.
+pub(crate) fn dequantize_blocks(format: WeightFormat, bytes: &[u8], out: &mut [f32]) {
+    let be = format.block_elems();
+    let bb = format.block_bytes();
+    for (block, y) in bytes.chunks_exact(bb).zip(out.chunks_exact_mut(be)) {
+        dequantize_block(format, block, y);
+    }
+}
+
+fn dequantize_block(format: WeightFormat, b: &[u8], y: &mut [f32]) {
+    match format {
+        WeightFormat::F32 => y[0] = f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+        WeightFormat::F16 => y[0] = f16_at(b, 0),
+        WeightFormat::BF16 => y[0] = bf16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32(),
+        WeightFormat::Q4_0 => {
+            let d = f16_at(b, 0);
+            for j in 0..16 {
+                y[j] = ((b[2 + j] & 0xF) as i32 - 8) as f32 * d;
+                y[j + 16] = ((b[2 + j] >> 4) as i32 - 8) as f32 * d;
+            }
+        }
+        WeightFormat::Q4_1 => {
+            let (d, m) = (f16_at(b, 0), f16_at(b, 2));
+            for j in 0..16 {
+                y[j] = (b[4 + j] & 0xF) as f32 * d + m;
+                y[j + 16] = (b[4 + j] >> 4) as f32 * d + m;
+            }
+        }
+        WeightFormat::Q5_0 => {
+            let d = f16_at(b, 0);
+            let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
+            for j in 0..16 {
+                let h0 = (((qh >> j) << 4) & 0x10) as u8;
+                let h1 = ((qh >> (j + 12)) & 0x10) as u8;
+                y[j] = (((b[6 + j] & 0xF) | h0) as i32 - 16) as f32 * d;
+                y[j + 16] = (((b[6 + j] >> 4) | h1) as i32 - 16) as f32 * d;
+            }
+        }
+        WeightFormat::Q5_1 => {
+            let (d, m) = (f16_at(b, 0), f16_at(b, 2));
+            let qh = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+            for j in 0..16 {
+                let h0 = (((qh >> j) << 4) & 0x10) as u8;
+                let h1 = ((qh >> (j + 12)) & 0x10) as u8;
+                y[j] = ((b[8 + j] & 0xF) | h0) as f32 * d + m;
+                y[j + 16] = ((b[8 + j] >> 4) | h1) as f32 * d + m;
+            }
+        }
+        WeightFormat::Q8_0 => {
+            let d = f16_at(b, 0);
+            for j in 0..32 {
+                y[j] = (b[2 + j] as i8) as f32 * d;
+            }
+        }
+        WeightFormat::Q4K => {
+            let (d, dmin) = (f16_at(b, 0), f16_at(b, 2));
+            let scales = &b[4..16];
+            let qs = &b[16..144];
+            for j in 0..4 {
+                let (sc1, m1) = scale_min_k4(2 * j, scales);
+                let (sc2, m2) = scale_min_k4(2 * j + 1, scales);
+                let (d1, m1) = (d * sc1 as f32, dmin * m1 as f32);
+                let (d2, m2) = (d * sc2 as f32, dmin * m2 as f32);
+                let q = &qs[32 * j..32 * j + 32];
+                for l in 0..32 {
+                    y[64 * j + l] = d1 * (q[l] & 0xF) as f32 - m1;
+                    y[64 * j + 32 + l] = d2 * (q[l] >> 4) as f32 - m2;
+                }
+            }
+        }
+        WeightFormat::Q5K => {
+            let (d, dmin) = (f16_at(b, 0), f16_at(b, 2));
+            let scales = &b[4..16];
+            let qh = &b[16..48];
+            let qs = &b[48..176];
+            for j in 0..4 {
+                let (sc1, m1) = scale_min_k4(2 * j, scales);
+                let (sc2, m2) = scale_min_k4(2 * j + 1, scales);
+                let (d1, m1) = (d * sc1 as f32, dmin * m1 as f32);
+                let (d2, m2) = (d * sc2 as f32, dmin * m2 as f32);
+                let (u1, u2) = (1u8 << (2 * j), 2u8 << (2 * j));
+                let q = &qs[32 * j..32 * j + 32];
+                for l in 0..32 {
+                    let h1 = if qh[l] & u1 != 0 { 16.0 } else { 0.0 };
+                    let h2 = if qh[l] & u2 != 0 { 16.0 } else { 0.0 };
+                    y[64 * j + l] = d1 * ((q[l] & 0xF) as f32 + h1) - m1;
+                    y[64 * j + 32 + l] = d2 * ((q[l] >> 4) as f32 + h2) - m2;
+                }
+            }
+        }
+        WeightFormat::Q6K => {
+            let ql_all = &b[0..128];
+            let qh_all = &b[128..192];
+            let sc_all = &b[192..208];
+            let d = f16_at(b, 208);
+            for half in 0..2 {
+                let ql = &ql_all[64 * half..64 * half + 64];
+                let qh = &qh_all[32 * half..32 * half + 32];
+                let sc = &sc_all[8 * half..8 * half + 8];
+                let y = &mut y[128 * half..128 * half + 128];
+                for l in 0..32 {
+                    let is = l / 16;
+                    let q1 = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i32 - 32;
+                    let q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32;
+                    let q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32;
+                    let q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32;
+                    y[l] = d * (sc[is] as i8) as f32 * q1 as f32;
+                    y[l + 32] = d * (sc[is + 2] as i8) as f32 * q2 as f32;
+                    y[l + 64] = d * (sc[is + 4] as i8) as f32 * q3 as f32;
+                    y[l + 96] = d * (sc[is + 6] as i8) as f32 * q4 as f32;
+                }
+            }
+        }
+    }
+}
+
+/// Integer encodings of activations used by the AVX2 kernels. Layouts are
+/// ours (scales stored as f32 so kernels skip the f16 conversion), values
+/// follow ggml's quantizers so results track llama.cpp and candle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ActFormat {
+    /// 32 values: scale f32 (rounded through f16 like ggml) + 32 × i8.
+    Q8_0,
+    /// As Q8_0 plus f32 `s` = scale × Σq (for formats with a min).
+    Q8_1,
+    /// 256 values: scale f32 + 256 × i8 + 16 × i16 sums of 16.
+    Q8K,
+}
+
+impl ActFormat {
+    pub(crate) fn block_elems(self) -> usize {
+        match self {
+            Self::Q8_0 | Self::Q8_1 => QK,
+            Self::Q8K => QK_K,
+        }
+    }
+    pub(crate) fn block_bytes(self) -> usize {
+        match self {
+            Self::Q8_0 => 4 + 32,
+            Self::Q8_1 => 8 + 32,
+            Self::Q8K => 4 + 256 + 32,
+        }
+    }
+}
+
+/// A batch of activation rows quantized for one [`ActFormat`].
+#[derive(Default)]
+pub(crate) struct QuantizedActs {
+    format: Option<ActFormat>,
+    row_bytes: usize,
+    data: Vec<u8>,
+}
+
+impl QuantizedActs {
+    /// Quantizes `rows` rows of `cols` values from `x`, reusing the buffer.
+    pub(crate) fn quantize(&mut self, format: ActFormat, x: &[f32], cols: usize) {
+        let rows = x.len() / cols;
+        let blocks = cols / format.block_elems();
+        self.format = Some(format);
+        self.row_bytes = blocks * format.block_bytes();
+        self.data.clear();
+        self.data.resize(rows * self.row_bytes, 0);
+        let bb = format.block_bytes();
+        let be = format.block_elems();
+        let quantize_row = |(src, dst): (&[f32], &mut [u8])| {
+            for (xs, out) in src.chunks_exact(be).zip(dst.chunks_exact_mut(bb)) {
+                match format {
+                    ActFormat::Q8_0 => quantize_q8_0(xs, out, false),
+                    ActFormat::Q8_1 => quantize_q8_0(xs, out, true),
+                    ActFormat::Q8K => quantize_q8k(xs, out),
+                }
+            }
+        };
+        if rows >= 8 {
+            x.par_chunks_exact(cols)
+                .zip(self.data.par_chunks_exact_mut(self.row_bytes))
+                .for_each(quantize_row);
+        } else {
+            x.chunks_exact(cols)
+                .zip(self.data.chunks_exact_mut(self.row_bytes))
+                .for_each(quantize_row);
+        }
+    }
+
+    pub(crate) fn format(&self) -> Option<ActFormat> {
+        self.format
+    }
+
+    /// Rows encoded.
+    pub(crate) fn rows(&self) -> usize {
+        if self.row_bytes == 0 {
+            0
+        } else {
+            self.data.len() / self.row_bytes
+        }
+    }
+
+    pub(crate) fn row(&self, row: usize) -> &[u8] {
+        &self.data[row * self.row_bytes..(row + 1) * self.row_bytes]
+    }
+}
+
+/// ggml's `quantize_row_q8_0` / `q8_1`: scale = max|x| / 127.
+fn quantize_q8_0(xs: &[f32], out: &mut [u8], with_sum: bool) {
+    let amax = xs.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let d = amax / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let d16 = f16::from_f32(d);
+    let qs_at = if with_sum { 8 } else { 4 };
+    let mut sum = 0i32;
+    for (q, &x) in out[qs_at..qs_at + 32].iter_mut().zip(xs) {
+        let v = (x * id).round() as i8;
+        sum += v as i32;
+        *q = v as u8;
+    }
+    out[0..4].copy_from_slice(&d16.to_f32().to_le_bytes());
+    if with_sum {
+        // candle computes s in f16 arithmetic; do the same so dot products
+        // agree with it.
+        let s = (f16::from_f32(sum as f32) * d16).to_f32();
+        out[4..8].copy_from_slice(&s.to_le_bytes());
+    }
+}
+
+/// ggml's `quantize_row_q8_K`: scale from the value of largest magnitude.
+fn quantize_q8k(xs: &[f32], out: &mut [u8]) {
+    let mut max = 0f32;
+    let mut amax = 0f32;
+    for &x in xs {
+        if amax < x.abs() {
+            amax = x.abs();
+            max = x;
+        }
+    }
+    if amax == 0.0 {
+        out.fill(0);
+        return;
+    }
+    let iscale = -128.0 / max;
+    let (head, rest) = out.split_at_mut(4);
+    let (qs, sums) = rest.split_at_mut(256);
+    for (q, &x) in qs.iter_mut().zip(xs) {
+        *q = ((iscale * x).round().min(127.0) as i8) as u8;
+    }
+    for (g, sum_bytes) in sums.chunks_exact_mut(2).enumerate() {
+        let s: i32 = qs[g * 16..g * 16 + 16].iter().map(|&q| q as i8 as i32).sum();
+        sum_bytes.copy_from_slice(&(s as i16).to_le_bytes());
+    }
+    head.copy_from_slice(&(1.0 / iscale).to_le_bytes());
+}
+
+/// The integer encodings of one activation batch, one slot per
+/// [`ActFormat`], filled for the formats the next multiplies need.
+#[derive(Default)]
+pub(crate) struct ActSet {
+    slots: [QuantizedActs; 3],
+}
+
+impl ActSet {
+    fn slot(format: ActFormat) -> usize {
+        match format {
+            ActFormat::Q8_0 => 0,
+            ActFormat::Q8_1 => 1,
+            ActFormat::Q8K => 2,
+        }
+    }
+
+    /// Encodes `x` (rows of `cols`) for every weight in `weights`; forgets
+    /// encodings of earlier inputs.
+    pub(crate) fn prepare(&mut self, x: &[f32], cols: usize, weights: &[&QWeight]) {
+        for slot in &mut self.slots {
+            slot.format = None;
+        }
+        for w in weights {
+            if let Some(f) = w.format.activation_format() {
+                let slot = &mut self.slots[Self::slot(f)];
+                if slot.format != Some(f) {
+                    slot.quantize(f, x, cols);
+                }
+            }
+        }
+    }
+
+    fn get(&self, format: ActFormat) -> Option<&QuantizedActs> {
+        let slot = &self.slots[Self::slot(format)];
+        (slot.format == Some(format)).then_some(slot)
+    }
+}
+
+/// Activations for one multiply: the f32 rows plus their integer encodings.
+pub(crate) struct ActView<'a> {
+    pub f32: &'a [f32],
+    pub cols: usize,
+    pub quantized: &'a ActSet,
+}
+
+impl ActView<'_> {
+    fn rows(&self) -> usize {
+        self.f32.len() / self.cols
+    }
+}
+
+/// Computes `out[r][t] = weight.row(row_start + r) · act[t]` for a range of
+/// weight rows, `out` laid out feature-major (`rows × tokens`).
+fn matmul_rows(weight: &QWeight, row_start: usize, act: &ActView<'_>, out: &mut [f32]) {
+    let tokens = act.rows();
+    let rows = out.len() / tokens;
+    let quantized = weight
+        .format
+        .activation_format()
+        .and_then(|f| act.quantized.get(f));
+    // Token tiles keep the activations of a tile in L2 while the job's
+    // weight rows stream through L1.
+    const TOKEN_TILE: usize = 32;
+    let mut tile_start = 0;
+    while tile_start < tokens {
+        let tile_end = (tile_start + TOKEN_TILE).min(tokens);
+        match quantized {
+            Some(q) => {
+                let w_rows = &weight.data[row_start * weight.row_bytes..(row_start + rows) * weight.row_bytes];
+                super::kernels::dot_block(
+                    weight.format,
+                    weight.cols,
+                    w_rows,
+                    q,
+                    tile_start..tile_end,
+                    &mut out[tile_start..],
+                    tokens,
+                );
+            }
+            None => {
+                for (r, out_row) in out.chunks_exact_mut(tokens).enumerate() {
+                    let w_row = weight.row(row_start + r);
+                    for t in tile_start..tile_end {
+                        out_row[t] = dot_scalar(weight.format, w_row, &act.f32[t * act.cols..(t + 1) * act.cols]);
+                    }
+                }
+            }
+        }
+        tile_start = tile_end;
+    }
+}
+
+/// Portable dot product of one quantized row with f32 activations: a block
+/// is dequantized to the stack, then multiplied.
+pub(crate) fn dot_scalar(format: WeightFormat, w_row: &[u8], x: &[f32]) -> f32 {
+    let be = format.block_elems();
+    let bb = format.block_bytes();
+    let mut buf = [0f32; QK_K];
+    let mut sum = 0f32;
+    if be == 1 {
+        // Plain floats: dequantize 256 at a time.
+        for (chunk_w, chunk_x) in w_row.chunks(QK_K * bb).zip(x.chunks(QK_K)) {
+            let n = chunk_x.len();
+            dequantize_blocks(format, chunk_w, &mut buf[..n]);
+            sum += dot_f32(&buf[..n], chunk_x);
+        }
+        return sum;
+    }
+    for (block, xs) in w_row.chunks_exact(bb).zip(x.chunks_exact(be)) {
+        dequantize_block(format, block, &mut buf[..be]);
+        sum += dot_f32(&buf[..be], xs);
+    }
+    sum
+}
+
+/// f32 dot product with eight independent accumulators, which the compiler
+/// turns into SIMD lanes.
+pub(crate) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let mut tail = 0f32;
+    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+        tail += x * y;
+    }
+    let s = (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7]);
+    s + tail
+}
+
+/// One multiply of a batched call: `weight` times the activations, written
+/// feature-major into `out` (`weight.rows × tokens`).
+pub(crate) struct MatmulTask<'a> {
+    pub weight: &'a QWeight,
+    pub act: &'a ActView<'a>,
+    pub out: &'a mut [f32],
+}
+
+/// Runs several multiplies (e.g. Q, K and V, or gate and up) as one parallel
+/// region, split into row ranges so both cores stay busy to the end.
+pub(crate) fn matmul_batch(tasks: Vec<MatmulTask<'_>>, threads: usize) {
+    let total_rows: usize = tasks.iter().map(|t| t.weight.rows).sum();
+    // About eight jobs per thread balance well without much scheduling cost;
+    // a job is a multiple of 4 rows and never tiny.
+    let target_jobs = (threads * 8).max(1);
+    let rows_per_job = (total_rows / target_jobs).clamp(16, 1024).next_multiple_of(4);
+    let mut jobs: Vec<(&QWeight, usize, &ActView<'_>, &mut [f32])> = Vec::new();
+    for task in tasks {
+        let tokens = task.act.rows();
+        if tokens == 0 {
+            continue;
+        }
+        for (i, chunk) in task.out.chunks_mut(rows_per_job * tokens).enumerate() {
+            jobs.push((task.weight, i * rows_per_job, task.act, chunk));
+        }
+    }
+    jobs.into_par_iter()
+        .with_max_len(1)
+        .for_each(|(w, start, act, out)| matmul_rows(w, start, act, out));
+}
+
+/// Turns a feature-major `rows × tokens` result into token-major `tokens × rows`.
+pub(crate) fn transpose_into(src: &[f32], rows: usize, tokens: usize, dst: &mut Vec<f32>) {
+    dst.clear();
+    dst.resize(rows * tokens, 0.0);
+    if tokens == 1 {
+        dst.copy_from_slice(src);
+        return;
+    }
+    for (r, row) in src.chunks_exact(tokens).enumerate() {
+        for (t, &v) in row.iter().enumerate() {
+            dst[t * rows + r] = v;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::quantized::QTensor;
+    use candle_core::{Device, Module, Tensor};
+
+    const FORMATS: [GgmlDType; 8] = [
+        GgmlDType::Q4K,
+        GgmlDType::Q5K,
+        GgmlDType::Q6K,
+        GgmlDType::Q8_0,
+        GgmlDType::Q4_0,
+        GgmlDType::Q4_1,
+        GgmlDType::Q5_0,
+        GgmlDType::Q5_1,
+    ];
+
+    /// Deterministic pseudo-random values in about [-1, 1].
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut rng = super::super::sampling::Rng::new(seed);
+        (0..n).map(|_| (rng.next_f64() * 2.0 - 1.0) as f32).collect()
+    }
+
+    fn weight(dtype: GgmlDType, rows: usize, cols: usize) -> (QTensor, QWeight) {
+        let w = Tensor::from_vec(values(rows * cols, 1), (rows, cols), &Device::Cpu).unwrap();
+        let q = QTensor::quantize(&w, dtype).unwrap();
+        let bytes = q.data().unwrap().to_vec();
+        let fmt = WeightFormat::from_ggml(dtype).unwrap();
+        (q, QWeight::new(fmt, rows, cols, bytes).unwrap())
+    }
+
+    fn multiply(w: &QWeight, x: &[f32], cols: usize) -> Vec<f32> {
+        let tokens = x.len() / cols;
+        let mut acts = ActSet::default();
+        acts.prepare(x, cols, &[w]);
+        let view = ActView {
+            f32: x,
+            cols,
+            quantized: &acts,
+        };
+        let mut fm = vec![0f32; w.rows * tokens];
+        matmul_batch(
+            vec![MatmulTask {
+                weight: w,
+                act: &view,
+                out: &mut fm,
+            }],
+            2,
+        );
+        let mut out = Vec::new();
+        transpose_into(&fm, w.rows, tokens, &mut out);
+        out
+    }
+
+    #[test]
+    fn dequantization_matches_candle() {
+        for dtype in FORMATS {
+            let (q, w) = weight(dtype, 4, 512);
+            let expected = q.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let got = w.dequantize_all();
+            for (i, (a, b)) in got.iter().zip(&expected).enumerate() {
+                assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{dtype:?} [{i}]: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn multiplies_match_candle_and_batching_changes_nothing() {
+        let (rows, cols, tokens) = (40, 512, 7);
+        let x = values(tokens * cols, 2);
+        for dtype in FORMATS {
+            let (q, w) = weight(dtype, rows, cols);
+            let ours = multiply(&w, &x, cols);
+            // candle's own quantized multiply of the same bytes.
+            let xt = Tensor::from_vec(x.clone(), (tokens, cols), &Device::Cpu).unwrap();
+            let theirs = candle_core::quantized::QMatMul::from_qtensor(q)
+                .unwrap()
+                .forward(&xt)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            // Formats without a kernel multiply f32 activations, candle
+            // quantized ones: allow for 8-bit activation rounding there.
+            let tol = |b: f32| match w.format.activation_format() {
+                Some(_) => 2e-4 * b.abs().max(1.0),
+                None => 0.05 * b.abs().max(1.0),
+            };
+            for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+                assert!((a - b).abs() <= tol(*b), "{dtype:?} [{i}]: {a} vs {b}");
+            }
+            // Token by token: identical bits.
+            for t in 0..tokens {
+                let alone = multiply(&w, &x[t * cols..(t + 1) * cols], cols);
+                assert_eq!(alone[..], ours[t * rows..(t + 1) * rows], "{dtype:?} token {t}");
+            }
+        }
+    }
+}

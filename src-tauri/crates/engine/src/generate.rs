@@ -1,0 +1,158 @@
+//! The one interface every model backend offers the step scheduler: continue
+//! several texts by one reasoning step each, as one batch where the backend can.
+
+use std::time::Duration;
+
+use crate::cancel::CancelFlag;
+use crate::error::Result;
+
+/// The text that ends a reasoning step (a blank line).
+pub const STEP_DELIMITER: &str = "\n\n";
+
+/// Why a step stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepEnd {
+    /// The text reached [`STEP_DELIMITER`]; the delimiter is part of the step text.
+    Delimiter,
+    /// The model ended the answer (end-of-sequence token).
+    EndOfSequence,
+    /// The step hit its token budget.
+    Budget,
+    /// The request was cancelled; the text is what was produced so far.
+    Cancelled,
+}
+
+/// How to generate.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Sampling {
+    /// 0 = greedy (the default: reproducible answers).
+    pub temperature: f64,
+    pub top_p: f64,
+    pub seed: u64,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Self {
+            temperature: 0.0,
+            top_p: 1.0,
+            seed: 0,
+        }
+    }
+}
+
+impl Sampling {
+    pub fn is_greedy(&self) -> bool {
+        self.temperature <= 0.0
+    }
+}
+
+/// One continuation asked of a model.
+#[derive(Clone, Debug)]
+pub struct StepRequest {
+    /// The whole text so far: the chat-formatted prompt followed by the
+    /// answer written so far (and, for Lookahead branches, drafted steps).
+    pub text: String,
+    /// At most this many new tokens.
+    pub max_tokens: usize,
+    /// Stop at [`STEP_DELIMITER`]; false = run to end-of-sequence or budget.
+    pub stop_at_delimiter: bool,
+}
+
+/// What one continuation produced.
+#[derive(Clone, Debug, Default)]
+pub struct StepOutput {
+    /// New text, including the delimiter when the step ended on one.
+    pub text: String,
+    /// Number of new tokens generated.
+    pub tokens: usize,
+    pub end: Option<StepEnd>,
+    /// Tokens that had to be run through the model before generating
+    /// (after any prefix-cache reuse).
+    pub prefill_tokens: usize,
+    pub prefill_time: Duration,
+    pub decode_time: Duration,
+}
+
+/// Counters a backend keeps while it works; read and reset with
+/// [`StepGenerator::take_stats`]. Names follow vLLM's speculative metrics.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GeneratorStats {
+    pub prefill_tokens: usize,
+    pub prefill_seconds: f64,
+    pub generated_tokens: usize,
+    pub decode_seconds: f64,
+    /// Forward passes (one per batch, however many sequences it held).
+    pub forward_passes: usize,
+    /// Sum over forward passes of the sequences in each, to report how
+    /// parallel branches really ran.
+    pub batched_sequences: usize,
+    /// Token-level speculation: tokens proposed and accepted, verification
+    /// rounds and per-position acceptance counts.
+    pub drafted_tokens: usize,
+    pub accepted_tokens: usize,
+    pub verification_rounds: usize,
+    pub accepted_per_position: Vec<usize>,
+    pub proposed_per_position: Vec<usize>,
+}
+
+impl GeneratorStats {
+    pub fn merge(&mut self, other: &GeneratorStats) {
+        self.prefill_tokens += other.prefill_tokens;
+        self.prefill_seconds += other.prefill_seconds;
+        self.generated_tokens += other.generated_tokens;
+        self.decode_seconds += other.decode_seconds;
+        self.forward_passes += other.forward_passes;
+        self.batched_sequences += other.batched_sequences;
+        self.drafted_tokens += other.drafted_tokens;
+        self.accepted_tokens += other.accepted_tokens;
+        self.verification_rounds += other.verification_rounds;
+        merge_counts(&mut self.accepted_per_position, &other.accepted_per_position);
+        merge_counts(&mut self.proposed_per_position, &other.proposed_per_position);
+    }
+}
+
+fn merge_counts(into: &mut Vec<usize>, from: &[usize]) {
+    if into.len() < from.len() {
+        into.resize(from.len(), 0);
+    }
+    for (a, b) in into.iter_mut().zip(from) {
+        *a += b;
+    }
+}
+
+/// Called with (request index, new text piece) as tokens are produced.
+pub type TokenSink<'a> = &'a mut (dyn FnMut(usize, &str) + Send);
+
+/// A loaded language model that continues texts step by step.
+///
+/// Implemented by the mistral.rs backend and by the batched executor (with or
+/// without token-level speculation). The Lookahead scheduler and plain
+/// decoding are written against this trait only.
+pub trait StepGenerator: Send {
+    /// A short human-readable name (file name of the model).
+    fn name(&self) -> &str;
+
+    /// Number of tokens `text` encodes to.
+    fn count_tokens(&self, text: &str) -> Result<usize>;
+
+    /// The most tokens one sequence may hold (prompt + answer).
+    fn context_limit(&self) -> usize;
+
+    /// Continue every request by one step (or to the end, see
+    /// [`StepRequest::stop_at_delimiter`]). Backends that batch run all
+    /// requests together; the outputs are in request order. Stops promptly
+    /// when `cancel` is set, returning what each request produced so far with
+    /// [`StepEnd::Cancelled`].
+    fn continue_steps(
+        &mut self,
+        requests: &[StepRequest],
+        sampling: &Sampling,
+        cancel: &CancelFlag,
+        on_token: TokenSink<'_>,
+    ) -> Result<Vec<StepOutput>>;
+
+    /// Counters since the last call.
+    fn take_stats(&mut self) -> GeneratorStats;
+}

@@ -1,0 +1,100 @@
+//! Semantic judges: decide whether a drafted reasoning step says the same as
+//! the step the target model wrote from the same text.
+//!
+//! Three judges, cheapest first:
+//! - [`exact::ExactJudge`]: equal after lower-casing and removing whitespace.
+//! - [`embedding::EmbeddingJudge`]: cosine similarity of all-MiniLM-L6-v2
+//!   sentence embeddings against a threshold.
+//! - [`llm::LlmJudge`]: asks a language model whether the two steps are
+//!   "aligned", reading one generated token.
+//!
+//! [`ExactFirst`] puts the exact-match shortcut in front of another judge, as
+//! the method does: identical steps need no model call.
+
+pub mod embedding;
+pub mod exact;
+pub mod llm;
+
+use std::time::{Duration, Instant};
+
+use crate::error::Result;
+
+pub use embedding::EmbeddingJudge;
+pub use exact::ExactJudge;
+pub use llm::{LlmJudge, SharedGenerator};
+
+/// One decision about a (target step, drafted step) pair.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JudgeVerdict {
+    /// Keep the drafted step.
+    pub accepted: bool,
+    /// The number the decision was taken on: cosine similarity for the
+    /// embedding judge, 1/0 for the exact and LLM judges.
+    pub score: Option<f64>,
+    /// Time the judge took for this pair.
+    pub latency: Duration,
+}
+
+/// Decides whether a drafted step can stand in for the target's step.
+///
+/// `Send` so an engine can keep a judge beside its models on a worker thread.
+pub trait Judge: Send {
+    /// A short name for records and the UI ("exact", "embedding@0.95", ...).
+    fn name(&self) -> String;
+
+    /// Compares the step the target wrote with the drafted one. Both may end
+    /// with the step delimiter; judges ignore surrounding whitespace.
+    fn judge(&mut self, target_step: &str, drafted_step: &str) -> Result<JudgeVerdict>;
+}
+
+/// Accepts steps that are equal after lower-casing and removing whitespace
+/// without asking `inner`, as the method prescribes in front of model judges;
+/// everything else goes to `inner`.
+pub struct ExactFirst<J> {
+    inner: J,
+}
+
+impl<J: Judge> ExactFirst<J> {
+    pub fn new(inner: J) -> Self {
+        Self { inner }
+    }
+
+    pub fn inner(&self) -> &J {
+        &self.inner
+    }
+
+    pub fn into_inner(self) -> J {
+        self.inner
+    }
+}
+
+impl<J: Judge> Judge for ExactFirst<J> {
+    fn name(&self) -> String {
+        format!("exact+{}", self.inner.name())
+    }
+
+    fn judge(&mut self, target_step: &str, drafted_step: &str) -> Result<JudgeVerdict> {
+        let started = Instant::now();
+        if exact::same_text(target_step, drafted_step) {
+            return Ok(JudgeVerdict {
+                accepted: true,
+                score: Some(1.0),
+                latency: started.elapsed(),
+            });
+        }
+        let mut verdict = self.inner.judge(target_step, drafted_step)?;
+        // The shortcut's comparison is part of what this pair cost.
+        verdict.latency = started.elapsed().max(verdict.latency);
+        Ok(verdict)
+    }
+}
+
+impl Judge for Box<dyn Judge> {
+    fn name(&self) -> String {
+        self.as_ref().name()
+    }
+
+    fn judge(&mut self, target_step: &str, drafted_step: &str) -> Result<JudgeVerdict> {
+        self.as_mut().judge(target_step, drafted_step)
+    }
+}

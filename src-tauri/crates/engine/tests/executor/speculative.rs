@@ -1,0 +1,137 @@
+//! Token-level speculation: greedy output equals plain decoding with both
+//! proposers, several requests speculate in the same passes, counters add
+//! up, incompatible models are refused.
+
+use lookahead_engine::executor::{ExecutorGenerator, ExecutorOptions};
+use lookahead_engine::speculative::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
+use lookahead_engine::{EngineError, GeneratorStats, Sampling, StepGenerator};
+
+use crate::common::{load, smol, QWEN_DRAFT};
+use crate::generator::{requests, run};
+
+fn check_counters(stats: &GeneratorStats) {
+    assert!(stats.verification_rounds > 0, "{stats:?}");
+    assert!(stats.drafted_tokens > 0);
+    assert!(stats.accepted_tokens <= stats.drafted_tokens);
+    assert_eq!(
+        stats.proposed_per_position.iter().sum::<usize>(),
+        stats.drafted_tokens
+    );
+    assert_eq!(
+        stats.accepted_per_position.iter().sum::<usize>(),
+        stats.accepted_tokens
+    );
+    for (a, p) in stats
+        .accepted_per_position
+        .iter()
+        .zip(&stats.proposed_per_position)
+    {
+        assert!(a <= p);
+    }
+}
+
+#[test]
+fn ngram_speculation_equals_plain_greedy() {
+    let reqs = requests(60);
+    let mut plain = ExecutorGenerator::new(smol());
+    let expected = run(&mut plain, &reqs, &Sampling::default());
+    let plain_passes = plain.take_stats().forward_passes;
+
+    let mut spec = SpeculativeGenerator::with_ngram(
+        smol(),
+        NgramConfig::default(),
+        SpeculationConfig {
+            min_k: 1,
+            ..SpeculationConfig::default()
+        },
+    );
+    let got = run(&mut spec, &reqs, &Sampling::default());
+    for (e, g) in expected.iter().zip(&got) {
+        assert_eq!((&e.text, e.tokens, e.end), (&g.text, g.tokens, g.end));
+    }
+    let stats = spec.take_stats();
+    check_counters(&stats);
+    assert!(
+        stats.forward_passes <= plain_passes,
+        "accepted guesses save passes: {} vs {plain_passes}",
+        stats.forward_passes
+    );
+    assert_eq!(stats.generated_tokens, got.iter().map(|o| o.tokens).sum::<usize>());
+}
+
+#[test]
+fn draft_model_speculation_equals_plain_greedy() {
+    // SmolLM2 drafting for itself: every guess must be accepted (the two
+    // compute the same logits), which exercises bonus tokens and the draft
+    // cache catching up after a fully accepted round.
+    let reqs = requests(50);
+    let mut plain = ExecutorGenerator::new(smol());
+    let expected = run(&mut plain, &reqs, &Sampling::default());
+
+    let mut spec = SpeculativeGenerator::with_draft(smol(), smol(), SpeculationConfig::default())
+        .expect("same tokenizer");
+    let got = run(&mut spec, &reqs, &Sampling::default());
+    for (e, g) in expected.iter().zip(&got) {
+        assert_eq!((&e.text, e.tokens, e.end), (&g.text, g.tokens, g.end));
+    }
+    let stats = spec.take_stats();
+    check_counters(&stats);
+    assert_eq!(stats.accepted_tokens, stats.drafted_tokens, "{stats:?}");
+
+    // A second call continues from cached prefixes in both models.
+    let next: Vec<_> = reqs
+        .iter()
+        .zip(&got)
+        .map(|(r, o)| lookahead_engine::StepRequest {
+            text: format!("{}{}", r.text, o.text),
+            ..r.clone()
+        })
+        .collect();
+    let expected = run(&mut plain, &next, &Sampling::default());
+    let got = run(&mut spec, &next, &Sampling::default());
+    for (e, g) in expected.iter().zip(&got) {
+        assert_eq!((&e.text, e.tokens, e.end), (&g.text, g.tokens, g.end));
+        assert!(g.prefill_tokens <= 4, "prefix reused: {}", g.prefill_tokens);
+    }
+}
+
+#[test]
+fn sampled_speculation_is_reproducible() {
+    let reqs = requests(30);
+    let sampling = Sampling {
+        temperature: 0.7,
+        top_p: 0.9,
+        seed: 11,
+    };
+    let mut a = SpeculativeGenerator::with_ngram(smol(), NgramConfig::default(), SpeculationConfig::default());
+    let mut b = SpeculativeGenerator::with_draft(smol(), smol(), SpeculationConfig::default()).unwrap();
+    let first = run(&mut a, &reqs, &sampling);
+    let again = run(
+        &mut SpeculativeGenerator::with_ngram(smol(), NgramConfig::default(), SpeculationConfig::default()),
+        &reqs,
+        &sampling,
+    );
+    for (x, y) in first.iter().zip(&again) {
+        assert_eq!(x.text, y.text);
+    }
+    let drafted = run(&mut b, &reqs, &sampling);
+    assert!(drafted.iter().all(|o| o.tokens > 0));
+    let stats = b.take_stats();
+    // Same model drafting: p = q, so every guess is accepted.
+    assert_eq!(stats.accepted_tokens, stats.drafted_tokens);
+}
+
+#[test]
+fn a_draft_with_another_vocabulary_is_refused() {
+    let target = smol();
+    let draft = load(QWEN_DRAFT, ExecutorOptions::default());
+    match SpeculativeGenerator::with_draft(target, draft, SpeculationConfig::default()) {
+        Err(EngineError::TokenizerMismatch { draft, target, detail }) => {
+            assert!(draft.contains("qwen2.5-coder-0.5b"), "{draft}");
+            assert!(target.contains("SmolLM2"), "{target}");
+            assert!(detail.contains("49152") && detail.contains("151936"), "{detail}");
+        }
+        Err(other) => panic!("wrong error: {other}"),
+        Ok(_) => panic!("accepted models with different vocabularies"),
+    }
+}

@@ -1,0 +1,117 @@
+//! Turning the engine's answers into stored records (feature `engine`), so
+//! the desktop shell and the CLI save answers the same way.
+
+use lookahead_engine as engine;
+
+use crate::model::{
+    AnswerMetrics, AnswerOutcome, AnswerStart, KeptFrom, MessageStatus, Mode, PositionCount,
+    Step, Verdict,
+};
+
+fn mode(mode: engine::Mode) -> Mode {
+    match mode {
+        engine::Mode::Plain => Mode::Plain,
+        engine::Mode::Sd => Mode::Sd,
+        engine::Mode::Lr => Mode::Lr,
+        engine::Mode::SdLr => Mode::SdLr,
+    }
+}
+
+/// What is known before an answer starts: mode, models, settings.
+pub fn answer_start(
+    answer_mode: engine::Mode,
+    config: &engine::EngineConfig,
+    judge: Option<String>,
+    settings: serde_json::Value,
+) -> AnswerStart {
+    AnswerStart {
+        mode: mode(answer_mode),
+        draft_model: config
+            .draft
+            .as_deref()
+            .map(engine::gguf_info::model_name),
+        target_model: Some(engine::gguf_info::model_name(&config.target)),
+        judge_model: judge,
+        settings,
+    }
+}
+
+/// The same, from a finished answer (CLI: the answer is saved in one go).
+pub fn answer_start_of(answer: &engine::Answer, settings: serde_json::Value) -> AnswerStart {
+    AnswerStart {
+        mode: mode(answer.mode),
+        draft_model: answer.draft_model.clone(),
+        target_model: Some(answer.target_model.clone()),
+        judge_model: answer.judge.clone(),
+        settings,
+    }
+}
+
+fn step(record: &engine::StepRecord) -> Step {
+    Step {
+        index: record.index as i64,
+        drafted_text: record.drafted.clone(),
+        target_text: record.target.clone(),
+        verdict: match record.verdict {
+            engine::Verdict::Accepted => Verdict::Accepted,
+            engine::Verdict::Rejected => Verdict::Rejected,
+            engine::Verdict::TargetOnly => Verdict::TargetOnly,
+        },
+        judge_score: record.judge_score,
+        kept_text: record.text.clone(),
+        kept_from: match record.kept_from {
+            engine::KeptFrom::Draft => KeptFrom::Draft,
+            engine::KeptFrom::Target => KeptFrom::Target,
+        },
+        draft_ms: record.draft_ms,
+        target_ms: record.target_ms,
+        judge_ms: record.judge_ms,
+    }
+}
+
+fn metrics(m: &engine::AnswerMetrics) -> AnswerMetrics {
+    let count = |n: Option<usize>| n.map(|n| n as i64);
+    AnswerMetrics {
+        prompt_tokens: m.prompt_tokens as i64,
+        generated_tokens: m.generated_tokens as i64,
+        wall_seconds: m.wall_seconds,
+        prefill_tokens_per_s: Some(m.prefill_tokens_per_s),
+        decode_tokens_per_s: Some(m.decode_tokens_per_s),
+        time_to_first_token_s: Some(m.time_to_first_token_s),
+        drafted_tokens: count(m.drafted_tokens),
+        accepted_tokens: count(m.accepted_tokens),
+        token_acceptance_rate: m.token_acceptance_rate,
+        mean_acceptance_length: m.mean_acceptance_length.or(m.step_mean_acceptance_length),
+        drafted_steps: count(m.drafted_steps),
+        accepted_steps: count(m.accepted_steps),
+        step_acceptance_rate: m.step_acceptance_rate,
+        per_position_acceptance: m.per_position_step_counts.as_ref().map(|positions| {
+            positions
+                .iter()
+                .map(|p| PositionCount {
+                    attempted: p.proposed as i64,
+                    accepted: p.accepted as i64,
+                })
+                .collect()
+        }),
+        speedup_estimate: m.speedup_estimate,
+    }
+}
+
+/// The stored outcome of a finished, stopped or failed answer.
+pub fn answer_outcome(answer: &engine::Answer) -> AnswerOutcome {
+    AnswerOutcome {
+        text: answer.text.clone(),
+        final_answer: answer.final_answer.clone(),
+        status: match answer.status {
+            engine::AnswerStatus::Complete => MessageStatus::Complete,
+            engine::AnswerStatus::Cancelled => MessageStatus::Cancelled,
+            engine::AnswerStatus::Failed => MessageStatus::Failed,
+        },
+        // A fallback (step speculation switched off mid-answer) is not an
+        // error: the answer is complete; it stays visible in the metrics.
+        error: None,
+        steps: answer.steps.iter().map(step).collect(),
+        metrics: Some(metrics(&answer.metrics)),
+    }
+}

@@ -1,0 +1,410 @@
+//! Acceptance and speed statistics over stored answers.
+//!
+//! Every figure is computed from the answers that have a metrics row, in
+//! conversations that are not in the bin, created inside the filter's date
+//! range (UTC days). Rates are pooled (sum accepted / sum drafted), not
+//! averages of per-answer rates, so long answers weigh more.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use crate::error::{Result, SqlxResultExt, StoreError};
+use crate::rows::get_f64;
+use crate::Store;
+
+/// Restricts statistics to answers created on or after `since` and on or
+/// before `until` (UTC calendar days, both inclusive).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsFilter {
+    pub since: Option<NaiveDate>,
+    pub until: Option<NaiveDate>,
+}
+
+/// How [`Store::acceptance_by`] groups answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    /// UTC day, `YYYY-MM-DD`, oldest first.
+    Day,
+    /// `draft → target` (just the target for plain answers).
+    ModelPair,
+    /// Judge model, or `(no judge)`.
+    Judge,
+    /// The `gamma` setting, or `(none)`, smallest first.
+    Gamma,
+    /// `plain`, `sd`, `lr`, `sd+lr`.
+    Mode,
+}
+
+impl GroupBy {
+    fn key_sql(self) -> &'static str {
+        match self {
+            GroupBy::Day => "substr(created_at, 1, 10)",
+            GroupBy::ModelPair => {
+                "CASE WHEN draft_model IS NULL THEN COALESCE(target_model, '(unknown)')
+                      ELSE draft_model || ' → ' || COALESCE(target_model, '(unknown)') END"
+            }
+            GroupBy::Judge => "COALESCE(judge_model, '(no judge)')",
+            GroupBy::Gamma => "COALESCE(CAST(json_extract(settings, '$.gamma') AS TEXT), '(none)')",
+            GroupBy::Mode => "COALESCE(mode, '(unknown)')",
+        }
+    }
+
+    fn order_sql(self) -> &'static str {
+        match self {
+            GroupBy::Day => "key",
+            GroupBy::Gamma => {
+                "min(json_extract(settings, '$.gamma')) IS NULL, min(json_extract(settings, '$.gamma')), key"
+            }
+            GroupBy::ModelPair | GroupBy::Judge | GroupBy::Mode => "answers DESC, key",
+        }
+    }
+}
+
+/// Pooled acceptance for one group of answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AcceptanceRow {
+    /// The group: a day, a model pair, a judge, a gamma value or a mode.
+    pub key: String,
+    pub answers: i64,
+    pub generated_tokens: i64,
+    pub drafted_tokens: i64,
+    pub accepted_tokens: i64,
+    /// `accepted_tokens / drafted_tokens`; `None` when nothing was drafted.
+    pub token_acceptance_rate: Option<f64>,
+    /// Mean over answers that report it.
+    pub mean_acceptance_length: Option<f64>,
+    pub drafted_steps: i64,
+    pub accepted_steps: i64,
+    /// `accepted_steps / drafted_steps`; `None` when no steps were drafted.
+    pub step_acceptance_rate: Option<f64>,
+    /// Mean of per-answer speed-up estimates.
+    pub mean_speedup: Option<f64>,
+}
+
+/// Figures over all answers in the filter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    pub answers: i64,
+    pub prompt_tokens: i64,
+    pub generated_tokens: i64,
+    pub wall_seconds: f64,
+    pub drafted_tokens: i64,
+    pub accepted_tokens: i64,
+    pub token_acceptance_rate: Option<f64>,
+    pub mean_acceptance_length: Option<f64>,
+    pub drafted_steps: i64,
+    pub accepted_steps: i64,
+    pub step_acceptance_rate: Option<f64>,
+    pub mean_speedup: Option<f64>,
+    pub mean_decode_tokens_per_s: Option<f64>,
+}
+
+/// Pooled acceptance at one draft position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PositionStat {
+    /// 1 = the first position after the verified prefix.
+    pub position: i64,
+    pub attempted: i64,
+    pub accepted: i64,
+    pub rate: Option<f64>,
+}
+
+/// One bar of the speed-up histogram: answers with
+/// `lower <= speedup_estimate < upper`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistogramBucket {
+    pub lower: f64,
+    pub upper: f64,
+    pub count: i64,
+}
+
+/// The answers statistics look at, one row per answer with its metrics.
+const ANSWERS_CTE: &str = "WITH a AS (
+    SELECT m.id AS message_id, m.conversation_id, m.created_at, m.status, m.mode, m.draft_model,
+           m.target_model, m.judge_model, m.settings,
+           x.prompt_tokens, x.generated_tokens, x.wall_seconds, x.prefill_tokens_per_s,
+           x.decode_tokens_per_s, x.time_to_first_token_s, x.drafted_tokens, x.accepted_tokens,
+           x.token_acceptance_rate, x.mean_acceptance_length, x.drafted_steps, x.accepted_steps,
+           x.step_acceptance_rate, x.per_position_acceptance, x.speedup_estimate
+    FROM answer_metrics x
+    JOIN messages m ON m.id = x.message_id
+    JOIN conversations c ON c.id = m.conversation_id
+    WHERE c.deleted_at IS NULL
+      AND (?1 IS NULL OR m.created_at >= ?1)
+      AND (?2 IS NULL OR m.created_at < ?2)
+)";
+
+const SUMMARY_SQL: &str = "count(*) AS answers,
+    COALESCE(sum(generated_tokens), 0) AS generated_tokens,
+    COALESCE(sum(drafted_tokens), 0) AS drafted_tokens,
+    COALESCE(sum(accepted_tokens), 0) AS accepted_tokens,
+    CAST(sum(accepted_tokens) AS REAL) / NULLIF(sum(drafted_tokens), 0) AS token_acceptance_rate,
+    avg(mean_acceptance_length) AS mean_acceptance_length,
+    COALESCE(sum(drafted_steps), 0) AS drafted_steps,
+    COALESCE(sum(accepted_steps), 0) AS accepted_steps,
+    CAST(sum(accepted_steps) AS REAL) / NULLIF(sum(drafted_steps), 0) AS step_acceptance_rate,
+    avg(speedup_estimate) AS mean_speedup";
+
+impl StatsFilter {
+    /// Bound values for `?1` / `?2` of [`ANSWERS_CTE`]. Timestamps are
+    /// stored as ISO text, so a bare date compares as midnight UTC.
+    fn bounds(&self) -> (Option<String>, Option<String>) {
+        let since = self.since.map(|d| d.format("%Y-%m-%d").to_string());
+        let until = self
+            .until
+            .and_then(|d| d.succ_opt())
+            .map(|d| d.format("%Y-%m-%d").to_string());
+        (since, until)
+    }
+}
+
+fn acceptance_row(row: &SqliteRow) -> std::result::Result<AcceptanceRow, sqlx::Error> {
+    Ok(AcceptanceRow {
+        key: row.try_get("key")?,
+        answers: row.try_get("answers")?,
+        generated_tokens: row.try_get("generated_tokens")?,
+        drafted_tokens: row.try_get("drafted_tokens")?,
+        accepted_tokens: row.try_get("accepted_tokens")?,
+        token_acceptance_rate: get_f64(row, "token_acceptance_rate")?,
+        mean_acceptance_length: get_f64(row, "mean_acceptance_length")?,
+        drafted_steps: row.try_get("drafted_steps")?,
+        accepted_steps: row.try_get("accepted_steps")?,
+        step_acceptance_rate: get_f64(row, "step_acceptance_rate")?,
+        mean_speedup: get_f64(row, "mean_speedup")?,
+    })
+}
+
+impl Store {
+    /// Totals over all answers in the filter.
+    pub async fn totals(&self, filter: &StatsFilter) -> Result<Totals> {
+        let (since, until) = filter.bounds();
+        let sql = format!(
+            "{ANSWERS_CTE} SELECT {SUMMARY_SQL},
+                 COALESCE(sum(prompt_tokens), 0) AS prompt_tokens,
+                 COALESCE(sum(wall_seconds), 0.0) AS wall_seconds,
+                 avg(decode_tokens_per_s) AS mean_decode_tokens_per_s
+             FROM a"
+        );
+        let row = sqlx::query(&sql)
+            .bind(since)
+            .bind(until)
+            .fetch_one(&self.pool)
+            .await
+            .at(&self.path)?;
+        let decode = |row: &SqliteRow| -> std::result::Result<Totals, sqlx::Error> {
+            Ok(Totals {
+                answers: row.try_get("answers")?,
+                prompt_tokens: row.try_get("prompt_tokens")?,
+                generated_tokens: row.try_get("generated_tokens")?,
+                wall_seconds: get_f64(row, "wall_seconds")?.unwrap_or_default(),
+                drafted_tokens: row.try_get("drafted_tokens")?,
+                accepted_tokens: row.try_get("accepted_tokens")?,
+                token_acceptance_rate: get_f64(row, "token_acceptance_rate")?,
+                mean_acceptance_length: get_f64(row, "mean_acceptance_length")?,
+                drafted_steps: row.try_get("drafted_steps")?,
+                accepted_steps: row.try_get("accepted_steps")?,
+                step_acceptance_rate: get_f64(row, "step_acceptance_rate")?,
+                mean_speedup: get_f64(row, "mean_speedup")?,
+                mean_decode_tokens_per_s: get_f64(row, "mean_decode_tokens_per_s")?,
+            })
+        };
+        decode(&row).at(&self.path)
+    }
+
+    /// Pooled acceptance per group (per day, model pair, judge, gamma or
+    /// mode).
+    pub async fn acceptance_by(
+        &self,
+        filter: &StatsFilter,
+        group: GroupBy,
+    ) -> Result<Vec<AcceptanceRow>> {
+        let (since, until) = filter.bounds();
+        let sql = format!(
+            "{ANSWERS_CTE} SELECT {key} AS key, {SUMMARY_SQL}
+             FROM a GROUP BY 1 ORDER BY {order}",
+            key = group.key_sql(),
+            order = group.order_sql(),
+        );
+        let rows = sqlx::query(&sql)
+            .bind(since)
+            .bind(until)
+            .fetch_all(&self.pool)
+            .await
+            .at(&self.path)?;
+        rows.iter()
+            .map(acceptance_row)
+            .collect::<std::result::Result<_, _>>()
+            .at(&self.path)
+    }
+
+    /// Acceptance per UTC day, oldest first.
+    pub async fn acceptance_by_day(&self, filter: &StatsFilter) -> Result<Vec<AcceptanceRow>> {
+        self.acceptance_by(filter, GroupBy::Day).await
+    }
+
+    /// Step (or token) acceptance at each draft position, pooled over
+    /// answers.
+    pub async fn position_acceptance(&self, filter: &StatsFilter) -> Result<Vec<PositionStat>> {
+        let (since, until) = filter.bounds();
+        let sql = format!(
+            "{ANSWERS_CTE} SELECT CAST(p.key AS INTEGER) + 1 AS position,
+                 COALESCE(sum(json_extract(p.value, '$.attempted')), 0) AS attempted,
+                 COALESCE(sum(json_extract(p.value, '$.accepted')), 0) AS accepted
+             FROM a, json_each(a.per_position_acceptance) p
+             GROUP BY p.key ORDER BY position"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(since)
+            .bind(until)
+            .fetch_all(&self.pool)
+            .await
+            .at(&self.path)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let attempted: i64 = row.try_get_unchecked("attempted").at(&self.path)?;
+            let accepted: i64 = row.try_get_unchecked("accepted").at(&self.path)?;
+            out.push(PositionStat {
+                position: row.try_get("position").at(&self.path)?,
+                attempted,
+                accepted,
+                rate: (attempted > 0).then(|| accepted as f64 / attempted as f64),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Distribution of per-answer speed-up estimates in buckets of
+    /// `bucket_width` (e.g. 0.25), from the lowest to the highest occupied
+    /// bucket, empty ones included so the bars line up.
+    pub async fn speedup_histogram(
+        &self,
+        filter: &StatsFilter,
+        bucket_width: f64,
+    ) -> Result<Vec<HistogramBucket>> {
+        if !(bucket_width.is_finite() && bucket_width > 0.0) {
+            return Err(StoreError::InvalidInput(format!(
+                "histogram bucket width must be positive, not {bucket_width}"
+            )));
+        }
+        let (since, until) = filter.bounds();
+        // The tiny epsilon keeps values that sit on an edge (0.3 / 0.1 =
+        // 2.9999…) in the bucket they visibly belong to.
+        let sql = format!(
+            "{ANSWERS_CTE} SELECT CAST(speedup_estimate / ?3 + 1e-9 AS INTEGER) AS bucket, count(*) AS n
+             FROM a WHERE speedup_estimate IS NOT NULL AND speedup_estimate >= 0
+             GROUP BY bucket ORDER BY bucket"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(since)
+            .bind(until)
+            .bind(bucket_width)
+            .fetch_all(&self.pool)
+            .await
+            .at(&self.path)?;
+        let mut counts = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let bucket: i64 = row.try_get("bucket").at(&self.path)?;
+            let n: i64 = row.try_get("n").at(&self.path)?;
+            counts.push((bucket, n));
+        }
+        let (Some(&(first, _)), Some(&(last, _))) = (counts.first(), counts.last()) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let mut next = counts.iter().peekable();
+        for bucket in first..=last {
+            let count = match next.peek() {
+                Some(&&(b, n)) if b == bucket => {
+                    next.next();
+                    n
+                }
+                _ => 0,
+            };
+            out.push(HistogramBucket {
+                lower: bucket as f64 * bucket_width,
+                upper: (bucket + 1) as f64 * bucket_width,
+                count,
+            });
+        }
+        Ok(out)
+    }
+
+    /// One CSV row per answer with its metrics (RFC 4180 quoting, header
+    /// first), for spreadsheets and notebooks.
+    pub async fn export_metrics_csv(&self, filter: &StatsFilter) -> Result<String> {
+        const COLUMNS: &[&str] = &[
+            "message_id",
+            "conversation_id",
+            "created_at",
+            "status",
+            "mode",
+            "draft_model",
+            "target_model",
+            "judge_model",
+            "gamma",
+            "prompt_tokens",
+            "generated_tokens",
+            "wall_seconds",
+            "prefill_tokens_per_s",
+            "decode_tokens_per_s",
+            "time_to_first_token_s",
+            "drafted_tokens",
+            "accepted_tokens",
+            "token_acceptance_rate",
+            "mean_acceptance_length",
+            "drafted_steps",
+            "accepted_steps",
+            "step_acceptance_rate",
+            "per_position_acceptance",
+            "speedup_estimate",
+        ];
+        let (since, until) = filter.bounds();
+        let sql = format!(
+            "{ANSWERS_CTE} SELECT *, json_extract(settings, '$.gamma') AS gamma
+             FROM a ORDER BY created_at, message_id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(since)
+            .bind(until)
+            .fetch_all(&self.pool)
+            .await
+            .at(&self.path)?;
+        let mut out = COLUMNS.join(",");
+        out.push_str("\r\n");
+        for row in &rows {
+            let mut fields = Vec::with_capacity(COLUMNS.len());
+            for &column in COLUMNS {
+                fields.push(csv_field(&cell_text(row, column).at(&self.path)?));
+            }
+            out.push_str(&fields.join(","));
+            out.push_str("\r\n");
+        }
+        Ok(out)
+    }
+}
+
+/// Any SQLite value as CSV text: NULL is empty, numbers in their shortest
+/// round-trip form.
+fn cell_text(row: &SqliteRow, column: &str) -> std::result::Result<String, sqlx::Error> {
+    use sqlx::{TypeInfo, ValueRef};
+    let value = row.try_get_raw(column)?;
+    if value.is_null() {
+        return Ok(String::new());
+    }
+    Ok(match value.type_info().name() {
+        "INTEGER" => row.try_get::<i64, _>(column)?.to_string(),
+        "REAL" => row.try_get::<f64, _>(column)?.to_string(),
+        _ => row.try_get_unchecked::<String, _>(column)?,
+    })
+}
+
+pub(crate) fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}

@@ -1,0 +1,194 @@
+-- FROZEN: the database schema as released in Lookahead 0.1.0 (schema v1,
+-- migration 0001_initial), with a few rows of data, exactly as that release
+-- leaves a file. Never edit this file; when a release adds a migration, add
+-- schema_v2.sql beside it. tests/store/migrations.rs opens a database built
+-- from it with the current code and checks that it is upgraded intact.
+
+PRAGMA foreign_keys = OFF;
+BEGIN;
+
+CREATE TABLE _sqlx_migrations (
+    version BIGINT PRIMARY KEY,
+    description TEXT NOT NULL,
+    installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    success BOOLEAN NOT NULL,
+    checksum BLOB NOT NULL,
+    execution_time BIGINT NOT NULL
+);
+INSERT INTO _sqlx_migrations VALUES (1, 'initial', '2025-06-01 12:00:00', 1, X'BE81E5806EA5FD9D1F9563C5C58A6960D3B69B7FE966D536B4C20EAF116421247C88A80D483573101D82C7FD621ED0DA', 1843211);
+
+-- migrations/0001_initial.sql as released:
+
+-- Released schema v1. Never edit a released migration: sqlx checks their
+-- checksums, and tests/data/schema_v1.sql is a frozen copy. Add a new file.
+
+-- Timestamps are UTC text, 'YYYY-MM-DDTHH:MM:SS.mmmZ', so that text order is
+-- time order and substr(ts, 1, 10) is the UTC day.
+
+CREATE TABLE conversations (
+    id          INTEGER PRIMARY KEY,
+    title       TEXT    NOT NULL,
+    created_at  TEXT    NOT NULL,
+    updated_at  TEXT    NOT NULL,
+    pinned      INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1)),
+    deleted_at  TEXT
+);
+
+CREATE INDEX conversations_by_activity ON conversations (pinned DESC, updated_at DESC, id DESC);
+
+CREATE TABLE messages (
+    id               INTEGER PRIMARY KEY,
+    conversation_id  INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    role             TEXT    NOT NULL CHECK (role IN ('user', 'assistant')),
+    text             TEXT    NOT NULL DEFAULT '',
+    final_answer     TEXT,
+    mode             TEXT    CHECK (mode IN ('plain', 'sd', 'lr', 'sd+lr')),
+    draft_model      TEXT,
+    target_model     TEXT,
+    judge_model      TEXT,
+    settings         TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(settings)),
+    status           TEXT    NOT NULL
+                     CHECK (status IN ('in_progress', 'complete', 'cancelled', 'failed', 'interrupted')),
+    error            TEXT,
+    created_at       TEXT    NOT NULL,
+    finished_at      TEXT
+);
+
+CREATE INDEX messages_by_conversation ON messages (conversation_id, id);
+CREATE INDEX messages_by_created ON messages (created_at);
+-- Open scans this at every start to find answers a crash left behind.
+CREATE INDEX messages_in_progress ON messages (status) WHERE status = 'in_progress';
+
+CREATE TABLE steps (
+    message_id    INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    step_index    INTEGER NOT NULL CHECK (step_index >= 0),
+    drafted_text  TEXT,
+    target_text   TEXT,
+    verdict       TEXT    NOT NULL CHECK (verdict IN ('accepted', 'rejected', 'target_only')),
+    judge_score   REAL,
+    kept_text     TEXT    NOT NULL,
+    kept_from     TEXT    NOT NULL CHECK (kept_from IN ('draft', 'target')),
+    draft_ms      REAL,
+    target_ms     REAL,
+    judge_ms      REAL,
+    PRIMARY KEY (message_id, step_index)
+) WITHOUT ROWID;
+
+CREATE TABLE answer_metrics (
+    message_id               INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+    prompt_tokens            INTEGER NOT NULL,
+    generated_tokens         INTEGER NOT NULL,
+    wall_seconds             REAL    NOT NULL,
+    prefill_tokens_per_s     REAL,
+    decode_tokens_per_s      REAL,
+    time_to_first_token_s    REAL,
+    drafted_tokens           INTEGER,
+    accepted_tokens          INTEGER,
+    token_acceptance_rate    REAL,
+    mean_acceptance_length   REAL,
+    drafted_steps            INTEGER,
+    accepted_steps           INTEGER,
+    step_acceptance_rate     REAL,
+    -- JSON array of {"attempted": n, "accepted": k}, index = draft position.
+    per_position_acceptance  TEXT CHECK (per_position_acceptance IS NULL OR json_valid(per_position_acceptance)),
+    speedup_estimate         REAL
+);
+
+CREATE TABLE installed_models (
+    id            INTEGER PRIMARY KEY,
+    path          TEXT    NOT NULL,
+    role          TEXT    NOT NULL CHECK (role IN ('draft', 'target', 'judge')),
+    size_bytes    INTEGER NOT NULL,
+    sha256        TEXT,
+    installed_at  TEXT    NOT NULL,
+    UNIQUE (path, role)
+);
+
+CREATE TABLE settings (
+    key         TEXT PRIMARY KEY,
+    value       TEXT NOT NULL CHECK (json_valid(value)),
+    updated_at  TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Full-text search. External-content tables hold only the index; the
+-- triggers below keep it in step with every insert, edit and delete
+-- (including cascaded deletes).
+CREATE VIRTUAL TABLE conversations_fts USING fts5(
+    title,
+    content = 'conversations', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+    text, final_answer,
+    content = 'messages', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER conversations_fts_insert AFTER INSERT ON conversations BEGIN
+    INSERT INTO conversations_fts (rowid, title) VALUES (new.id, new.title);
+END;
+
+CREATE TRIGGER conversations_fts_delete AFTER DELETE ON conversations BEGIN
+    INSERT INTO conversations_fts (conversations_fts, rowid, title)
+    VALUES ('delete', old.id, old.title);
+END;
+
+CREATE TRIGGER conversations_fts_update AFTER UPDATE OF title ON conversations BEGIN
+    INSERT INTO conversations_fts (conversations_fts, rowid, title)
+    VALUES ('delete', old.id, old.title);
+    INSERT INTO conversations_fts (rowid, title) VALUES (new.id, new.title);
+END;
+
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts (rowid, text, final_answer)
+    VALUES (new.id, new.text, new.final_answer);
+END;
+
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text, final_answer)
+    VALUES ('delete', old.id, old.text, old.final_answer);
+END;
+
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, final_answer ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text, final_answer)
+    VALUES ('delete', old.id, old.text, old.final_answer);
+    INSERT INTO messages_fts (rowid, text, final_answer)
+    VALUES (new.id, new.text, new.final_answer);
+END;
+
+-- Data as v1 wrote it.
+
+INSERT INTO conversations VALUES
+    (1, 'Why is the sky blue?', '2025-06-01T12:00:00.000Z', '2025-06-01T12:05:00.000Z', 1, NULL),
+    (2, 'Prime gaps', '2025-06-02T08:00:00.000Z', '2025-06-02T08:01:00.000Z', 0, '2025-06-03T09:00:00.000Z');
+
+INSERT INTO messages VALUES
+    (1, 1, 'user', 'Why is the sky blue?', NULL, NULL, NULL, NULL, NULL, '{}', 'complete', NULL,
+        '2025-06-01T12:00:00.000Z', '2025-06-01T12:00:00.000Z'),
+    (2, 1, 'assistant', 'Sunlight scatters off air molecules (Rayleigh scattering).', 'Rayleigh scattering',
+        'sd+lr', 'qwen3-0.6b', 'qwen3-8b', 'qwen3-1.7b', '{"gamma":4,"temperature":0.0}', 'complete', NULL,
+        '2025-06-01T12:00:01.000Z', '2025-06-01T12:00:09.500Z'),
+    (3, 1, 'user', 'And sunsets?', NULL, NULL, NULL, NULL, NULL, '{}', 'complete', NULL,
+        '2025-06-01T12:05:00.000Z', '2025-06-01T12:05:00.000Z'),
+    (4, 1, 'assistant', 'At sunset the light crosses more air, so', NULL,
+        'lr', 'qwen3-0.6b', 'qwen3-8b', NULL, '{"gamma":2}', 'in_progress', NULL,
+        '2025-06-01T12:05:01.000Z', NULL),
+    (5, 2, 'user', 'Are there infinitely many twin primes?', NULL, NULL, NULL, NULL, NULL, '{}', 'complete', NULL,
+        '2025-06-02T08:00:00.000Z', '2025-06-02T08:00:00.000Z');
+
+INSERT INTO steps VALUES
+    (2, 0, 'Sunlight scatters', NULL, 'accepted', 0.92, 'Sunlight scatters', 'draft', 12.5, 40.0, 3.25),
+    (2, 1, 'off dust', 'off air molecules', 'rejected', 0.21, 'off air molecules', 'target', 11.0, 38.5, 3.0),
+    (2, 2, NULL, '(Rayleigh scattering).', 'target_only', NULL, '(Rayleigh scattering).', 'target', NULL, 41.75, NULL);
+
+INSERT INTO answer_metrics VALUES
+    (2, 14, 96, 8.5, 812.0, 31.5, 0.42, 64, 48, 0.75, 2.4, 3, 1, 0.3333333333333333,
+        '[{"attempted":3,"accepted":2},{"attempted":2,"accepted":1}]', 1.62);
+
+INSERT INTO installed_models VALUES
+    (1, '/models/qwen3-0.6b-q8_0.gguf', 'draft', 639447744, 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00', '2025-05-30T10:00:00.000Z');
+
+INSERT INTO settings VALUES ('default_gamma', '4', '2025-05-30T10:00:00.000Z');
+
+COMMIT;

@@ -1,0 +1,102 @@
+use std::path::PathBuf;
+
+use lookahead_engine::models::{self, FetchProgress, InstalledModel, Role};
+use lookahead_engine::CancelFlag;
+use serde::Serialize;
+use tauri::ipc::Channel;
+
+use crate::error::{CommandError, CommandResult};
+
+#[derive(Serialize, Clone, Debug)]
+pub struct ModelInfo {
+    pub role: String,
+    pub name: String,
+    pub path: Option<String>,
+    pub bytes: Option<u64>,
+    pub installed: bool,
+    pub verified: bool,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct ModelsStatus {
+    /// A question can be answered: the target model is there.
+    pub ready: bool,
+    pub models: Vec<ModelInfo>,
+}
+
+fn info(m: &InstalledModel) -> ModelInfo {
+    ModelInfo {
+        role: m.role.as_str().to_string(),
+        name: m.name.clone(),
+        path: Some(m.path.display().to_string()),
+        bytes: m.bytes,
+        installed: m.installed,
+        verified: m.verified,
+    }
+}
+
+pub fn status() -> ModelsStatus {
+    let all = models::list();
+    let ready = all
+        .iter()
+        .any(|m| m.role == Role::Target && m.installed && m.verified);
+    ModelsStatus {
+        ready,
+        // The tiny test model is not something a person chooses.
+        models: all.iter().filter(|m| m.role != Role::Tiny).map(info).collect(),
+    }
+}
+
+#[tauri::command]
+pub async fn models_status() -> CommandResult<ModelsStatus> {
+    Ok(status())
+}
+
+/// Downloads the default models, reporting progress through `on_progress`.
+#[tauri::command]
+pub async fn models_fetch_default(
+    on_progress: Channel<FetchProgress>,
+) -> CommandResult<ModelsStatus> {
+    tokio::task::spawn_blocking(move || {
+        let dir = models::models_dir();
+        let cancel = CancelFlag::new();
+        for id in models::DEFAULT_MODEL_IDS {
+            let Some(spec) = models::spec(id) else {
+                continue;
+            };
+            models::fetch(&dir, spec, &cancel, &mut |p| {
+                let _ = on_progress.send(p);
+            })?;
+        }
+        Ok::<_, CommandError>(())
+    })
+    .await
+    .map_err(CommandError::internal)??;
+    Ok(status())
+}
+
+#[tauri::command]
+pub async fn models_import(path: String, role: String) -> CommandResult<ModelsStatus> {
+    let role: Role = role
+        .parse()
+        .map_err(|e: String| CommandError::new("invalid_role", e))?;
+    let path = PathBuf::from(path);
+    tokio::task::spawn_blocking(move || models::import(&path, role))
+        .await
+        .map_err(CommandError::internal)??;
+    Ok(status())
+}
+
+/// Writes an export the user chose a place for in the save dialog.
+#[tauri::command]
+pub async fn save_text_file(path: String, contents: String) -> CommandResult<()> {
+    tokio::fs::write(&path, contents).await.map_err(|e| {
+        let message = if e.raw_os_error() == Some(28) {
+            "The disk is full. Free some space and try again.".to_string()
+        } else {
+            format!("The file could not be saved to {path}.")
+        };
+        CommandError::new("save_failed", message).with_details(e)
+    })
+}
+

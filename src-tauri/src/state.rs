@@ -1,0 +1,80 @@
+//! What the app holds while it runs.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use lookahead_engine::CancelFlag;
+use lookahead_store::Store;
+use tokio::sync::RwLock;
+
+use crate::error::{CommandError, CommandResult};
+use crate::settings::{Settings, SETTINGS_KEY};
+use crate::worker::EngineWorker;
+
+pub struct AppState {
+    pub data_dir: PathBuf,
+    /// None when the history file could not be opened (damaged, newer
+    /// schema...): the app still runs and says why.
+    store: RwLock<Result<Store, CommandError>>,
+    pub worker: EngineWorker,
+    /// Running answers by request id, so `cancel` can reach them.
+    pub running: Mutex<HashMap<String, CancelFlag>>,
+}
+
+impl AppState {
+    pub async fn open(data_dir: PathBuf) -> std::io::Result<Self> {
+        std::fs::create_dir_all(&data_dir)?;
+        let store = Store::open(data_dir.join("history.sqlite"))
+            .await
+            .map_err(CommandError::from);
+        Ok(Self {
+            data_dir,
+            store: RwLock::new(store),
+            worker: EngineWorker::spawn()?,
+            running: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("history.sqlite")
+    }
+
+    /// The open store, or the reason it is not open.
+    pub async fn store(&self) -> CommandResult<Store> {
+        self.store.read().await.clone()
+    }
+
+    pub async fn replace_store(&self, store: Result<Store, CommandError>) {
+        *self.store.write().await = store;
+    }
+
+    pub async fn settings(&self) -> CommandResult<Settings> {
+        let store = self.store().await?;
+        Ok(store
+            .get_setting::<Settings>(SETTINGS_KEY)
+            .await?
+            .unwrap_or_default())
+    }
+
+    pub fn register(&self, request_id: &str, cancel: CancelFlag) {
+        if let Ok(mut running) = self.running.lock() {
+            running.insert(request_id.to_string(), cancel);
+        }
+    }
+
+    pub fn unregister(&self, request_id: &str) {
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(request_id);
+        }
+    }
+
+    pub fn cancel(&self, request_id: &str) -> bool {
+        self.running
+            .lock()
+            .ok()
+            .and_then(|running| running.get(request_id).cloned())
+            .map(|flag| flag.cancel())
+            .is_some()
+    }
+}

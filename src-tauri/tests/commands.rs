@@ -1,0 +1,124 @@
+//! The IPC contract, on Tauri's mock runtime: each command called the way
+//! the web view calls it, against a temporary data folder.
+
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{WebviewWindow, WebviewWindowBuilder};
+
+struct App {
+    _app: tauri::App<tauri::test::MockRuntime>,
+    window: WebviewWindow<tauri::test::MockRuntime>,
+    _data: tempfile::TempDir,
+}
+
+fn app() -> App {
+    let data = tempfile::tempdir().expect("tempdir");
+    let app = lookahead_app::app_builder(mock_builder())
+        .build(mock_context(noop_assets()))
+        .expect("app builds");
+    lookahead_app::manage_state(app.handle(), data.path().to_path_buf()).expect("state");
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .expect("window");
+    App {
+        _app: app,
+        window,
+        _data: data,
+    }
+}
+
+fn call(app: &App, cmd: &str, args: Value) -> Result<Value, Value> {
+    get_ipc_response(
+        &app.window,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "http://tauri.localhost".parse().expect("url"),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|body| body.deserialize::<Value>().expect("json body"))
+}
+
+#[test]
+fn settings_round_trip_and_bad_values_are_refused_in_words() {
+    let app = app();
+    let defaults = call(&app, "settings_get", json!({})).expect("settings_get");
+    assert_eq!(defaults["mode"], "auto");
+    assert_eq!(defaults["gamma"], 4);
+
+    let mut changed = defaults.clone();
+    changed["gamma"] = json!(6);
+    changed["theme"] = json!("dark");
+    let saved = call(&app, "settings_set", json!({ "settings": changed })).expect("settings_set");
+    assert_eq!(saved["gamma"], 6);
+    let again = call(&app, "settings_get", json!({})).expect("settings_get");
+    assert_eq!(again["theme"], "dark");
+
+    let mut bad = defaults;
+    bad["gamma"] = json!(40);
+    let err = call(&app, "settings_set", json!({ "settings": bad })).expect_err("gamma 40");
+    assert_eq!(err["code"], "invalid_settings");
+    assert!(err["message"].as_str().unwrap_or("").contains("between 1 and 8"));
+}
+
+#[test]
+fn an_empty_question_is_refused_before_any_work() {
+    let app = app();
+    let err = call(
+        &app,
+        "ask",
+        json!({
+            "conversation_id": null,
+            "question": "   ",
+            "settings": null,
+            "on_event": "__CHANNEL__:1"
+        }),
+    )
+    .expect_err("empty question");
+    assert_eq!(err["code"], "empty_prompt");
+    let list = call(&app, "conversations_list", json!({ "query": null })).expect("list");
+    assert_eq!(list, json!([]), "nothing is stored for a refused question");
+}
+
+#[test]
+fn history_commands_report_unknown_conversations_plainly() {
+    let app = app();
+    let err = call(&app, "conversation_get", json!({ "id": 4242 })).expect_err("missing");
+    assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()));
+    let err = call(&app, "conversation_export", json!({ "id": 1, "format": "pdf" }))
+        .expect_err("bad format");
+    assert_eq!(err["code"], "invalid_format");
+    let err = call(&app, "stats_query", json!({ "since": "yesterday", "until": null }))
+        .expect_err("bad date");
+    assert_eq!(err["code"], "invalid_date");
+    let stats = call(&app, "stats_query", json!({ "since": null, "until": null })).expect("stats");
+    assert_eq!(stats["totals"]["answers"], 0);
+}
+
+#[test]
+fn models_status_lists_each_role() {
+    let app = app();
+    let status = call(&app, "models_status", json!({})).expect("status");
+    let roles: Vec<&str> = status["models"]
+        .as_array()
+        .expect("models")
+        .iter()
+        .filter_map(|m| m["role"].as_str())
+        .collect();
+    for role in ["draft", "target", "embedding"] {
+        assert!(roles.contains(&role), "{role} missing from {roles:?}");
+    }
+    let err = call(
+        &app,
+        "models_import",
+        json!({ "path": "/nonexistent/x.gguf", "role": "target" }),
+    )
+    .expect_err("missing file");
+    assert_eq!(err["code"], "model_missing");
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The real desktop app (WebKitGTK) under a virtual display, driven through
+# WebKitWebDriver (what tauri-driver runs on Linux): asks a real question
+# with the tiny model, checks steps and the speed line, restarts the app and
+# finds the answer in history and on the dashboard. Screenshots go to
+# tests/app/screenshots/.
+set -euo pipefail
+source "$(dirname "$0")/../scripts/common.sh"
+cd "$ROOT"
+
+(cd ui && [ -d node_modules ] || npm ci --no-audit --no-fund; cd "$ROOT/ui" && npm run build >/dev/null)
+cargo build -p lookahead-cli -p lookahead-app --features lookahead-app/custom-protocol
+# `cargo test` rebuilds target/debug/lookahead-app without the embedded UI:
+# run a copy.
+mkdir -p "$CARGO_TARGET_DIR/e2e"
+cp "$BIN/lookahead-app" "$CARGO_TARGET_DIR/e2e/lookahead-app"
+
+DATA="$(mktemp -d)"
+trap 'rm -rf "$DATA"' EXIT
+TINY="$("$BIN/lookahead" models list --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const m=JSON.parse(s).find(m=>m.role==="tiny"&&m.verified);if(!m){console.error("tiny model missing: run lookahead models fetch --tiny");process.exit(1)}console.log(m.path)})')"
+export LOOKAHEAD_DATA_DIR="$DATA"
+# The tiny model plays both parts, so step speculation runs for real.
+"$BIN/lookahead" models import "$TINY" --role target
+"$BIN/lookahead" models import "$TINY" --role draft
+
+export APP_BINARY="$CARGO_TARGET_DIR/e2e/lookahead-app"
+export SCREENSHOTS="$ROOT/tests/app/screenshots"
+mkdir -p "$SCREENSHOTS"
+timeout 900 xvfb-run -a -s "-screen 0 1280x800x24" bash -c '
+  TAURI_WEBVIEW_AUTOMATION=true WebKitWebDriver --port=4444 >/tmp/lookahead-webdriver.log 2>&1 &
+  driver=$!
+  for _ in $(seq 50); do curl -s localhost:4444/status >/dev/null && break; sleep 0.2; done
+  node tests/app/e2e.mjs
+  rc=$?
+  kill -TERM $driver; wait $driver 2>/dev/null
+  exit $rc
+'

@@ -1,0 +1,133 @@
+// Drives the real Lookahead app through WebKitWebDriver's HTTP protocol
+// (no client library needed). Run by tests/app-e2e.sh.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const DRIVER = "http://127.0.0.1:4444";
+const APP = process.env.APP_BINARY;
+const SHOTS = process.env.SCREENSHOTS;
+const QUESTION =
+  "Sara buys 3 notebooks at 4 dollars each and a pen for 2 dollars. How much does she spend?";
+
+let passed = 0;
+let failed = 0;
+
+async function wd(method, path, body) {
+  const res = await fetch(DRIVER + path, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json();
+  if (!res.ok || (json.value && json.value.error)) {
+    throw new Error(`${method} ${path}: ${JSON.stringify(json.value)}`);
+  }
+  return json.value;
+}
+
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+
+class Session {
+  static async start() {
+    const value = await wd("POST", "/session", {
+      capabilities: {
+        alwaysMatch: { "webkitgtk:browserOptions": { binary: APP, args: [] } },
+      },
+    });
+    const s = new Session();
+    s.id = value.sessionId;
+    return s;
+  }
+  async find(css) {
+    const found = await wd("POST", `/session/${this.id}/elements`, { using: "css selector", value: css });
+    return found.map((e) => e[ELEMENT]);
+  }
+  async findXPath(xpath) {
+    const found = await wd("POST", `/session/${this.id}/elements`, { using: "xpath", value: xpath });
+    return found.map((e) => e[ELEMENT]);
+  }
+  async waitFor(css, timeoutS, what = css) {
+    const until = Date.now() + timeoutS * 1000;
+    while (Date.now() < until) {
+      const els = await this.find(css).catch(() => []);
+      if (els.length) return els;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`timed out after ${timeoutS}s waiting for ${what}`);
+  }
+  text(el) {
+    return wd("GET", `/session/${this.id}/element/${el}/text`);
+  }
+  click(el) {
+    return wd("POST", `/session/${this.id}/element/${el}/click`, {});
+  }
+  type(el, text) {
+    return wd("POST", `/session/${this.id}/element/${el}/value`, { text });
+  }
+  async screenshot(name) {
+    const png = await wd("GET", `/session/${this.id}/screenshot`);
+    writeFileSync(join(SHOTS, `${name}.png`), Buffer.from(png, "base64"));
+  }
+  async end() {
+    await wd("DELETE", `/session/${this.id}`).catch(() => {});
+  }
+}
+
+async function step(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${e.message}`);
+  }
+}
+
+let app = await Session.start();
+try {
+  await step("asks a real question and shows steps with verdicts and the speed line", async () => {
+    const [input] = await app.waitFor("#composer-input", 60, "the question box");
+    await app.type(input, QUESTION);
+    await app.type(input, "\uE007"); // Enter sends
+    await app.waitFor('[data-testid="speed-line"]', 600, "the finished answer's speed line");
+    const steps = await app.find('[data-testid="step"]');
+    if (steps.length < 1) throw new Error("no steps shown");
+    const speed = await app.text((await app.find('[data-testid="speed-line"]'))[0]);
+    if (!/faster|slower|tokens|words|plain/i.test(speed)) throw new Error(`odd speed line: ${speed}`);
+    const summary = await app.text((await app.find('[data-testid="steps-summary"]'))[0]);
+    if (!/step/i.test(summary)) throw new Error(`odd steps summary: ${summary}`);
+    console.log(`     speed line: ${speed}`);
+    console.log(`     summary: ${summary}`);
+    await app.screenshot("app-chat");
+  });
+} finally {
+  await app.end();
+}
+
+app = await Session.start();
+try {
+  await step("after a restart the answer is in history", async () => {
+    const items = await app.waitFor('[data-testid="conversation"]', 60, "a conversation in history");
+    const title = await app.text(items[0]);
+    if (!title.includes("Sara")) throw new Error(`history shows "${title}"`);
+    await app.click((await app.findXPath("//*[@data-testid='conversation']//button[1]"))[0] ?? items[0]);
+    await app.waitFor('[data-testid="step"]', 30, "the stored steps");
+    await app.screenshot("app-history");
+  });
+  await step("the dashboard shows the answer", async () => {
+    const [nav] = await app.findXPath("//button[contains(., 'Dashboard')] | //a[contains(., 'Dashboard')]");
+    if (!nav) throw new Error("no Dashboard button");
+    await app.click(nav);
+    await app.waitFor('[data-testid="config-table"]', 30, "the dashboard table");
+    const table = await app.text((await app.find('[data-testid="config-table"]'))[0]);
+    if (!/SmolLM2/i.test(table)) throw new Error(`dashboard table lacks the model: ${table}`);
+    await app.screenshot("app-dashboard");
+  });
+} finally {
+  await app.end();
+}
+
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,143 @@
+import { calls, expect, openApp, shot, test } from "./fixtures";
+
+const QUESTION =
+  "A team of 5 shares a £1,200 training budget. Two of them need twice as much as each of the others. How much does each person get?";
+
+test.describe("chat", () => {
+  test("streams reasoning steps and the answer", async ({ page }) => {
+    await openApp(page, { emptyHistory: true, eventDelayMs: 45 });
+    await expect(page.getByRole("heading", { name: "What would you like to work out?" })).toBeVisible();
+    await shot(page, "03-chat-empty");
+
+    const box = page.getByRole("textbox", { name: "Your question" });
+    await expect(box).toBeFocused();
+    await box.fill(QUESTION);
+    await box.press("Enter");
+
+    await expect(page.getByTestId("user-message")).toContainText(QUESTION);
+    await expect(box).toHaveValue("");
+    const live = page.getByTestId("live-answer");
+    await expect(live).toBeVisible();
+    // Tokens stream into the step being written; settled steps appear one by one.
+    await expect(page.getByTestId("live-tail")).toBeVisible();
+    await expect(live.getByTestId("step")).toHaveCount(2, { timeout: 10_000 });
+    await expect(live).toContainText("Working… 2 steps so far");
+    await expect(page.getByRole("heading", { name: "Training budget split" })).toBeVisible();
+    await expect(page.getByTestId("stop")).toBeVisible();
+    await shot(page, "04-chat-streaming");
+
+    const answer = page.getByTestId("answer");
+    await expect(answer).toBeVisible({ timeout: 15_000 });
+    await expect(page.getByTestId("final-answer")).toContainText("Three people get £171.43 each");
+    await expect(page.getByTestId("speed-line")).toHaveText(
+      "1.8× faster than plain · 4 of 5 drafted steps kept · 82% of drafted tokens kept",
+    );
+    await expect(page.getByTestId("steps-summary")).toContainText("Worked through 6 steps in 12 s");
+    await expect(page.getByTestId("send")).toBeVisible();
+
+    // The new conversation appears in the sidebar, selected.
+    const current = page.locator(".conv.is-current");
+    await expect(current).toContainText("Training budget split");
+    await expect(page.getByRole("heading", { name: "Training budget split" })).toBeVisible();
+
+    const [ask] = await calls(page, "ask");
+    expect(ask.args).toMatchObject({ conversation_id: null, question: QUESTION, settings: { mode: "auto", gamma: 4 } });
+    expect(ask.args.on_event).toMatch(/^__CHANNEL__:\d+$/);
+
+    await shot(page, "05-chat-answer");
+    await page.getByTestId("steps-summary").click();
+    await expect(page.getByRole("img", { name: "Step 1: drafted ahead and accepted" })).toBeVisible();
+    await shot(page, "05b-chat-steps");
+  });
+
+  test("labels every step with how it was written", async ({ page }) => {
+    await openApp(page, { emptyHistory: true, eventDelayMs: 1 });
+    await page.getByRole("textbox", { name: "Your question" }).fill(QUESTION);
+    await page.keyboard.press("Enter");
+    await page.getByTestId("steps-summary").click();
+
+    const expected: Array<[number, string, string]> = [
+      [1, "drafted ahead and accepted", "accepted"],
+      [2, "drafted ahead and accepted", "accepted"],
+      [3, "drafted ahead but rejected, rewritten by the main model", "rejected"],
+      [4, "drafted ahead and accepted", "accepted"],
+      [5, "drafted ahead and accepted", "accepted"],
+      [6, "written by the main model", "target_only"],
+    ];
+    const items = page.getByTestId("answer").getByTestId("step");
+    await expect(items).toHaveCount(6);
+    for (const [i, label, verdict] of expected) {
+      const item = items.nth(i - 1);
+      await expect(item.getByRole("img", { name: `Step ${i}: ${label}` })).toBeVisible();
+      await expect(item).toHaveAttribute("data-verdict", verdict);
+    }
+    // Colour differs by verdict (not the only cue: icon and label differ too).
+    const colour = (n: number) => items.nth(n).locator(".step-marker").evaluate((el) => getComputedStyle(el).borderColor);
+    expect(await colour(0)).not.toEqual(await colour(2));
+    expect(await colour(2)).not.toEqual(await colour(5));
+    // The replaced draft can be read.
+    await items.nth(2).getByText("See the draft that was replaced").click();
+    await expect(items.nth(2)).toContainText("One share is £1,200 ÷ 5 = £240.");
+  });
+
+  test("Shift+Enter makes a new line and Enter sends", async ({ page }) => {
+    await openApp(page, { emptyHistory: true, eventDelayMs: 1 });
+    const box = page.getByRole("textbox", { name: "Your question" });
+    await box.click();
+    await page.keyboard.type("First line");
+    await page.keyboard.press("Shift+Enter");
+    await page.keyboard.type("Second line");
+    await expect(box).toHaveValue("First line\nSecond line");
+    expect(await calls(page, "ask")).toHaveLength(0);
+    await page.keyboard.press("Enter");
+    await expect(page.getByTestId("user-message")).toContainText("First line\nSecond line");
+    await expect.poll(async () => (await calls(page, "ask")).length).toBe(1);
+  });
+
+  test("Stop cancels the answer that is streaming", async ({ page }) => {
+    await openApp(page, { emptyHistory: true, eventDelayMs: 80 });
+    await page.getByRole("textbox", { name: "Your question" }).fill(QUESTION);
+    await page.getByRole("button", { name: "Send" }).click();
+    await expect(page.getByTestId("live-answer").getByTestId("step")).toHaveCount(1, { timeout: 10_000 });
+    await page.getByRole("button", { name: "Stop" }).click();
+
+    await expect(page.getByTestId("cancelled-note")).toHaveText(/You stopped this answer/);
+    await expect(page.getByTestId("steps-summary")).toContainText(/Stopped after \d steps?/);
+    await expect(page.getByTestId("send")).toBeVisible();
+    const [cancel] = await calls(page, "cancel");
+    expect(cancel.args).toEqual({ request_id: "req-1" });
+    await shot(page, "06-chat-stopped");
+  });
+
+  test("plain mode gets a plain speed line", async ({ page }) => {
+    await openApp(page, { emptyHistory: true, eventDelayMs: 1, settings: { mode: "plain" } });
+    await expect(page.getByRole("button", { name: /Speed-up: Plain/ })).toBeVisible();
+    await page.getByRole("textbox", { name: "Your question" }).fill("How many weeks are in 91 days?");
+    await page.keyboard.press("Enter");
+    await expect(page.getByTestId("speed-line")).toHaveText("Plain decoding (no speed-up) · 12.3 tokens a second");
+    await page.getByTestId("steps-summary").click();
+    await expect(page.getByRole("img", { name: "Step 1: written by the main model" })).toBeVisible();
+  });
+
+  test("shows errors in plain words and can try again", async ({ page }) => {
+    await openApp(page, { emptyHistory: true, eventDelayMs: 1, answer: "error" });
+    await page.getByRole("textbox", { name: "Your question" }).fill(QUESTION);
+    await page.keyboard.press("Enter");
+    const alert = page.getByRole("alert");
+    await expect(alert).toContainText("The answer could not be finished");
+    await expect(alert).toContainText("The main model stopped unexpectedly. Please try again.");
+    await shot(page, "07-chat-error");
+    await alert.getByRole("button", { name: "Try again" }).click();
+    await expect.poll(async () => (await calls(page, "ask")).length).toBe(2);
+  });
+
+  test("opens an earlier conversation from the sidebar", async ({ page }) => {
+    await openApp(page);
+    await page.getByRole("button", { name: /^Printer cartridge costs/ }).click();
+    await expect(page.getByRole("heading", { name: "Printer cartridge costs" })).toBeVisible();
+    await expect(page.getByTestId("user-message")).toContainText("Which printer cartridge is cheaper over a year?");
+    await expect(page.getByTestId("final-answer")).toBeVisible();
+    const [get] = await calls(page, "conversation_get");
+    expect(get.args).toEqual({ id: 3 });
+  });
+});

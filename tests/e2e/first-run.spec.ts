@@ -1,0 +1,44 @@
+import { calls, expect, openApp, shot, test } from "./fixtures";
+
+test.describe("first run", () => {
+  test("gets the default models with a real progress bar", async ({ page }) => {
+    await openApp(page, { modelsReady: false, fetchStepMs: 120 });
+    await expect(page.getByRole("heading", { name: "Welcome! Let’s get Lookahead ready" })).toBeVisible();
+    await expect(page.getByTestId("model-target")).toContainText("Not on this computer yet");
+    await shot(page, "01-first-run");
+
+    await page.getByRole("button", { name: "Get the default models" }).click();
+    const bar = page.getByRole("progressbar", { name: "Helper model download" });
+    // The bar moves with the on_progress channel messages.
+    await expect
+      .poll(async () => Number(await bar.getAttribute("aria-valuenow")), { timeout: 10_000 })
+      .toBeGreaterThanOrEqual(30);
+    await expect(page.getByTestId("fetch-status")).toContainText("Downloading Qwen3 0.6B");
+    await expect(page.getByTestId("model-draft")).toContainText(/Downloading · [\d.]+ MB of 484 MB/);
+    await shot(page, "02-first-run-progress");
+
+    // When every model is in place the app opens on an empty chat.
+    await expect(page.getByRole("heading", { name: "New chat" })).toBeVisible({ timeout: 15_000 });
+    expect((await calls(page, "models_fetch_default"))[0].args.on_progress).toMatch(/^__CHANNEL__:\d+$/);
+  });
+
+  test("uses a GGUF file the user already has", async ({ page }) => {
+    await openApp(page, { modelsReady: false });
+    await page.getByRole("button", { name: "Use a model file I have" }).click();
+    await page.getByRole("button", { name: "Choose a file for the main model" }).click();
+    await expect(page.getByRole("heading", { name: "New chat" })).toBeVisible();
+
+    const [open] = await calls(page, "plugin:dialog|open");
+    expect(open.args).toMatchObject({ options: { filters: [{ name: "GGUF model", extensions: ["gguf"] }] } });
+    const [imp] = await calls(page, "models_import");
+    expect(imp.args).toEqual({ path: "/home/alex/Models/my-helper-model.gguf", role: "target" });
+  });
+
+  test("says in plain words when a file is not a model", async ({ page }) => {
+    await openApp(page, { modelsReady: false, openPath: "/home/alex/notes.txt" });
+    await page.getByRole("button", { name: "Use a model file I have" }).click();
+    await page.getByRole("button", { name: "Choose a file for the helper model" }).click();
+    await expect(page.getByRole("alert")).toContainText("That file is not a GGUF model.");
+    await expect(page.getByRole("heading", { name: "Welcome! Let’s get Lookahead ready" })).toBeVisible();
+  });
+});

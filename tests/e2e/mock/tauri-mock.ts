@@ -1,0 +1,530 @@
+// A fake Tauri shell for the UI tests. Bundled (IIFE) by global-setup.ts and injected with
+// page.addInitScript before the app loads. It answers every command in the IPC contract
+// (ui/src/api/types.ts) from in-memory data, and drives Channel callbacks the way Rust would,
+// so streaming (ask) and progress (models_fetch_default) are exercised for real.
+//
+// Tests steer it with window.__LOOKAHEAD_MOCK_CONFIG__ (set by an earlier init script) and read
+// what the app called from window.__LOOKAHEAD_MOCK__.calls.
+
+import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
+import type {
+  AnswerView,
+  AskEvent,
+  Conversation,
+  FetchProgress,
+  IpcError,
+  Message,
+  Metrics,
+  ModelRole,
+  ModelsStatus,
+  Settings,
+  Stats,
+  StepRecord,
+  Verdict,
+} from "../../../ui/src/api/types";
+
+export interface MockConfig {
+  /** Models present at start (default true). */
+  modelsReady?: boolean;
+  /** Delay between streamed ask events, ms (default 30). */
+  eventDelayMs?: number;
+  /** Delay between fetch progress events, ms (default 40). */
+  fetchStepMs?: number;
+  /** Which answer `ask` streams (default "budget"). */
+  answer?: "budget" | "xss" | "error";
+  /** Start with no conversations. */
+  emptyHistory?: boolean;
+  /** stats_query returns no answers. */
+  emptyStats?: boolean;
+  /** Initial settings overrides. */
+  settings?: Partial<Settings>;
+  /** What the file dialog returns (null = the user cancelled). */
+  openPath?: string | null;
+  /** Fix "today" for stable dates (ISO date-time). */
+  now?: string;
+}
+
+interface Call {
+  cmd: string;
+  args: unknown;
+}
+
+type Channelish = { id: number };
+
+declare global {
+  interface Window {
+    __TAURI_INTERNALS__: { runCallback: (id: number, data: unknown) => void };
+    __LOOKAHEAD_MOCK_CONFIG__?: MockConfig;
+    __LOOKAHEAD_MOCK__?: {
+      calls: Call[];
+      config: MockConfig;
+      files: Record<string, string>;
+      settings: Settings;
+    };
+  }
+}
+
+const cfg: MockConfig = window.__LOOKAHEAD_MOCK_CONFIG__ ?? {};
+const NOW = cfg.now ? new Date(cfg.now) : new Date();
+const calls: Call[] = [];
+const files: Record<string, string> = {};
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const iso = (d: Date) => d.toISOString();
+const daysAgo = (n: number, h = 10, m = 0) => {
+  const d = new Date(NOW);
+  d.setDate(d.getDate() - n);
+  d.setHours(h, m, 0, 0);
+  return d;
+};
+const ymd = (d: Date) =>
+  `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+
+function fail(code: string, message: string): never {
+  throw { code, message } satisfies IpcError;
+}
+
+// ------------------------------------------------------------------ channels
+
+const channelIndex = new Map<number, number>();
+function send<T>(ch: Channelish, message: T) {
+  const index = channelIndex.get(ch.id) ?? 0;
+  channelIndex.set(ch.id, index + 1);
+  window.__TAURI_INTERNALS__.runCallback(ch.id, { index, message });
+}
+function closeChannel(ch: Channelish) {
+  const index = channelIndex.get(ch.id) ?? 0;
+  window.__TAURI_INTERNALS__.runCallback(ch.id, { index, end: true });
+}
+
+// ------------------------------------------------------------------ models
+
+const MODEL_DEFS: Array<{ role: ModelRole; name: string; bytes: number }> = [
+  { role: "draft", name: "Qwen3 0.6B (Q4_K_M)", bytes: 484_000_000 },
+  { role: "target", name: "Qwen3 8B (Q4_K_M)", bytes: 5_030_000_000 },
+  { role: "embedding", name: "all-MiniLM-L6-v2", bytes: 90_900_000 },
+];
+const installed = new Map<ModelRole, string | null>();
+if (cfg.modelsReady !== false) for (const m of MODEL_DEFS) installed.set(m.role, `/home/alex/.local/share/lookahead/models/${m.role}.gguf`);
+
+function modelsStatus(): ModelsStatus {
+  const models = MODEL_DEFS.map((m) => ({
+    role: m.role,
+    name: m.name,
+    path: installed.get(m.role) ?? null,
+    bytes: m.bytes,
+    installed: installed.has(m.role),
+    verified: installed.has(m.role),
+  }));
+  return { ready: models.every((m) => m.installed), models };
+}
+
+// ------------------------------------------------------------------ settings
+
+let settings: Settings = {
+  draft_model_path: null,
+  target_model_path: null,
+  judge_model: "embedding",
+  mode: "auto",
+  gamma: 4,
+  judge_kind: "embed",
+  embed_threshold: 0.85,
+  step_token_budget: 256,
+  max_answer_tokens: 2048,
+  theme: "system",
+  font_scale: 1,
+  ...cfg.settings,
+};
+
+// ------------------------------------------------------------------ answers
+
+interface Script {
+  title: string;
+  steps: Array<{ text: string; verdict: Verdict; drafted?: string; score?: number }>;
+  final: string;
+}
+
+const BUDGET: Script = {
+  title: "Training budget split",
+  steps: [
+    { text: "There are 5 people. Two of them need twice as much as each of the other three.", verdict: "accepted", score: 0.94 },
+    { text: "Count shares: the three others get 1 share each, the two get 2 shares each, so 3 + 4 = 7 shares.", verdict: "accepted", score: 0.91 },
+    {
+      text: "One share is £1,200 ÷ 7 = £171.43 (rounded to the penny).",
+      verdict: "rejected",
+      drafted: "One share is £1,200 ÷ 5 = £240.",
+      score: 0.41,
+    },
+    { text: "Each of the three gets 1 share: £171.43.", verdict: "accepted", score: 0.93 },
+    { text: "Each of the two gets 2 shares: 2 × £171.43 = £342.86.", verdict: "accepted", score: 0.9 },
+    { text: "Check: 3 × £171.43 + 2 × £342.86 = £514.29 + £685.72 = £1,200.01, one penny over from rounding.", verdict: "target_only" },
+  ],
+  final: "Three people get £171.43 each and the two who need more get £342.86 each (one penny of rounding: give one person £171.42).",
+};
+
+const XSS_PAYLOAD = `<img src=x onerror="window.__xss = 'img'"><script>window.__xss = 'script'</script>`;
+const XSS: Script = {
+  title: `Tricky <b>title</b> ${XSS_PAYLOAD}`,
+  steps: [
+    { text: `The user wrote ${XSS_PAYLOAD} which is just text.`, verdict: "accepted", score: 0.9 },
+    { text: `<a href="javascript:window.__xss='link'">click me</a> is also just text.`, verdict: "target_only" },
+  ],
+  final: `Answer: ${XSS_PAYLOAD}`,
+};
+
+function metricsFor(mode: Settings["mode"], steps: StepRecord[], wall: number): Metrics {
+  const plain = mode === "plain";
+  const drafted = steps.filter((s) => s.verdict !== "target_only").length;
+  const accepted = steps.filter((s) => s.verdict === "accepted").length;
+  const words = steps.reduce((a, s) => a + s.text.split(/\s+/).length, 0);
+  const generated = Math.round(words * 1.4);
+  return {
+    prompt_tokens: 64,
+    generated_tokens: generated,
+    wall_seconds: wall,
+    prefill_tokens_per_s: 410.5,
+    decode_tokens_per_s: plain ? 12.3 : 22.1,
+    time_to_first_token_s: 0.42,
+    drafted_tokens: plain ? null : 120,
+    accepted_tokens: plain ? null : 98,
+    token_acceptance_rate: plain ? null : 98 / 120,
+    mean_acceptance_length: plain ? null : 3.1,
+    drafted_steps: plain ? null : drafted,
+    accepted_steps: plain ? null : accepted,
+    step_acceptance_rate: plain ? null : drafted ? accepted / drafted : null,
+    per_position_step_acceptance: plain ? null : [0.9, 0.8, 0.6, 0.5],
+    speedup_estimate: plain ? null : 1.8,
+  };
+}
+
+function stepRecord(i: number, s: Script["steps"][number], plain: boolean): StepRecord {
+  const verdict: Verdict = plain ? "target_only" : s.verdict;
+  const drafted = verdict === "target_only" ? null : verdict === "rejected" ? (s.drafted ?? s.text) : s.text;
+  return {
+    index: i + 1,
+    drafted,
+    target: verdict === "accepted" ? null : s.text,
+    verdict,
+    judge_score: verdict === "target_only" ? null : (s.score ?? 0.9),
+    kept_from: verdict === "accepted" ? "draft" : "target",
+    text: s.text,
+    draft_ms: verdict === "target_only" ? null : 120 + i * 7,
+    target_ms: verdict === "accepted" ? null : 840 + i * 11,
+    judge_ms: verdict === "target_only" ? null : 18,
+  };
+}
+
+let nextMsgId = 1000;
+function assistantMessage(script: Script, mode: Settings["mode"], status: Message["status"], upto = script.steps.length): AnswerView {
+  const plain = mode === "plain";
+  const resolved = mode === "auto" ? "sd+lr" : mode;
+  const steps = script.steps.slice(0, upto).map((s, i) => stepRecord(i, s, plain));
+  return {
+    id: nextMsgId++,
+    role: "assistant",
+    text: steps.map((s) => s.text).join("\n") + (status === "complete" ? `\n${script.final}` : ""),
+    final_answer: status === "complete" ? script.final : null,
+    mode: resolved,
+    status,
+    created_at: iso(new Date()),
+    steps,
+    metrics: metricsFor(resolved, steps, status === "complete" ? 12.4 : 4.1),
+    draft_model: plain ? null : "Qwen3 0.6B (Q4_K_M)",
+    target_model: "Qwen3 8B (Q4_K_M)",
+    judge: plain ? null : "meaning match ≥ 0.85",
+  };
+}
+
+function userMessage(text: string, at: Date): Message {
+  return {
+    id: nextMsgId++,
+    role: "user",
+    text,
+    final_answer: null,
+    mode: settings.mode,
+    status: "complete",
+    created_at: iso(at),
+    steps: [],
+    metrics: null,
+    draft_model: null,
+    target_model: null,
+    judge: null,
+  };
+}
+
+// ------------------------------------------------------------------ conversations
+
+interface Stored extends Conversation {
+  pinned: boolean;
+  deleted: boolean;
+}
+const convs = new Map<number, Stored>();
+let nextConvId = 1;
+
+function seed(title: string, when: Date, question: string, script: Script | null, pinned = false) {
+  const id = nextConvId++;
+  const messages: Message[] = [userMessage(question, when)];
+  if (script) messages.push({ ...assistantMessage({ ...script, title }, "sd+lr", "complete"), created_at: iso(when) });
+  convs.set(id, { id, title, created_at: iso(when), updated_at: iso(when), messages, pinned, deleted: false });
+}
+
+if (!cfg.emptyHistory) {
+  seed("Training budget split", daysAgo(0, 9, 12), "A team of 5 shares a £1,200 training budget. Two of them need twice as much as each of the others. How much does each person get?", BUDGET);
+  seed("Meeting room schedule for Thursday", daysAgo(1, 15, 40), "We have 3 rooms and 7 meetings on Thursday. Can they all fit between 9 and 5?", BUDGET);
+  seed("Printer cartridge costs", daysAgo(3), "Which printer cartridge is cheaper over a year?", BUDGET);
+  seed("Holiday rota for December", daysAgo(12), "How do we split 10 holiday days fairly between 4 people?", BUDGET, true);
+  seed("Catering order for 40 guests", daysAgo(20), "How many sandwich platters for 40 guests if each serves 6?", BUDGET);
+}
+
+function summary(c: Stored) {
+  return { id: c.id, title: c.title, updated_at: c.updated_at, pinned: c.pinned, message_count: c.messages.length };
+}
+
+function getConv(id: number): Stored {
+  const c = convs.get(id);
+  if (!c || c.deleted) fail("not_found", "That conversation no longer exists.");
+  return c;
+}
+
+function exportMd(c: Stored) {
+  const lines = [`# ${c.title}`, ""];
+  for (const m of c.messages) {
+    if (m.role === "user") lines.push(`**You:** ${m.text}`, "");
+    else {
+      for (const s of m.steps) lines.push(`${s.index}. ${s.text}`);
+      lines.push("", `**Answer:** ${m.final_answer ?? m.text}`, "");
+    }
+  }
+  return lines.join("\n");
+}
+
+// ------------------------------------------------------------------ ask
+
+const running = new Map<string, { cancelled: boolean }>();
+let nextReq = 1;
+
+async function ask(args: { conversation_id: number | null; question: string; settings: Settings; on_event: Channelish }) {
+  const delay = cfg.eventDelayMs ?? 30;
+  const ch = args.on_event;
+  const emit = (e: AskEvent) => send(ch, e);
+  const script = cfg.answer === "xss" ? XSS : BUDGET;
+  const mode = args.settings.mode;
+
+  let conv: Stored;
+  const now = new Date();
+  if (args.conversation_id == null) {
+    const id = nextConvId++;
+    conv = { id, title: script.title, created_at: iso(now), updated_at: iso(now), messages: [], pinned: false, deleted: false };
+    convs.set(id, conv);
+  } else conv = getConv(args.conversation_id);
+  conv.messages.push(userMessage(args.question, now));
+  conv.updated_at = iso(now);
+
+  const request_id = `req-${nextReq++}`;
+  const state = { cancelled: false };
+  running.set(request_id, state);
+  emit({ kind: "started", request_id, conversation_id: conv.id });
+
+  try {
+    let done = 0;
+    for (const [i, s] of script.steps.entries()) {
+      for (const w of s.text.split(/(?<= )/)) {
+        await sleep(delay);
+        if (state.cancelled) break;
+        emit({ kind: "token", text: w });
+      }
+      if (state.cancelled) break;
+      if (cfg.answer === "error" && i === 2) {
+        const error = { code: "model_crashed", message: "The main model stopped unexpectedly. Please try again." };
+        emit({ kind: "error", error });
+        throw error;
+      }
+      emit({ kind: "step", step: stepRecord(i, s, mode === "plain") });
+      done++;
+    }
+    if (!state.cancelled) {
+      for (const w of script.final.split(/(?<= )/)) {
+        await sleep(delay);
+        if (state.cancelled) break;
+        emit({ kind: "token", text: w });
+      }
+    }
+    const answer = assistantMessage(script, mode, state.cancelled ? "cancelled" : "complete", done);
+    conv.messages.push(answer);
+    conv.updated_at = iso(new Date());
+    emit({ kind: "done", answer });
+    return { conversation_id: conv.id, message_id: answer.id, request_id };
+  } finally {
+    running.delete(request_id);
+    closeChannel(ch);
+  }
+}
+
+// ------------------------------------------------------------------ fetch
+
+async function fetchDefault(ch: Channelish): Promise<ModelsStatus> {
+  const step = cfg.fetchStepMs ?? 40;
+  for (const m of MODEL_DEFS) {
+    if (installed.has(m.role)) continue;
+    const p = (stage: FetchProgress["stage"], done: number): FetchProgress => ({ model: m.name, stage, done_bytes: done, total_bytes: m.bytes });
+    for (let i = 0; i <= 10; i++) {
+      send(ch, p("download", Math.round((m.bytes * i) / 10)));
+      await sleep(step);
+    }
+    send(ch, p("assemble", m.bytes));
+    await sleep(step);
+    send(ch, p("verify", m.bytes));
+    await sleep(step);
+    installed.set(m.role, `/home/alex/.local/share/lookahead/models/${m.role}.gguf`);
+    send(ch, p("done", m.bytes));
+  }
+  closeChannel(ch);
+  return modelsStatus();
+}
+
+// ------------------------------------------------------------------ stats
+
+function stats(since: string | null, until: string | null): Stats {
+  const days: Stats["over_time"] = [];
+  for (let n = 20; n >= 0; n--) {
+    const d = daysAgo(n);
+    const day = ymd(d);
+    if ((since && day < since) || (until && day > until)) continue;
+    if (cfg.emptyStats || n % 6 === 5) continue; // a few days without answers
+    const wobble = Math.sin(n * 1.3) * 0.06;
+    days.push({
+      day,
+      answers: 2 + ((n * 7) % 5),
+      step_acceptance_rate: 0.68 + wobble + (20 - n) * 0.004,
+      token_acceptance_rate: 0.8 + wobble / 2,
+      mean_speedup: 1.6 + wobble * 3,
+    });
+  }
+  const answers = days.reduce((a, d) => a + d.answers, 0);
+  const avg = (f: (d: Stats["over_time"][number]) => number) => (answers ? days.reduce((a, d) => a + f(d) * d.answers, 0) / answers : null);
+  const hist = [
+    [0.8, 1.0, 1],
+    [1.0, 1.2, 3],
+    [1.2, 1.4, 6],
+    [1.4, 1.6, 11],
+    [1.6, 1.8, 14],
+    [1.8, 2.0, 9],
+    [2.0, 2.2, 4],
+    [2.2, 2.4, 2],
+  ];
+  const scale = answers / 50;
+  return {
+    totals: {
+      answers,
+      generated_tokens: answers * 412,
+      mean_speedup: avg((d) => d.mean_speedup ?? 0),
+      step_acceptance_rate: avg((d) => d.step_acceptance_rate ?? 0),
+      token_acceptance_rate: avg((d) => d.token_acceptance_rate ?? 0),
+    },
+    over_time: days,
+    per_position: answers
+      ? [0.88, 0.74, 0.61, 0.47].map((rate, i) => {
+          const proposed = Math.round(answers * 5 * (1 - i * 0.15));
+          return { position: i + 1, proposed, accepted: Math.round(proposed * rate), rate };
+        })
+      : [],
+    speedup_histogram: answers ? hist.map(([a, b, c]) => ({ bucket_start: a, bucket_end: b, count: Math.round(c * scale) })) : [],
+    by_config: answers
+      ? [
+          { draft_model: "Qwen3 0.6B (Q4_K_M)", target_model: "Qwen3 8B (Q4_K_M)", judge: "meaning match ≥ 0.85", gamma: 4, answers: Math.round(answers * 0.6), step_acceptance_rate: 0.74, token_acceptance_rate: 0.82, mean_speedup: 1.82 },
+          { draft_model: "Qwen3 0.6B (Q4_K_M)", target_model: "Qwen3 8B (Q4_K_M)", judge: "main model", gamma: 2, answers: Math.round(answers * 0.3), step_acceptance_rate: 0.81, token_acceptance_rate: 0.8, mean_speedup: 1.41 },
+          { draft_model: null, target_model: "Qwen3 8B (Q4_K_M)", judge: null, gamma: null, answers: answers - Math.round(answers * 0.6) - Math.round(answers * 0.3), step_acceptance_rate: null, token_acceptance_rate: null, mean_speedup: 1.0 },
+        ]
+      : [],
+  };
+}
+
+// ------------------------------------------------------------------ dispatcher
+
+function record(cmd: string, args: unknown) {
+  // Channels serialise as "__CHANNEL__:<id>", as they would on the wire.
+  const safe = JSON.parse(JSON.stringify(args ?? {}));
+  calls.push({ cmd, args: safe });
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function handle(cmd: string, a: any): Promise<unknown> {
+  switch (cmd) {
+    case "models_status":
+      return modelsStatus();
+    case "models_fetch_default":
+      return fetchDefault(a.on_progress);
+    case "models_import":
+      if (!String(a.path).endsWith(".gguf")) fail("invalid_model", "That file is not a GGUF model.");
+      installed.set(a.role, a.path);
+      // One imported file stands in for whatever else is missing, to keep the tests short.
+      for (const m of MODEL_DEFS) if (!installed.has(m.role)) installed.set(m.role, `/home/alex/.local/share/lookahead/models/${m.role}.gguf`);
+      return modelsStatus();
+    case "ask":
+      return ask(a);
+    case "cancel": {
+      const r = running.get(a.request_id);
+      if (r) r.cancelled = true;
+      return null;
+    }
+    case "conversations_list": {
+      const q = (a.query ?? "").toLowerCase();
+      return [...convs.values()]
+        .filter((c) => !c.deleted)
+        .filter((c) => !q || c.title.toLowerCase().includes(q) || c.messages.some((m) => m.text.toLowerCase().includes(q)))
+        .sort((x, y) => Number(y.pinned) - Number(x.pinned) || y.updated_at.localeCompare(x.updated_at))
+        .map(summary);
+    }
+    case "conversation_get": {
+      const c = getConv(a.id);
+      return { id: c.id, title: c.title, created_at: c.created_at, updated_at: c.updated_at, messages: structuredClone(c.messages) };
+    }
+    case "conversation_rename":
+      getConv(a.id).title = a.title;
+      return null;
+    case "conversation_delete":
+      getConv(a.id).deleted = true;
+      return null;
+    case "conversation_restore": {
+      const c = convs.get(a.id);
+      if (!c) fail("not_found", "That conversation no longer exists.");
+      c.deleted = false;
+      return null;
+    }
+    case "conversation_export": {
+      const c = getConv(a.id);
+      return a.format === "json" ? JSON.stringify(c, null, 2) : exportMd(c);
+    }
+    case "save_text_file":
+      files[a.path] = a.contents;
+      return null;
+    case "stats_query":
+      return stats(a.since, a.until);
+    case "stats_csv": {
+      const s = stats(a.since, a.until);
+      return ["day,answers,step_acceptance_rate,token_acceptance_rate,mean_speedup", ...s.over_time.map((d) => `${d.day},${d.answers},${d.step_acceptance_rate},${d.token_acceptance_rate},${d.mean_speedup}`)].join("\n");
+    }
+    case "settings_get":
+      return { ...settings };
+    case "settings_set": {
+      const s = a.settings as Settings;
+      if (!(s.gamma >= 1 && s.gamma <= 8)) fail("invalid_settings", "Steps drafted ahead must be between 1 and 8.");
+      settings = { ...s, embed_threshold: Math.min(1, Math.max(0.5, s.embed_threshold)) };
+      window.__LOOKAHEAD_MOCK__!.settings = settings;
+      return { ...settings };
+    }
+    case "plugin:dialog|open":
+      return cfg.openPath === undefined ? "/home/alex/Models/my-helper-model.gguf" : cfg.openPath;
+    case "plugin:dialog|save":
+      return `/home/alex/Documents/${a.options?.defaultPath ?? "export.txt"}`;
+    default:
+      fail("unknown_command", `The app asked for “${cmd}”, which this version does not know.`);
+  }
+}
+
+mockWindows("main");
+mockIPC((cmd, args) => {
+  record(cmd, args);
+  return handle(cmd, args);
+});
+window.__LOOKAHEAD_MOCK__ = { calls, config: cfg, files, settings };

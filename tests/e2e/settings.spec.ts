@@ -1,0 +1,92 @@
+import { calls, expect, openApp, shot, test } from "./fixtures";
+
+test.describe("settings", () => {
+  test("every setting has one line of plain help, and saving sends them all", async ({ page }) => {
+    await openApp(page);
+    await page.getByRole("button", { name: "Settings" }).click();
+    await expect(page.getByRole("heading", { name: "Settings", level: 1 })).toBeVisible();
+    await expect(page.getByText("All changes saved.")).toBeVisible();
+
+    // Models
+    await expect(page.getByTestId("draft_model_path-value")).toHaveText("Qwen3 0.6B (Q4_K_M) (default)");
+    await expect(page.getByText("The small, quick model that writes reasoning steps ahead.")).toBeVisible();
+    await page.getByRole("button", { name: "Choose a file for the helper model" }).click();
+    await expect(page.getByTestId("draft_model_path-value")).toHaveText("my-helper-model.gguf");
+
+    // Mode
+    await page.getByRole("radio", { name: /Step drafting/ }).check();
+    await expect(page.getByText("The helper writes whole steps ahead; a checker keeps those that agree.")).toBeVisible();
+
+    // γ with the keyboard (4 → 6)
+    const gamma = page.getByRole("slider", { name: "Steps drafted ahead (γ)" });
+    await gamma.focus();
+    await page.keyboard.press("ArrowRight");
+    await page.keyboard.press("ArrowRight");
+    await expect(gamma).toHaveValue("6");
+    await expect(gamma).toHaveAccessibleDescription(/How far the helper runs ahead/);
+
+    // Judge: embed threshold, then switch to a model judge
+    const threshold = page.getByRole("slider", { name: "How close in meaning a draft must be" });
+    await expect(threshold).toHaveValue("0.85");
+    await expect(threshold).toHaveAccessibleDescription(/Higher is stricter/);
+    await page.getByText("A model reads it").click();
+    await expect(threshold).toHaveCount(0);
+    await page.getByRole("combobox", { name: "Checking model" }).selectOption("draft");
+
+    // Budgets
+    await page.getByRole("spinbutton", { name: "Longest step (tokens)" }).fill("300");
+    await page.getByRole("spinbutton", { name: "Longest answer (tokens)" }).fill("4096");
+    await page.getByRole("spinbutton", { name: "Longest answer (tokens)" }).blur();
+    await expect(page.getByRole("spinbutton", { name: "Longest step (tokens)" })).toHaveAccessibleDescription(/A token is about ¾ of a word/);
+
+    await expect(page.getByText("You have unsaved changes.")).toBeVisible();
+    // The window itself never scrolls away: only the settings pane does.
+    expect(await page.evaluate(() => document.documentElement.scrollTop + document.body.scrollTop)).toBe(0);
+    await page.getByTestId("settings-form").evaluate((f) => (f.scrollTop = 0));
+    await shot(page, "11-settings");
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await expect(page.getByTestId("toast").filter({ hasText: "Settings saved" })).toBeVisible();
+    await expect(page.getByText("All changes saved.")).toBeVisible();
+
+    const [set] = await calls(page, "settings_set");
+    expect(set.args).toEqual({
+      settings: {
+        draft_model_path: "/home/alex/Models/my-helper-model.gguf",
+        target_model_path: null,
+        judge_model: "draft",
+        mode: "lr",
+        gamma: 6,
+        judge_kind: "llm",
+        embed_threshold: 0.85,
+        step_token_budget: 300,
+        max_answer_tokens: 4096,
+        theme: "system",
+        font_scale: 1,
+      },
+    });
+
+    // The next question uses the saved settings.
+    await page.getByRole("button", { name: "Chat", exact: true }).click();
+    await expect(page.getByRole("button", { name: /Speed-up: Step drafting/ })).toBeVisible();
+  });
+
+  test("Discard puts the saved values back", async ({ page }) => {
+    await openApp(page);
+    await page.getByRole("button", { name: "Settings" }).click();
+    await page.getByRole("radio", { name: /^Plain/ }).check();
+    await page.getByRole("button", { name: "Discard" }).click();
+    await expect(page.getByRole("radio", { name: /Automatic/ })).toBeChecked();
+    await expect(page.getByRole("button", { name: "Save changes" })).toBeDisabled();
+  });
+
+  test("text size changes the whole window", async ({ page }) => {
+    await openApp(page, { settings: { font_scale: 1.25 } });
+    await expect(page.locator("html")).toHaveCSS("font-size", "20px");
+    await page.getByRole("button", { name: "Settings" }).click();
+    const size = page.getByRole("slider", { name: "Text size" });
+    await expect(size).toHaveValue("1.25");
+    await size.focus();
+    await page.keyboard.press("ArrowLeft");
+    await expect(page.locator("html")).toHaveCSS("font-size", "19.2px");
+  });
+});

@@ -1,0 +1,148 @@
+// The application shell: start-up checks, first run, sidebar + the three screens, shortcuts.
+
+import { useEffect, useRef, useState } from "preact/hooks";
+import * as ipc from "./api/ipc";
+import type { ConversationId, IpcError, ModelsStatus, Settings } from "./api/types";
+import { ChatView } from "./components/ChatView";
+import { Dashboard } from "./components/Dashboard";
+import { ErrorBox } from "./components/ErrorBox";
+import { FirstRun } from "./components/FirstRun";
+import { SettingsView } from "./components/SettingsView";
+import { Sidebar, type View } from "./components/Sidebar";
+import { Toasts } from "./components/Toasts";
+import { applyFontScale, applyTheme } from "./lib/theme";
+
+type Boot =
+  | { phase: "loading" }
+  | { phase: "error"; error: IpcError }
+  | { phase: "firstrun"; status: ModelsStatus; settings: Settings }
+  | { phase: "ready"; settings: Settings };
+
+export function App() {
+  const [boot, setBoot] = useState<Boot>({ phase: "loading" });
+  const [view, setView] = useState<View>("chat");
+  const [convId, setConvId] = useState<ConversationId | null>(null);
+  const [focusTick, setFocusTick] = useState(0);
+  const [listKey, setListKey] = useState(0);
+  const searchRef = useRef<HTMLInputElement>(null);
+
+  async function start() {
+    setBoot({ phase: "loading" });
+    try {
+      const [settings, status] = await Promise.all([ipc.settingsGet(), ipc.modelsStatus()]);
+      applyTheme(settings.theme);
+      applyFontScale(settings.font_scale);
+      setBoot(status.ready ? { phase: "ready", settings } : { phase: "firstrun", status, settings });
+    } catch (e) {
+      setBoot({ phase: "error", error: ipc.toIpcError(e) });
+    }
+  }
+
+  useEffect(() => {
+    void start();
+  }, []);
+
+  const ready = boot.phase === "ready";
+
+  function newChat() {
+    setView("chat");
+    setConvId(null);
+    setFocusTick((t) => t + 1);
+  }
+
+  // Global keyboard shortcuts (Ctrl on Windows/Linux, ⌘ on macOS).
+  useEffect(() => {
+    if (!ready) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (!(e.ctrlKey || e.metaKey) || e.altKey) return;
+      const k = e.key.toLowerCase();
+      if (k === "n" && !e.shiftKey) {
+        e.preventDefault();
+        newChat();
+      } else if (k === "k") {
+        e.preventDefault();
+        searchRef.current?.focus();
+        searchRef.current?.select();
+      } else if (k === "," || e.code === "Comma") {
+        e.preventDefault();
+        setView("settings");
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [ready]);
+
+  if (boot.phase === "loading") {
+    return (
+      <div class="splash" role="status" aria-live="polite">
+        <span class="spinner" aria-hidden="true" /> Starting Lookahead…
+      </div>
+    );
+  }
+  if (boot.phase === "error") {
+    return (
+      <div class="splash">
+        <div class="card splash-card">
+          <ErrorBox error={boot.error} title="Lookahead could not start">
+            <button type="button" class="btn btn-primary" onClick={() => void start()}>
+              Try again
+            </button>
+          </ErrorBox>
+        </div>
+      </div>
+    );
+  }
+  if (boot.phase === "firstrun") {
+    const settings = boot.settings;
+    return (
+      <>
+        <FirstRun status={boot.status} onReady={() => setBoot({ phase: "ready", settings })} />
+        <Toasts />
+      </>
+    );
+  }
+
+  const settings = boot.settings;
+  return (
+    <div class="app">
+      <a class="skip-link" href="#composer-input">
+        Skip to the question box
+      </a>
+      <Sidebar
+        currentId={view === "chat" ? convId : null}
+        view={view}
+        refreshKey={listKey}
+        searchRef={searchRef}
+        onOpen={(id) => {
+          setView("chat");
+          setConvId(id);
+        }}
+        onNewChat={newChat}
+        onNavigate={(v) => {
+          setView(v);
+          if (v === "chat") setFocusTick((t) => t + 1);
+        }}
+        onDeleted={(id) => {
+          if (id === convId) setConvId(null);
+        }}
+      />
+      <main class="main" id="main">
+        <ChatView
+          conversationId={convId}
+          settings={settings}
+          active={view === "chat"}
+          focusTick={focusTick}
+          onStarted={(id) => {
+            setConvId(id);
+            setListKey((k) => k + 1);
+          }}
+          onFinished={() => setListKey((k) => k + 1)}
+          onOpenSettings={() => setView("settings")}
+        />
+        {view === "dashboard" && <Dashboard />}
+        {view === "settings" && <SettingsView settings={settings} active onSaved={(s) => setBoot({ phase: "ready", settings: s })} />}
+      </main>
+      <Toasts />
+    </div>
+  );
+}

@@ -1,0 +1,146 @@
+// Thin, typed wrappers over Tauri's `invoke` and `Channel`.
+// One function per command; argument objects are passed through unchanged
+// (snake_case keys; see types.ts / CONTRACT.md).
+
+import { Channel, invoke } from "@tauri-apps/api/core";
+import { open, save } from "@tauri-apps/plugin-dialog";
+import type {
+  AskEvent,
+  AskResult,
+  Conversation,
+  ConversationId,
+  ConversationSummary,
+  ExportFormat,
+  FetchProgress,
+  IpcError,
+  IsoDate,
+  ModelRole,
+  ModelsStatus,
+  RequestId,
+  Settings,
+  Stats,
+} from "./types";
+
+/** True for the `{code, message}` objects the shell rejects with. */
+export function isIpcError(e: unknown): e is IpcError {
+  return (
+    typeof e === "object" &&
+    e !== null &&
+    typeof (e as IpcError).code === "string" &&
+    typeof (e as IpcError).message === "string"
+  );
+}
+
+/** Turn anything a command can throw into an IpcError with plain words. */
+export function toIpcError(e: unknown): IpcError {
+  if (isIpcError(e)) return e;
+  const details = e instanceof Error ? e.message : typeof e === "string" ? e : JSON.stringify(e);
+  return {
+    code: "internal",
+    message: "Something went wrong inside Lookahead. Please try again.",
+    details,
+  };
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    throw toIpcError(e);
+  }
+}
+
+// ---------------------------------------------------------------- models
+
+export const modelsStatus = () => call<ModelsStatus>("models_status");
+
+export function modelsFetchDefault(onProgress: (p: FetchProgress) => void): Promise<ModelsStatus> {
+  const on_progress = new Channel<FetchProgress>();
+  on_progress.onmessage = onProgress;
+  return call<ModelsStatus>("models_fetch_default", { on_progress });
+}
+
+export const modelsImport = (path: string, role: ModelRole) =>
+  call<ModelsStatus>("models_import", { path, role });
+
+// ---------------------------------------------------------------- asking
+
+export function ask(
+  conversation_id: ConversationId | null,
+  question: string,
+  settings: Settings,
+  onEvent: (e: AskEvent) => void,
+): Promise<AskResult> {
+  const on_event = new Channel<AskEvent>();
+  on_event.onmessage = onEvent;
+  return call<AskResult>("ask", { conversation_id, question, settings, on_event });
+}
+
+export const cancel = (request_id: RequestId) => call<void>("cancel", { request_id });
+
+// ---------------------------------------------------------------- history
+
+export const conversationsList = (query: string | null) =>
+  call<ConversationSummary[]>("conversations_list", { query });
+
+export const conversationGet = (id: ConversationId) => call<Conversation>("conversation_get", { id });
+
+export const conversationRename = (id: ConversationId, title: string) =>
+  call<void>("conversation_rename", { id, title });
+
+export const conversationDelete = (id: ConversationId) => call<void>("conversation_delete", { id });
+
+export const conversationRestore = (id: ConversationId) => call<void>("conversation_restore", { id });
+
+export const conversationExport = (id: ConversationId, format: ExportFormat) =>
+  call<string>("conversation_export", { id, format });
+
+export const saveTextFile = (path: string, contents: string) =>
+  call<void>("save_text_file", { path, contents });
+
+// ---------------------------------------------------------------- stats
+
+export const statsQuery = (since: IsoDate | null, until: IsoDate | null) =>
+  call<Stats>("stats_query", { since, until });
+
+export const statsCsv = (since: IsoDate | null, until: IsoDate | null) =>
+  call<string>("stats_csv", { since, until });
+
+// ---------------------------------------------------------------- settings
+
+export const settingsGet = () => call<Settings>("settings_get");
+
+export const settingsSet = (settings: Settings) => call<Settings>("settings_set", { settings });
+
+// ---------------------------------------------------------------- dialogs (plugin-dialog)
+
+/** Ask the user for a GGUF file; null when they close the dialog. */
+export async function pickModelFile(): Promise<string | null> {
+  try {
+    const picked = await open({
+      multiple: false,
+      directory: false,
+      filters: [{ name: "GGUF model", extensions: ["gguf"] }],
+    });
+    return typeof picked === "string" ? picked : null;
+  } catch (e) {
+    throw toIpcError(e);
+  }
+}
+
+/** Ask where to save a file, then write `contents` there. Returns the path, or null if cancelled. */
+export async function saveWithDialog(
+  defaultName: string,
+  filter: { name: string; extensions: string[] },
+  contents: string,
+): Promise<string | null> {
+  let path: string | null;
+  try {
+    path = await save({ defaultPath: defaultName, filters: [filter] });
+  } catch (e) {
+    throw toIpcError(e);
+  }
+  if (!path) return null;
+  await saveTextFile(path, contents);
+  return path;
+}

@@ -1,0 +1,182 @@
+// One question and one answer. Model text is only ever rendered as text nodes.
+
+import type { Message, StepRecord } from "../api/types";
+import { countVerdicts, duration, plural, speedLine, stepLabel, stepsSummary, VERDICT_SHORT } from "../lib/format";
+import { ErrorBox } from "./ErrorBox";
+import { Icon, type IconName } from "./Icon";
+
+const VERDICT_ICON: Record<StepRecord["verdict"], IconName> = {
+  accepted: "check",
+  rejected: "swap",
+  target_only: "pen",
+};
+
+function ms(v: number | null): string | null {
+  if (v == null) return null;
+  return v < 1000 ? `${Math.round(v)} ms` : duration(v / 1000);
+}
+
+function StepItem(props: { step: StepRecord }) {
+  const s = props.step;
+  const label = stepLabel(s);
+  const timing = [
+    ms(s.draft_ms) && `helper ${ms(s.draft_ms)}`,
+    ms(s.target_ms) && `main model ${ms(s.target_ms)}`,
+    ms(s.judge_ms) && `check ${ms(s.judge_ms)}`,
+  ]
+    .filter(Boolean)
+    .join(" · ");
+  return (
+    <li class={`step step--${s.verdict}`} data-testid="step" data-verdict={s.verdict}>
+      <span class="step-marker" role="img" aria-label={label} title={label}>
+        <Icon name={VERDICT_ICON[s.verdict]} size={14} />
+      </span>
+      <div class="step-body">
+        <div class="step-meta" aria-hidden="true">
+          <span class="step-num">Step {s.index}</span>
+          <span class="step-chip">{VERDICT_SHORT[s.verdict]}</span>
+          {s.judge_score != null && <span class="muted">match {s.judge_score.toFixed(2)}</span>}
+          {timing && <span class="muted step-timing">{timing}</span>}
+        </div>
+        <p class="step-text">{s.text}</p>
+        {s.verdict === "rejected" && s.drafted && (
+          <details class="step-draft">
+            <summary>See the draft that was replaced</summary>
+            <p>{s.drafted}</p>
+          </details>
+        )}
+      </div>
+    </li>
+  );
+}
+
+export function StepList(props: { steps: StepRecord[] }) {
+  return (
+    <ol class="step-list" aria-label="Reasoning steps">
+      {props.steps.map((s) => (
+        <StepItem key={s.index} step={s} />
+      ))}
+    </ol>
+  );
+}
+
+function VerdictBar(props: { steps: StepRecord[] }) {
+  const c = countVerdicts(props.steps);
+  const n = props.steps.length || 1;
+  return (
+    <span class="verdict-bar" aria-hidden="true">
+      <span class="vb vb--accepted" style={{ flexGrow: c.accepted / n }} />
+      <span class="vb vb--rejected" style={{ flexGrow: c.rejected / n }} />
+      <span class="vb vb--target_only" style={{ flexGrow: c.target_only / n }} />
+    </span>
+  );
+}
+
+function verdictCounts(steps: StepRecord[]): string {
+  const c = countVerdicts(steps);
+  const parts: string[] = [];
+  if (c.accepted) parts.push(`${c.accepted} drafted and kept`);
+  if (c.rejected) parts.push(`${c.rejected} drafts replaced`);
+  if (c.target_only) parts.push(`${c.target_only} by the main model`);
+  return parts.join(", ");
+}
+
+export function UserBubble(props: { text: string }) {
+  return (
+    <div class="msg msg--user">
+      <div class="bubble" data-testid="user-message">
+        <span class="sr-only">You asked: </span>
+        {props.text}
+      </div>
+    </div>
+  );
+}
+
+export function AnswerCard(props: { msg: Message }) {
+  const m = props.msg;
+  const line = speedLine(m);
+  const answer = (m.final_answer ?? m.text ?? "").trim();
+  const detail = [
+    m.draft_model && `Helper: ${m.draft_model}`,
+    m.target_model && `Main: ${m.target_model}`,
+    m.judge && `Checker: ${m.judge}`,
+    m.metrics && `first words after ${duration(m.metrics.time_to_first_token_s)}`,
+    m.metrics && `${m.metrics.generated_tokens} tokens in ${duration(m.metrics.wall_seconds)}`,
+  ]
+    .filter(Boolean)
+    .join(" · ");
+  return (
+    <div class="msg msg--assistant">
+      <article class={`answer answer--${m.status}`} data-testid="answer" aria-label="Lookahead’s answer">
+        {m.status === "cancelled" && (
+          <p class="notice" data-testid="cancelled-note">
+            <Icon name="stop" size={14} /> You stopped this answer. Here is how far it got.
+          </p>
+        )}
+        {m.status === "failed" && (
+          <ErrorBox error={{ message: "This answer could not be finished." }} />
+        )}
+        {m.steps.length > 0 && (
+          <details class="steps" data-testid="steps">
+            <summary data-testid="steps-summary">
+              <Icon name="chevron" size={16} class="chev" />
+              <span class="steps-summary">{stepsSummary(m)}</span>
+              <VerdictBar steps={m.steps} />
+              <span class="sr-only">: {verdictCounts(m.steps)}</span>
+            </summary>
+            <p class="steps-legend small muted" aria-hidden="true">
+              <span class="legend legend--accepted">
+                <Icon name="check" size={12} /> drafted ahead and kept
+              </span>
+              <span class="legend legend--rejected">
+                <Icon name="swap" size={12} /> draft replaced
+              </span>
+              <span class="legend legend--target_only">
+                <Icon name="pen" size={12} /> written by the main model
+              </span>
+            </p>
+            <StepList steps={m.steps} />
+          </details>
+        )}
+        {answer ? (
+          <section class="final-answer" aria-label="Final answer">
+            <div class="final-label">{m.status === "complete" ? "Answer" : "Partial answer"}</div>
+            <div class="final-text" data-testid="final-answer">
+              {answer}
+            </div>
+          </section>
+        ) : (
+          m.status !== "failed" && <p class="muted">No answer was written.</p>
+        )}
+        {line && (
+          <p class="speed-line" data-testid="speed-line" title={detail || undefined}>
+            <Icon name="bolt" size={14} />
+            <span>{line}</span>
+          </p>
+        )}
+      </article>
+    </div>
+  );
+}
+
+/** The answer while it streams in. */
+export function LiveAnswer(props: { steps: StepRecord[]; tail: string; stopping: boolean }) {
+  const n = props.steps.length;
+  return (
+    <div class="msg msg--assistant">
+      <article class="answer answer--live" aria-busy="true" data-testid="live-answer" aria-label="Answer in progress">
+        <div class="live-status" role="status">
+          <span class="spinner" aria-hidden="true" />
+          {props.stopping ? "Stopping…" : n ? `Working… ${plural(n, "step")} so far` : "Thinking…"}
+        </div>
+        {n > 0 && <StepList steps={props.steps} />}
+        {props.tail && (
+          <p class="live-tail" data-testid="live-tail">
+            {props.tail}
+            <span class="caret" aria-hidden="true" />
+          </p>
+        )}
+      </article>
+    </div>
+  );
+}

@@ -1,0 +1,130 @@
+// Plain-language formatting shared by the screens.
+
+import type { Message, Mode, StepRecord, Verdict } from "../api/types";
+
+export function pct(rate: number | null | undefined, digits = 0): string {
+  if (rate == null || !Number.isFinite(rate)) return "–";
+  return `${(rate * 100).toFixed(digits)}%`;
+}
+
+export function times(x: number | null | undefined): string {
+  if (x == null || !Number.isFinite(x)) return "–";
+  return `${x.toFixed(1)}×`;
+}
+
+/** "12 s", "1 min 5 s", "0.4 s". */
+export function duration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "";
+  if (seconds < 10) return `${(Math.round(seconds * 10) / 10).toString()} s`;
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  const m = Math.floor(seconds / 60);
+  const s = Math.round(seconds - m * 60);
+  return s ? `${m} min ${s} s` : `${m} min`;
+}
+
+export function bytes(n: number | null | undefined): string {
+  if (n == null || !Number.isFinite(n)) return "";
+  const units = ["bytes", "KB", "MB", "GB", "TB"];
+  let v = n;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return u === 0 ? `${v} bytes` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
+}
+
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** "Today 14:05", "Yesterday", "3 Nov", "3 Nov 2025". */
+export function when(iso: string, now = new Date()): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  const sameDay = (a: Date, b: Date) =>
+    a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+  if (sameDay(d, now)) return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  const y = new Date(now);
+  y.setDate(now.getDate() - 1);
+  if (sameDay(d, y)) return "Yesterday";
+  const opts: Intl.DateTimeFormatOptions =
+    d.getFullYear() === now.getFullYear() ? { day: "numeric", month: "short" } : { day: "numeric", month: "short", year: "numeric" };
+  return d.toLocaleDateString(undefined, opts);
+}
+
+export function isoDay(d: Date): string {
+  const m = String(d.getMonth() + 1).padStart(2, "0");
+  const day = String(d.getDate()).padStart(2, "0");
+  return `${d.getFullYear()}-${m}-${day}`;
+}
+
+export const MODE_LABEL: Record<Mode, string> = {
+  auto: "Automatic",
+  plain: "Plain",
+  sd: "Word drafting",
+  lr: "Step drafting",
+  "sd+lr": "Step + word drafting",
+};
+
+/** Short description for a verdict, used in labels and legends. */
+export const VERDICT_TEXT: Record<Verdict, string> = {
+  accepted: "drafted ahead and accepted",
+  rejected: "drafted ahead but rejected, rewritten by the main model",
+  target_only: "written by the main model",
+};
+
+export const VERDICT_SHORT: Record<Verdict, string> = {
+  accepted: "Drafted · kept",
+  rejected: "Draft replaced",
+  target_only: "Main model",
+};
+
+export function stepLabel(step: StepRecord): string {
+  return `Step ${step.index}: ${VERDICT_TEXT[step.verdict]}`;
+}
+
+/** "Worked through 9 steps in 12 s". */
+export function stepsSummary(msg: Pick<Message, "steps" | "metrics" | "status">): string {
+  const n = msg.steps.length;
+  const t = msg.metrics ? ` in ${duration(msg.metrics.wall_seconds)}` : "";
+  if (msg.status === "cancelled") return `Stopped after ${plural(n, "step")}${t}`;
+  return `Worked through ${plural(n, "step")}${t}`;
+}
+
+/**
+ * The plain-language speed line under an answer, e.g.
+ * "1.8× faster than plain · 7 of 10 drafted steps kept".
+ */
+export function speedLine(msg: Message): string | null {
+  const m = msg.metrics;
+  if (!m) return null;
+  const parts: string[] = [];
+  const drafting = msg.mode !== "plain" && (m.drafted_steps != null || m.drafted_tokens != null);
+  if (!drafting) {
+    const tps = m.decode_tokens_per_s;
+    parts.push("Plain decoding (no speed-up)");
+    if (Number.isFinite(tps) && tps > 0) parts.push(`${tps.toFixed(1)} tokens a second`);
+    return parts.join(" · ");
+  }
+  const s = m.speedup_estimate;
+  if (s != null && Number.isFinite(s)) {
+    if (s >= 1.05) parts.push(`${s.toFixed(1)}× faster than plain`);
+    else if (s > 0.95) parts.push("About as fast as plain");
+    else parts.push(`${s.toFixed(1)}× — slower than plain this time`);
+  }
+  if (m.drafted_steps != null && m.drafted_steps > 0) {
+    parts.push(`${m.accepted_steps ?? 0} of ${m.drafted_steps} drafted steps kept`);
+  }
+  if (m.drafted_tokens != null && m.drafted_tokens > 0 && m.token_acceptance_rate != null) {
+    parts.push(`${pct(m.token_acceptance_rate)} of drafted tokens kept`);
+  }
+  if (parts.length === 0) parts.push(MODE_LABEL[msg.mode]);
+  return parts.join(" · ");
+}
+
+export function countVerdicts(steps: StepRecord[]): Record<Verdict, number> {
+  const c: Record<Verdict, number> = { accepted: 0, rejected: 0, target_only: 0 };
+  for (const s of steps) c[s.verdict]++;
+  return c;
+}
