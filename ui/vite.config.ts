@@ -19,10 +19,15 @@ export default defineConfig({
     watch: { ignored: ["**/src-tauri/**", "**/target/**"] },
   },
   preview: {
-    // Playwright serves the built bundle here (see tests/e2e/playwright.config.ts).
+    // Playwright serves the built bundle here (see tests/e2e/playwright.config.ts), under the
+    // same strict CSP the packaged app should use, so a violation fails the tests.
     port: 4173,
     strictPort: true,
     host: "localhost",
+    headers: {
+      "Content-Security-Policy":
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ipc: http://ipc.localhost; object-src 'none'; base-uri 'none'",
+    },
   },
   envPrefix: ["VITE_", "TAURI_ENV_*"],
   build: {

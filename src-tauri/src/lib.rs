@@ -50,7 +50,10 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
 }
 
 /// Opens the store and starts the engine thread for an app instance.
-pub fn manage_state<R: Runtime>(app: &tauri::AppHandle<R>, data_dir: PathBuf) -> std::io::Result<()> {
+pub fn manage_state<R: Runtime>(
+    app: &tauri::AppHandle<R>,
+    data_dir: PathBuf,
+) -> std::io::Result<()> {
     let state = tauri::async_runtime::block_on(AppState::open(data_dir))?;
     app.manage(state);
     Ok(())

@@ -2,7 +2,7 @@
 //! options.
 
 use lookahead_engine::models::{self, Role};
-use lookahead_engine::{AskOptions, EngineConfig, Mode, Sampling};
+use lookahead_engine::{AskOptions, EngineConfig, JudgeChoice, Mode, Sampling};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CommandError, CommandResult};
@@ -101,10 +101,10 @@ impl Settings {
 
     /// Models to load for `mode`.
     pub fn engine_config(&self, mode: Mode) -> EngineConfig {
-        EngineConfig {
-            target: self.target_path(),
-            draft: (mode != Mode::Plain).then(|| self.draft_path()),
-        }
+        EngineConfig::new(
+            self.target_path(),
+            (mode != Mode::Plain).then(|| self.draft_path()),
+        )
     }
 
     /// The judge as stored with an answer ("embed@0.95", "llm:draft"), or
@@ -126,6 +126,17 @@ impl Settings {
             sampling: Sampling::default(),
             max_answer_tokens: self.max_answer_tokens,
             step_token_budget: self.step_token_budget,
+            gamma: self.gamma,
+            judge: if self.judge_kind == "llm" {
+                JudgeChoice::Llm {
+                    on_target: self.judge_model == "target",
+                }
+            } else {
+                JudgeChoice::Embed {
+                    threshold: self.embed_threshold,
+                }
+            },
+            ..AskOptions::default()
         }
     }
 }

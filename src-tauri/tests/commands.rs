@@ -64,7 +64,10 @@ fn settings_round_trip_and_bad_values_are_refused_in_words() {
     bad["gamma"] = json!(40);
     let err = call(&app, "settings_set", json!({ "settings": bad })).expect_err("gamma 40");
     assert_eq!(err["code"], "invalid_settings");
-    assert!(err["message"].as_str().unwrap_or("").contains("between 1 and 8"));
+    assert!(err["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("between 1 and 8"));
 }
 
 #[test]
@@ -91,11 +94,19 @@ fn history_commands_report_unknown_conversations_plainly() {
     let app = app();
     let err = call(&app, "conversation_get", json!({ "id": 4242 })).expect_err("missing");
     assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()));
-    let err = call(&app, "conversation_export", json!({ "id": 1, "format": "pdf" }))
-        .expect_err("bad format");
+    let err = call(
+        &app,
+        "conversation_export",
+        json!({ "id": 1, "format": "pdf" }),
+    )
+    .expect_err("bad format");
     assert_eq!(err["code"], "invalid_format");
-    let err = call(&app, "stats_query", json!({ "since": "yesterday", "until": null }))
-        .expect_err("bad date");
+    let err = call(
+        &app,
+        "stats_query",
+        json!({ "since": "yesterday", "until": null }),
+    )
+    .expect_err("bad date");
     assert_eq!(err["code"], "invalid_date");
     let stats = call(&app, "stats_query", json!({ "since": null, "until": null })).expect("stats");
     assert_eq!(stats["totals"]["answers"], 0);

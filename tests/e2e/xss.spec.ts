@@ -1,5 +1,8 @@
 import { expect, openApp, shot, test } from "./fixtures";
 
+// Without the CSP that `vite preview` sends, so that only the rendering keeps the payload inert.
+test.use({ bypassCSP: true });
+
 const PAYLOAD = `<img src=x onerror="window.__xss = 'img'"><script>window.__xss = 'script'</script>`;
 
 test("model text with HTML is shown as text and never runs", async ({ page }) => {

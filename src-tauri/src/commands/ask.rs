@@ -74,7 +74,7 @@ fn available_modes(settings: &Settings) -> Vec<Mode> {
     modes
 }
 
-#[tauri::command]
+#[tauri::command(rename_all = "snake_case")]
 pub async fn ask(
     state: State<'_, AppState>,
     conversation_id: Option<i64>,
@@ -178,7 +178,7 @@ pub async fn ask(
     })
 }
 
-#[tauri::command]
+#[tauri::command(rename_all = "snake_case")]
 pub async fn cancel(state: State<'_, AppState>, request_id: String) -> CommandResult<()> {
     state.cancel(&request_id);
     Ok(())

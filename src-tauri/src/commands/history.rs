@@ -4,7 +4,7 @@ use crate::error::{CommandError, CommandResult};
 use crate::state::AppState;
 use crate::views::{ConversationSummaryView, ConversationView};
 
-#[tauri::command]
+#[tauri::command(rename_all = "snake_case")]
 pub async fn conversations_list(
     state: State<'_, AppState>,
     query: Option<String>,
@@ -31,35 +31,45 @@ pub async fn conversations_list(
     Ok(out)
 }
 
-#[tauri::command]
-pub async fn conversation_get(state: State<'_, AppState>, id: i64) -> CommandResult<ConversationView> {
+#[tauri::command(rename_all = "snake_case")]
+pub async fn conversation_get(
+    state: State<'_, AppState>,
+    id: i64,
+) -> CommandResult<ConversationView> {
     let store = state.store().await?;
     Ok(ConversationView::from(&store.get_conversation(id).await?))
 }
 
-#[tauri::command]
+#[tauri::command(rename_all = "snake_case")]
 pub async fn conversation_rename(
     state: State<'_, AppState>,
     id: i64,
     title: String,
 ) -> CommandResult<()> {
     if title.trim().is_empty() {
-        return Err(CommandError::new("invalid_title", "A title cannot be empty."));
+        return Err(CommandError::new(
+            "invalid_title",
+            "A title cannot be empty.",
+        ));
     }
-    Ok(state.store().await?.rename_conversation(id, title.trim()).await?)
+    Ok(state
+        .store()
+        .await?
+        .rename_conversation(id, title.trim())
+        .await?)
 }
 
-#[tauri::command]
+#[tauri::command(rename_all = "snake_case")]
 pub async fn conversation_delete(state: State<'_, AppState>, id: i64) -> CommandResult<()> {
     Ok(state.store().await?.delete_conversation(id).await?)
 }
 
-#[tauri::command]
+#[tauri::command(rename_all = "snake_case")]
 pub async fn conversation_restore(state: State<'_, AppState>, id: i64) -> CommandResult<()> {
     Ok(state.store().await?.restore_conversation(id).await?)
 }
 
-#[tauri::command]
+#[tauri::command(rename_all = "snake_case")]
 pub async fn conversation_export(
     state: State<'_, AppState>,
     id: i64,

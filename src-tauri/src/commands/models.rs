@@ -43,17 +43,21 @@ pub fn status() -> ModelsStatus {
     ModelsStatus {
         ready,
         // The tiny test model is not something a person chooses.
-        models: all.iter().filter(|m| m.role != Role::Tiny).map(info).collect(),
+        models: all
+            .iter()
+            .filter(|m| m.role != Role::Tiny)
+            .map(info)
+            .collect(),
     }
 }
 
-#[tauri::command]
+#[tauri::command(rename_all = "snake_case")]
 pub async fn models_status() -> CommandResult<ModelsStatus> {
     Ok(status())
 }
 
 /// Downloads the default models, reporting progress through `on_progress`.
-#[tauri::command]
+#[tauri::command(rename_all = "snake_case")]
 pub async fn models_fetch_default(
     on_progress: Channel<FetchProgress>,
 ) -> CommandResult<ModelsStatus> {
@@ -64,7 +68,9 @@ pub async fn models_fetch_default(
             let Some(spec) = models::spec(id) else {
                 continue;
             };
-            models::fetch(&dir, spec, &cancel, &mut |p| {
+            models::fetch(&dir, spec, &cancel, &mut |mut p| {
+                // The UI matches progress to the names models_status shows.
+                p.model = spec.title.to_string();
                 let _ = on_progress.send(p);
             })?;
         }
@@ -75,7 +81,7 @@ pub async fn models_fetch_default(
     Ok(status())
 }
 
-#[tauri::command]
+#[tauri::command(rename_all = "snake_case")]
 pub async fn models_import(path: String, role: String) -> CommandResult<ModelsStatus> {
     let role: Role = role
         .parse()
@@ -88,7 +94,7 @@ pub async fn models_import(path: String, role: String) -> CommandResult<ModelsSt
 }
 
 /// Writes an export the user chose a place for in the save dialog.
-#[tauri::command]
+#[tauri::command(rename_all = "snake_case")]
 pub async fn save_text_file(path: String, contents: String) -> CommandResult<()> {
     tokio::fs::write(&path, contents).await.map_err(|e| {
         let message = if e.raw_os_error() == Some(28) {
@@ -99,4 +105,3 @@ pub async fn save_text_file(path: String, contents: String) -> CommandResult<()>
         CommandError::new("save_failed", message).with_details(e)
     })
 }
-

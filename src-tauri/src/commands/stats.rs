@@ -81,7 +81,7 @@ fn filter(since: Option<String>, until: Option<String>) -> CommandResult<StatsFi
     })
 }
 
-#[tauri::command]
+#[tauri::command(rename_all = "snake_case")]
 pub async fn stats_query(
     state: State<'_, AppState>,
     since: Option<String>,
@@ -145,7 +145,7 @@ pub async fn stats_query(
     })
 }
 
-#[tauri::command]
+#[tauri::command(rename_all = "snake_case")]
 pub async fn stats_csv(
     state: State<'_, AppState>,
     since: Option<String>,

@@ -5,7 +5,8 @@ use anyhow::Result;
 use clap::Args;
 use lookahead_engine::models::Role;
 use lookahead_engine::{
-    Answer, AnswerEvent, AskOptions, CancelFlag, Engine, EngineConfig, Mode, Sampling,
+    Answer, AnswerEvent, AskOptions, Backend, CancelFlag, Engine, EngineConfig, JudgeChoice, Mode,
+    Sampling,
 };
 
 #[derive(Args, Clone)]
@@ -16,6 +17,43 @@ pub struct ModelArgs {
     /// Draft model file (default: the installed draft; needed by sd, lr, sd+lr).
     #[arg(long)]
     pub draft: Option<PathBuf>,
+    /// What runs the models: auto (the batched executor, else mistral.rs),
+    /// executor or mistralrs.
+    #[arg(long = "engine", default_value = "auto")]
+    pub backend: Backend,
+}
+
+/// How Lookahead Reasoning judges drafted steps.
+#[derive(Args, Clone)]
+pub struct JudgeArgs {
+    /// Judge for lr and sd+lr: embed, llm (on the draft), llm-target, exact.
+    #[arg(long, default_value = "embed")]
+    pub judge: String,
+    /// Cosine threshold of the embedding judge.
+    #[arg(long, default_value_t = 0.95)]
+    pub threshold: f64,
+    /// Look-ahead depth γ (steps drafted per round).
+    #[arg(long, default_value_t = 4)]
+    pub gamma: usize,
+    /// Keep γ fixed instead of following the acceptance rate.
+    #[arg(long)]
+    pub fixed_gamma: bool,
+}
+
+impl JudgeArgs {
+    pub fn choice(&self) -> Result<JudgeChoice> {
+        Ok(match self.judge.as_str() {
+            "embed" => JudgeChoice::Embed {
+                threshold: self.threshold,
+            },
+            "llm" => JudgeChoice::Llm { on_target: false },
+            "llm-target" => JudgeChoice::Llm { on_target: true },
+            "exact" => JudgeChoice::Exact,
+            other => anyhow::bail!(
+                "unknown judge \"{other}\" (expected embed, llm, llm-target or exact)"
+            ),
+        })
+    }
 }
 
 #[derive(Args)]
@@ -26,6 +64,8 @@ pub struct AskArgs {
     pub mode: Mode,
     #[command(flatten)]
     pub models: ModelArgs,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
     /// Print one JSON object (answer, steps, metrics) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -40,11 +80,14 @@ pub struct AskArgs {
     /// At most this many tokens per reasoning step.
     #[arg(long, default_value_t = 100)]
     pub step_budget: usize,
+    /// Do not store the question and answer in the history.
+    #[arg(long)]
+    pub no_save: bool,
 }
 
 impl AskArgs {
-    pub fn options(&self) -> AskOptions {
-        AskOptions {
+    pub fn options(&self) -> Result<AskOptions> {
+        Ok(AskOptions {
             mode: self.mode,
             sampling: Sampling {
                 temperature: self.temperature,
@@ -53,7 +96,11 @@ impl AskArgs {
             },
             max_answer_tokens: self.max_tokens,
             step_token_budget: self.step_budget,
-        }
+            gamma: self.judge.gamma,
+            judge: self.judge.choice()?,
+            adaptive_gamma: !self.judge.fixed_gamma,
+            ..AskOptions::default()
+        })
     }
 }
 
@@ -72,7 +119,10 @@ pub fn engine_config(models: &ModelArgs, mode: Mode) -> Result<EngineConfig> {
             None => crate::models::require(Role::Draft)?,
         })
     };
-    Ok(EngineConfig { target, draft })
+    Ok(EngineConfig {
+        backend: models.backend,
+        ..EngineConfig::new(target, draft)
+    })
 }
 
 pub fn load_engine(config: &EngineConfig, quiet: bool) -> Result<Engine> {
@@ -87,7 +137,7 @@ pub fn run(args: AskArgs) -> Result<()> {
     let config = engine_config(&args.models, args.mode)?;
     let mut engine = load_engine(&config, args.json)?;
     let cancel = CancelFlag::new();
-    let options = args.options();
+    let options = args.options()?;
     let json = args.json;
     let answer = engine.ask(&args.question, &options, &cancel, &mut |event| {
         if let AnswerEvent::Token { text } = event {
@@ -97,8 +147,15 @@ pub fn run(args: AskArgs) -> Result<()> {
             }
         }
     })?;
+    let saved = if args.no_save {
+        None
+    } else {
+        Some(save(&args.question, &answer, &options)?)
+    };
     if json {
-        println!("{}", serde_json::to_string_pretty(&answer_json(&answer))?);
+        let mut value = answer_json(&answer);
+        value["conversation_id"] = serde_json::json!(saved);
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         println!();
         println!();
@@ -109,6 +166,27 @@ pub fn run(args: AskArgs) -> Result<()> {
         println!("{}", metrics_line(&answer));
     }
     Ok(())
+}
+
+/// Stores the question and its answer as a new conversation; returns its id.
+fn save(question: &str, answer: &Answer, options: &AskOptions) -> Result<i64> {
+    crate::with_store(async |store| {
+        let title: String = question.trim().chars().take(60).collect();
+        let conversation = store.create_conversation(&title).await?;
+        store.add_user_message(conversation.id, question).await?;
+        let settings = serde_json::to_value(options)?;
+        store
+            .save_answer(
+                conversation.id,
+                lookahead_store::NewAnswer {
+                    start: lookahead_store::from_engine::answer_start_of(answer, settings),
+                    outcome: lookahead_store::from_engine::answer_outcome(answer),
+                    created_at: None,
+                },
+            )
+            .await?;
+        Ok(conversation.id)
+    })
 }
 
 pub fn answer_json(answer: &Answer) -> serde_json::Value {

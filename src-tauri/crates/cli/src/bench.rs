@@ -10,7 +10,7 @@ use lookahead_engine::prompt::same_number;
 use lookahead_engine::{Answer, AskOptions, CancelFlag, Engine, EngineConfig, Mode};
 use serde::{Deserialize, Serialize};
 
-use crate::ask::{engine_config, load_engine, ModelArgs};
+use crate::ask::{engine_config, load_engine, JudgeArgs, ModelArgs};
 
 const DEFAULT_DATASET: &str = include_str!("../data/gsm8k_test_100.jsonl");
 
@@ -27,6 +27,8 @@ pub struct BenchArgs {
     pub dataset: Option<PathBuf>,
     #[command(flatten)]
     pub models: ModelArgs,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
     /// Also run the draft model alone (plain), to measure its cost ratio c.
     #[arg(long)]
     pub with_draft_alone: bool,
@@ -87,9 +89,17 @@ fn load_problems(args: &BenchArgs) -> Result<(String, Vec<Problem>)> {
         None => ("GSM8K test (100)".to_string(), DEFAULT_DATASET.to_string()),
     };
     let mut problems = Vec::new();
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let problem: Problem = serde_json::from_str(line)
-            .with_context(|| format!("line {} of the dataset is not a question/answer object", n + 1))?;
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let problem: Problem = serde_json::from_str(line).with_context(|| {
+            format!(
+                "line {} of the dataset is not a question/answer object",
+                n + 1
+            )
+        })?;
         problems.push(problem);
         if problems.len() == args.limit {
             break;
@@ -104,7 +114,10 @@ fn load_problems(args: &BenchArgs) -> Result<(String, Vec<Problem>)> {
 fn summarise(label: &str, model: &str, answers: &[(Answer, bool)]) -> ModeSummary {
     let n = answers.len().max(1) as f64;
     let sum = |f: &dyn Fn(&Answer) -> f64| answers.iter().map(|(a, _)| f(a)).sum::<f64>();
-    let tokens: usize = answers.iter().map(|(a, _)| a.metrics.generated_tokens).sum();
+    let tokens: usize = answers
+        .iter()
+        .map(|(a, _)| a.metrics.generated_tokens)
+        .sum();
     let wall = sum(&|a| a.metrics.wall_seconds);
     let mean_of = |f: &dyn Fn(&Answer) -> Option<f64>| {
         let values: Vec<f64> = answers.iter().filter_map(|(a, _)| f(a)).collect();
@@ -119,7 +132,11 @@ fn summarise(label: &str, model: &str, answers: &[(Answer, bool)]) -> ModeSummar
         accuracy: correct as f64 / n,
         generated_tokens: tokens,
         wall_seconds: wall,
-        tokens_per_s: if wall > 0.0 { tokens as f64 / wall } else { 0.0 },
+        tokens_per_s: if wall > 0.0 {
+            tokens as f64 / wall
+        } else {
+            0.0
+        },
         mean_answer_tokens_per_s: sum(&|a| a.metrics.tokens_per_s) / n,
         prefill_tokens_per_s: sum(&|a| a.metrics.prefill_tokens_per_s) / n,
         decode_tokens_per_s: sum(&|a| a.metrics.decode_tokens_per_s) / n,
@@ -141,6 +158,9 @@ fn run_questions(
         mode,
         max_answer_tokens: args.max_tokens,
         step_token_budget: args.step_budget,
+        gamma: args.judge.gamma,
+        judge: args.judge.choice()?,
+        adaptive_gamma: !args.judge.fixed_gamma,
         ..AskOptions::default()
     };
     let cancel = CancelFlag::new();
@@ -173,12 +193,18 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let mut modes = vec![Mode::Plain];
     modes.extend(args.modes.iter().copied().filter(|m| *m != Mode::Plain));
     let needs_draft = modes.iter().any(|m| *m != Mode::Plain) || args.with_draft_alone;
-    let config = engine_config(&args.models, if needs_draft { Mode::Sd } else { Mode::Plain })?;
+    let config = engine_config(
+        &args.models,
+        if needs_draft { Mode::Sd } else { Mode::Plain },
+    )?;
     let started = Instant::now();
     let mut engine = load_engine(
         &EngineConfig {
-            target: config.target.clone(),
-            draft: config.draft.clone().filter(|_| modes.len() > 1),
+            backend: args.models.backend,
+            ..EngineConfig::new(
+                config.target.clone(),
+                config.draft.clone().filter(|_| modes.len() > 1),
+            )
         },
         args.json,
     )?;
@@ -200,12 +226,18 @@ pub fn run(args: BenchArgs) -> Result<()> {
         if let Some(draft) = &config.draft {
             let mut draft_engine = load_engine(
                 &EngineConfig {
-                    target: draft.clone(),
-                    draft: None,
+                    backend: args.models.backend,
+                    ..EngineConfig::new(draft.clone(), None)
                 },
                 args.json,
             )?;
-            let answers = run_questions(&mut draft_engine, Mode::Plain, &problems, &args, "draft alone")?;
+            let answers = run_questions(
+                &mut draft_engine,
+                Mode::Plain,
+                &problems,
+                &args,
+                "draft alone",
+            )?;
             let mut row = summarise("draft alone", draft_engine.target_name(), &answers);
             if let Some(plain) = plain_speed.filter(|s| *s > 0.0) {
                 row.speedup_vs_plain = Some(row.tokens_per_s / plain);

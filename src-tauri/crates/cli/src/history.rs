@@ -173,7 +173,10 @@ pub fn render_list(conversations: &[ConversationSummary]) -> String {
             ]
         })
         .collect();
-    table(&["Id", "Pin", "Last active (UTC)", "Messages", "Title"], rows)
+    table(
+        &["Id", "Pin", "Last active (UTC)", "Messages", "Title"],
+        rows,
+    )
 }
 
 pub fn render_search(hits: &[SearchHit], highlight: bool) -> String {
@@ -211,7 +214,11 @@ pub fn render_conversation(detail: &ConversationDetail) -> String {
         c.id,
         c.created_at.format("%Y-%m-%d %H:%M UTC"),
         c.updated_at.format("%Y-%m-%d %H:%M UTC"),
-        if c.deleted_at.is_some() { " · in the bin" } else { "" },
+        if c.deleted_at.is_some() {
+            " · in the bin"
+        } else {
+            ""
+        },
     );
     for m in &detail.messages {
         let msg = &m.message;
@@ -273,7 +280,13 @@ pub fn render_conversation(detail: &ConversationDetail) -> String {
                 .collect();
             out.push_str(&table(
                 &[
-                    "Step", "Verdict", "Score", "Kept", "Draft ms", "Target ms", "Judge ms",
+                    "Step",
+                    "Verdict",
+                    "Score",
+                    "Kept",
+                    "Draft ms",
+                    "Target ms",
+                    "Judge ms",
                     "Kept text",
                 ],
                 rows,
@@ -281,7 +294,10 @@ pub fn render_conversation(detail: &ConversationDetail) -> String {
         }
         if let Some(x) = &m.metrics {
             let mut parts = vec![
-                format!("{} prompt + {} generated tokens", x.prompt_tokens, x.generated_tokens),
+                format!(
+                    "{} prompt + {} generated tokens",
+                    x.prompt_tokens, x.generated_tokens
+                ),
                 format!("{:.2} s", x.wall_seconds),
             ];
             if let Some(v) = x.decode_tokens_per_s {
@@ -352,7 +368,13 @@ pub fn render_stats(r: &StatsReport) -> String {
     }
     if !r.histogram.is_empty() {
         out.push_str("\nSpeed-up distribution\n");
-        let widest = r.histogram.iter().map(|b| b.count).max().unwrap_or(1).max(1);
+        let widest = r
+            .histogram
+            .iter()
+            .map(|b| b.count)
+            .max()
+            .unwrap_or(1)
+            .max(1);
         for b in &r.histogram {
             let bar = (b.count * 40 + widest - 1) / widest;
             out.push_str(&format!(
@@ -406,7 +428,10 @@ fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     }
     let numeric: Vec<bool> = (0..headers.len())
         .map(|i| {
-            let mut cells = rows.iter().filter_map(|r| r.get(i)).filter(|c| !c.is_empty());
+            let mut cells = rows
+                .iter()
+                .filter_map(|r| r.get(i))
+                .filter(|c| !c.is_empty());
             let first = cells.next();
             first.is_some_and(|c| looks_numeric(c)) && cells.all(|c| looks_numeric(c))
         })
@@ -422,7 +447,13 @@ fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
 fn table_line(cells: &[String], widths: &[usize], numeric: &[bool]) -> String {
     let mut parts = Vec::with_capacity(cells.len());
     for (i, cell) in cells.iter().enumerate() {
-        let pad = " ".repeat(widths.get(i).copied().unwrap_or(0).saturating_sub(width(cell)));
+        let pad = " ".repeat(
+            widths
+                .get(i)
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(width(cell)),
+        );
         parts.push(if numeric.get(i).copied().unwrap_or(false) {
             format!("{pad}{cell}")
         } else {

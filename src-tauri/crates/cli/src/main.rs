@@ -2,12 +2,17 @@
 
 mod ask;
 mod bench;
+mod history;
 mod models;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "lookahead", version, about = "Step-by-step answers from local models, sped up by Lookahead Reasoning")]
+#[command(
+    name = "lookahead",
+    version,
+    about = "Step-by-step answers from local models, sped up by Lookahead Reasoning"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -24,6 +29,29 @@ enum Command {
     Ask(ask::AskArgs),
     /// Measure accuracy and speed on a question set.
     Bench(bench::BenchArgs),
+    /// Past questions and answers.
+    History {
+        #[command(subcommand)]
+        command: history::HistoryCommand,
+    },
+    /// How much the speed-ups helped, over time.
+    Stats(history::StatsArgs),
+}
+
+/// Opens the history database (the same file the desktop app uses).
+fn with_store<T>(
+    run: impl AsyncFnOnce(&lookahead_store::Store) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let path = lookahead_store::default_db_path()?;
+        let store = lookahead_store::Store::open(&path).await?;
+        let result = run(&store).await;
+        store.close().await;
+        result
+    })
 }
 
 fn main() {
@@ -32,15 +60,21 @@ fn main() {
         Command::Models { command } => models::run(command),
         Command::Ask(args) => ask::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::History { command } => {
+            with_store(async |store| history::run_history(store, command).await)
+        }
+        Command::Stats(args) => with_store(async |store| history::run_stats(store, args).await),
     };
     if let Err(error) = result {
         // Engine errors carry a plain-language message; show that first.
-        match error.downcast_ref::<lookahead_engine::EngineError>() {
-            Some(engine_error) => {
-                eprintln!("error: {}", engine_error.user_message());
-                eprintln!("  (details: {engine_error})");
-            }
-            None => eprintln!("error: {error:#}"),
+        if let Some(engine_error) = error.downcast_ref::<lookahead_engine::EngineError>() {
+            eprintln!("error: {}", engine_error.user_message());
+            eprintln!("  (details: {engine_error})");
+        } else if let Some(store_error) = error.downcast_ref::<lookahead_store::StoreError>() {
+            eprintln!("error: {}", store_error.user_message());
+            eprintln!("  (details: {store_error})");
+        } else {
+            eprintln!("error: {error:#}");
         }
         std::process::exit(1);
     }

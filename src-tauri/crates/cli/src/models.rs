@@ -42,7 +42,10 @@ pub fn run(command: ModelsCommand) -> Result<()> {
             let mut ids: Vec<String> = if tiny_only {
                 vec![]
             } else if ids.is_empty() {
-                models::DEFAULT_MODEL_IDS.iter().map(|s| s.to_string()).collect()
+                models::DEFAULT_MODEL_IDS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
             } else {
                 ids
             };

@@ -20,12 +20,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lookahead_engine::executor::sampling::argmax;
-use lookahead_engine::executor::{BatchItem, Executor, ExecutorGenerator, ExecutorOptions, KvSequence, LogitsWanted};
+use lookahead_engine::executor::{
+    BatchItem, Executor, ExecutorGenerator, ExecutorOptions, KvSequence, LogitsWanted,
+};
 use lookahead_engine::speculative::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
 use lookahead_engine::{CancelFlag, Sampling, StepGenerator, StepRequest};
 use mistralrs::core::Response;
 use mistralrs::{
-    Constraint, GgufModelBuilder, Model, NormalRequest, Request, RequestMessage, SamplingParams, TokenSource,
+    Constraint, GgufModelBuilder, Model, NormalRequest, Request, RequestMessage, SamplingParams,
+    TokenSource,
 };
 
 const BANDWIDTH_GBPS: f64 = 20.0;
@@ -54,7 +57,13 @@ fn parse_args() -> Args {
         prompt_tokens: 128,
         decode_tokens: 32,
         sd_tokens: 128,
-        only: vec!["smol".into(), "draft".into(), "target".into(), "batch".into(), "sd".into()],
+        only: vec![
+            "smol".into(),
+            "draft".into(),
+            "target".into(),
+            "batch".into(),
+            "sd".into(),
+        ],
         mistral: true,
     };
     let mut it = std::env::args().skip(1);
@@ -78,7 +87,11 @@ fn parse_args() -> Args {
 
 fn path_of(args: &Args, file: &str) -> PathBuf {
     let p = Path::new(file);
-    let p = if p.is_absolute() { p.to_path_buf() } else { args.models.join(file) };
+    let p = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        args.models.join(file)
+    };
     assert!(p.exists(), "model not found: {}", p.display());
     p
 }
@@ -95,7 +108,12 @@ fn prompt_of(exec: &Executor, tokens: usize, salt: usize) -> Vec<u32> {
     ids
 }
 
-fn pass(exec: &Executor, seqs: &mut [KvSequence], tokens: &[Vec<u32>], wanted: LogitsWanted) -> Duration {
+fn pass(
+    exec: &Executor,
+    seqs: &mut [KvSequence],
+    tokens: &[Vec<u32>],
+    wanted: LogitsWanted,
+) -> Duration {
     let started = Instant::now();
     let mut items: Vec<BatchItem<'_>> = seqs
         .iter_mut()
@@ -154,7 +172,11 @@ impl Mistral {
             .build()
             .expect("runtime");
         let dir = path.parent().expect("dir").to_string_lossy().into_owned();
-        let file = path.file_name().expect("file").to_string_lossy().into_owned();
+        let file = path
+            .file_name()
+            .expect("file")
+            .to_string_lossy()
+            .into_owned();
         let model = rt
             .block_on(
                 GgufModelBuilder::new(dir, vec![file])
@@ -199,7 +221,8 @@ impl Mistral {
             sender.send(request).await.expect("send");
             match rx.recv().await {
                 Some(Response::CompletionDone(_)) => {}
-                other => panic!("unexpected mistral.rs response: {other:?}"),
+                Some(_) => panic!("unexpected mistral.rs response"),
+                None => panic!("mistral.rs closed the channel"),
             }
         });
         started.elapsed()
@@ -208,14 +231,25 @@ impl Mistral {
 
 /// mistral.rs prefill (one-token completion) and decode speed (the extra
 /// time of `decode_tokens` more tokens), same prompts as the executor.
-fn mistral_speed(path: &Path, exec: &Executor, prompt_tokens: usize, decode_tokens: usize) -> (f64, f64) {
+fn mistral_speed(
+    path: &Path,
+    exec: &Executor,
+    prompt_tokens: usize,
+    decode_tokens: usize,
+) -> (f64, f64) {
     let m = Mistral::load(path);
     let mut prefill = Vec::new();
     let mut decode = Vec::new();
     for rep in 0..2 {
-        let text = exec.tokenizer().decode(&prompt_of(exec, prompt_tokens, 100 + rep)).expect("decode");
+        let text = exec
+            .tokenizer()
+            .decode(&prompt_of(exec, prompt_tokens, 100 + rep))
+            .expect("decode");
         let t1 = m.time(&text, 1);
-        let text = exec.tokenizer().decode(&prompt_of(exec, prompt_tokens, 200 + rep)).expect("decode");
+        let text = exec
+            .tokenizer()
+            .decode(&prompt_of(exec, prompt_tokens, 200 + rep))
+            .expect("decode");
         let t2 = m.time(&text, decode_tokens + 1);
         prefill.push(prompt_tokens as f64 / t1.as_secs_f64());
         decode.push(decode_tokens as f64 / (t2.as_secs_f64() - t1.as_secs_f64()).max(1e-9));
@@ -259,13 +293,23 @@ fn batch_section(args: &Args) {
     let exec = Executor::load(&path, ExecutorOptions::default()).expect("executor loads");
     let base = prompt_of(&exec, args.prompt_tokens, 7);
     let mut root = exec.new_sequence();
-    pass(&exec, std::slice::from_mut(&mut root), &[base.clone()], LogitsWanted::None);
+    pass(
+        &exec,
+        std::slice::from_mut(&mut root),
+        &[base.clone()],
+        LogitsWanted::None,
+    );
     // Four branches of different lengths, like Lookahead's γ+1 targets.
     let extra = prompt_of(&exec, 96, 8);
     let mut branches: Vec<KvSequence> = (0..4)
         .map(|i| {
             let mut s = root.fork();
-            pass(&exec, std::slice::from_mut(&mut s), &[extra[..i * 32].to_vec()], LogitsWanted::None);
+            pass(
+                &exec,
+                std::slice::from_mut(&mut s),
+                &[extra[..i * 32].to_vec()],
+                LogitsWanted::None,
+            );
             s
         })
         .collect();
@@ -291,7 +335,10 @@ fn batch_section(args: &Args) {
     let verify4: Vec<Vec<u32>> = (0..4).map(|i| base[10 + i..16 + i].to_vec()).collect();
     let tv4 = time(&mut branches, &verify4, LogitsWanted::All);
     println!("[batch] target, branch lengths {lens:?}, median of {reps} passes:");
-    println!("[batch]   1 branch x 1 token:            {:7.1} ms", t1 * 1e3);
+    println!(
+        "[batch]   1 branch x 1 token:            {:7.1} ms",
+        t1 * 1e3
+    );
     println!(
         "[batch]   4 ragged branches x 1 token:    {:7.1} ms = {:.2}x one branch (target <= 1.6x)",
         t4 * 1e3,
@@ -317,7 +364,12 @@ fn generate(gen: &mut dyn StepGenerator, text: &str, tokens: usize) -> (String, 
     };
     let started = Instant::now();
     let out = gen
-        .continue_steps(&[req], &Sampling::default(), &CancelFlag::new(), &mut |_, _| {})
+        .continue_steps(
+            &[req],
+            &Sampling::default(),
+            &CancelFlag::new(),
+            &mut |_, _| {},
+        )
         .expect("generate");
     let secs = started.elapsed().as_secs_f64();
     let o = out.into_iter().next().expect("one output");
@@ -325,8 +377,12 @@ fn generate(gen: &mut dyn StepGenerator, text: &str, tokens: usize) -> (String, 
 }
 
 fn sd_section(args: &Args) {
-    let target = Arc::new(Executor::load(path_of(args, &args.target), ExecutorOptions::default()).expect("target"));
-    let draft = Arc::new(Executor::load(path_of(args, &args.draft), ExecutorOptions::default()).expect("draft"));
+    let target = Arc::new(
+        Executor::load(path_of(args, &args.target), ExecutorOptions::default()).expect("target"),
+    );
+    let draft = Arc::new(
+        Executor::load(path_of(args, &args.draft), ExecutorOptions::default()).expect("draft"),
+    );
     let prompt = lookahead_engine::prompt::chat_prompt(QUESTION);
     // Warm both prefix caches so every run below measures decoding only.
     let warm = |e: &Arc<Executor>| {
@@ -343,14 +399,21 @@ fn sd_section(args: &Args) {
 
     let mut draft_plain = ExecutorGenerator::new(draft.clone());
     let (_, dn, dsecs) = generate(&mut draft_plain, &prompt, args.sd_tokens);
-    println!("[sd] plain draft greedy:   {dn} tokens in {dsecs:.1} s = {:.2} tok/s", dn as f64 / dsecs);
+    println!(
+        "[sd] plain draft greedy:   {dn} tokens in {dsecs:.1} s = {:.2} tok/s",
+        dn as f64 / dsecs
+    );
 
     let runs: Vec<(&str, Box<dyn StepGenerator>)> = vec![
         (
             "draft-model SD",
             Box::new(
-                SpeculativeGenerator::with_draft(target.clone(), draft.clone(), SpeculationConfig::default())
-                    .expect("same tokenizer"),
+                SpeculativeGenerator::with_draft(
+                    target.clone(),
+                    draft.clone(),
+                    SpeculationConfig::default(),
+                )
+                .expect("same tokenizer"),
             ),
         ),
         (

@@ -2,24 +2,74 @@
 //! mode. Blocking by design — callers run it on a worker thread.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::answer::{Answer, AnswerEvent, AnswerMetrics, AnswerStatus, Mode, StepRecord};
+use crate::answer::{Answer, AnswerEvent, AnswerMetrics, AnswerStatus, Mode, PositionCount};
 use crate::cancel::CancelFlag;
 use crate::error::{EngineError, Result};
-use crate::generate::{GeneratorStats, Sampling, StepEnd, StepGenerator, StepRequest};
+use crate::executor::{Executor, ExecutorGenerator, ExecutorOptions};
+use crate::generate::{GeneratorStats, Sampling, StepGenerator, StepRequest};
 use crate::gguf_info;
+use crate::judge::embedding::EmbeddingJudge;
+use crate::judge::exact::ExactJudge;
+use crate::judge::llm::{LlmJudge, LlmJudgeSettings};
+use crate::judge::{ExactFirst, Judge, JudgeVerdict};
+use crate::lookahead::{
+    run_lookahead, run_plain_steps, LookaheadEnd, LookaheadModels, LookaheadSettings,
+    SchedulerEvent,
+};
 use crate::mistral::MistralGenerator;
+use crate::models;
 use crate::prompt;
+use crate::speculative::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
+
+/// Which code runs the models.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// The batched executor, falling back to mistral.rs for models it does
+    /// not support.
+    #[default]
+    Auto,
+    Executor,
+    Mistralrs,
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Backend::Auto),
+            "executor" => Ok(Backend::Executor),
+            "mistralrs" => Ok(Backend::Mistralrs),
+            _ => Err(format!(
+                "unknown engine \"{s}\" (expected auto, executor or mistralrs)"
+            )),
+        }
+    }
+}
 
 /// Which models to load.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EngineConfig {
     pub target: PathBuf,
-    /// Needed for sd, lr and sd+lr.
+    /// Needed for sd (draft-model proposer), lr and sd+lr.
     pub draft: Option<PathBuf>,
+    #[serde(default)]
+    pub backend: Backend,
+}
+
+impl EngineConfig {
+    pub fn new(target: PathBuf, draft: Option<PathBuf>) -> Self {
+        Self {
+            target,
+            draft,
+            backend: Backend::Auto,
+        }
+    }
 }
 
 /// Loading progress, for a status line.
@@ -30,8 +80,32 @@ pub struct LoadProgress {
     pub done: bool,
 }
 
+/// Which judge compares drafted and target steps.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JudgeChoice {
+    /// Sentence embeddings (all-MiniLM-L6-v2), accept at cosine ≥ threshold.
+    Embed { threshold: f64 },
+    /// An LLM asked whether the steps mean the same, on the draft or target.
+    Llm { on_target: bool },
+    /// Equal text after lower-casing and removing white space.
+    Exact,
+}
+
+impl JudgeChoice {
+    pub fn label(&self) -> String {
+        match self {
+            JudgeChoice::Embed { threshold } => format!("embed@{threshold:.2}"),
+            JudgeChoice::Llm { on_target: true } => "llm:target".into(),
+            JudgeChoice::Llm { on_target: false } => "llm:draft".into(),
+            JudgeChoice::Exact => "exact".into(),
+        }
+    }
+}
+
 /// How to answer one question.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AskOptions {
     pub mode: Mode,
     pub sampling: Sampling,
@@ -39,6 +113,15 @@ pub struct AskOptions {
     pub max_answer_tokens: usize,
     /// At most this many tokens in one reasoning step.
     pub step_token_budget: usize,
+    /// Look-ahead depth γ (steps drafted per round).
+    pub gamma: usize,
+    pub judge: JudgeChoice,
+    pub adaptive_gamma: bool,
+    pub slowdown_guard: bool,
+    /// Token SD proposer in `sd` mode: the draft model (true) or n-gram.
+    /// `sd+lr` always uses n-gram inside steps (the draft is busy drafting
+    /// steps), as the paper's combined results do.
+    pub sd_with_draft: bool,
 }
 
 impl Default for AskOptions {
@@ -48,16 +131,54 @@ impl Default for AskOptions {
             sampling: Sampling::default(),
             max_answer_tokens: 512,
             step_token_budget: 100,
+            gamma: 4,
+            judge: JudgeChoice::Embed { threshold: 0.95 },
+            adaptive_gamma: true,
+            slowdown_guard: true,
+            sd_with_draft: true,
+        }
+    }
+}
+
+/// One loaded model, on whichever backend could run it.
+enum Loaded {
+    Executor(Arc<Executor>),
+    Mistral(Box<MistralGenerator>),
+}
+
+impl Loaded {
+    fn load(path: &std::path::Path, role: &str, backend: Backend) -> Result<Self> {
+        if backend != Backend::Mistralrs {
+            match Executor::load(path, ExecutorOptions::default()) {
+                Ok(exec) => return Ok(Loaded::Executor(Arc::new(exec))),
+                Err(EngineError::Unsupported(what)) if backend == Backend::Auto => {
+                    tracing::warn!("executor cannot run {what}; using mistral.rs");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Loaded::Mistral(Box::new(MistralGenerator::load(
+            path, role,
+        )?)))
+    }
+
+    fn executor(&self) -> Option<&Arc<Executor>> {
+        match self {
+            Loaded::Executor(exec) => Some(exec),
+            Loaded::Mistral(_) => None,
         }
     }
 }
 
 /// Loaded models, ready to answer.
 pub struct Engine {
-    target: Box<dyn StepGenerator>,
-    draft: Option<Box<dyn StepGenerator>>,
+    target: Loaded,
+    draft: Option<Loaded>,
     target_name: String,
     draft_name: Option<String>,
+    embedding: Option<EmbeddingJudge>,
+    /// Measured plain decode speed of this target, for speed-up estimates.
+    plain_tokens_per_s: Option<f64>,
 }
 
 impl Engine {
@@ -74,48 +195,33 @@ impl Engine {
             }
             None => None,
         };
-        progress(LoadProgress {
-            model: target_info.name(),
-            role: "target".into(),
-            done: false,
-        });
-        let target = MistralGenerator::load(&config.target, "target")?;
-        progress(LoadProgress {
-            model: target_info.name(),
-            role: "target".into(),
-            done: true,
-        });
-        let draft: Option<Box<dyn StepGenerator>> = match (&config.draft, &draft_info) {
+        let mut announce = |info: &gguf_info::GgufInfo, role: &str, done: bool| {
+            progress(LoadProgress {
+                model: info.name(),
+                role: role.into(),
+                done,
+            })
+        };
+        announce(&target_info, "target", false);
+        let target = Loaded::load(&config.target, "target", config.backend)?;
+        announce(&target_info, "target", true);
+        let draft = match (&config.draft, &draft_info) {
             (Some(path), Some(info)) => {
-                progress(LoadProgress {
-                    model: info.name(),
-                    role: "draft".into(),
-                    done: false,
-                });
-                let draft = MistralGenerator::load(path, "draft")?;
-                progress(LoadProgress {
-                    model: info.name(),
-                    role: "draft".into(),
-                    done: true,
-                });
-                Some(Box::new(draft))
+                announce(info, "draft", false);
+                let draft = Loaded::load(path, "draft", config.backend)?;
+                announce(info, "draft", true);
+                Some(draft)
             }
             _ => None,
         };
-        Ok(Self::from_generators(Box::new(target), draft))
-    }
-
-    /// An engine over generators the caller built (tests, other backends).
-    pub fn from_generators(
-        target: Box<dyn StepGenerator>,
-        draft: Option<Box<dyn StepGenerator>>,
-    ) -> Self {
-        Self {
-            target_name: target.name().to_string(),
-            draft_name: draft.as_ref().map(|d| d.name().to_string()),
+        Ok(Self {
             target,
             draft,
-        }
+            target_name: target_info.name(),
+            draft_name: draft_info.map(|i| i.name()),
+            embedding: None,
+            plain_tokens_per_s: None,
+        })
     }
 
     pub fn target_name(&self) -> &str {
@@ -126,22 +232,81 @@ impl Engine {
         self.draft_name.as_deref()
     }
 
+    /// The modes these models can run.
+    pub fn available_modes(&self) -> Vec<Mode> {
+        let mut modes = vec![Mode::Plain];
+        if self.target.executor().is_some() {
+            modes.push(Mode::Sd);
+        }
+        if self.draft.is_some() {
+            modes.push(Mode::Lr);
+            if self.target.executor().is_some() {
+                modes.push(Mode::SdLr);
+            }
+        }
+        modes
+    }
+
+    /// A generator over the target for plain decoding.
+    fn plain_target(&mut self) -> Box<dyn StepGenerator + '_> {
+        match &mut self.target {
+            Loaded::Executor(exec) => Box::new(ExecutorGenerator::new(exec.clone())),
+            Loaded::Mistral(m) => Box::new(BorrowedGenerator(m.as_mut())),
+        }
+    }
+
+    fn count_tokens(&mut self, text: &str) -> Result<(usize, usize)> {
+        let target = self.plain_target();
+        Ok((target.count_tokens(text)?, target.context_limit()))
+    }
+
     /// Checks a question before any work: not empty, and short enough that
     /// the answer still fits the context.
-    pub fn check_question(&self, question: &str, options: &AskOptions) -> Result<String> {
+    pub fn check_question(&mut self, question: &str, options: &AskOptions) -> Result<String> {
         if question.trim().is_empty() {
             return Err(EngineError::EmptyPrompt);
         }
         let text = prompt::chat_prompt(question);
-        let tokens = self.target.count_tokens(&text)?;
-        let limit = self
-            .target
-            .context_limit()
-            .saturating_sub(options.max_answer_tokens);
+        let (tokens, context) = self.count_tokens(&text)?;
+        let limit = context.saturating_sub(options.max_answer_tokens);
         if tokens > limit {
             return Err(EngineError::PromptTooLong { tokens, limit });
         }
         Ok(text)
+    }
+
+    fn judge(&mut self, choice: &JudgeChoice) -> Result<Box<dyn Judge + '_>> {
+        Ok(match choice {
+            JudgeChoice::Exact => Box::new(ExactJudge::new()),
+            JudgeChoice::Embed { threshold } => {
+                if self.embedding.is_none() {
+                    let dir = models::path_for_role(models::Role::Embedding);
+                    self.embedding = Some(EmbeddingJudge::load(&dir, *threshold)?);
+                }
+                let judge = self
+                    .embedding
+                    .as_mut()
+                    .ok_or_else(|| EngineError::Judge("embedding model not loaded".into()))?;
+                judge.set_threshold(*threshold);
+                Box::new(ExactFirst::new(BorrowedJudge(judge)))
+            }
+            JudgeChoice::Llm { on_target } => {
+                let model = if *on_target {
+                    Some(&self.target)
+                } else {
+                    self.draft.as_ref()
+                };
+                let exec = model.and_then(Loaded::executor).ok_or_else(|| {
+                    EngineError::Unsupported(
+                        "the LLM judge needs a model the batched executor runs".into(),
+                    )
+                })?;
+                Box::new(ExactFirst::new(LlmJudge::new(
+                    Box::new(ExecutorGenerator::new(exec.clone())),
+                    LlmJudgeSettings::default(),
+                )))
+            }
+        })
     }
 
     /// Answers `question`, streaming events. A cancel returns the answer so
@@ -154,93 +319,214 @@ impl Engine {
         on_event: &mut dyn FnMut(AnswerEvent),
     ) -> Result<Answer> {
         let prompt_text = self.check_question(question, options)?;
-        match options.mode {
-            Mode::Plain => {}
-            other => {
-                return Err(EngineError::Unsupported(format!(
-                    "mode {other} is not available in this build yet"
-                )))
-            }
+        let mode = options.mode;
+        if !self.available_modes().contains(&mode) {
+            return Err(EngineError::Unsupported(format!(
+                "mode {mode} needs {}",
+                if self.draft.is_none() {
+                    "a draft model"
+                } else {
+                    "models the batched executor can run"
+                }
+            )));
         }
-        let prompt_tokens = self.target.count_tokens(&prompt_text)?;
-        self.target.take_stats();
+        let (prompt_tokens, _) = self.count_tokens(&prompt_text)?;
         let started = Instant::now();
         let mut first_token: Option<Instant> = None;
-        let mut text = String::new();
-        let mut steps: Vec<StepRecord> = Vec::new();
-        let mut generated = 0usize;
-        let mut status = AnswerStatus::Complete;
-
-        while generated < options.max_answer_tokens {
-            let budget = options
-                .step_token_budget
-                .min(options.max_answer_tokens - generated);
-            let request = StepRequest {
-                text: format!("{prompt_text}{text}"),
-                max_tokens: budget,
-                stop_at_delimiter: true,
-            };
-            let step_started = Instant::now();
-            let mut sink = |_: usize, piece: &str| {
+        let settings = LookaheadSettings {
+            gamma: options.gamma.clamp(1, 8),
+            step_token_budget: options.step_token_budget,
+            max_answer_tokens: options.max_answer_tokens,
+            adaptive_gamma: options.adaptive_gamma,
+            slowdown_guard: options.slowdown_guard,
+            plain_tokens_per_s_estimate: self.plain_tokens_per_s,
+            ..LookaheadSettings::default()
+        };
+        let mut forward = |event: SchedulerEvent| match event {
+            SchedulerEvent::Text(text) => {
                 first_token.get_or_insert_with(Instant::now);
-                on_event(AnswerEvent::Token {
-                    text: piece.to_string(),
-                });
-            };
-            let output = self
-                .target
-                .continue_steps(
-                    std::slice::from_ref(&request),
+                on_event(AnswerEvent::Token { text });
+            }
+            SchedulerEvent::Step(step) => on_event(AnswerEvent::Step { step }),
+        };
+
+        let target_exec = self.target.executor().cloned();
+        let draft_exec = self.draft.as_ref().and_then(Loaded::executor).cloned();
+        let mut stats = GeneratorStats::default();
+        let outcome = match mode {
+            Mode::Plain | Mode::Sd => {
+                let mut generator: Box<dyn StepGenerator + '_> = match (mode, target_exec) {
+                    (Mode::Sd, Some(target)) => match (options.sd_with_draft, draft_exec) {
+                        (true, Some(draft)) => Box::new(SpeculativeGenerator::with_draft(
+                            target,
+                            draft,
+                            SpeculationConfig::default(),
+                        )?),
+                        _ => Box::new(SpeculativeGenerator::with_ngram(
+                            target,
+                            NgramConfig::default(),
+                            SpeculationConfig::default(),
+                        )),
+                    },
+                    _ => self.plain_target(),
+                };
+                generator.take_stats();
+                let outcome = run_plain_steps(
+                    generator.as_mut(),
+                    &prompt_text,
+                    &settings,
                     &options.sampling,
                     cancel,
-                    &mut sink,
-                )?
-                .into_iter()
-                .next()
-                .unwrap_or_default();
-            generated += output.tokens;
-            if !output.text.is_empty() {
-                let step = StepRecord::target_only(
-                    steps.len(),
-                    output.text.clone(),
-                    step_started.elapsed().as_secs_f64() * 1e3,
-                );
-                text.push_str(&output.text);
-                on_event(AnswerEvent::Step { step: step.clone() });
-                steps.push(step);
+                    &mut forward,
+                )?;
+                stats.merge(&generator.take_stats());
+                outcome
             }
-            match output.end {
-                Some(StepEnd::Delimiter) | Some(StepEnd::Budget) if output.tokens > 0 => continue,
-                Some(StepEnd::Cancelled) => {
-                    status = AnswerStatus::Cancelled;
-                    break;
-                }
-                _ => break,
+            Mode::Lr | Mode::SdLr => {
+                let (Some(target), Some(draft)) = (target_exec, draft_exec) else {
+                    return Err(EngineError::Unsupported(
+                        "Lookahead Reasoning runs on the batched executor".into(),
+                    ));
+                };
+                let mut target_gen: Box<dyn StepGenerator> = if mode == Mode::SdLr {
+                    Box::new(SpeculativeGenerator::with_ngram(
+                        target,
+                        NgramConfig::default(),
+                        SpeculationConfig::default(),
+                    ))
+                } else {
+                    Box::new(ExecutorGenerator::new(target))
+                };
+                let mut draft_gen = ExecutorGenerator::new(draft);
+                let mut judge = self.judge(&options.judge)?;
+                let outcome = run_lookahead(
+                    LookaheadModels {
+                        draft: &mut draft_gen,
+                        target: target_gen.as_mut(),
+                        judge: judge.as_mut(),
+                    },
+                    &prompt_text,
+                    &settings,
+                    &options.sampling,
+                    cancel,
+                    &mut forward,
+                )?;
+                stats.merge(&target_gen.take_stats());
+                outcome
             }
-        }
-        if cancel.is_cancelled() {
-            status = AnswerStatus::Cancelled;
-        }
+        };
 
-        let stats = self.target.take_stats();
-        let metrics = answer_metrics(prompt_tokens, &stats, started, first_token);
+        let mut metrics = answer_metrics(prompt_tokens, &stats, started, first_token);
+        metrics.generated_tokens = metrics.generated_tokens.max(outcome.stats.answer_tokens);
+        if outcome.stats.answer_tokens > 0 {
+            // The answer's own length, not every token any branch wrote.
+            metrics.generated_tokens = outcome.stats.answer_tokens;
+            metrics.tokens_per_s = rate(metrics.generated_tokens, metrics.wall_seconds);
+        }
+        if mode.uses_step_speculation() {
+            let st = &outcome.stats;
+            metrics.drafted_steps = Some(st.judged_steps);
+            metrics.accepted_steps = Some(st.accepted_steps);
+            metrics.step_acceptance_rate =
+                (st.judged_steps > 0).then(|| st.accepted_steps as f64 / st.judged_steps as f64);
+            metrics.step_mean_acceptance_length =
+                (st.rounds > 0).then(|| 1.0 + st.accepted_steps as f64 / st.rounds as f64);
+            let counts: Vec<PositionCount> = st
+                .proposed_per_position
+                .iter()
+                .zip(st.accepted_per_position.iter().chain(std::iter::repeat(&0)))
+                .map(|(p, a)| PositionCount {
+                    proposed: *p,
+                    accepted: *a,
+                })
+                .collect();
+            metrics.per_position_step_acceptance = Some(
+                counts
+                    .iter()
+                    .map(|c| {
+                        if c.proposed > 0 {
+                            c.accepted as f64 / c.proposed as f64
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect(),
+            );
+            metrics.per_position_step_counts = Some(counts);
+        }
+        metrics.fallback = outcome.fallback.clone();
+        if mode == Mode::Plain && metrics.tokens_per_s > 0.0 {
+            self.plain_tokens_per_s = Some(metrics.tokens_per_s);
+        }
+        metrics.speedup_estimate = self
+            .plain_tokens_per_s
+            .filter(|p| *p > 0.0)
+            .map(|p| metrics.tokens_per_s / p);
+
+        let status = match outcome.ended {
+            LookaheadEnd::Cancelled => AnswerStatus::Cancelled,
+            _ if cancel.is_cancelled() => AnswerStatus::Cancelled,
+            _ => AnswerStatus::Complete,
+        };
         let answer = Answer {
             question: question.to_string(),
-            final_answer: prompt::extract_final_answer(&text),
-            text: text.trim_end().to_string(),
-            steps,
+            final_answer: prompt::extract_final_answer(&outcome.text),
+            text: outcome.text.trim_end().to_string(),
+            steps: outcome.steps,
             metrics,
             status,
-            mode: options.mode,
-            draft_model: None,
+            mode,
+            draft_model: mode
+                .uses_step_speculation()
+                .then(|| self.draft_name.clone())
+                .flatten(),
             target_model: self.target_name.clone(),
-            judge: None,
-            gamma: None,
+            judge: mode.uses_step_speculation().then(|| options.judge.label()),
+            gamma: mode.uses_step_speculation().then_some(settings.gamma),
         };
         on_event(AnswerEvent::Done {
             answer: Box::new(answer.clone()),
         });
         Ok(answer)
+    }
+}
+
+/// Lends a generator the engine owns to code that takes a boxed one.
+struct BorrowedGenerator<'a>(&'a mut dyn StepGenerator);
+
+impl StepGenerator for BorrowedGenerator<'_> {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn count_tokens(&self, text: &str) -> Result<usize> {
+        self.0.count_tokens(text)
+    }
+    fn context_limit(&self) -> usize {
+        self.0.context_limit()
+    }
+    fn continue_steps(
+        &mut self,
+        requests: &[StepRequest],
+        sampling: &Sampling,
+        cancel: &CancelFlag,
+        on_token: crate::generate::TokenSink<'_>,
+    ) -> Result<Vec<crate::generate::StepOutput>> {
+        self.0.continue_steps(requests, sampling, cancel, on_token)
+    }
+    fn take_stats(&mut self) -> GeneratorStats {
+        self.0.take_stats()
+    }
+}
+
+/// Lends the engine's embedding judge (loaded once) to one answer.
+struct BorrowedJudge<'a>(&'a mut EmbeddingJudge);
+
+impl Judge for BorrowedJudge<'_> {
+    fn name(&self) -> String {
+        self.0.name()
+    }
+    fn judge(&mut self, target_step: &str, drafted_step: &str) -> Result<JudgeVerdict> {
+        self.0.judge(target_step, drafted_step)
     }
 }
 

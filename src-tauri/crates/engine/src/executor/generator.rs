@@ -32,7 +32,6 @@ pub(crate) struct StepState {
     pub tokens: Vec<u32>,
     /// Cache of `tokens` minus the tail not yet run through the model.
     pub seq: KvSequence,
-    pub prompt_len: usize,
     /// Prompt tokens the first pass must run (after prefix reuse).
     pub prefill_tokens: usize,
     /// Waiting for request `source` to cache the first `shared` tokens.
@@ -50,11 +49,6 @@ pub(crate) struct StepState {
 }
 
 impl StepState {
-    /// Tokens committed but not yet in the cache (≥ 1 while running).
-    pub fn unfed(&self) -> usize {
-        self.tokens.len() - self.seq.len()
-    }
-
     pub fn is_running(&self) -> bool {
         self.end.is_none() && self.waiting_on.is_none()
     }
@@ -67,7 +61,12 @@ impl StepState {
     /// Accepts the next token: end-of-sequence, delimiter and budget checks
     /// happen here, token by token, so every generator stops at the same
     /// place. Returns whether the request has ended.
-    pub fn commit(&mut self, exec: &Executor, token: u32, on_token: &mut TokenSink<'_>) -> Result<bool> {
+    pub fn commit(
+        &mut self,
+        exec: &Executor,
+        token: u32,
+        on_token: &mut TokenSink<'_>,
+    ) -> Result<bool> {
         let tok = exec.tokenizer();
         self.generated += 1;
         if tok.is_end(token) {
@@ -153,7 +152,6 @@ pub(crate) fn start_states(
         let max_tokens = req.max_tokens.min(limit - tokens.len());
         states.push(StepState {
             index,
-            prompt_len: tokens.len(),
             prefill_tokens: tokens.len() - seq.len(),
             rng: Rng::for_prompt(sampling.seed, &tokens),
             tokens,
@@ -180,7 +178,12 @@ pub(crate) fn start_states(
         let usable = states[j].tokens.len() - 1;
         let best = order[..rank]
             .iter()
-            .map(|&i| (common_prefix(&states[i].tokens, &states[j].tokens).min(usable), i))
+            .map(|&i| {
+                (
+                    common_prefix(&states[i].tokens, &states[j].tokens).min(usable),
+                    i,
+                )
+            })
             .max();
         if let Some((shared, source)) = best {
             if shared >= cached + MIN_SHARED_PREFIX && states[source].end.is_none() {
@@ -219,7 +222,10 @@ pub(crate) fn admit_waiting(states: &mut [StepState]) -> Vec<usize> {
 
 /// Splits requests into groups whose caches fit the budget together (a
 /// batch too big for memory runs in parts instead of failing).
-pub(crate) fn plan_groups(exec: &Executor, requests: &[StepRequest]) -> Vec<std::ops::Range<usize>> {
+pub(crate) fn plan_groups(
+    exec: &Executor,
+    requests: &[StepRequest],
+) -> Vec<std::ops::Range<usize>> {
     let per_token = exec.kv_layout().bytes_per_token();
     let block = exec.kv_layout().block_bytes();
     let budget = exec.kv_budget_bytes();
@@ -285,7 +291,9 @@ impl ExecutorGenerator {
                 break;
             }
             admit_waiting(&mut states);
-            let running: Vec<usize> = (0..states.len()).filter(|&i| states[i].is_running()).collect();
+            let running: Vec<usize> = (0..states.len())
+                .filter(|&i| states[i].is_running())
+                .collect();
             if running.is_empty() {
                 break;
             }
@@ -356,7 +364,13 @@ impl StepGenerator for ExecutorGenerator {
         let mut outputs = Vec::with_capacity(requests.len());
         for group in plan_groups(&self.exec, requests) {
             let offset = group.start;
-            outputs.extend(self.run_group(&requests[group], sampling, cancel, &mut on_token, offset)?);
+            outputs.extend(self.run_group(
+                &requests[group],
+                sampling,
+                cancel,
+                &mut on_token,
+                offset,
+            )?);
         }
         Ok(outputs)
     }

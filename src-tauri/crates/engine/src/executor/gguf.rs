@@ -127,10 +127,18 @@ impl Reader<'_> {
     }
 
     fn usize(&self, key: &str) -> Result<usize> {
-        let v = self
-            .value(key)
-            .ok_or_else(|| corrupt(self.path, format!("metadata {}.{key} is missing", self.prefix)))?;
-        value_usize(v).ok_or_else(|| corrupt(self.path, format!("metadata {}.{key} is not a count", self.prefix)))
+        let v = self.value(key).ok_or_else(|| {
+            corrupt(
+                self.path,
+                format!("metadata {}.{key} is missing", self.prefix),
+            )
+        })?;
+        value_usize(v).ok_or_else(|| {
+            corrupt(
+                self.path,
+                format!("metadata {}.{key} is not a count", self.prefix),
+            )
+        })
     }
 
     fn f32_or(&self, key: &str, default: f32) -> f32 {
@@ -159,7 +167,12 @@ impl Reader<'_> {
         let (r, c) = match dims.as_slice() {
             [c] => (1, *c),
             [r, c] => (*r, *c),
-            _ => return Err(corrupt(self.path, format!("tensor {name} has shape {dims:?}"))),
+            _ => {
+                return Err(corrupt(
+                    self.path,
+                    format!("tensor {name} has shape {dims:?}"),
+                ))
+            }
         };
         if (r, c) != (rows, cols) {
             return Err(corrupt(
@@ -168,7 +181,10 @@ impl Reader<'_> {
             ));
         }
         let row_bytes = format.row_bytes(cols).ok_or_else(|| {
-            corrupt(self.path, format!("tensor {name}: {cols} columns do not fill {format:?} blocks"))
+            corrupt(
+                self.path,
+                format!("tensor {name}: {cols} columns do not fill {format:?} blocks"),
+            )
         })?;
         let size = rows * row_bytes;
         let start = self.content.tensor_data_offset + info.offset;
@@ -281,13 +297,18 @@ pub(crate) fn load(path: &Path) -> Result<LoadedModel> {
     if heads == 0 || kv_heads == 0 || hidden % heads != 0 || heads % kv_heads != 0 {
         return Err(corrupt(
             path,
-            format!("inconsistent attention shape: {heads} heads, {kv_heads} kv heads, width {hidden}"),
+            format!(
+                "inconsistent attention shape: {heads} heads, {kv_heads} kv heads, width {hidden}"
+            ),
         ));
     }
     let head_dim = hidden / heads;
     let rope_dim = r.usize("rope.dimension_count").unwrap_or(head_dim);
     if rope_dim > head_dim || rope_dim % 2 != 0 {
-        return Err(corrupt(path, format!("RoPE dimension {rope_dim} for head size {head_dim}")));
+        return Err(corrupt(
+            path,
+            format!("RoPE dimension {rope_dim} for head size {head_dim}"),
+        ));
     }
     let vocab = r
         .content
@@ -309,7 +330,11 @@ pub(crate) fn load(path: &Path) -> Result<LoadedModel> {
         rope_interleaved: architecture == Architecture::Llama,
         rms_eps: r.f32_or(
             "attention.layer_norm_rms_epsilon",
-            if architecture == Architecture::Llama { 1e-5 } else { 1e-6 },
+            if architecture == Architecture::Llama {
+                1e-5
+            } else {
+                1e-6
+            },
         ),
         context_length: r.usize("context_length").unwrap_or(4096),
     };

@@ -79,16 +79,32 @@ mod x86 {
         assert!(tokens.end <= acts.rows());
         let n = tokens.len();
         assert!(n <= stride && (rows == 0 || (rows - 1) * stride + n <= out.len()));
-        let ptrs: Vec<*const u8> = tokens
-            .map(|t| {
+        // Up to 32 tokens per call (the caller's tile), no allocation.
+        let mut ptrs = [std::ptr::null::<u8>(); 32];
+        for chunk_start in (tokens.start..tokens.end).step_by(32) {
+            let chunk_end = (chunk_start + 32).min(tokens.end);
+            let k = chunk_end - chunk_start;
+            for (p, t) in ptrs.iter_mut().zip(chunk_start..chunk_end) {
                 let row = acts.row(t);
                 assert_eq!(row.len(), act_bytes);
-                row.as_ptr()
-            })
-            .collect();
-        // SAFETY: every pointer and length was checked above; the CPU
-        // features were detected at run time.
-        unsafe { block_kernel(format, blocks, row_bytes, w_rows.as_ptr(), rows, &ptrs, out.as_mut_ptr(), stride) }
+                *p = row.as_ptr();
+            }
+            let dst = out[chunk_start - tokens.start..].as_mut_ptr();
+            // SAFETY: every pointer and length was checked above; the CPU
+            // features were detected at run time.
+            unsafe {
+                block_kernel(
+                    format,
+                    blocks,
+                    row_bytes,
+                    w_rows.as_ptr(),
+                    rows,
+                    &ptrs[..k],
+                    dst,
+                    stride,
+                )
+            }
+        }
     }
 
     #[target_feature(enable = "avx2,fma,f16c")]
@@ -106,8 +122,8 @@ mod x86 {
         let mut ys = [std::ptr::null::<u8>(); 4];
         let mut res = [0f32; 4];
         for r in 0..rows {
-            let w_row = w.add(r * row_bytes);
-            let dst = out.add(r * stride);
+            let w_row = w.wrapping_add(r * row_bytes);
+            let dst = out.wrapping_add(r * stride);
             let mut i = 0;
             while i < acts.len() {
                 let n = (acts.len() - i).min(4);
@@ -119,7 +135,7 @@ mod x86 {
                     _ => dispatch::<1>(format, blocks, w_row, &ys, &mut res),
                 }
                 for (k, v) in res.iter().take(n).enumerate() {
-                    *dst.add(i + k) = *v;
+                    *dst.wrapping_add(i + k) = *v;
                 }
                 i += n;
             }
@@ -163,14 +179,13 @@ mod x86 {
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn f16_at(p: *const u8) -> f32 {
-        let bits = std::ptr::read_unaligned(p as *const u16);
-        _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
+        _mm_cvtss_f32(_mm_cvtph_ps(_mm_loadu_si16(p)))
     }
 
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn f32_at(p: *const u8) -> f32 {
-        std::ptr::read_unaligned(p as *const f32)
+        _mm_cvtss_f32(_mm_castsi128_ps(_mm_loadu_si32(p)))
     }
 
     #[inline]
@@ -193,7 +208,7 @@ mod x86 {
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn bytes_from_bits_32(p: *const u8) -> __m256i {
-        let x32 = std::ptr::read_unaligned(p as *const u32);
+        let x32 = _mm_cvtsi128_si32(_mm_loadu_si32(p));
         let shuf = _mm256_set_epi64x(
             0x0303_0303_0303_0303,
             0x0202_0202_0202_0202,
@@ -219,21 +234,26 @@ mod x86 {
     const Q8K_SUMS: usize = 4 + 256;
 
     #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn q4k<const R: usize>(blocks: usize, w: *const u8, ys: &[*const u8; 4], out: &mut [f32]) {
+    unsafe fn q4k<const R: usize>(
+        blocks: usize,
+        w: *const u8,
+        ys: &[*const u8; 4],
+        out: &mut [f32],
+    ) {
         const KMASK1: u32 = 0x3f3f3f3f;
         const KMASK2: u32 = 0x0f0f0f0f;
         const KMASK3: u32 = 0x03030303;
         let m4 = _mm256_set1_epi8(0xF);
         let mut acc = [_mm256_setzero_ps(); R];
         for b in 0..blocks {
-            let x = w.add(b * 144);
+            let x = w.wrapping_add(b * 144);
             let d = f16_at(x);
-            let dmin = f16_at(x.add(2));
-            let sp = x.add(4) as *const u32;
+            let dmin = f16_at(x.wrapping_add(2));
+            let sp = x.wrapping_add(4);
             let mut utmp = [
-                std::ptr::read_unaligned(sp),
-                std::ptr::read_unaligned(sp.add(1)),
-                std::ptr::read_unaligned(sp.add(2)),
+                _mm_cvtsi128_si32(_mm_loadu_si32(sp)) as u32,
+                _mm_cvtsi128_si32(_mm_loadu_si32(sp.wrapping_add(4))) as u32,
+                _mm_cvtsi128_si32(_mm_loadu_si32(sp.wrapping_add(8))) as u32,
                 0,
             ];
             utmp[3] = ((utmp[2] >> 4) & KMASK2) | (((utmp[1] >> 6) & KMASK3) << 4);
@@ -250,38 +270,37 @@ mod x86 {
             let mins = _mm256_extracti128_si256::<1>(mins_and_scales);
             let sc128 = _mm256_castsi256_si128(mins_and_scales);
             let scales = _mm256_set_m128i(sc128, sc128);
-            let q = x.add(16);
+            let q = x.wrapping_add(16);
             let mut sumi = [_mm256_setzero_si256(); R];
             for j in 0..4 {
                 let sel_l = (4 * j as i16) | ((4 * j as i16 + 1) << 8);
                 let sel_h = (4 * j as i16 + 2) | ((4 * j as i16 + 3) << 8);
                 let scale_l = _mm256_shuffle_epi8(scales, _mm256_set1_epi16(sel_l));
                 let scale_h = _mm256_shuffle_epi8(scales, _mm256_set1_epi16(sel_h));
-                let bits = load256(q.add(32 * j));
+                let bits = load256(q.wrapping_add(32 * j));
                 let q4l = _mm256_and_si256(bits, m4);
                 let q4h = _mm256_and_si256(_mm256_srli_epi16::<4>(bits), m4);
                 for r in 0..R {
-                    let y = ys[r].add(b * Q8K_BYTES + 4 + 64 * j);
+                    let y = ys[r].wrapping_add(b * Q8K_BYTES + 4 + 64 * j);
                     let pl = _mm256_madd_epi16(scale_l, _mm256_maddubs_epi16(q4l, load256(y)));
-                    let ph =
-                        _mm256_madd_epi16(scale_h, _mm256_maddubs_epi16(q4h, load256(y.add(32))));
+                    let ph = _mm256_madd_epi16(
+                        scale_h,
+                        _mm256_maddubs_epi16(q4h, load256(y.wrapping_add(32))),
+                    );
                     sumi[r] = _mm256_add_epi32(sumi[r], _mm256_add_epi32(pl, ph));
                 }
             }
             for r in 0..R {
-                let yb = ys[r].add(b * Q8K_BYTES);
+                let yb = ys[r].wrapping_add(b * Q8K_BYTES);
                 let yd = f32_at(yb);
-                let bsums = load256(yb.add(Q8K_SUMS));
+                let bsums = load256(yb.wrapping_add(Q8K_SUMS));
                 let q8s = _mm_hadd_epi16(
                     _mm256_castsi256_si128(bsums),
                     _mm256_extracti128_si256::<1>(bsums),
                 );
                 let prod = _mm_madd_epi16(mins, q8s);
-                acc[r] = _mm256_fmadd_ps(
-                    _mm256_set1_ps(d * yd),
-                    _mm256_cvtepi32_ps(sumi[r]),
-                    acc[r],
-                );
+                acc[r] =
+                    _mm256_fmadd_ps(_mm256_set1_ps(d * yd), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
                 acc[r] = _mm256_fmadd_ps(
                     _mm256_set1_ps(-dmin * yd),
                     _mm256_cvtepi32_ps(_mm256_zextsi128_si256(prod)),
@@ -295,20 +314,25 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn q6k<const R: usize>(blocks: usize, w: *const u8, ys: &[*const u8; 4], out: &mut [f32]) {
+    unsafe fn q6k<const R: usize>(
+        blocks: usize,
+        w: *const u8,
+        ys: &[*const u8; 4],
+        out: &mut [f32],
+    ) {
         let m4 = _mm256_set1_epi8(0xF);
         let m2 = _mm256_set1_epi8(3);
         let mut acc = [_mm256_setzero_ps(); R];
         for b in 0..blocks {
-            let x = w.add(b * 210);
-            let d = f16_at(x.add(208));
-            let scales = _mm_loadu_si128(x.add(192) as *const __m128i);
+            let x = w.wrapping_add(b * 210);
+            let d = f16_at(x.wrapping_add(208));
+            let scales = _mm_loadu_si128(x.wrapping_add(192) as *const __m128i);
             let mut sumi = [_mm256_setzero_si256(); R];
             for j in 0..2 {
-                let ql = x.add(64 * j);
-                let qh = load256(x.add(128 + 32 * j));
+                let ql = x.wrapping_add(64 * j);
+                let qh = load256(x.wrapping_add(128 + 32 * j));
                 let bits1 = load256(ql);
-                let bits2 = load256(ql.add(32));
+                let bits2 = load256(ql.wrapping_add(32));
                 let h0 = _mm256_slli_epi16::<4>(_mm256_and_si256(qh, m2));
                 let h1 = _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<2>(qh), m2));
                 let h2 = _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<4>(qh), m2));
@@ -328,7 +352,7 @@ mod x86 {
                     );
                     let sc = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales, sel));
                     for r in 0..R {
-                        let y = ys[r].add(b * Q8K_BYTES + 4 + 128 * j + 32 * i);
+                        let y = ys[r].wrapping_add(b * Q8K_BYTES + 4 + 128 * j + 32 * i);
                         let p = _mm256_madd_epi16(sc, _mm256_maddubs_epi16(*qi, load256(y)));
                         sumi[r] = _mm256_add_epi32(sumi[r], p);
                     }
@@ -338,9 +362,9 @@ mod x86 {
             // 32 · Σ scale_g · (sum of the 16 activations of group g).
             let scales16 = _mm256_cvtepi8_epi16(scales);
             for r in 0..R {
-                let yb = ys[r].add(b * Q8K_BYTES);
+                let yb = ys[r].wrapping_add(b * Q8K_BYTES);
                 let yd = f32_at(yb);
-                let corr = _mm256_madd_epi16(scales16, load256(yb.add(Q8K_SUMS)));
+                let corr = _mm256_madd_epi16(scales16, load256(yb.wrapping_add(Q8K_SUMS)));
                 let s = _mm256_sub_epi32(sumi[r], _mm256_slli_epi32::<5>(corr));
                 acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * yd), _mm256_cvtepi32_ps(s), acc[r]);
             }
@@ -354,16 +378,21 @@ mod x86 {
     const Q8_1_BYTES: usize = 8 + 32;
 
     #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn q8_0<const R: usize>(blocks: usize, w: *const u8, ys: &[*const u8; 4], out: &mut [f32]) {
+    unsafe fn q8_0<const R: usize>(
+        blocks: usize,
+        w: *const u8,
+        ys: &[*const u8; 4],
+        out: &mut [f32],
+    ) {
         let mut acc = [_mm256_setzero_ps(); R];
         for b in 0..blocks {
-            let x = w.add(b * 34);
+            let x = w.wrapping_add(b * 34);
             let d = f16_at(x);
-            let bx = load256(x.add(2));
+            let bx = load256(x.wrapping_add(2));
             let ax = _mm256_sign_epi8(bx, bx);
             for r in 0..R {
-                let y = ys[r].add(b * Q8_0_BYTES);
-                let q = dot_i8_abs(ax, bx, load256(y.add(4)));
+                let y = ys[r].wrapping_add(b * Q8_0_BYTES);
+                let q = dot_i8_abs(ax, bx, load256(y.wrapping_add(4)));
                 acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * f32_at(y)), q, acc[r]);
             }
         }
@@ -373,16 +402,24 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn q4_0<const R: usize>(blocks: usize, w: *const u8, ys: &[*const u8; 4], out: &mut [f32]) {
+    unsafe fn q4_0<const R: usize>(
+        blocks: usize,
+        w: *const u8,
+        ys: &[*const u8; 4],
+        out: &mut [f32],
+    ) {
         let mut acc = [_mm256_setzero_ps(); R];
         for b in 0..blocks {
-            let x = w.add(b * 18);
+            let x = w.wrapping_add(b * 18);
             let d = f16_at(x);
-            let bx = _mm256_sub_epi8(bytes_from_nibbles_32(x.add(2)), _mm256_set1_epi8(8));
+            let bx = _mm256_sub_epi8(
+                bytes_from_nibbles_32(x.wrapping_add(2)),
+                _mm256_set1_epi8(8),
+            );
             let ax = _mm256_sign_epi8(bx, bx);
             for r in 0..R {
-                let y = ys[r].add(b * Q8_0_BYTES);
-                let q = dot_i8_abs(ax, bx, load256(y.add(4)));
+                let y = ys[r].wrapping_add(b * Q8_0_BYTES);
+                let q = dot_i8_abs(ax, bx, load256(y.wrapping_add(4)));
                 acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * f32_at(y)), q, acc[r]);
             }
         }
@@ -392,20 +429,28 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn q5_0<const R: usize>(blocks: usize, w: *const u8, ys: &[*const u8; 4], out: &mut [f32]) {
+    unsafe fn q5_0<const R: usize>(
+        blocks: usize,
+        w: *const u8,
+        ys: &[*const u8; 4],
+        out: &mut [f32],
+    ) {
         let mut acc = [_mm256_setzero_ps(); R];
         for b in 0..blocks {
-            let x = w.add(b * 22);
+            let x = w.wrapping_add(b * 22);
             let d = f16_at(x);
-            let lo = bytes_from_nibbles_32(x.add(6));
+            let lo = bytes_from_nibbles_32(x.wrapping_add(6));
             // A clear fifth bit means the value is nibble − 16: set the top
             // four bits to make the byte that negative number.
-            let hi = _mm256_andnot_si256(bytes_from_bits_32(x.add(2)), _mm256_set1_epi8(0xF0u8 as i8));
+            let hi = _mm256_andnot_si256(
+                bytes_from_bits_32(x.wrapping_add(2)),
+                _mm256_set1_epi8(0xF0u8 as i8),
+            );
             let bx = _mm256_or_si256(lo, hi);
             let ax = _mm256_sign_epi8(bx, bx);
             for r in 0..R {
-                let y = ys[r].add(b * Q8_0_BYTES);
-                let q = dot_i8_abs(ax, bx, load256(y.add(4)));
+                let y = ys[r].wrapping_add(b * Q8_0_BYTES);
+                let q = dot_i8_abs(ax, bx, load256(y.wrapping_add(4)));
                 acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * f32_at(y)), q, acc[r]);
             }
         }
@@ -415,24 +460,30 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn q4_1<const R: usize>(blocks: usize, w: *const u8, ys: &[*const u8; 4], out: &mut [f32]) {
+    unsafe fn q4_1<const R: usize>(
+        blocks: usize,
+        w: *const u8,
+        ys: &[*const u8; 4],
+        out: &mut [f32],
+    ) {
         let mut acc = [_mm256_setzero_ps(); R];
         let mut mins = [0f32; R];
         let ones = _mm256_set1_epi16(1);
         for b in 0..blocks {
-            let x = w.add(b * 20);
+            let x = w.wrapping_add(b * 20);
             let d = f16_at(x);
-            let m = f16_at(x.add(2));
-            let qx = bytes_from_nibbles_32(x.add(4));
+            let m = f16_at(x.wrapping_add(2));
+            let qx = bytes_from_nibbles_32(x.wrapping_add(4));
             for r in 0..R {
-                let y = ys[r].add(b * Q8_1_BYTES);
-                let dot = _mm256_madd_epi16(ones, _mm256_maddubs_epi16(qx, load256(y.add(8))));
+                let y = ys[r].wrapping_add(b * Q8_1_BYTES);
+                let dot =
+                    _mm256_madd_epi16(ones, _mm256_maddubs_epi16(qx, load256(y.wrapping_add(8))));
                 acc[r] = _mm256_fmadd_ps(
                     _mm256_set1_ps(d * f32_at(y)),
                     _mm256_cvtepi32_ps(dot),
                     acc[r],
                 );
-                mins[r] += m * f32_at(y.add(4));
+                mins[r] += m * f32_at(y.wrapping_add(4));
             }
         }
         for r in 0..R {

@@ -209,14 +209,22 @@ impl KvSequence {
 
     /// Writes the key and value of position `pos` (reserved beforehand) for
     /// one layer.
-    pub(crate) fn write(&mut self, layer: usize, pos: usize, key: &[f32], value: &[f32]) -> Result<()> {
+    pub(crate) fn write(
+        &mut self,
+        layer: usize,
+        pos: usize,
+        key: &[f32],
+        value: &[f32],
+    ) -> Result<()> {
         let layout = self.pool.layout;
         let (b, slot) = (pos / layout.block_tokens, pos % layout.block_tokens);
         let block = self
             .blocks
             .get_mut(b)
             .and_then(Arc::get_mut)
-            .ok_or_else(|| EngineError::Generation(format!("KV block for position {pos} was not reserved")))?;
+            .ok_or_else(|| {
+                EngineError::Generation(format!("KV block for position {pos} was not reserved"))
+            })?;
         let slab = layout.block_tokens * layout.kv_dim;
         let k_at = layer * 2 * slab + slot * layout.kv_dim;
         let v_at = k_at + slab;
@@ -232,7 +240,10 @@ impl KvSequence {
         let slab = layout.block_tokens * layout.kv_dim;
         let data = &self.blocks[block].data;
         let k_at = layer * 2 * slab;
-        (&data[k_at..k_at + slab], &data[k_at + slab..k_at + 2 * slab])
+        (
+            &data[k_at..k_at + slab],
+            &data[k_at + slab..k_at + 2 * slab],
+        )
     }
 
     pub(crate) fn pool(&self) -> &Arc<KvPool> {

@@ -421,7 +421,10 @@ fn quantize_q8k(xs: &[f32], out: &mut [u8]) {
         *q = ((iscale * x).round().min(127.0) as i8) as u8;
     }
     for (g, sum_bytes) in sums.chunks_exact_mut(2).enumerate() {
-        let s: i32 = qs[g * 16..g * 16 + 16].iter().map(|&q| q as i8 as i32).sum();
+        let s: i32 = qs[g * 16..g * 16 + 16]
+            .iter()
+            .map(|&q| q as i8 as i32)
+            .sum();
         sum_bytes.copy_from_slice(&(s as i16).to_le_bytes());
     }
     head.copy_from_slice(&(1.0 / iscale).to_le_bytes());
@@ -495,7 +498,8 @@ fn matmul_rows(weight: &QWeight, row_start: usize, act: &ActView<'_>, out: &mut 
         let tile_end = (tile_start + TOKEN_TILE).min(tokens);
         match quantized {
             Some(q) => {
-                let w_rows = &weight.data[row_start * weight.row_bytes..(row_start + rows) * weight.row_bytes];
+                let w_rows = &weight.data
+                    [row_start * weight.row_bytes..(row_start + rows) * weight.row_bytes];
                 super::kernels::dot_block(
                     weight.format,
                     weight.cols,
@@ -510,7 +514,11 @@ fn matmul_rows(weight: &QWeight, row_start: usize, act: &ActView<'_>, out: &mut 
                 for (r, out_row) in out.chunks_exact_mut(tokens).enumerate() {
                     let w_row = weight.row(row_start + r);
                     for t in tile_start..tile_end {
-                        out_row[t] = dot_scalar(weight.format, w_row, &act.f32[t * act.cols..(t + 1) * act.cols]);
+                        out_row[t] = dot_scalar(
+                            weight.format,
+                            w_row,
+                            &act.f32[t * act.cols..(t + 1) * act.cols],
+                        );
                     }
                 }
             }
@@ -576,7 +584,9 @@ pub(crate) fn matmul_batch(tasks: Vec<MatmulTask<'_>>, threads: usize) {
     // About eight jobs per thread balance well without much scheduling cost;
     // a job is a multiple of 4 rows and never tiny.
     let target_jobs = (threads * 8).max(1);
-    let rows_per_job = (total_rows / target_jobs).clamp(16, 1024).next_multiple_of(4);
+    let rows_per_job = (total_rows / target_jobs)
+        .clamp(16, 1024)
+        .next_multiple_of(4);
     let mut jobs: Vec<(&QWeight, usize, &ActView<'_>, &mut [f32])> = Vec::new();
     for task in tasks {
         let tokens = task.act.rows();
@@ -590,6 +600,33 @@ pub(crate) fn matmul_batch(tasks: Vec<MatmulTask<'_>>, threads: usize) {
     jobs.into_par_iter()
         .with_max_len(1)
         .for_each(|(w, start, act, out)| matmul_rows(w, start, act, out));
+}
+
+/// `x` (token-major rows of `weight.cols`) times `weight`, token-major:
+/// the executor's multiply on its own, for kernel benchmarks and tests.
+/// Runs on the calling rayon pool.
+pub fn multiply(weight: &QWeight, x: &[f32]) -> Vec<f32> {
+    let cols = weight.cols;
+    let tokens = x.len() / cols;
+    let mut acts = ActSet::default();
+    acts.prepare(x, cols, &[weight]);
+    let view = ActView {
+        f32: x,
+        cols,
+        quantized: &acts,
+    };
+    let mut fm = vec![0f32; weight.rows * tokens];
+    matmul_batch(
+        vec![MatmulTask {
+            weight,
+            act: &view,
+            out: &mut fm,
+        }],
+        rayon::current_num_threads(),
+    );
+    let mut out = Vec::new();
+    transpose_into(&fm, weight.rows, tokens, &mut out);
+    out
 }
 
 /// Turns a feature-major `rows × tokens` result into token-major `tokens × rows`.
@@ -627,7 +664,9 @@ mod tests {
     /// Deterministic pseudo-random values in about [-1, 1].
     fn values(n: usize, seed: u64) -> Vec<f32> {
         let mut rng = super::super::sampling::Rng::new(seed);
-        (0..n).map(|_| (rng.next_f64() * 2.0 - 1.0) as f32).collect()
+        (0..n)
+            .map(|_| (rng.next_f64() * 2.0 - 1.0) as f32)
+            .collect()
     }
 
     fn weight(dtype: GgmlDType, rows: usize, cols: usize) -> (QTensor, QWeight) {
@@ -638,37 +677,27 @@ mod tests {
         (q, QWeight::new(fmt, rows, cols, bytes).unwrap())
     }
 
-    fn multiply(w: &QWeight, x: &[f32], cols: usize) -> Vec<f32> {
-        let tokens = x.len() / cols;
-        let mut acts = ActSet::default();
-        acts.prepare(x, cols, &[w]);
-        let view = ActView {
-            f32: x,
-            cols,
-            quantized: &acts,
-        };
-        let mut fm = vec![0f32; w.rows * tokens];
-        matmul_batch(
-            vec![MatmulTask {
-                weight: w,
-                act: &view,
-                out: &mut fm,
-            }],
-            2,
-        );
-        let mut out = Vec::new();
-        transpose_into(&fm, w.rows, tokens, &mut out);
-        out
+    fn multiply(w: &QWeight, x: &[f32], _cols: usize) -> Vec<f32> {
+        super::multiply(w, x)
     }
 
     #[test]
     fn dequantization_matches_candle() {
         for dtype in FORMATS {
             let (q, w) = weight(dtype, 4, 512);
-            let expected = q.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let expected = q
+                .dequantize(&Device::Cpu)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
             let got = w.dequantize_all();
             for (i, (a, b)) in got.iter().zip(&expected).enumerate() {
-                assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{dtype:?} [{i}]: {a} vs {b}");
+                assert!(
+                    (a - b).abs() <= 1e-6 * b.abs().max(1.0),
+                    "{dtype:?} [{i}]: {a} vs {b}"
+                );
             }
         }
     }
@@ -690,19 +719,49 @@ mod tests {
                 .unwrap()
                 .to_vec1::<f32>()
                 .unwrap();
-            // Formats without a kernel multiply f32 activations, candle
-            // quantized ones: allow for 8-bit activation rounding there.
-            let tol = |b: f32| match w.format.activation_format() {
-                Some(_) => 2e-4 * b.abs().max(1.0),
-                None => 0.05 * b.abs().max(1.0),
-            };
-            for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
-                assert!((a - b).abs() <= tol(*b), "{dtype:?} [{i}]: {a} vs {b}");
+            // Exact products of the stored weights with the f32 inputs.
+            let deq = w.dequantize_all();
+            let exact: Vec<f32> = (0..tokens)
+                .flat_map(|t| {
+                    let xs = &x[t * cols..(t + 1) * cols];
+                    deq.chunks_exact(cols)
+                        .map(|row| {
+                            row.iter()
+                                .zip(xs)
+                                .map(|(a, b)| *a as f64 * *b as f64)
+                                .sum::<f64>() as f32
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            for i in 0..ours.len() {
+                let (a, b, e) = (ours[i], theirs[i], exact[i]);
+                match w.format.activation_format() {
+                    // Same integer math as candle; only float order differs.
+                    Some(_) => assert!(
+                        (a - b).abs() <= 2e-4 * b.abs().max(1.0),
+                        "{dtype:?} [{i}]: {a} vs {b}"
+                    ),
+                    // f32 activations: as exact as f32 sums get.
+                    None => assert!(
+                        (a - e).abs() <= 1e-4 * e.abs().max(1.0),
+                        "{dtype:?} [{i}]: {a} vs {e}"
+                    ),
+                }
+                // 8-bit activations: rounding noise of about 0.03 here.
+                assert!(
+                    (a - e).abs() <= 0.01 * (cols as f32).sqrt(),
+                    "{dtype:?} [{i}]: {a} vs exact {e}"
+                );
             }
             // Token by token: identical bits.
             for t in 0..tokens {
                 let alone = multiply(&w, &x[t * cols..(t + 1) * cols], cols);
-                assert_eq!(alone[..], ours[t * rows..(t + 1) * rows], "{dtype:?} token {t}");
+                assert_eq!(
+                    alone[..],
+                    ours[t * rows..(t + 1) * rows],
+                    "{dtype:?} token {t}"
+                );
             }
         }
     }

@@ -112,7 +112,11 @@ impl Distribution {
     }
 
     pub fn sample(&self, rng: &mut Rng) -> u32 {
-        let total: f64 = self.support.iter().map(|&i| self.probs[i as usize] as f64).sum();
+        let total: f64 = self
+            .support
+            .iter()
+            .map(|&i| self.probs[i as usize] as f64)
+            .sum();
         let mut u = rng.next_f64() * total;
         for &i in &self.support {
             u -= self.probs[i as usize] as f64;

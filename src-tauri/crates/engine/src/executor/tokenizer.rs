@@ -13,10 +13,10 @@ use std::collections::HashMap;
 use candle_core::quantized::gguf_file::Value;
 use tokenizers::decoders::byte_level::ByteLevel;
 use tokenizers::models::bpe::{Vocab, BPE};
-use tokenizers::tokenizer::normalizer::SplitDelimiterBehavior;
 use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
+use tokenizers::tokenizer::normalizer::SplitDelimiterBehavior;
 use tokenizers::{AddedToken, Tokenizer};
 
 use crate::error::{EngineError, Result};
@@ -114,7 +114,11 @@ impl GgufTokenizer {
 
         let types: Vec<i64> = meta(md, "token_type")
             .and_then(|v| v.to_vec().ok())
-            .map(|l| l.iter().filter_map(|v| v.to_i32().ok().map(i64::from)).collect())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.to_i32().ok().map(i64::from))
+                    .collect()
+            })
             .unwrap_or_default();
         let eos = meta_u32(md, "eos_token_id");
         let bos = meta_u32(md, "bos_token_id");
@@ -203,7 +207,12 @@ impl GgufTokenizer {
                 other.tokens.len()
             ));
         }
-        if let Some(i) = self.tokens.iter().zip(&other.tokens).position(|(a, b)| a != b) {
+        if let Some(i) = self
+            .tokens
+            .iter()
+            .zip(&other.tokens)
+            .position(|(a, b)| a != b)
+        {
             return Some(format!(
                 "token {i} is `{}` in one and `{}` in the other",
                 self.tokens[i], other.tokens[i]
@@ -238,7 +247,9 @@ impl StreamDecoder {
         let full = tok.decode(&self.ids[self.prefix_start..])?;
         match full.get(prefix.len()..) {
             Some(piece)
-                if !piece.is_empty() && !full.ends_with('\u{FFFD}') && full.starts_with(&prefix) =>
+                if !piece.is_empty()
+                    && !full.ends_with('\u{FFFD}')
+                    && full.starts_with(&prefix) =>
             {
                 let piece = piece.to_string();
                 self.prefix_start = self.prefix_end;

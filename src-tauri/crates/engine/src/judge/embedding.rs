@@ -56,8 +56,8 @@ impl EmbeddingJudge {
         let config: Config = serde_json::from_str(&std::fs::read_to_string(&config_path)?)
             .map_err(|e| corrupt(&config_path, e.to_string()))?;
 
-        let mut tokenizer =
-            Tokenizer::from_file(&tokenizer_path).map_err(|e| corrupt(&tokenizer_path, e.to_string()))?;
+        let mut tokenizer = Tokenizer::from_file(&tokenizer_path)
+            .map_err(|e| corrupt(&tokenizer_path, e.to_string()))?;
         // The shipped tokenizer pads every input to 128 pieces; padding a
         // pair of short steps only to the longer of the two is several times
         // cheaper, and the attention mask keeps the result the same.
@@ -78,7 +78,8 @@ impl EmbeddingJudge {
         let weights = std::fs::read(&weights_path)?;
         let vb = VarBuilder::from_buffered_safetensors(weights, DTYPE, &device)
             .map_err(|e| corrupt(&weights_path, e.to_string()))?;
-        let model = BertModel::load(vb, &config).map_err(|e| corrupt(&weights_path, e.to_string()))?;
+        let model =
+            BertModel::load(vb, &config).map_err(|e| corrupt(&weights_path, e.to_string()))?;
 
         Ok(Self {
             model,

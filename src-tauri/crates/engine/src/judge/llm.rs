@@ -18,7 +18,9 @@ use std::time::Instant;
 use super::{Judge, JudgeVerdict};
 use crate::cancel::CancelFlag;
 use crate::error::{EngineError, Result};
-use crate::generate::{GeneratorStats, Sampling, StepGenerator, StepOutput, StepRequest, TokenSink};
+use crate::generate::{
+    GeneratorStats, Sampling, StepGenerator, StepOutput, StepRequest, TokenSink,
+};
 
 /// The system turn: what the judge is for.
 const JUDGE_SYSTEM: &str = "You check whether two steps of a worked solution make the same point. \
@@ -148,9 +150,12 @@ impl SharedGenerator {
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Box<dyn StepGenerator>>> {
-        self.inner
-            .lock()
-            .map_err(|_| EngineError::Generation(format!("model {} is unusable after an earlier failure", self.name)))
+        self.inner.lock().map_err(|_| {
+            EngineError::Generation(format!(
+                "model {} is unusable after an earlier failure",
+                self.name
+            ))
+        })
     }
 }
 
@@ -174,11 +179,14 @@ impl StepGenerator for SharedGenerator {
         cancel: &CancelFlag,
         on_token: TokenSink<'_>,
     ) -> Result<Vec<StepOutput>> {
-        self.lock()?.continue_steps(requests, sampling, cancel, on_token)
+        self.lock()?
+            .continue_steps(requests, sampling, cancel, on_token)
     }
 
     fn take_stats(&mut self) -> GeneratorStats {
-        self.lock().map(|mut model| model.take_stats()).unwrap_or_default()
+        self.lock()
+            .map(|mut model| model.take_stats())
+            .unwrap_or_default()
     }
 }
 

@@ -120,7 +120,10 @@ impl<'a> Scheduler<'a> {
             stats: LookaheadStats::default(),
             fallback: None,
             gamma: GammaController::new(settings.gamma, settings.adaptive_gamma),
-            guard: SlowdownGuard::new(settings.slowdown_guard, settings.plain_tokens_per_s_estimate),
+            guard: SlowdownGuard::new(
+                settings.slowdown_guard,
+                settings.plain_tokens_per_s_estimate,
+            ),
             token_room: 0,
             draft_token_room: 0,
         }
@@ -136,9 +139,12 @@ impl<'a> Scheduler<'a> {
         if let Some(speculation) = &self.speculation {
             // The draft shares the target's tokenizer, so the prompt's token
             // count carries over.
-            self.draft_token_room = self
-                .token_room
-                .min(speculation.draft.context_limit().saturating_sub(prompt_tokens));
+            self.draft_token_room = self.token_room.min(
+                speculation
+                    .draft
+                    .context_limit()
+                    .saturating_sub(prompt_tokens),
+            );
         }
 
         let ended = loop {
@@ -225,15 +231,15 @@ impl<'a> Scheduler<'a> {
         let seconds = started.elapsed().as_secs_f64();
         self.stats.target_seconds += seconds;
         LookaheadStats::count_at(&mut self.stats.target_batch_sizes, 1);
-        let output = outputs
-            .into_iter()
-            .next()
-            .ok_or_else(|| EngineError::Generation("the target model returned no step".to_string()))?;
+        let output = outputs.into_iter().next().ok_or_else(|| {
+            EngineError::Generation("the target model returned no step".to_string())
+        })?;
         let step = Step::read(output, max_tokens, &self.settings.delimiter);
         if step.end == StepEnd::Cancelled {
             return Ok(Some(LookaheadEnd::Cancelled));
         }
-        self.guard.observe_target_step(step.tokens, step.decode_seconds);
+        self.guard
+            .observe_target_step(step.tokens, step.decode_seconds);
         self.stats.target_only_steps += 1;
         let ends_answer = step.ends_answer();
         self.keep(Kept {
@@ -254,7 +260,10 @@ impl<'a> Scheduler<'a> {
     }
 
     /// One Lookahead round; see the module documentation.
-    fn speculative_round(&mut self, speculation: &mut Speculation<'_>) -> Result<Option<LookaheadEnd>> {
+    fn speculative_round(
+        &mut self,
+        speculation: &mut Speculation<'_>,
+    ) -> Result<Option<LookaheadEnd>> {
         let round_started = Instant::now();
         let gamma = self.gamma.current();
         let base = format!("{}{}", self.prompt, self.answer);
@@ -339,9 +348,9 @@ impl<'a> Scheduler<'a> {
             return Ok(Some(LookaheadEnd::Cancelled));
         }
         let started = Instant::now();
-        let result = self
-            .target
-            .continue_steps(&requests, self.sampling, self.cancel, &mut |_, _| {});
+        let result =
+            self.target
+                .continue_steps(&requests, self.sampling, self.cancel, &mut |_, _| {});
         let target_seconds = started.elapsed().as_secs_f64();
         let target_ms = target_seconds * 1000.0;
         self.stats.target_seconds += target_seconds;
@@ -370,7 +379,8 @@ impl<'a> Scheduler<'a> {
             return Ok(Some(LookaheadEnd::Cancelled));
         }
         if let Some(first) = branches.first() {
-            self.guard.observe_target_step(first.tokens, first.decode_seconds);
+            self.guard
+                .observe_target_step(first.tokens, first.decode_seconds);
         }
 
         // 3. Judge in order; the first rejection ends the round.
@@ -437,7 +447,12 @@ impl<'a> Scheduler<'a> {
                     if verdict.accepted {
                         accepted += 1;
                         kept.push(Kept {
-                            record: record(Verdict::Accepted, verdict.score, KeptFrom::Draft, judge_ms),
+                            record: record(
+                                Verdict::Accepted,
+                                verdict.score,
+                                KeptFrom::Draft,
+                                judge_ms,
+                            ),
                             tokens: draft.tokens,
                             ends_answer: draft.ends_answer(),
                         });
@@ -447,7 +462,12 @@ impl<'a> Scheduler<'a> {
                         }
                     } else {
                         kept.push(Kept {
-                            record: record(Verdict::Rejected, verdict.score, KeptFrom::Target, judge_ms),
+                            record: record(
+                                Verdict::Rejected,
+                                verdict.score,
+                                KeptFrom::Target,
+                                judge_ms,
+                            ),
                             tokens: branch.tokens,
                             ends_answer: branch.ends_answer(),
                         });

@@ -99,10 +99,17 @@ impl LookaheadStats {
         self.unfinished_drafts += other.unfinished_drafts;
         self.bonus_steps += other.bonus_steps;
         self.target_only_steps += other.target_only_steps;
-        add_counts(&mut self.proposed_per_position, &other.proposed_per_position);
-        add_counts(&mut self.accepted_per_position, &other.accepted_per_position);
+        add_counts(
+            &mut self.proposed_per_position,
+            &other.proposed_per_position,
+        );
+        add_counts(
+            &mut self.accepted_per_position,
+            &other.accepted_per_position,
+        );
         add_counts(&mut self.accepted_per_round, &other.accepted_per_round);
-        self.gamma_per_round.extend_from_slice(&other.gamma_per_round);
+        self.gamma_per_round
+            .extend_from_slice(&other.gamma_per_round);
         self.judge_seconds += other.judge_seconds;
         self.draft_seconds += other.draft_seconds;
         self.target_seconds += other.target_seconds;

@@ -13,7 +13,8 @@ use std::time::Duration;
 use crate::cancel::CancelFlag;
 use crate::error::{EngineError, Result};
 use crate::generate::{
-    GeneratorStats, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, TokenSink, STEP_DELIMITER,
+    GeneratorStats, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, TokenSink,
+    STEP_DELIMITER,
 };
 use crate::judge::{Judge, JudgeVerdict};
 
@@ -120,7 +121,8 @@ impl ScriptedGenerator {
             None => (OFF_SCRIPT_STEP, false),
         };
         let step_end = if request.stop_at_delimiter {
-            rest.find(STEP_DELIMITER).map(|at| at + STEP_DELIMITER.len())
+            rest.find(STEP_DELIMITER)
+                .map(|at| at + STEP_DELIMITER.len())
         } else {
             None
         };
@@ -175,7 +177,10 @@ impl StepGenerator for ScriptedGenerator {
         let call = self.calls.len();
         self.calls.push(requests.to_vec());
         if self.fail_calls.contains(&call) {
-            return Err(EngineError::Generation(format!("{} failed on call {call} (scripted)", self.name)));
+            return Err(EngineError::Generation(format!(
+                "{} failed on call {call} (scripted)",
+                self.name
+            )));
         }
         if self.fail_batches_over.is_some_and(|n| requests.len() > n) {
             return Err(EngineError::Generation(format!(
@@ -245,7 +250,9 @@ impl ScriptedJudge {
             "failing",
             Box::new(move |target, draft, call| {
                 if call == n {
-                    Err(EngineError::Judge(format!("scripted failure on call {call}")))
+                    Err(EngineError::Judge(format!(
+                        "scripted failure on call {call}"
+                    )))
                 } else {
                     Ok(target == draft)
                 }
@@ -266,7 +273,8 @@ impl Judge for ScriptedJudge {
 
     fn judge(&mut self, target_step: &str, drafted_step: &str) -> Result<JudgeVerdict> {
         let call = self.calls.len();
-        self.calls.push((target_step.to_string(), drafted_step.to_string()));
+        self.calls
+            .push((target_step.to_string(), drafted_step.to_string()));
         let accepted = (self.decide)(target_step, drafted_step, call)?;
         Ok(JudgeVerdict {
             accepted,

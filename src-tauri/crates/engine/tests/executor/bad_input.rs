@@ -44,7 +44,10 @@ fn unsupported_architectures_and_tensor_types_are_named() {
     write_gguf(&path, "llama", GgmlDType::Q2K);
     match load(&path) {
         EngineError::Unsupported(what) => {
-            assert!(what.contains("Q2K") && what.contains("token_embd"), "{what}")
+            assert!(
+                what.contains("Q2K") && what.contains("token_embd"),
+                "{what}"
+            )
         }
         other => panic!("wrong error: {other}"),
     }
@@ -61,7 +64,10 @@ fn truncated_and_garbage_files_are_corrupt() {
         ("text.gguf", b"this is not a model".as_slice()),
     ] {
         let path = dir.path().join(name);
-        std::fs::File::create(&path).unwrap().write_all(bytes).unwrap();
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(bytes)
+            .unwrap();
         match load(&path) {
             EngineError::ModelCorrupt { path: p, reason } => {
                 assert_eq!(p, path);

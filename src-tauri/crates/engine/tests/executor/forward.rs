@@ -1,7 +1,9 @@
 //! The forward pass: ragged batches, chunked prefill, fork and truncate all
 //! give the same logits, bit for bit, as computing each sequence alone.
 
-use lookahead_engine::executor::{BatchItem, Executor, ExecutorOptions, KvSequence, Logits, LogitsWanted};
+use lookahead_engine::executor::{
+    BatchItem, Executor, ExecutorOptions, KvSequence, Logits, LogitsWanted,
+};
 
 use crate::common::{chat, load, shared_smol, smol, QUESTION, SMOL};
 
@@ -20,7 +22,8 @@ fn prompts(exec: &Executor) -> Vec<Vec<u32>> {
     let tok = exec.tokenizer();
     vec![
         tok.encode(&chat(QUESTION)).unwrap(),
-        tok.encode("The quick brown fox jumps over the lazy dog.").unwrap(),
+        tok.encode("The quick brown fox jumps over the lazy dog.")
+            .unwrap(),
         tok.encode(&chat("What is 17 * 23?")).unwrap(),
     ]
 }
@@ -44,7 +47,10 @@ fn ragged_batch_matches_single_sequences() {
         })
         .collect();
     let together = exec.forward(&mut items).expect("batched forward");
-    assert_eq!(alone, together, "a batch must not change any sequence's logits");
+    assert_eq!(
+        alone, together,
+        "a batch must not change any sequence's logits"
+    );
 
     // And one decode step for all three (different positions) in one pass.
     let next: Vec<u32> = together
@@ -113,7 +119,12 @@ fn fork_and_truncate_match_recomputation() {
     let fresh = |tail: &[u32]| {
         let mut all = prompt.clone();
         all.extend_from_slice(tail);
-        let l = run(&exec, &mut exec.new_sequence(), &all, LogitsWanted::Tail(tail.len()));
+        let l = run(
+            &exec,
+            &mut exec.new_sequence(),
+            &all,
+            LogitsWanted::Tail(tail.len()),
+        );
         l
     };
     assert_eq!(lb, fresh(&x));
@@ -132,7 +143,11 @@ fn fork_and_truncate_match_recomputation() {
     assert_eq!(l, la);
 
     drop((a, b));
-    assert_eq!(exec.kv_bytes_in_use(), 0, "dropping sequences frees their blocks");
+    assert_eq!(
+        exec.kv_bytes_in_use(),
+        0,
+        "dropping sequences frees their blocks"
+    );
 }
 
 #[test]
@@ -143,7 +158,10 @@ fn prefix_cache_returns_the_longest_usable_prefix() {
     run(&exec, &mut seq, &prompt, LogitsWanted::None);
     exec.remember(&seq);
     drop(seq);
-    assert!(exec.kv_bytes_in_use() > 0, "the prefix cache keeps the blocks");
+    assert!(
+        exec.kv_bytes_in_use() > 0,
+        "the prefix cache keeps the blocks"
+    );
 
     let mut longer = prompt.clone();
     longer.extend_from_slice(&exec.tokenizer().encode("She sold").unwrap());
@@ -185,5 +203,8 @@ fn cache_budget_is_enforced_with_a_clear_error() {
         }])
         .expect_err("no room");
     assert!(err.to_string().contains("budget"), "{err}");
-    assert!(seq.is_empty(), "a failed pass leaves the sequence as it was");
+    assert!(
+        seq.is_empty(),
+        "a failed pass leaves the sequence as it was"
+    );
 }

@@ -25,13 +25,19 @@ pub fn requests(max_tokens: usize) -> Vec<StepRequest> {
     .collect()
 }
 
-pub fn run(gen: &mut dyn StepGenerator, reqs: &[StepRequest], sampling: &Sampling) -> Vec<StepOutput> {
+pub fn run(
+    gen: &mut dyn StepGenerator,
+    reqs: &[StepRequest],
+    sampling: &Sampling,
+) -> Vec<StepOutput> {
     gen.continue_steps(reqs, sampling, &CancelFlag::new(), &mut |_, _| {})
         .expect("continue_steps")
 }
 
 fn summary(out: &[StepOutput]) -> Vec<(String, usize, Option<StepEnd>)> {
-    out.iter().map(|o| (o.text.clone(), o.tokens, o.end)).collect()
+    out.iter()
+        .map(|o| (o.text.clone(), o.tokens, o.end))
+        .collect()
 }
 
 fn one_by_one(exec: Arc<Executor>, reqs: &[StepRequest], sampling: &Sampling) -> Vec<StepOutput> {
@@ -159,7 +165,12 @@ fn steps_end_at_delimiter_end_of_sequence_or_budget() {
         stop_at_delimiter: false,
     };
     let out = run(&mut gen, &[whole], &Sampling::default());
-    assert_eq!(out[0].end, Some(StepEnd::EndOfSequence), "{:?}", out[0].text);
+    assert_eq!(
+        out[0].end,
+        Some(StepEnd::EndOfSequence),
+        "{:?}",
+        out[0].text
+    );
 }
 
 #[test]

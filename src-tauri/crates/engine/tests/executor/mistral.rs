@@ -72,14 +72,21 @@ impl Reference {
             sender.send(request).await.unwrap();
             match rx.recv().await {
                 Some(Response::CompletionDone(done)) => done.choices[0].text.clone(),
-                other => panic!("unexpected mistral.rs response: {other:?}"),
+                Some(_) => panic!("unexpected mistral.rs response"),
+                None => panic!("mistral.rs closed the channel"),
             }
         })
     }
 
     pub fn tokenize(&self, text: &str) -> Vec<u32> {
         self.rt
-            .block_on(self.model.tokenize(either::Either::Right(text.to_string()), None, false, false, None))
+            .block_on(self.model.tokenize(
+                either::Either::Right(text.to_string()),
+                None,
+                false,
+                false,
+                None,
+            ))
             .unwrap()
     }
 }
@@ -96,7 +103,10 @@ pub const TEXTS: [&str; 6] = [
 /// How many leading tokens two token lists share, with a report line.
 pub fn agreement(ours: &[u32], theirs: &[u32]) -> (usize, String) {
     let n = ours.iter().zip(theirs).take_while(|(a, b)| a == b).count();
-    (n, format!("{n} of {} / {} tokens agree", ours.len(), theirs.len()))
+    (
+        n,
+        format!("{n} of {} / {} tokens agree", ours.len(), theirs.len()),
+    )
 }
 
 #[test]
@@ -129,7 +139,10 @@ fn smol_tokens_and_greedy_text_match_mistralrs() {
         &tok.encode(&ours[0].text).unwrap(),
         &tok.encode(&theirs).unwrap(),
     );
-    eprintln!("SmolLM2 greedy vs mistral.rs: {report}\n ours:   {:?}\n theirs: {theirs:?}", ours[0].text);
+    eprintln!(
+        "SmolLM2 greedy vs mistral.rs: {report}\n ours:   {:?}\n theirs: {theirs:?}",
+        ours[0].text
+    );
     assert_eq!(ours[0].text.trim_start(), theirs.trim_start(), "{report}");
     assert!(n >= ours[0].tokens.min(N) - 1);
 }

@@ -23,9 +23,15 @@ fn qwen_pair_speculation_equals_plain_greedy() {
     let target = load(QWEN_TARGET, ExecutorOptions::default());
     let draft = load(QWEN_DRAFT, ExecutorOptions::default());
     let reqs = [request(64, false)];
-    let expected = run(&mut ExecutorGenerator::new(target.clone()), &reqs, &Sampling::default());
+    let expected = run(
+        &mut ExecutorGenerator::new(target.clone()),
+        &reqs,
+        &Sampling::default(),
+    );
     target.clear_prefix_cache();
-    let mut spec = SpeculativeGenerator::with_draft(target.clone(), draft, SpeculationConfig::default()).unwrap();
+    let mut spec =
+        SpeculativeGenerator::with_draft(target.clone(), draft, SpeculationConfig::default())
+            .unwrap();
     let got = run(&mut spec, &reqs, &Sampling::default());
     assert_eq!(expected[0].text, got[0].text);
     let stats = spec.take_stats();
@@ -34,7 +40,11 @@ fn qwen_pair_speculation_equals_plain_greedy() {
         stats.accepted_tokens, stats.drafted_tokens, stats.verification_rounds
     );
     target.clear_prefix_cache();
-    let mut ngram = SpeculativeGenerator::with_ngram(target, NgramConfig::default(), SpeculationConfig::default());
+    let mut ngram = SpeculativeGenerator::with_ngram(
+        target,
+        NgramConfig::default(),
+        SpeculationConfig::default(),
+    );
     let got = run(&mut ngram, &reqs, &Sampling::default());
     assert_eq!(expected[0].text, got[0].text);
 }
@@ -43,11 +53,18 @@ fn qwen_pair_speculation_equals_plain_greedy() {
 #[ignore = "loads the 1.5B model twice (executor and mistral.rs); minutes on two cores"]
 fn qwen_target_greedy_matches_mistralrs() {
     let target = load(QWEN_TARGET, ExecutorOptions::default());
-    let ours = run(&mut ExecutorGenerator::new(target.clone()), &[request(32, false)], &Sampling::default());
+    let ours = run(
+        &mut ExecutorGenerator::new(target.clone()),
+        &[request(32, false)],
+        &Sampling::default(),
+    );
     let reference = Reference::load(&model_path(QWEN_TARGET));
     let theirs = reference.complete_greedy(&chat(QUESTION), 32);
     let tok = target.tokenizer();
-    let (_, report) = agreement(&tok.encode(&ours[0].text).unwrap(), &tok.encode(&theirs).unwrap());
+    let (_, report) = agreement(
+        &tok.encode(&ours[0].text).unwrap(),
+        &tok.encode(&theirs).unwrap(),
+    );
     eprintln!("Qwen 1.5B greedy vs mistral.rs: {report}");
     assert_eq!(ours[0].text.trim_start(), theirs.trim_start(), "{report}");
 }

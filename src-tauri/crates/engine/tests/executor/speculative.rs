@@ -56,7 +56,10 @@ fn ngram_speculation_equals_plain_greedy() {
         "accepted guesses save passes: {} vs {plain_passes}",
         stats.forward_passes
     );
-    assert_eq!(stats.generated_tokens, got.iter().map(|o| o.tokens).sum::<usize>());
+    assert_eq!(
+        stats.generated_tokens,
+        got.iter().map(|o| o.tokens).sum::<usize>()
+    );
 }
 
 #[test]
@@ -103,11 +106,20 @@ fn sampled_speculation_is_reproducible() {
         top_p: 0.9,
         seed: 11,
     };
-    let mut a = SpeculativeGenerator::with_ngram(smol(), NgramConfig::default(), SpeculationConfig::default());
-    let mut b = SpeculativeGenerator::with_draft(smol(), smol(), SpeculationConfig::default()).unwrap();
+    let mut a = SpeculativeGenerator::with_ngram(
+        smol(),
+        NgramConfig::default(),
+        SpeculationConfig::default(),
+    );
+    let mut b =
+        SpeculativeGenerator::with_draft(smol(), smol(), SpeculationConfig::default()).unwrap();
     let first = run(&mut a, &reqs, &sampling);
     let again = run(
-        &mut SpeculativeGenerator::with_ngram(smol(), NgramConfig::default(), SpeculationConfig::default()),
+        &mut SpeculativeGenerator::with_ngram(
+            smol(),
+            NgramConfig::default(),
+            SpeculationConfig::default(),
+        ),
         &reqs,
         &sampling,
     );
@@ -126,10 +138,17 @@ fn a_draft_with_another_vocabulary_is_refused() {
     let target = smol();
     let draft = load(QWEN_DRAFT, ExecutorOptions::default());
     match SpeculativeGenerator::with_draft(target, draft, SpeculationConfig::default()) {
-        Err(EngineError::TokenizerMismatch { draft, target, detail }) => {
+        Err(EngineError::TokenizerMismatch {
+            draft,
+            target,
+            detail,
+        }) => {
             assert!(draft.contains("qwen2.5-coder-0.5b"), "{draft}");
             assert!(target.contains("SmolLM2"), "{target}");
-            assert!(detail.contains("49152") && detail.contains("151936"), "{detail}");
+            assert!(
+                detail.contains("49152") && detail.contains("151936"),
+                "{detail}"
+            );
         }
         Err(other) => panic!("wrong error: {other}"),
         Ok(_) => panic!("accepted models with different vocabularies"),

@@ -15,7 +15,7 @@ CREATE TABLE _sqlx_migrations (
     checksum BLOB NOT NULL,
     execution_time BIGINT NOT NULL
 );
-INSERT INTO _sqlx_migrations VALUES (1, 'initial', '2025-06-01 12:00:00', 1, X'BE81E5806EA5FD9D1F9563C5C58A6960D3B69B7FE966D536B4C20EAF116421247C88A80D483573101D82C7FD621ED0DA', 1843211);
+INSERT INTO _sqlx_migrations VALUES (1, 'initial', '2025-06-01 12:00:00', 1, X'3CEE2626EE084656AB45731D896F220D510DBF2F86E8B7CBD4CC3C04C6521D179038AD357BEDE700ABA2D30608EA4A74', 1843211);
 
 -- migrations/0001_initial.sql as released:
 
@@ -55,7 +55,6 @@ CREATE TABLE messages (
 );
 
 CREATE INDEX messages_by_conversation ON messages (conversation_id, id);
-CREATE INDEX messages_by_created ON messages (created_at);
 -- Open scans this at every start to find answers a crash left behind.
 CREATE INDEX messages_in_progress ON messages (status) WHERE status = 'in_progress';
 
@@ -76,6 +75,16 @@ CREATE TABLE steps (
 
 CREATE TABLE answer_metrics (
     message_id               INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+    -- Copied from the message when the metrics are written (none of these
+    -- change afterwards) so that statistics read this table alone instead
+    -- of every message's full text.
+    conversation_id          INTEGER NOT NULL,
+    created_at               TEXT    NOT NULL,
+    mode                     TEXT,
+    draft_model              TEXT,
+    target_model             TEXT,
+    judge_model              TEXT,
+    gamma                    NUMERIC,
     prompt_tokens            INTEGER NOT NULL,
     generated_tokens         INTEGER NOT NULL,
     wall_seconds             REAL    NOT NULL,
@@ -93,6 +102,19 @@ CREATE TABLE answer_metrics (
     per_position_acceptance  TEXT CHECK (per_position_acceptance IS NULL OR json_valid(per_position_acceptance)),
     speedup_estimate         REAL
 );
+
+CREATE INDEX answer_metrics_by_created ON answer_metrics (created_at);
+
+-- answer_metrics.per_position_acceptance, one row per position, written in
+-- the same transaction. Pooling thousands of answers from these rows is
+-- several times faster than unpacking the JSON of each.
+CREATE TABLE answer_positions (
+    message_id  INTEGER NOT NULL REFERENCES answer_metrics (message_id) ON DELETE CASCADE,
+    position    INTEGER NOT NULL CHECK (position >= 0),
+    attempted   INTEGER NOT NULL,
+    accepted    INTEGER NOT NULL,
+    PRIMARY KEY (message_id, position)
+) WITHOUT ROWID;
 
 CREATE TABLE installed_models (
     id            INTEGER PRIMARY KEY,
@@ -183,8 +205,10 @@ INSERT INTO steps VALUES
     (2, 2, NULL, '(Rayleigh scattering).', 'target_only', NULL, '(Rayleigh scattering).', 'target', NULL, 41.75, NULL);
 
 INSERT INTO answer_metrics VALUES
-    (2, 14, 96, 8.5, 812.0, 31.5, 0.42, 64, 48, 0.75, 2.4, 3, 1, 0.3333333333333333,
+    (2, 1, '2025-06-01T12:00:01.000Z', 'sd+lr', 'qwen3-0.6b', 'qwen3-8b', 'qwen3-1.7b', 4, 14, 96, 8.5, 812.0, 31.5, 0.42, 64, 48, 0.75, 2.4, 3, 1, 0.3333333333333333,
         '[{"attempted":3,"accepted":2},{"attempted":2,"accepted":1}]', 1.62);
+
+INSERT INTO answer_positions VALUES (2, 0, 3, 2), (2, 1, 2, 1);
 
 INSERT INTO installed_models VALUES
     (1, '/models/qwen3-0.6b-q8_0.gguf', 'draft', 639447744, 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00', '2025-05-30T10:00:00.000Z');

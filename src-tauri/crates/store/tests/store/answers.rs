@@ -48,7 +48,11 @@ async fn every_mode_and_status_round_trips() {
     let db = temp_db();
     let store = open(&db.path).await;
     let c = store.create_conversation("modes").await.unwrap();
-    let statuses = [MessageStatus::Complete, MessageStatus::Cancelled, MessageStatus::Failed];
+    let statuses = [
+        MessageStatus::Complete,
+        MessageStatus::Cancelled,
+        MessageStatus::Failed,
+    ];
     for (i, mode) in Mode::ALL.iter().enumerate() {
         let status = statuses[i % statuses.len()];
         let mut a = answer(&format!("answer {mode}"), i);
@@ -82,7 +86,10 @@ async fn every_mode_and_status_round_trips() {
         let x = m.metrics.as_ref().unwrap();
         assert_eq!(x.drafted_tokens.is_none(), Mode::ALL[i] == Mode::Plain);
     }
-    assert_eq!(detail.messages[2].message.error.as_deref(), Some("out of memory"));
+    assert_eq!(
+        detail.messages[2].message.error.as_deref(),
+        Some("out of memory")
+    );
 }
 
 #[tokio::test]
@@ -98,9 +105,18 @@ async fn begin_update_finish_life_cycle() {
     assert!(m.message.finished_at.is_none());
 
     store.update_answer_text(id, "partial").await.unwrap();
-    assert_eq!(store.get_conversation(c.id).await.unwrap().messages[0].message.text, "partial");
+    assert_eq!(
+        store.get_conversation(c.id).await.unwrap().messages[0]
+            .message
+            .text,
+        "partial"
+    );
 
-    let done = outcome("complete text", steps(9, 0), Some(metrics(12, 7, Some(1.4))));
+    let done = outcome(
+        "complete text",
+        steps(9, 0),
+        Some(metrics(12, 7, Some(1.4))),
+    );
     store.finish_answer(id, done.clone()).await.unwrap();
     let m = &store.get_conversation(c.id).await.unwrap().messages[0];
     assert_eq!(m.message.status, MessageStatus::Complete);
@@ -128,7 +144,12 @@ async fn finish_rejects_unfinished_status_and_repeated_steps_without_writing() {
 
     let mut repeated = steps(3, 0);
     repeated[2].index = 1;
-    assert_kind(store.finish_answer(id, outcome("x", repeated.clone(), None)).await, "InvalidInput");
+    assert_kind(
+        store
+            .finish_answer(id, outcome("x", repeated.clone(), None))
+            .await,
+        "InvalidInput",
+    );
     let mut a = answer("y", 0);
     a.outcome.steps = repeated;
     assert_kind(store.save_answer(c.id, a).await, "InvalidInput");
@@ -160,10 +181,16 @@ async fn a_failing_write_leaves_no_partial_answer() {
     }
     let before = store.get_conversation(c.id).await.unwrap();
 
-    let err = store.save_answer(c.id, answer("never saved", 10)).await.unwrap_err();
+    let err = store
+        .save_answer(c.id, answer("never saved", 10))
+        .await
+        .unwrap_err();
     assert_eq!(kind(&err), "Database", "{err:?}");
     let err = store
-        .finish_answer(begun, outcome("never finished", steps(10, 0), Some(metrics(4, 2, None))))
+        .finish_answer(
+            begun,
+            outcome("never finished", steps(10, 0), Some(metrics(4, 2, None))),
+        )
         .await
         .unwrap_err();
     assert_eq!(kind(&err), "Database", "{err:?}");
@@ -174,7 +201,10 @@ async fn a_failing_write_leaves_no_partial_answer() {
     assert_eq!(after.messages[0].message.status, MessageStatus::InProgress);
     store.close().await;
     assert_eq!(scalar_i64(&db.path, "SELECT count(*) FROM steps").await, 0);
-    assert_eq!(scalar_i64(&db.path, "SELECT count(*) FROM answer_metrics").await, 0);
+    assert_eq!(
+        scalar_i64(&db.path, "SELECT count(*) FROM answer_metrics").await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -184,7 +214,10 @@ async fn reopening_marks_unfinished_answers_interrupted_and_keeps_their_text() {
         let store = open(&db.path).await;
         let c = store.create_conversation("crash").await.unwrap();
         let id = store.begin_answer(c.id, sd_start()).await.unwrap();
-        store.update_answer_text(id, "what the user saw").await.unwrap();
+        store
+            .update_answer_text(id, "what the user saw")
+            .await
+            .unwrap();
         store.close().await;
         (c, id)
     };
@@ -207,11 +240,16 @@ async fn an_answer_marked_interrupted_by_another_instance_can_still_finish() {
     let id = first.begin_answer(c.id, sd_start()).await.unwrap();
     let second = open(&db.path).await;
     assert_eq!(
-        second.get_conversation(c.id).await.unwrap().messages[0].message.status,
+        second.get_conversation(c.id).await.unwrap().messages[0]
+            .message
+            .status,
         MessageStatus::Interrupted
     );
     first.update_answer_text(id, "still going").await.unwrap();
-    first.finish_answer(id, outcome("done", steps(4, 0), None)).await.unwrap();
+    first
+        .finish_answer(id, outcome("done", steps(4, 0), None))
+        .await
+        .unwrap();
     let m = &second.get_conversation(c.id).await.unwrap().messages[0];
     assert_eq!(m.message.status, MessageStatus::Complete);
     assert_eq!(m.steps.len(), 4);
@@ -229,7 +267,10 @@ async fn answer_recorded_after_the_fact_keeps_its_time() {
     let detail = store.get_conversation(c.id).await.unwrap();
     let m = &detail.messages[0].message;
     assert_eq!(m.created_at, when);
-    assert_eq!(m.finished_at, Some(when + chrono::Duration::milliseconds(2500)));
+    assert_eq!(
+        m.finished_at,
+        Some(when + chrono::Duration::milliseconds(2500))
+    );
     // An old answer does not make the conversation look newer than it is.
     assert_eq!(detail.conversation.updated_at, c.updated_at);
 }

@@ -15,7 +15,10 @@ async fn installed_models_upsert_list_remove() {
     };
     let a = store.upsert_model(&draft).await.unwrap();
     let judge = store
-        .upsert_model(&NewModel { role: ModelRole::Judge, ..draft.clone() })
+        .upsert_model(&NewModel {
+            role: ModelRole::Judge,
+            ..draft.clone()
+        })
         .await
         .unwrap();
     let target = store
@@ -27,17 +30,30 @@ async fn installed_models_upsert_list_remove() {
         })
         .await
         .unwrap();
-    assert_eq!(store.list_models(None).await.unwrap(), vec![a.clone(), judge.clone(), target.clone()]);
-    assert_eq!(store.list_models(Some(ModelRole::Target)).await.unwrap(), vec![target.clone()]);
+    assert_eq!(
+        store.list_models(None).await.unwrap(),
+        vec![a.clone(), judge.clone(), target.clone()]
+    );
+    assert_eq!(
+        store.list_models(Some(ModelRole::Target)).await.unwrap(),
+        vec![target.clone()]
+    );
 
     // Same path and role again updates in place.
     let updated = store
-        .upsert_model(&NewModel { size_bytes: 123, sha256: None, ..draft })
+        .upsert_model(&NewModel {
+            size_bytes: 123,
+            sha256: None,
+            ..draft
+        })
         .await
         .unwrap();
     assert_eq!(updated.id, a.id);
     assert_eq!((updated.size_bytes, updated.sha256.clone()), (123, None));
-    assert_eq!(store.list_models(Some(ModelRole::Draft)).await.unwrap(), vec![updated]);
+    assert_eq!(
+        store.list_models(Some(ModelRole::Draft)).await.unwrap(),
+        vec![updated]
+    );
 
     store.remove_model(judge.id).await.unwrap();
     assert_eq!(store.list_models(None).await.unwrap().len(), 2);
@@ -51,12 +67,25 @@ async fn settings_are_json_values() {
     assert_eq!(store.get_setting::<i64>("gamma").await.unwrap(), None);
     store.set_setting("gamma", &4).await.unwrap();
     store.set_setting("theme", "dark").await.unwrap();
-    store.set_setting("models", &json!({ "draft": "a", "target": "b" })).await.unwrap();
+    store
+        .set_setting("models", &json!({ "draft": "a", "target": "b" }))
+        .await
+        .unwrap();
     store.set_setting("gamma", &6).await.unwrap();
     assert_eq!(store.get_setting::<i64>("gamma").await.unwrap(), Some(6));
-    assert_eq!(store.get_setting::<String>("theme").await.unwrap().as_deref(), Some("dark"));
+    assert_eq!(
+        store
+            .get_setting::<String>("theme")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("dark")
+    );
     let all = store.all_settings().await.unwrap();
-    assert_eq!(all.keys().collect::<Vec<_>>(), vec!["gamma", "models", "theme"]);
+    assert_eq!(
+        all.keys().collect::<Vec<_>>(),
+        vec!["gamma", "models", "theme"]
+    );
     assert_eq!(all["models"]["target"], "b");
     // A value of the wrong shape is an error, not a silent default.
     assert_kind(store.get_setting::<i64>("theme").await, "Json");

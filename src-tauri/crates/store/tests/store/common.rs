@@ -54,7 +54,13 @@ pub fn day(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap()
 }
 
-pub fn start(mode: Mode, draft: Option<&str>, target: &str, judge: Option<&str>, gamma: Option<i64>) -> AnswerStart {
+pub fn start(
+    mode: Mode,
+    draft: Option<&str>,
+    target: &str,
+    judge: Option<&str>,
+    gamma: Option<i64>,
+) -> AnswerStart {
     AnswerStart {
         mode,
         draft_model: draft.map(str::to_owned),
@@ -68,14 +74,21 @@ pub fn start(mode: Mode, draft: Option<&str>, target: &str, judge: Option<&str>,
 }
 
 pub fn sd_start() -> AnswerStart {
-    start(Mode::SdLr, Some("draft-0.5b"), "target-7b", Some("judge-1.5b"), Some(4))
+    start(
+        Mode::SdLr,
+        Some("draft-0.5b"),
+        "target-7b",
+        Some("judge-1.5b"),
+        Some(4),
+    )
 }
 
 /// `n` steps with varied verdicts and every optional field exercised.
 pub fn steps(n: usize, seed: usize) -> Vec<Step> {
     (0..n)
         .map(|i| {
-            let verdict = [Verdict::Accepted, Verdict::Rejected, Verdict::TargetOnly][(i + seed) % 3];
+            let verdict =
+                [Verdict::Accepted, Verdict::Rejected, Verdict::TargetOnly][(i + seed) % 3];
             Step {
                 index: i as i64,
                 drafted_text: (verdict != Verdict::TargetOnly).then(|| format!("draft {seed}/{i}")),
@@ -83,7 +96,11 @@ pub fn steps(n: usize, seed: usize) -> Vec<Step> {
                 verdict,
                 judge_score: (verdict != Verdict::TargetOnly).then_some(0.125 * (i % 8) as f64),
                 kept_text: format!("kept {seed}/{i} | with a pipe\nand a newline"),
-                kept_from: if verdict == Verdict::Accepted { KeptFrom::Draft } else { KeptFrom::Target },
+                kept_from: if verdict == Verdict::Accepted {
+                    KeptFrom::Draft
+                } else {
+                    KeptFrom::Target
+                },
                 draft_ms: Some(10.5 + i as f64),
                 target_ms: Some(40.25 + i as f64),
                 judge_ms: (verdict != Verdict::TargetOnly).then_some(3.0),
@@ -108,8 +125,14 @@ pub fn metrics(drafted: i64, accepted: i64, speedup: Option<f64>) -> AnswerMetri
         accepted_steps: Some(accepted / 4),
         step_acceptance_rate: (drafted >= 4).then(|| (accepted / 4) as f64 / (drafted / 4) as f64),
         per_position_acceptance: Some(vec![
-            PositionCount { attempted: drafted / 2, accepted: accepted / 2 },
-            PositionCount { attempted: drafted / 4, accepted: accepted / 4 },
+            PositionCount {
+                attempted: drafted / 2,
+                accepted: accepted / 2,
+            },
+            PositionCount {
+                attempted: drafted / 4,
+                accepted: accepted / 4,
+            },
         ]),
         speedup_estimate: speedup,
     }
@@ -171,10 +194,16 @@ pub fn assert_kind<T: std::fmt::Debug>(result: Result<T>, expected: &str) -> Sto
 /// ignored helper test `test` (which acts when `env` is set).
 pub fn child_command(test: &str, env: &str, value: &std::ffi::OsStr) -> std::process::Command {
     let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
-    cmd.args([test, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
-        .env(env, value)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+    cmd.args([
+        test,
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(env, value)
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
     cmd
 }

@@ -14,7 +14,11 @@ const STEPS: usize = 400;
 const SEEN_TEXT: &str = "partial text the user already saw";
 
 fn child_outcome(id: i64) -> AnswerOutcome {
-    outcome(&format!("answer {id}"), steps(STEPS, id as usize), Some(metrics(80, 60, Some(1.9))))
+    outcome(
+        &format!("answer {id}"),
+        steps(STEPS, id as usize),
+        Some(metrics(80, 60, Some(1.9))),
+    )
 }
 
 #[tokio::test]
@@ -41,42 +45,50 @@ async fn crash_child_writer() {
 /// Runs the child until it has finished `finished` answers and begun the
 /// next one, waits `delay`, kills it. Returns (conversation, pending,
 /// done ids, last begun id).
-fn run_and_kill(path: &std::path::Path, finished: usize, delay: Duration) -> (i64, i64, Vec<i64>, i64) {
+fn run_and_kill(
+    path: &std::path::Path,
+    finished: usize,
+    delay: Duration,
+) -> (i64, i64, Vec<i64>, i64) {
     let mut child = child_command("crash::crash_child_writer", CHILD_ENV, path.as_os_str())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
-    let (mut conversation, mut pending, mut done, mut last_begun) = (None, None, Vec::new(), None);
-    loop {
+    let (mut conversation, mut pending, mut done) = (None, None, Vec::new());
+    let last_begun = loop {
         let Some(line) = lines.next() else {
             let status = child.wait().unwrap();
             panic!("child ended early ({status}) after {done:?}");
         };
         let line = line.unwrap();
-        let words: Vec<&str> = line.split_whitespace().collect();
+        // The harness may print "test … ... " before the first line.
+        let words: Vec<&str> = line
+            .split_whitespace()
+            .skip_while(|w| *w != "CHILD")
+            .collect();
         match words.as_slice() {
             ["CHILD", "conversation", c, "pending", p] => {
                 conversation = Some(c.parse::<i64>().unwrap());
                 pending = Some(p.parse::<i64>().unwrap());
             }
-            ["CHILD", "begun", id] => {
-                last_begun = Some(id.parse::<i64>().unwrap());
-                if done.len() >= finished {
-                    break;
-                }
+            ["CHILD", "begun", id] if done.len() >= finished => {
+                break id.parse::<i64>().unwrap();
             }
             ["CHILD", "done", id] => done.push(id.parse::<i64>().unwrap()),
             _ => {}
         }
-    }
+    };
     std::thread::sleep(delay);
-    assert!(child.try_wait().unwrap().is_none(), "the child must still be running");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the child must still be running"
+    );
     child.kill().unwrap(); // SIGKILL on Unix: no destructors, no rollback.
     let status = child.wait().unwrap();
     assert!(!status.success());
-    (conversation.unwrap(), pending.unwrap(), done, last_begun.unwrap())
+    (conversation.unwrap(), pending.unwrap(), done, last_begun)
 }
 
 #[tokio::test]
@@ -93,8 +105,11 @@ async fn killed_writer_leaves_no_half_written_answer() {
 
         let store = open(&db.path).await;
         let detail = store.get_conversation(conversation).await.unwrap();
-        let answers: Vec<&MessageDetail> =
-            detail.messages.iter().filter(|m| m.message.role == Role::Assistant).collect();
+        let answers: Vec<&MessageDetail> = detail
+            .messages
+            .iter()
+            .filter(|m| m.message.role == Role::Assistant)
+            .collect();
         assert!(answers.len() >= done.len() + 2);
         for m in &answers {
             let id = m.message.id;
@@ -126,7 +141,10 @@ async fn killed_writer_leaves_no_half_written_answer() {
         store.close().await;
 
         let mut conn = raw(&db.path).await;
-        let check: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut conn).await.unwrap();
+        let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
         assert_eq!(check, "ok");
         let orphans: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM steps s JOIN messages m ON m.id = s.message_id WHERE m.status <> 'complete'",

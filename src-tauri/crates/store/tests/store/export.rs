@@ -7,9 +7,18 @@ use crate::common::*;
 async fn rich_conversation(store: &Store) -> i64 {
     let c = store.create_conversation("Export | me").await.unwrap();
     store.set_pinned(c.id, true).await.unwrap();
-    store.add_user_message(c.id, "First question?\nWith two lines.").await.unwrap();
-    store.save_answer(c.id, answer("First answer.", 6)).await.unwrap();
-    store.add_user_message(c.id, "Second question").await.unwrap();
+    store
+        .add_user_message(c.id, "First question?\nWith two lines.")
+        .await
+        .unwrap();
+    store
+        .save_answer(c.id, answer("First answer.", 6))
+        .await
+        .unwrap();
+    store
+        .add_user_message(c.id, "Second question")
+        .await
+        .unwrap();
     let mut failed = answer("Half an answer", 2);
     failed.start = start(Mode::Plain, None, "target-7b", None, None);
     failed.outcome.status = MessageStatus::Failed;
@@ -19,12 +28,16 @@ async fn rich_conversation(store: &Store) -> i64 {
     store.save_answer(c.id, failed).await.unwrap();
     let id = store.begin_answer(c.id, sd_start()).await.unwrap();
     store.update_answer_text(id, "cut short").await.unwrap();
-    store.finish_answer(id, AnswerOutcome {
-        status: MessageStatus::Cancelled,
-        ..outcome("cut short", steps(1, 0), None)
-    })
-    .await
-    .unwrap();
+    store
+        .finish_answer(
+            id,
+            AnswerOutcome {
+                status: MessageStatus::Cancelled,
+                ..outcome("cut short", steps(1, 0), None)
+            },
+        )
+        .await
+        .unwrap();
     c.id
 }
 
@@ -52,7 +65,10 @@ async fn json_export_import_round_trips() {
     let parsed: Value = serde_json::from_str(&exported).unwrap();
     assert_eq!(parsed["format"], EXPORT_FORMAT);
     assert_eq!(parsed["version"], EXPORT_VERSION);
-    assert_eq!(parsed["conversation"]["messages"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        parsed["conversation"]["messages"].as_array().unwrap().len(),
+        5
+    );
 
     // Into another database, as a user moving history between machines.
     let db2 = temp_db();
@@ -64,9 +80,13 @@ async fn json_export_import_round_trips() {
     assert_eq!(imported.messages.len(), original.messages.len());
     for (a, b) in original.messages.iter().zip(&imported.messages) {
         assert_eq!(b.message.conversation_id, new_id);
-        assert_eq!((&a.message.text, &a.message.status, &a.steps, &a.metrics), (&b.message.text, &b.message.status, &b.steps, &b.metrics));
+        assert_eq!(
+            (&a.message.text, &a.message.status, &a.steps, &a.metrics),
+            (&b.message.text, &b.message.status, &b.steps, &b.metrics)
+        );
     }
-    let mut again: Value = serde_json::from_str(&store2.export_json(new_id).await.unwrap()).unwrap();
+    let mut again: Value =
+        serde_json::from_str(&store2.export_json(new_id).await.unwrap()).unwrap();
     let mut first = parsed.clone();
     strip_ids(&mut first);
     strip_ids(&mut again);
@@ -111,7 +131,10 @@ async fn bad_imports_are_refused_and_change_nothing() {
     store.import_json(&dup.to_string()).await.unwrap_err();
     assert_eq!(store.list_conversations().await.unwrap().len(), 1);
     store.close().await;
-    assert_eq!(scalar_i64(&db.path, "SELECT count(*) FROM conversations").await, 1);
+    assert_eq!(
+        scalar_i64(&db.path, "SELECT count(*) FROM conversations").await,
+        1
+    );
 }
 
 #[tokio::test]

@@ -10,7 +10,9 @@ use sqlx::{ConnectOptions, Row};
 use crate::common::*;
 
 fn data_file(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -43,10 +45,11 @@ async fn schema(path: &Path) -> Vec<(String, String, Option<String>)> {
 
 async fn migrations(path: &Path) -> Vec<(i64, Vec<u8>, bool)> {
     let mut conn = raw(path).await;
-    let rows = sqlx::query("SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
+    let rows =
+        sqlx::query("SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
     sqlx::Connection::close(conn).await.unwrap();
     rows.iter()
         .map(|r| (r.get("version"), r.get("checksum"), r.get("success")))
@@ -56,7 +59,13 @@ async fn migrations(path: &Path) -> Vec<(i64, Vec<u8>, bool)> {
 fn migration_files() -> usize {
     std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"))
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".sql"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".sql")
+        })
         .count()
 }
 
@@ -79,7 +88,10 @@ async fn released_migrations_were_not_edited() {
     database_from_script(&frozen.path, &data_file("schema_v1.sql")).await;
     let fresh = temp_db();
     open(&fresh.path).await.close().await;
-    let (v1_frozen, v1_now) = (&migrations(&frozen.path).await[0], &migrations(&fresh.path).await[0]);
+    let (v1_frozen, v1_now) = (
+        &migrations(&frozen.path).await[0],
+        &migrations(&fresh.path).await[0],
+    );
     assert_eq!(v1_frozen.0, 1);
     assert_eq!(
         v1_frozen.1, v1_now.1,
@@ -95,17 +107,26 @@ async fn a_v1_database_is_upgraded_with_its_data() {
     let store = open(&db.path).await;
     // v1's rows, read through today's API.
     let list = store.list_conversations().await.unwrap();
-    assert_eq!(list.iter().map(|c| c.title.as_str()).collect::<Vec<_>>(), vec!["Why is the sky blue?"]);
+    assert_eq!(
+        list.iter().map(|c| c.title.as_str()).collect::<Vec<_>>(),
+        vec!["Why is the sky blue?"]
+    );
     assert!(list[0].pinned);
     assert_eq!(list[0].message_count, 4);
-    assert_eq!(store.list_deleted_conversations().await.unwrap()[0].title, "Prime gaps");
+    assert_eq!(
+        store.list_deleted_conversations().await.unwrap()[0].title,
+        "Prime gaps"
+    );
 
     let detail = store.get_conversation(1).await.unwrap();
     let answer = &detail.messages[1];
     assert_eq!(answer.message.mode, Some(Mode::SdLr));
     assert_eq!(answer.message.judge_model.as_deref(), Some("qwen3-1.7b"));
     assert_eq!(answer.message.settings["gamma"], 4);
-    assert_eq!(answer.message.final_answer.as_deref(), Some("Rayleigh scattering"));
+    assert_eq!(
+        answer.message.final_answer.as_deref(),
+        Some("Rayleigh scattering")
+    );
     assert_eq!(
         answer.steps.iter().map(|s| s.verdict).collect::<Vec<_>>(),
         vec![Verdict::Accepted, Verdict::Rejected, Verdict::TargetOnly]
@@ -114,7 +135,13 @@ async fn a_v1_database_is_upgraded_with_its_data() {
     assert_eq!(answer.steps[2].drafted_text, None);
     let m = answer.metrics.as_ref().unwrap();
     assert_eq!((m.drafted_tokens, m.accepted_tokens), (Some(64), Some(48)));
-    assert_eq!(m.per_position_acceptance.as_ref().unwrap()[0], PositionCount { attempted: 3, accepted: 2 });
+    assert_eq!(
+        m.per_position_acceptance.as_ref().unwrap()[0],
+        PositionCount {
+            attempted: 3,
+            accepted: 2
+        }
+    );
     assert_eq!(m.speedup_estimate, Some(1.62));
     // The answer v1 was writing when it stopped is recovered as interrupted.
     let cut = &detail.messages[3].message;
@@ -123,10 +150,37 @@ async fn a_v1_database_is_upgraded_with_its_data() {
 
     // v1's search index still serves, and v1 rows count in statistics.
     let hits = store.search("rayleigh", 10).await.unwrap();
-    assert_eq!(hits.iter().filter_map(|h| h.message_id).collect::<Vec<_>>(), vec![2]);
-    assert_eq!(store.totals(&StatsFilter::default()).await.unwrap().accepted_tokens, 48);
-    assert_eq!(store.list_models(None).await.unwrap()[0].size_bytes, 639447744);
-    assert_eq!(store.get_setting::<i64>("default_gamma").await.unwrap(), Some(4));
+    assert_eq!(
+        hits.iter().filter_map(|h| h.message_id).collect::<Vec<_>>(),
+        vec![2]
+    );
+    assert_eq!(
+        store
+            .totals(&StatsFilter::default())
+            .await
+            .unwrap()
+            .accepted_tokens,
+        48
+    );
+    let positions = store
+        .position_acceptance(&StatsFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        positions
+            .iter()
+            .map(|p| (p.attempted, p.accepted))
+            .collect::<Vec<_>>(),
+        vec![(3, 2), (2, 1)]
+    );
+    assert_eq!(
+        store.list_models(None).await.unwrap()[0].size_bytes,
+        639447744
+    );
+    assert_eq!(
+        store.get_setting::<i64>("default_gamma").await.unwrap(),
+        Some(4)
+    );
     // And it takes new answers.
     store.save_answer(1, answer_fixture()).await.unwrap();
     store.close().await;
@@ -139,7 +193,10 @@ async fn a_v1_database_is_upgraded_with_its_data() {
     let expected: Vec<i64> = migrations(&fresh.path).await.iter().map(|m| m.0).collect();
     assert_eq!(applied, expected);
     let mut conn = raw(&db.path).await;
-    let check: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut conn).await.unwrap();
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(check, "ok");
     sqlx::query("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
         .execute(&mut conn)

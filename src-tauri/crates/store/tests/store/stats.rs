@@ -32,9 +32,18 @@ fn fixture() -> Vec<Spec> {
             let drafted = 20 + 7 * i;
             let accepted = (drafted * (3 + i % 5)) / 8;
             let positions = vec![
-                PositionCount { attempted: 10 + i, accepted: 8 + i / 2 },
-                PositionCount { attempted: 10 + i, accepted: 5 + i / 3 },
-                PositionCount { attempted: 4 + i % 4, accepted: i % 4 },
+                PositionCount {
+                    attempted: 10 + i,
+                    accepted: 8 + i / 2,
+                },
+                PositionCount {
+                    attempted: 10 + i,
+                    accepted: 5 + i / 3,
+                },
+                PositionCount {
+                    attempted: 4 + i % 4,
+                    accepted: i % 4,
+                },
             ];
             Spec {
                 at: day(2025, 1, 10 + (i % 4) as u32, (i % 24) as u32),
@@ -58,7 +67,7 @@ fn fixture() -> Vec<Spec> {
                     accepted_steps: (!plain).then_some(i % 5),
                     step_acceptance_rate: None,
                     per_position_acceptance: (!plain).then_some(positions),
-                    speedup_estimate: (!plain).then(|| 0.8 + (i % 9) as f64 * 0.3),
+                    speedup_estimate: (!plain).then_some(0.8 + (i % 9) as f64 * 0.3),
                 },
             }
         })
@@ -67,7 +76,10 @@ fn fixture() -> Vec<Spec> {
 
 async fn fill(store: &Store, specs: &[Spec]) {
     let c = store.create_conversation("stats").await.unwrap();
-    store.add_user_message(c.id, "a question has no metrics").await.unwrap();
+    store
+        .add_user_message(c.id, "a question has no metrics")
+        .await
+        .unwrap();
     for s in specs {
         let a = NewAnswer {
             start: start(s.mode, s.draft, s.target, s.judge, s.gamma),
@@ -78,7 +90,10 @@ async fn fill(store: &Store, specs: &[Spec]) {
     }
     // Answers in the bin and answers without metrics must not count.
     let binned = store.create_conversation("binned").await.unwrap();
-    store.save_answer(binned.id, answer("binned", 1)).await.unwrap();
+    store
+        .save_answer(binned.id, answer("binned", 1))
+        .await
+        .unwrap();
     store.delete_conversation(binned.id).await.unwrap();
     let no_metrics = store.create_conversation("no metrics").await.unwrap();
     let mut a = answer("no metrics", 1);
@@ -139,7 +154,10 @@ fn check_row(row: &AcceptanceRow, e: &Expected) {
     assert_eq!(row.drafted_steps, e.drafted_steps, "{}", row.key);
     assert_eq!(row.accepted_steps, e.accepted_steps, "{}", row.key);
     close(row.token_acceptance_rate, ratio(e.accepted, e.drafted));
-    close(row.step_acceptance_rate, ratio(e.accepted_steps, e.drafted_steps));
+    close(
+        row.step_acceptance_rate,
+        ratio(e.accepted_steps, e.drafted_steps),
+    );
     close(row.mean_acceptance_length, mean(&e.mal));
     close(row.mean_speedup, mean(&e.speedups));
 }
@@ -171,15 +189,27 @@ async fn totals_and_groupings_match_the_fixture() {
     let e = expect(&specs);
     assert_eq!(t.answers, e.answers);
     assert_eq!(t.generated_tokens, e.generated);
-    assert_eq!(t.prompt_tokens, specs.iter().map(|s| s.metrics.prompt_tokens).sum::<i64>());
+    assert_eq!(
+        t.prompt_tokens,
+        specs.iter().map(|s| s.metrics.prompt_tokens).sum::<i64>()
+    );
     assert_eq!(t.drafted_tokens, e.drafted);
     assert_eq!(t.accepted_tokens, e.accepted);
-    close(Some(t.wall_seconds), Some(specs.iter().map(|s| s.metrics.wall_seconds).sum()));
+    close(
+        Some(t.wall_seconds),
+        Some(specs.iter().map(|s| s.metrics.wall_seconds).sum()),
+    );
     close(t.token_acceptance_rate, ratio(e.accepted, e.drafted));
-    close(t.step_acceptance_rate, ratio(e.accepted_steps, e.drafted_steps));
+    close(
+        t.step_acceptance_rate,
+        ratio(e.accepted_steps, e.drafted_steps),
+    );
     close(t.mean_speedup, mean(&e.speedups));
     close(t.mean_acceptance_length, mean(&e.mal));
-    let decode: Vec<f64> = specs.iter().filter_map(|s| s.metrics.decode_tokens_per_s).collect();
+    let decode: Vec<f64> = specs
+        .iter()
+        .filter_map(|s| s.metrics.decode_tokens_per_s)
+        .collect();
     close(t.mean_decode_tokens_per_s, mean(&decode));
 
     let by_day = store.acceptance_by_day(&all).await.unwrap();
@@ -189,24 +219,87 @@ async fn totals_and_groupings_match_the_fixture() {
     sorted.sort_unstable();
     assert_eq!(days, sorted, "days oldest first");
 
-    check_groups(&store.acceptance_by(&all, GroupBy::ModelPair).await.unwrap(), &specs, |s| match s.draft {
-        Some(d) => format!("{d} → {}", s.target),
-        None => s.target.to_owned(),
-    });
-    check_groups(&store.acceptance_by(&all, GroupBy::Judge).await.unwrap(), &specs, |s| {
-        s.judge.unwrap_or("(no judge)").to_owned()
-    });
-    check_groups(&store.acceptance_by(&all, GroupBy::Mode).await.unwrap(), &specs, |s| s.mode.to_string());
+    check_groups(
+        &store.acceptance_by(&all, GroupBy::ModelPair).await.unwrap(),
+        &specs,
+        |s| match s.draft {
+            Some(d) => format!("{d} → {}", s.target),
+            None => s.target.to_owned(),
+        },
+    );
+    check_groups(
+        &store.acceptance_by(&all, GroupBy::Judge).await.unwrap(),
+        &specs,
+        |s| s.judge.unwrap_or("(no judge)").to_owned(),
+    );
+    check_groups(
+        &store.acceptance_by(&all, GroupBy::Mode).await.unwrap(),
+        &specs,
+        |s| s.mode.to_string(),
+    );
     let by_gamma = store.acceptance_by(&all, GroupBy::Gamma).await.unwrap();
-    check_groups(&by_gamma, &specs, |s| s.gamma.map_or("(none)".to_owned(), |g| g.to_string()));
+    check_groups(&by_gamma, &specs, |s| {
+        s.gamma.map_or("(none)".to_owned(), |g| g.to_string())
+    });
     let order: Vec<&str> = by_gamma.iter().map(|r| r.key.as_str()).collect();
-    assert_eq!(order, vec!["2", "4", "6", "(none)"], "numeric order, none last");
+    let mut gammas: Vec<i64> = specs.iter().filter_map(|s| s.gamma).collect();
+    gammas.sort_unstable();
+    gammas.dedup();
+    let mut expected: Vec<String> = gammas.iter().map(|g| g.to_string()).collect();
+    expected.push("(none)".to_owned());
+    assert!(gammas.len() > 1);
+    assert_eq!(order, expected, "numeric order, none last");
 
     // The plain group drafted nothing, so it has no rates rather than zero.
     let plain = store.acceptance_by(&all, GroupBy::Mode).await.unwrap();
     let plain = plain.iter().find(|r| r.key == "plain").unwrap();
     assert_eq!(plain.token_acceptance_rate, None);
     assert_eq!(plain.mean_speedup, None);
+}
+
+#[tokio::test]
+async fn acceptance_by_configuration_matches_the_fixture() {
+    let db = temp_db();
+    let store = open(&db.path).await;
+    let specs = fixture();
+    fill(&store, &specs).await;
+    type Config = (Option<String>, Option<String>, Option<String>, Option<i64>);
+    let config = |s: &Spec| -> Config {
+        (
+            s.draft.map(str::to_owned),
+            Some(s.target.to_owned()),
+            s.judge.map(str::to_owned),
+            s.gamma,
+        )
+    };
+    let mut groups: BTreeMap<Config, Vec<&Spec>> = BTreeMap::new();
+    for s in &specs {
+        groups.entry(config(s)).or_default().push(s);
+    }
+    let rows = store
+        .acceptance_by_config(&StatsFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), groups.len());
+    for r in &rows {
+        let key: Config = (
+            r.draft_model.clone(),
+            r.target_model.clone(),
+            r.judge_model.clone(),
+            r.gamma,
+        );
+        let group = groups
+            .get(&key)
+            .unwrap_or_else(|| panic!("unexpected group {key:?}"));
+        check_row(&r.row, &expect(group.iter().copied()));
+        if let Some(g) = r.gamma {
+            assert!(r.row.key.ends_with(&format!("γ={g}")), "{}", r.row.key);
+        }
+    }
+    // Most used configuration first.
+    assert!(rows
+        .windows(2)
+        .all(|w| w[0].row.answers >= w[1].row.answers));
 }
 
 #[tokio::test]
@@ -217,7 +310,10 @@ async fn date_filter_is_inclusive_on_both_ends() {
     fill(&store, &specs).await;
     let since = NaiveDate::from_ymd_opt(2025, 1, 11).unwrap();
     let until = NaiveDate::from_ymd_opt(2025, 1, 12).unwrap();
-    let filter = StatsFilter { since: Some(since), until: Some(until) };
+    let filter = StatsFilter {
+        since: Some(since),
+        until: Some(until),
+    };
     let inside: Vec<Spec> = specs
         .iter()
         .filter(|s| (since..=until).contains(&s.at.date_naive()))
@@ -226,17 +322,32 @@ async fn date_filter_is_inclusive_on_both_ends() {
     assert!(!inside.is_empty() && inside.len() < specs.len());
     let t = store.totals(&filter).await.unwrap();
     assert_eq!(t.answers, inside.len() as i64);
-    check_groups(&store.acceptance_by_day(&filter).await.unwrap(), &inside, |s| {
-        s.at.format("%Y-%m-%d").to_string()
-    });
-    let only_since = StatsFilter { since: Some(since), until: None };
+    check_groups(
+        &store.acceptance_by_day(&filter).await.unwrap(),
+        &inside,
+        |s| s.at.format("%Y-%m-%d").to_string(),
+    );
+    let only_since = StatsFilter {
+        since: Some(since),
+        until: None,
+    };
     let n = specs.iter().filter(|s| s.at.date_naive() >= since).count() as i64;
     assert_eq!(store.totals(&only_since).await.unwrap().answers, n);
-    let future = StatsFilter { since: NaiveDate::from_ymd_opt(2030, 1, 1), until: None };
+    let future = StatsFilter {
+        since: NaiveDate::from_ymd_opt(2030, 1, 1),
+        until: None,
+    };
     let t = store.totals(&future).await.unwrap();
-    assert_eq!((t.answers, t.mean_speedup, t.token_acceptance_rate), (0, None, None));
+    assert_eq!(
+        (t.answers, t.mean_speedup, t.token_acceptance_rate),
+        (0, None, None)
+    );
     assert!(store.acceptance_by_day(&future).await.unwrap().is_empty());
-    assert!(store.speedup_histogram(&future, 0.5).await.unwrap().is_empty());
+    assert!(store
+        .speedup_histogram(&future, 0.5)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -247,7 +358,13 @@ async fn per_position_acceptance_is_pooled() {
     fill(&store, &specs).await;
     let mut want: Vec<(i64, i64)> = Vec::new();
     for s in &specs {
-        for (i, p) in s.metrics.per_position_acceptance.iter().flatten().enumerate() {
+        for (i, p) in s
+            .metrics
+            .per_position_acceptance
+            .iter()
+            .flatten()
+            .enumerate()
+        {
             if want.len() <= i {
                 want.push((0, 0));
             }
@@ -255,7 +372,10 @@ async fn per_position_acceptance_is_pooled() {
             want[i].1 += p.accepted;
         }
     }
-    let got = store.position_acceptance(&StatsFilter::default()).await.unwrap();
+    let got = store
+        .position_acceptance(&StatsFilter::default())
+        .await
+        .unwrap();
     assert_eq!(got.len(), want.len());
     for (i, (p, (attempted, accepted))) in got.iter().zip(&want).enumerate() {
         assert_eq!(p.position, i as i64 + 1);
@@ -271,15 +391,27 @@ async fn speedup_histogram_counts_every_answer_once() {
     let specs = fixture();
     fill(&store, &specs).await;
     let width = 0.5;
-    let buckets = store.speedup_histogram(&StatsFilter::default(), width).await.unwrap();
-    let speedups: Vec<f64> = specs.iter().filter_map(|s| s.metrics.speedup_estimate).collect();
-    assert_eq!(buckets.iter().map(|b| b.count).sum::<i64>(), speedups.len() as i64);
+    let buckets = store
+        .speedup_histogram(&StatsFilter::default(), width)
+        .await
+        .unwrap();
+    let speedups: Vec<f64> = specs
+        .iter()
+        .filter_map(|s| s.metrics.speedup_estimate)
+        .collect();
+    assert_eq!(
+        buckets.iter().map(|b| b.count).sum::<i64>(),
+        speedups.len() as i64
+    );
     for (i, b) in buckets.iter().enumerate() {
         close(Some(b.upper - b.lower), Some(width));
         if i > 0 {
             close(Some(b.lower), Some(buckets[i - 1].upper));
         }
-        let inside = speedups.iter().filter(|&&s| s >= b.lower - 1e-9 && s < b.upper - 1e-9).count();
+        let inside = speedups
+            .iter()
+            .filter(|&&s| s >= b.lower - 1e-9 && s < b.upper - 1e-9)
+            .count();
         assert_eq!(b.count, inside as i64, "bucket {}..{}", b.lower, b.upper);
     }
     let lo = speedups.iter().cloned().fold(f64::INFINITY, f64::min);
@@ -297,14 +429,27 @@ async fn speedup_histogram_counts_every_answer_once() {
         a.outcome.metrics = Some(metrics(10, 5, Some(v)));
         s2.save_answer(c.id, a).await.unwrap();
     }
-    let b = s2.speedup_histogram(&StatsFilter::default(), 0.1).await.unwrap();
-    let counts: Vec<(i64, i64)> = b.iter().map(|b| ((b.lower * 10.0).round() as i64, b.count)).collect();
+    let b = s2
+        .speedup_histogram(&StatsFilter::default(), 0.1)
+        .await
+        .unwrap();
+    let counts: Vec<(i64, i64)> = b
+        .iter()
+        .map(|b| ((b.lower * 10.0).round() as i64, b.count))
+        .collect();
     assert_eq!(counts.first(), Some(&(3, 1)));
     assert!(counts.contains(&(6, 2)) && counts.contains(&(12, 1)));
     assert_eq!(counts.len(), 10, "empty buckets between are included");
 
-    assert_kind(s2.speedup_histogram(&StatsFilter::default(), 0.0).await, "InvalidInput");
-    assert_kind(s2.speedup_histogram(&StatsFilter::default(), f64::NAN).await, "InvalidInput");
+    assert_kind(
+        s2.speedup_histogram(&StatsFilter::default(), 0.0).await,
+        "InvalidInput",
+    );
+    assert_kind(
+        s2.speedup_histogram(&StatsFilter::default(), f64::NAN)
+            .await,
+        "InvalidInput",
+    );
 }
 
 /// Minimal RFC 4180 reader, enough to check the writer.
@@ -341,7 +486,10 @@ async fn metrics_csv_has_one_row_per_answer() {
     let store = open(&db.path).await;
     let specs = fixture();
     fill(&store, &specs).await;
-    let csv = store.export_metrics_csv(&StatsFilter::default()).await.unwrap();
+    let csv = store
+        .export_metrics_csv(&StatsFilter::default())
+        .await
+        .unwrap();
     let rows = parse_csv(&csv);
     let header = &rows[0];
     assert_eq!(rows.len() - 1, specs.len());
@@ -353,11 +501,20 @@ async fn metrics_csv_has_one_row_per_answer() {
     for (row, s) in rows[1..].iter().zip(&sorted) {
         assert_eq!(row[col("draft_model")], s.draft.unwrap_or(""));
         assert_eq!(row[col("mode")], s.mode.as_str());
-        assert_eq!(row[col("gamma")], s.gamma.map(|g| g.to_string()).unwrap_or_default());
-        assert_eq!(row[col("generated_tokens")], s.metrics.generated_tokens.to_string());
+        assert_eq!(
+            row[col("gamma")],
+            s.gamma.map(|g| g.to_string()).unwrap_or_default()
+        );
+        assert_eq!(
+            row[col("generated_tokens")],
+            s.metrics.generated_tokens.to_string()
+        );
         let parsed: Option<f64> = row[col("speedup_estimate")].parse().ok();
         close(parsed, s.metrics.speedup_estimate);
-        assert_eq!(row[col("created_at")][..10], s.at.format("%Y-%m-%d").to_string());
+        assert_eq!(
+            row[col("created_at")][..10],
+            s.at.format("%Y-%m-%d").to_string()
+        );
         let positions = &row[col("per_position_acceptance")];
         if let Some(p) = &s.metrics.per_position_acceptance {
             let back: Vec<PositionCount> = serde_json::from_str(positions).unwrap();

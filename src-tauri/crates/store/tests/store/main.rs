@@ -20,5 +20,5 @@ mod stats;
 // The CLI's history module, compiled here so `cargo test -p lookahead-store`
 // checks it without building the engine the CLI depends on.
 #[allow(dead_code)]
-#[path = "../../cli/src/history.rs"]
+#[path = "../../../cli/src/history.rs"]
 mod history;
