@@ -13,7 +13,7 @@ echo "== Fetching test models"
 "$BIN/lookahead" models fetch --tiny
 
 echo "== Rust tests"
-cargo test --workspace --exclude lookahead-app -- --test-threads=2
+cargo test --workspace -- --test-threads=2
 
 echo "== UI in Chromium"
 (cd ui && npm ci --no-audit --no-fund && npm run test:e2e)

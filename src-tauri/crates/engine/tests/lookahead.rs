@@ -893,7 +893,8 @@ mod smollm2 {
             .expect("plain answer");
         let stats = &lr.stats;
         eprintln!(
-            "drafted {}, judged {}, accepted {}, unfinished {}, rounds {}, batch sizes {:?}, lr {:.1}s, plain {:.1}s",
+            "drafted {}, judged {}, accepted {}, unfinished {}, rounds {}, batch sizes {:?}, \
+             lr {:.1}s (draft {:.1}s, target {:.1}s, judge {:.3}s), plain {:.1}s",
             stats.drafted_steps,
             stats.judged_steps,
             stats.accepted_steps,
@@ -901,6 +902,9 @@ mod smollm2 {
             stats.rounds,
             stats.target_batch_sizes,
             stats.wall_seconds,
+            stats.draft_seconds,
+            stats.target_seconds,
+            stats.judge_seconds,
             plain.stats.wall_seconds
         );
         assert!(stats.accepted_steps > 0);
