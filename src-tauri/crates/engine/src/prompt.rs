@@ -58,7 +58,7 @@ pub fn extract_final_answer(text: &str) -> Option<String> {
         let after = &text[at + "final answer".len()..];
         let after = after.trim_start_matches([':', ' ', '*', '\t']);
         let line = after.lines().next().unwrap_or("").trim();
-        let line = line.trim_matches(['*', '.', ' ', '$']).trim();
+        let line = line.trim_matches(['*', '.', ' ']).trim();
         if !line.is_empty() {
             return Some(line.to_string());
         }

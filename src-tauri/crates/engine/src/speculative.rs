@@ -349,7 +349,12 @@ impl SpeculativeGenerator {
                 }
                 if std::env::var_os("SD_DEBUG").is_some() {
                     let best: Vec<u32> = (0..l.rows()).map(|r| argmax(l.row(r))).collect();
-                    eprintln!("req {i} tokens {} seq {} draft {:?} guesses {guesses:?} target {best:?}", s.tokens.len(), s.seq.len(), specs[i].draft_seq.as_ref().map(|d| d.len()));
+                    eprintln!(
+                        "req {i} tokens {} seq {} draft {:?} guesses {guesses:?} target {best:?}",
+                        s.tokens.len(),
+                        s.seq.len(),
+                        specs[i].draft_seq.as_ref().map(|d| d.len())
+                    );
                 }
                 let accepted = accept(&target, s, guesses, q_dists, l, sampling, on_token)?;
                 let n = guesses.len();
