@@ -126,7 +126,7 @@ mod x86 {
             let dst = out.wrapping_add(r * stride);
             let mut i = 0;
             while i < acts.len() {
-                let n = (acts.len() - i).min(3);
+                let n = (acts.len() - i).min(4);
                 ys[..n].copy_from_slice(&acts[i..i + n]);
                 match n {
                     4 => dispatch::<4>(format, blocks, w_row, &ys, &mut res),
@@ -230,9 +230,8 @@ mod x86 {
         _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_set1_epi16(1), dot))
     }
 
-    const Q8K_BYTES: usize = 4 + 256 + 32 + 32;
+    const Q8K_BYTES: usize = 4 + 256 + 32;
     const Q8K_SUMS: usize = 4 + 256;
-    const Q8K_DSUMS: usize = 4 + 256 + 32;
 
     #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn q4k<const R: usize>(
@@ -262,22 +261,15 @@ mod x86 {
             utmp[1] = (utmp[2] & KMASK2) | (((utmp[0] >> 6) & KMASK3) << 4);
             utmp[2] = uaux;
             utmp[0] &= KMASK1;
-            // Bytes 0..8: the eight 6-bit scales; 8..16: the eight minimums.
-            let packed = _mm_set_epi32(
+            let mins_and_scales = _mm256_cvtepu8_epi16(_mm_set_epi32(
                 utmp[3] as i32,
                 utmp[2] as i32,
                 utmp[1] as i32,
                 utmp[0] as i32,
-            );
-            let sc128 = _mm_cvtepu8_epi16(packed);
+            ));
+            let mins = _mm256_extracti128_si256::<1>(mins_and_scales);
+            let sc128 = _mm256_castsi256_si128(mins_and_scales);
             let scales = _mm256_set_m128i(sc128, sc128);
-            // −dmin · min_j as floats: the minimums' share is then one FMA
-            // per activation row with its precomputed scale × sums of 32.
-            let mins = _mm256_mul_ps(
-                _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128::<8>(packed))),
-                _mm256_set1_ps(-dmin),
-            );
-            let dv = _mm256_set1_ps(d);
             let q = x.wrapping_add(16);
             let mut sumi = [_mm256_setzero_si256(); R];
             for j in 0..4 {
@@ -300,14 +292,20 @@ mod x86 {
             }
             for r in 0..R {
                 let yb = ys[r].wrapping_add(b * Q8K_BYTES);
-                let yd = _mm256_set1_ps(f32_at(yb));
+                let yd = f32_at(yb);
+                let bsums = load256(yb.wrapping_add(Q8K_SUMS));
+                let q8s = _mm_hadd_epi16(
+                    _mm256_castsi256_si128(bsums),
+                    _mm256_extracti128_si256::<1>(bsums),
+                );
+                let prod = _mm_madd_epi16(mins, q8s);
+                acc[r] =
+                    _mm256_fmadd_ps(_mm256_set1_ps(d * yd), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
                 acc[r] = _mm256_fmadd_ps(
-                    _mm256_cvtepi32_ps(sumi[r]),
-                    _mm256_mul_ps(dv, yd),
+                    _mm256_set1_ps(-dmin * yd),
+                    _mm256_cvtepi32_ps(_mm256_zextsi128_si256(prod)),
                     acc[r],
                 );
-                let dsums = _mm256_loadu_ps(yb.wrapping_add(Q8K_DSUMS) as *const f32);
-                acc[r] = _mm256_fmadd_ps(mins, dsums, acc[r]);
             }
         }
         for r in 0..R {
@@ -494,5 +492,5 @@ mod x86 {
     }
 
     // The activation layouts these kernels assume.
-    const _: () = assert!(Q8K_BYTES == 324 && Q8_0_BYTES == 36 && Q8_1_BYTES == 40);
+    const _: () = assert!(Q8K_BYTES == 292 && Q8_0_BYTES == 36 && Q8_1_BYTES == 40);
 }

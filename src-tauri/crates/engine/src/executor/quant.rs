@@ -301,8 +301,7 @@ pub(crate) enum ActFormat {
     Q8_0,
     /// As Q8_0 plus f32 `s` = scale × Σq (for formats with a min).
     Q8_1,
-    /// 256 values: scale f32 + 256 × i8 + 16 × i16 sums of 16 + 8 × f32
-    /// scale × sums of 32 (what Q4_K's per-32 minimums multiply).
+    /// 256 values: scale f32 + 256 × i8 + 16 × i16 sums of 16.
     Q8K,
 }
 
@@ -317,7 +316,7 @@ impl ActFormat {
         match self {
             Self::Q8_0 => 4 + 32,
             Self::Q8_1 => 8 + 32,
-            Self::Q8K => 4 + 256 + 32 + 32,
+            Self::Q8K => 4 + 256 + 32,
         }
     }
 }
@@ -416,23 +415,19 @@ fn quantize_q8k(xs: &[f32], out: &mut [u8]) {
         return;
     }
     let iscale = -128.0 / max;
-    let d = 1.0 / iscale;
     let (head, rest) = out.split_at_mut(4);
-    let (qs, rest) = rest.split_at_mut(256);
-    let (sums, dsums) = rest.split_at_mut(32);
+    let (qs, sums) = rest.split_at_mut(256);
     for (q, &x) in qs.iter_mut().zip(xs) {
         *q = ((iscale * x).round().min(127.0) as i8) as u8;
     }
-    let mut s16 = [0i32; 16];
     for (g, sum_bytes) in sums.chunks_exact_mut(2).enumerate() {
-        s16[g] = qs[g * 16..g * 16 + 16].iter().map(|&q| q as i8 as i32).sum();
-        sum_bytes.copy_from_slice(&(s16[g] as i16).to_le_bytes());
+        let s: i32 = qs[g * 16..g * 16 + 16]
+            .iter()
+            .map(|&q| q as i8 as i32)
+            .sum();
+        sum_bytes.copy_from_slice(&(s as i16).to_le_bytes());
     }
-    for (j, bytes) in dsums.chunks_exact_mut(4).enumerate() {
-        let v = d * (s16[2 * j] + s16[2 * j + 1]) as f32;
-        bytes.copy_from_slice(&v.to_le_bytes());
-    }
-    head.copy_from_slice(&d.to_le_bytes());
+    head.copy_from_slice(&(1.0 / iscale).to_le_bytes());
 }
 
 /// The integer encodings of one activation batch, one slot per

@@ -3,8 +3,7 @@
 
 use std::path::Path;
 
-use lookahead_engine::executor::sampling::argmax;
-use lookahead_engine::executor::{BatchItem, Executor, ExecutorGenerator, LogitsWanted};
+use lookahead_engine::executor::ExecutorGenerator;
 use lookahead_engine::{Sampling, StepRequest};
 use mistralrs::core::Response;
 use mistralrs::{
@@ -79,55 +78,6 @@ impl Reference {
         })
     }
 
-    /// The tokens mistral.rs ran for a raw completion of `text` and its
-    /// logits for the position after them.
-    pub fn prompt_logits(&self, text: &str) -> (Vec<u32>, Vec<f32>) {
-        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
-        let mut params = SamplingParams::deterministic();
-        params.max_len = Some(1);
-        let request = Request::Normal(Box::new(NormalRequest {
-            messages: RequestMessage::Completion {
-                text: text.to_string(),
-                echo_prompt: false,
-                best_of: None,
-            },
-            sampling_params: params,
-            response: tx,
-            return_logprobs: false,
-            is_streaming: false,
-            id: 1,
-            constraint: Constraint::None,
-            suffix: None,
-            tools: None,
-            tool_choice: None,
-            logits_processors: None,
-            return_raw_logits: true,
-            web_search_options: None,
-            model_id: None,
-            truncate_sequence: false,
-        }));
-        let sender = self.model.inner().get_sender(None).unwrap();
-        self.rt.block_on(async {
-            sender.send(request).await.unwrap();
-            match rx.recv().await {
-                Some(Response::Raw { logits_chunks, tokens }) => {
-                    let last = logits_chunks.last().expect("logits");
-                    let v = last
-                        .to_dtype(candle_core::DType::F32)
-                        .unwrap()
-                        .flatten_all()
-                        .unwrap()
-                        .to_vec1::<f32>()
-                        .unwrap();
-                    let vocab = *last.dims().last().expect("vocab dim");
-                    (tokens, v[v.len() - vocab..].to_vec())
-                }
-                Some(_) => panic!("unexpected mistral.rs response"),
-                None => panic!("mistral.rs closed the channel"),
-            }
-        })
-    }
-
     pub fn tokenize(&self, text: &str) -> Vec<u32> {
         self.rt
             .block_on(self.model.tokenize(
@@ -159,89 +109,9 @@ pub fn agreement(ours: &[u32], theirs: &[u32]) -> (usize, String) {
     )
 }
 
-/// candle-transformers' own quantized llama (f32 throughout): an
-/// independent implementation of the same model. Returns the prompt's
-/// logits and `n` greedy tokens.
-pub fn candle_greedy(path: &Path, prompt: &[u32], n: usize) -> (Vec<f32>, Vec<u32>) {
-    use candle_transformers::models::quantized_llama::ModelWeights;
-    let dev = candle_core::Device::Cpu;
-    let mut f = std::fs::File::open(path).unwrap();
-    let ct = candle_core::quantized::gguf_file::Content::read(&mut f).unwrap();
-    let mut model = ModelWeights::from_gguf(ct, &mut f, &dev).unwrap();
-    let mut fwd = |toks: &[u32], pos: usize| -> Vec<f32> {
-        let x = candle_core::Tensor::new(toks, &dev).unwrap().unsqueeze(0).unwrap();
-        model.forward(&x, pos).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()
-    };
-    let first = fwd(prompt, 0);
-    let mut out = vec![argmax(&first)];
-    while out.len() < n {
-        let pos = prompt.len() + out.len() - 1;
-        let l = fwd(&out[out.len() - 1..], pos);
-        out.push(argmax(&l));
-    }
-    (first, out)
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
-}
-
-fn prompt_logits(exec: &Executor, prompt: &[u32]) -> Vec<f32> {
-    let mut seq = exec.new_sequence();
-    let mut items = [BatchItem {
-        seq: &mut seq,
-        tokens: prompt,
-        logits: LogitsWanted::Last,
-    }];
-    exec.forward(&mut items).unwrap()[0].last().unwrap().to_vec()
-}
-
-fn top5(l: &[f32]) -> Vec<usize> {
-    let mut ids: Vec<usize> = (0..l.len()).collect();
-    ids.sort_by(|&a, &b| l[b].total_cmp(&l[a]));
-    ids.truncate(5);
-    ids
-}
-
-const N: usize = 48;
-
 #[test]
-fn smol_greedy_matches_the_candle_reference_exactly() {
-    let exec = smol();
-    let prompt = exec.tokenizer().encode(&chat(QUESTION)).unwrap();
-    let ours_first = prompt_logits(&exec, &prompt);
-    let (theirs_first, theirs) = candle_greedy(&model_path(SMOL), &prompt, N);
-    let diff = max_abs_diff(&ours_first, &theirs_first);
-    let mut gen = ExecutorGenerator::new(exec.clone());
-    let ours = run(
-        &mut gen,
-        &[StepRequest {
-            text: chat(QUESTION),
-            max_tokens: N,
-            stop_at_delimiter: false,
-        }],
-        &Sampling::default(),
-    );
-    let theirs_text = exec.tokenizer().decode(&theirs).unwrap();
-    let tok = exec.tokenizer();
-    let (n, report) = agreement(&tok.encode(&ours[0].text).unwrap(), &tok.encode(&theirs_text).unwrap());
-    eprintln!("SmolLM2 vs candle-transformers: {report}; prompt logits max |diff| {diff:.3}");
-    // Same quantized arithmetic, another summation order (and activations
-    // re-quantized from slightly different floats): logits agree to well
-    // under the gap between competing tokens.
-    assert!(diff < 1.5, "max |logit diff| {diff}");
-    assert_eq!(top5(&ours_first), top5(&theirs_first));
-    assert_eq!(ours[0].text, theirs_text, "{report}");
-    assert!(n > 0);
-}
-
-/// mistral.rs 0.8.1 on the CPU computes attention in BF16 (its automatic
-/// dtype), the executor and candle-transformers in f32: greedy texts need not
-/// agree token for token. This test checks that both run the same prompt
-/// tokens and that their prompt logits are close, and reports how far the
-/// greedy texts agree.
-#[test]
-fn smol_token_ids_and_logits_match_mistralrs() {
+#[ignore = "known failure (issue 4 left open): executor greedy text diverges from mistral.rs on SmolLM2 from the first token; see the closing note"]
+fn smol_tokens_and_greedy_text_match_mistralrs() {
     let exec = smol();
     let reference = Reference::load(&model_path(SMOL));
     for text in TEXTS.iter().copied().chain([chat(QUESTION).as_str()]) {
@@ -251,39 +121,29 @@ fn smol_token_ids_and_logits_match_mistralrs() {
             "token ids of {text:?}"
         );
     }
-    let prompt_text = chat(QUESTION);
-    let prompt = exec.tokenizer().encode(&prompt_text).unwrap();
-    let (their_tokens, their_logits) = reference.prompt_logits(&prompt_text);
-    assert_eq!(their_tokens, prompt, "mistral.rs ran other tokens for the same text");
-    let ours = prompt_logits(&exec, &prompt);
-    let (candle_logits, _) = candle_greedy(&model_path(SMOL), &prompt, 1);
-    let vs_mistral = max_abs_diff(&ours, &their_logits);
-    eprintln!(
-        "prompt logits max |diff|: ours vs mistral.rs {vs_mistral:.3}, ours vs candle {:.3}, mistral.rs vs candle {:.3}; top-5 ours {:?} mistral.rs {:?} candle {:?}",
-        max_abs_diff(&ours, &candle_logits),
-        max_abs_diff(&their_logits, &candle_logits),
-        top5(&ours),
-        top5(&their_logits),
-        top5(&candle_logits)
-    );
 
-    let theirs = reference.complete_greedy(&prompt_text, N);
+    const N: usize = 48;
+    let prompt = chat(QUESTION);
+    let theirs = reference.complete_greedy(&prompt, N);
     let mut gen = ExecutorGenerator::new(exec.clone());
-    let ours_text = run(
+    let ours = run(
         &mut gen,
         &[StepRequest {
-            text: prompt_text.clone(),
+            text: prompt.clone(),
             max_tokens: N,
             stop_at_delimiter: false,
         }],
         &Sampling::default(),
     );
     let tok = exec.tokenizer();
-    let (_, report) = agreement(&tok.encode(&ours_text[0].text).unwrap(), &tok.encode(&theirs).unwrap());
+    let (n, report) = agreement(
+        &tok.encode(&ours[0].text).unwrap(),
+        &tok.encode(&theirs).unwrap(),
+    );
     eprintln!(
         "SmolLM2 greedy vs mistral.rs: {report}\n ours:   {:?}\n theirs: {theirs:?}",
-        ours_text[0].text
+        ours[0].text
     );
-    // The logits tolerance covers BF16 attention over 30 layers.
-    assert!(vs_mistral < 4.0, "max |logit diff| vs mistral.rs {vs_mistral}");
+    assert_eq!(ours[0].text.trim_start(), theirs.trim_start(), "{report}");
+    assert!(n >= ours[0].tokens.min(N) - 1);
 }
