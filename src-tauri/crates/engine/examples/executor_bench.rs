@@ -296,7 +296,7 @@ fn batch_section(args: &Args) {
     pass(
         &exec,
         std::slice::from_mut(&mut root),
-        &[base.clone()],
+        std::slice::from_ref(&base),
         LogitsWanted::None,
     );
     // Four branches of different lengths, like Lookahead's γ+1 targets.

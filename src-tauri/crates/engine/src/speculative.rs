@@ -166,7 +166,14 @@ impl SpeculativeGenerator {
             Proposer::Ngram(ngram) => {
                 for (i, s) in states.iter().enumerate() {
                     if ks[i] > 0 {
-                        out[i].0 = ngram.propose(&s.tokens, ks[i]);
+                        let mut guesses = ngram.propose(&s.tokens, ks[i]);
+                        if let Some(end) = guesses
+                            .iter()
+                            .position(|&t| self.target.tokenizer().is_end(t))
+                        {
+                            guesses.truncate(end + 1);
+                        }
+                        out[i].0 = guesses;
                     }
                 }
                 return Ok(out);
@@ -174,13 +181,14 @@ impl SpeculativeGenerator {
             Proposer::Draft(d) => d.clone(),
         };
         let steps = ks.iter().copied().max().unwrap_or(0);
+        let mut ended_early = vec![false; ks.len()];
         for step in 0..steps {
             let started = Instant::now();
             let mut members = Vec::new();
             let logits = {
                 let mut items = Vec::new();
                 for (i, (s, sp)) in states.iter().zip(specs.iter_mut()).enumerate() {
-                    if ks[i] <= step {
+                    if ks[i] <= step || ended_early[i] {
                         continue;
                     }
                     let Some(dseq) = sp.draft_seq.as_mut() else {
@@ -217,13 +225,18 @@ impl SpeculativeGenerator {
                 let row = l
                     .last()
                     .ok_or_else(|| EngineError::Generation("draft returned no logits".into()))?;
-                if sampling.is_greedy() {
-                    out[i].0.push(argmax(row));
+                let token = if sampling.is_greedy() {
+                    argmax(row)
                 } else {
                     let q = Distribution::from_logits(row, sampling);
                     let token = q.sample(&mut states[i].rng);
-                    out[i].0.push(token);
                     out[i].1.push(q);
+                    token
+                };
+                out[i].0.push(token);
+                // Nothing follows an end of sequence: stop guessing there.
+                if draft.tokenizer().is_end(token) {
+                    ended_early[i] = true;
                 }
             }
         }
@@ -347,21 +360,16 @@ impl SpeculativeGenerator {
                     s.prefilled = true;
                     self.stats.prefill_tokens += s.prefill_tokens;
                 }
-                if std::env::var_os("SD_DEBUG").is_some() {
-                    let best: Vec<u32> = (0..l.rows()).map(|r| argmax(l.row(r))).collect();
-                    eprintln!(
-                        "req {i} tokens {} seq {} draft {:?} guesses {guesses:?} target {best:?}",
-                        s.tokens.len(),
-                        s.seq.len(),
-                        specs[i].draft_seq.as_ref().map(|d| d.len())
-                    );
-                }
                 let accepted = accept(&target, s, guesses, q_dists, l, sampling, on_token)?;
-                let n = guesses.len();
+                // Counters cover judged guesses: ones dropped because the
+                // step ended first say nothing about the proposer.
+                let n = accepted.judged;
+                if !guesses.is_empty() {
+                    self.stats.verification_rounds += 1;
+                }
                 if n > 0 {
                     self.stats.drafted_tokens += n;
                     self.stats.accepted_tokens += accepted.accepted;
-                    self.stats.verification_rounds += 1;
                     grow(&mut self.stats.proposed_per_position, n);
                     grow(&mut self.stats.accepted_per_position, n);
                     for p in 0..n {
@@ -407,6 +415,10 @@ fn grow(v: &mut Vec<usize>, n: usize) {
 
 /// What one verification did for one request.
 struct Verdict {
+    /// Guesses the target ruled on: all of them, unless the request ended
+    /// (end of sequence, delimiter, budget) inside an accepted run; guesses
+    /// past that point are dropped unjudged.
+    judged: usize,
     /// Guesses kept.
     accepted: usize,
     /// Tokens committed (kept guesses plus the target's own token, fewer
@@ -426,6 +438,7 @@ fn accept(
     on_token: &mut TokenSink<'_>,
 ) -> Result<Verdict> {
     let mut verdict = Verdict {
+        judged: 0,
         accepted: 0,
         committed: 0,
     };
@@ -453,6 +466,7 @@ fn accept(
             judge_guess(&p_dist, q_dists.get(p), guess, &mut s.rng)
         };
         verdict.committed += 1;
+        verdict.judged += 1;
         if keep {
             verdict.accepted += 1;
             if s.commit(target, guess, on_token)? {
@@ -535,6 +549,7 @@ impl StepGenerator for SpeculativeGenerator {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -5,6 +5,7 @@
 //! Models are read from `$LOOKAHEAD_MODELS_DIR` (else the app's model
 //! folder); a missing model fails the test with instructions, it never
 //! skips.
+#![allow(clippy::unwrap_used)]
 
 #[path = "executor/common.rs"]
 mod common;

@@ -304,7 +304,7 @@ pub(crate) fn load(path: &Path) -> Result<LoadedModel> {
     }
     let head_dim = hidden / heads;
     let rope_dim = r.usize("rope.dimension_count").unwrap_or(head_dim);
-    if rope_dim > head_dim || rope_dim % 2 != 0 {
+    if rope_dim > head_dim || !rope_dim.is_multiple_of(2) {
         return Err(corrupt(
             path,
             format!("RoPE dimension {rope_dim} for head size {head_dim}"),

@@ -119,13 +119,12 @@ fn fork_and_truncate_match_recomputation() {
     let fresh = |tail: &[u32]| {
         let mut all = prompt.clone();
         all.extend_from_slice(tail);
-        let l = run(
+        run(
             &exec,
             &mut exec.new_sequence(),
             &all,
             LogitsWanted::Tail(tail.len()),
-        );
-        l
+        )
     };
     assert_eq!(lb, fresh(&x));
     assert_eq!(la, fresh(&y));

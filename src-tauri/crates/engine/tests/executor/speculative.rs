@@ -63,7 +63,6 @@ fn ngram_speculation_equals_plain_greedy() {
 }
 
 #[test]
-#[ignore = "known failure (issue 4 left open): draft=target acceptance is 77/96, batched verification logits differ from single-token decode"]
 fn draft_model_speculation_equals_plain_greedy() {
     // SmolLM2 drafting for itself: every guess must be accepted (the two
     // compute the same logits), which exercises bonus tokens and the draft
@@ -100,7 +99,6 @@ fn draft_model_speculation_equals_plain_greedy() {
 }
 
 #[test]
-#[ignore = "known failure (issue 4 left open): sampled SD token count differs run to run"]
 fn sampled_speculation_is_reproducible() {
     let reqs = requests(30);
     let sampling = Sampling {
