@@ -366,11 +366,7 @@ impl QuantizedActs {
 
     /// Rows encoded.
     pub(crate) fn rows(&self) -> usize {
-        if self.row_bytes == 0 {
-            0
-        } else {
-            self.data.len() / self.row_bytes
-        }
+        self.data.len().checked_div(self.row_bytes).unwrap_or(0)
     }
 
     pub(crate) fn row(&self, row: usize) -> &[u8] {
@@ -513,12 +509,9 @@ fn matmul_rows(weight: &QWeight, row_start: usize, act: &ActView<'_>, out: &mut 
             None => {
                 for (r, out_row) in out.chunks_exact_mut(tokens).enumerate() {
                     let w_row = weight.row(row_start + r);
-                    for t in tile_start..tile_end {
-                        out_row[t] = dot_scalar(
-                            weight.format,
-                            w_row,
-                            &act.f32[t * act.cols..(t + 1) * act.cols],
-                        );
+                    let acts = act.f32.chunks_exact(act.cols).skip(tile_start);
+                    for (o, a) in out_row[tile_start..tile_end].iter_mut().zip(acts) {
+                        *o = dot_scalar(weight.format, w_row, a);
                     }
                 }
             }
