@@ -58,6 +58,9 @@ class Session {
   text(el) {
     return wd("GET", `/session/${this.id}/element/${el}/text`);
   }
+  clear(el) {
+    return wd("POST", `/session/${this.id}/element/${el}/clear`, {});
+  }
   click(el) {
     return wd("POST", `/session/${this.id}/element/${el}/click`, {});
   }
@@ -87,6 +90,26 @@ async function step(name, fn) {
 
 let app = await Session.start();
 try {
+  // A short answer keeps the run quick on a 2-core CI machine; it also
+  // proves the settings screen saves through the real shell.
+  await step("settings: a shorter answer limit is saved", async () => {
+    const [nav] = await app.findXPath("//div[@aria-label='Main']//button[contains(., 'Settings')]");
+    if (!nav) throw new Error("no Settings button");
+    await app.click(nav);
+    const [limit] = await app.waitFor("#max_answer_tokens", 30, "the answer length field");
+    await app.clear(limit);
+    await app.type(limit, "160");
+    const [save] = await app.findXPath("//button[@type='submit' and contains(., 'Save')]");
+    await app.click(save);
+    const until = Date.now() + 15000;
+    while (!/All changes saved/.test(await app.text((await app.find(".save-bar"))[0]))) {
+      if (Date.now() > until) throw new Error("settings were not saved");
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await app.screenshot("app-settings");
+    const [chat] = await app.findXPath("//div[@aria-label='Main']//button[contains(., 'Chat')]");
+    await app.click(chat);
+  });
   await step("asks a real question and shows steps with verdicts and the speed line", async () => {
     const [input] = await app.waitFor("#composer-input", 60, "the question box");
     await app.type(input, QUESTION);

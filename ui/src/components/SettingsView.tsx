@@ -278,24 +278,24 @@ export function SettingsView(props: { settings: Settings; active: boolean; onSav
                 <input
                   id="step_token_budget"
                   type="number"
-                  min={16}
-                  max={4096}
+                  min={10}
+                  max={1000}
                   step={1}
                   value={form.step_token_budget}
                   aria-describedby="step_token_budget-help"
-                  onChange={(e) => set("step_token_budget", clampInt(Number((e.currentTarget as HTMLInputElement).value), 16, 4096))}
+                  onChange={(e) => set("step_token_budget", clampInt(Number((e.currentTarget as HTMLInputElement).value), 10, 1000))}
                 />
               </Field>
               <Field id="max_answer_tokens" label="Longest answer (tokens)" help="Lookahead stops writing an answer after this many tokens.">
                 <input
                   id="max_answer_tokens"
                   type="number"
-                  min={64}
-                  max={32768}
+                  min={16}
+                  max={4096}
                   step={1}
                   value={form.max_answer_tokens}
                   aria-describedby="max_answer_tokens-help"
-                  onChange={(e) => set("max_answer_tokens", clampInt(Number((e.currentTarget as HTMLInputElement).value), 64, 32768))}
+                  onChange={(e) => set("max_answer_tokens", clampInt(Number((e.currentTarget as HTMLInputElement).value), 16, 4096))}
                 />
               </Field>
             </div>

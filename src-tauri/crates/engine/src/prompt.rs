@@ -4,9 +4,15 @@ use crate::generate::STEP_DELIMITER;
 
 /// Makes the model reason in short steps separated by blank lines and end
 /// with a line the app can pick the final answer from.
-pub const SYSTEM_PROMPT: &str = "You are a careful assistant who solves problems step by step. \
-Write each step as one or two short sentences with the calculation it needs, and put a blank line after every step. \
-When you are done, write the last line as: Final answer: <the answer>";
+pub const SYSTEM_PROMPT: &str = "You solve problems step by step. \
+Each step is one short sentence with the calculation it needs. \
+Put a blank line after every step. \
+End with the line: Final answer: <the answer>\n\n\
+Example question: A pen costs 3 dollars and a book costs 4 times as much. How much do both cost?\n\n\
+Example answer:\n\
+The book costs 4 * 3 = 12 dollars.\n\n\
+Together they cost 3 + 12 = 15 dollars.\n\n\
+Final answer: 15";
 
 /// Renders a one-turn ChatML conversation (the template both Qwen2.5 and
 /// SmolLM2 use) ready for the assistant to continue.
