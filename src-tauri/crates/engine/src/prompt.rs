@@ -59,7 +59,9 @@ pub fn split_steps(text: &str) -> Vec<String> {
 /// Finds the final answer: the text after the last "Final answer:" (any
 /// case), else the last number in the text.
 pub fn extract_final_answer(text: &str) -> Option<String> {
-    let lower = text.to_lowercase();
+    // ASCII lowering keeps byte offsets valid in `text` (full Unicode
+    // lowering can change a character's length).
+    let lower = text.to_ascii_lowercase();
     if let Some(at) = lower.rfind("final answer") {
         let after = &text[at + "final answer".len()..];
         let after = after.trim_start_matches([':', ' ', '*', '\t']);
@@ -137,6 +139,11 @@ mod tests {
             Some("18")
         );
         assert_eq!(extract_final_answer("no numbers here"), None);
+        // Characters whose lower case is longer must not shift the offsets.
+        assert_eq!(
+            extract_final_answer("İİİ 42 ÷ 6 = 7\n\nFinal answer: 7").as_deref(),
+            Some("7")
+        );
     }
 
     #[test]

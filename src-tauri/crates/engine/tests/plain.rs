@@ -105,6 +105,7 @@ fn cancel_mid_answer_returns_what_was_written() {
     let mut engine = engine();
     let cancel = CancelFlag::new();
     let mut tokens_seen = 0;
+    let mut shown = String::new();
     let options = AskOptions {
         max_answer_tokens: 400,
         ..short_options()
@@ -112,8 +113,9 @@ fn cancel_mid_answer_returns_what_was_written() {
     let started = std::time::Instant::now();
     let answer = engine
         .ask(QUESTION, &options, &cancel, &mut |event| {
-            if let AnswerEvent::Token { .. } = event {
-                // Text arrives a settled step at a time: stop after the first.
+            if let AnswerEvent::Token { text } = event {
+                shown.push_str(&text);
+                // Plain text streams token by token: stop after the first.
                 tokens_seen += 1;
                 if tokens_seen == 1 {
                     cancel.cancel();
@@ -123,9 +125,13 @@ fn cancel_mid_answer_returns_what_was_written() {
         .expect("a cancelled answer is still an answer");
     assert_eq!(answer.status, AnswerStatus::Cancelled);
     assert!(
-        answer.metrics.generated_tokens < 60,
-        "kept generating after cancel"
+        answer.metrics.generated_tokens < 20,
+        "kept generating after cancel: {} tokens",
+        answer.metrics.generated_tokens
     );
+    // Nothing the reader saw is lost.
+    assert!(!shown.is_empty());
+    assert_eq!(answer.text, shown.trim_end());
     assert!(started.elapsed().as_secs() < 60);
 }
 

@@ -77,7 +77,12 @@ impl StepState {
         self.tokens.push(token);
         let piece = self.decoder.push(tok, token)?;
         if !piece.is_empty() {
-            let from = self.text.len().saturating_sub(1);
+            // One byte back catches a delimiter split across pieces; step
+            // back further if that byte is inside a multi-byte character.
+            let mut from = self.text.len().saturating_sub(1);
+            while !self.text.is_char_boundary(from) {
+                from -= 1;
+            }
             self.text.push_str(&piece);
             on_token(self.index, &piece);
             if self.stop_at_delimiter && self.text[from..].contains(STEP_DELIMITER) {

@@ -10,7 +10,7 @@ use crate::cancel::CancelFlag;
 use crate::error::{EngineError, Result};
 use crate::generate::{Sampling, StepEnd, StepGenerator, StepOutput, StepRequest};
 use crate::judge::Judge;
-use crate::prompt::strip_end_marker;
+use crate::prompt::{strip_end_marker, END_MARKERS};
 
 /// The draft model and the judge; absent for plain decoding.
 pub(crate) struct Speculation<'a> {
@@ -70,6 +70,22 @@ impl Step {
     }
 }
 
+/// How much of `written` can be shown: all of it up to an end marker, less
+/// a tail that could be the start of one.
+fn shown_len(written: &str) -> usize {
+    if let Some(at) = END_MARKERS.iter().filter_map(|m| written.find(m)).min() {
+        return at;
+    }
+    let held = END_MARKERS
+        .iter()
+        .flat_map(|m| (1..m.len()).map(move |k| &m[..k]))
+        .filter(|start| written.ends_with(start))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    written.len() - held
+}
+
 /// A step chosen in a round, waiting to be appended.
 struct Kept {
     record: StepRecord,
@@ -95,6 +111,9 @@ pub(crate) struct Scheduler<'a> {
     token_room: usize,
     /// The same for the draft, whose context may be shorter.
     draft_token_room: usize,
+    /// Text of the step in progress already sent token by token (plain
+    /// steps stream; speculative rounds send settled steps only).
+    streamed: String,
 }
 
 impl<'a> Scheduler<'a> {
@@ -126,6 +145,7 @@ impl<'a> Scheduler<'a> {
             ),
             token_room: 0,
             draft_token_room: 0,
+            streamed: String::new(),
         }
     }
 
@@ -198,6 +218,7 @@ impl<'a> Scheduler<'a> {
 
     /// Appends a settled step and tells the caller.
     fn keep(&mut self, kept: Kept) {
+        let streamed = std::mem::take(&mut self.streamed);
         self.stats.answer_tokens += kept.tokens;
         if kept.record.kept_from == KeptFrom::Draft {
             self.stats.drafted_tokens_kept += kept.tokens;
@@ -208,7 +229,17 @@ impl<'a> Scheduler<'a> {
         let mut record = kept.record;
         record.index = self.steps.len();
         self.answer.push_str(&record.text);
-        (self.on_event)(SchedulerEvent::Text(record.text.clone()));
+        // Send only what the reader has not seen yet.
+        let unsent = record
+            .text
+            .strip_prefix(streamed.as_str())
+            .unwrap_or_else(|| {
+                tracing::warn!("streamed text is not a prefix of its step; sending the step whole");
+                record.text.as_str()
+            });
+        if !unsent.is_empty() {
+            (self.on_event)(SchedulerEvent::Text(unsent.to_string()));
+        }
         (self.on_event)(SchedulerEvent::Step(record.clone()));
         self.steps.push(record);
     }
@@ -222,11 +253,25 @@ impl<'a> Scheduler<'a> {
             stop_at_delimiter: true,
         };
         let started = Instant::now();
+        // Tokens go out as they come, so a plain answer reads as it is
+        // written; a tail that may be the start of an end marker waits.
+        let mut written = String::new();
+        let streamed = &mut self.streamed;
+        let on_event = &mut self.on_event;
         let outputs = self.target.continue_steps(
             std::slice::from_ref(&request),
             self.sampling,
             self.cancel,
-            &mut |_, _| {},
+            &mut |_, piece| {
+                written.push_str(piece);
+                let safe = &written[..shown_len(&written)];
+                if let Some(new) = safe.strip_prefix(streamed.as_str()) {
+                    if !new.is_empty() {
+                        on_event(SchedulerEvent::Text(new.to_string()));
+                        streamed.push_str(new);
+                    }
+                }
+            },
         )?;
         let seconds = started.elapsed().as_secs_f64();
         self.stats.target_seconds += seconds;
@@ -236,6 +281,12 @@ impl<'a> Scheduler<'a> {
         })?;
         let step = Step::read(output, max_tokens, &self.settings.delimiter);
         if step.end == StepEnd::Cancelled {
+            // Keep what was written (and shown) before the stop.
+            self.keep(Kept {
+                record: StepRecord::target_only(0, step.text, seconds * 1000.0),
+                tokens: step.tokens,
+                ends_answer: false,
+            });
             return Ok(Some(LookaheadEnd::Cancelled));
         }
         self.guard

@@ -174,6 +174,20 @@ fn steps_end_at_delimiter_end_of_sequence_or_budget() {
 }
 
 #[test]
+fn multi_byte_characters_in_the_answer_are_handled() {
+    // A list the model continues with more "÷": the delimiter check looks a
+    // byte back into the text, which once landed inside the character.
+    let mut gen = ExecutorGenerator::new(smol());
+    let req = StepRequest {
+        text: "42 ÷ 6 = 7\n12 ÷ 4 = 3\n20 ÷ 5 = 4\n9 ÷ 3 = 3\n".to_string(),
+        max_tokens: 40,
+        stop_at_delimiter: true,
+    };
+    let out = run(&mut gen, &[req], &Sampling::default());
+    assert!(out[0].text.contains('÷'), "{:?}", out[0].text);
+}
+
+#[test]
 fn cancellation_stops_between_passes() {
     let mut gen = ExecutorGenerator::new(smol());
     let cancel = CancelFlag::new();
