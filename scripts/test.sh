@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the tests: Rust unit and integration tests on real models (engine,
-# store, CLI, the desktop shell's commands on Tauri's mock runtime) and the UI
-# in Chromium (Playwright).
+# store, CLI, the desktop shell's commands on Tauri's mock runtime), the UI
+# in Chromium (Playwright, IPC mocked) and the real app under Xvfb.
 # Fetches the models the tests need first (tiny test model + defaults).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -19,6 +19,5 @@ cargo test --workspace -- --test-threads=2
 echo "== UI in Chromium"
 (cd ui && npm ci --no-audit --no-fund && npm run test:e2e)
 
-# The real-app test (tests/app-e2e.sh: WebKitWebDriver under Xvfb) is
-# written but not yet proven to finish here; it joins this script once it
-# has passed on this machine.
+echo "== The real app (WebKitGTK under Xvfb, tiny model)"
+bash tests/app-e2e.sh

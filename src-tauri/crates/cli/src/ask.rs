@@ -38,6 +38,10 @@ pub struct JudgeArgs {
     /// Keep γ fixed instead of following the acceptance rate.
     #[arg(long)]
     pub fixed_gamma: bool,
+    /// Keep step speculation on even when it runs slower than plain
+    /// decoding (to measure it; the app always guards).
+    #[arg(long)]
+    pub no_guard: bool,
 }
 
 impl JudgeArgs {
@@ -99,6 +103,7 @@ impl AskArgs {
             gamma: self.judge.gamma,
             judge: self.judge.choice()?,
             adaptive_gamma: !self.judge.fixed_gamma,
+            slowdown_guard: !self.judge.no_guard,
             ..AskOptions::default()
         })
     }

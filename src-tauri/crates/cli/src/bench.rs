@@ -70,6 +70,10 @@ pub struct ModeSummary {
     pub token_acceptance_rate: Option<f64>,
     pub step_acceptance_rate: Option<f64>,
     pub mean_batch_size: f64,
+    /// Mean judge time per judged step, milliseconds.
+    pub judge_ms_per_step: Option<f64>,
+    /// Answers in which the slowdown guard switched step speculation off.
+    pub guard_stops: usize,
 }
 
 #[derive(Serialize)]
@@ -144,6 +148,22 @@ fn summarise(label: &str, model: &str, answers: &[(Answer, bool)]) -> ModeSummar
         token_acceptance_rate: mean_of(&|a| a.metrics.token_acceptance_rate),
         step_acceptance_rate: mean_of(&|a| a.metrics.step_acceptance_rate),
         mean_batch_size: sum(&|a| a.metrics.mean_batch_size) / n,
+        judge_ms_per_step: {
+            let judged: Vec<f64> = answers
+                .iter()
+                .flat_map(|(a, _)| a.steps.iter().filter_map(|s| s.judge_ms))
+                .collect();
+            (!judged.is_empty()).then(|| judged.iter().sum::<f64>() / judged.len() as f64)
+        },
+        guard_stops: answers
+            .iter()
+            .filter(|(a, _)| {
+                a.metrics
+                    .fallback
+                    .as_deref()
+                    .is_some_and(|f| f.contains("slowdown guard"))
+            })
+            .count(),
     }
 }
 
@@ -161,6 +181,7 @@ fn run_questions(
         gamma: args.judge.gamma,
         judge: args.judge.choice()?,
         adaptive_gamma: !args.judge.fixed_gamma,
+        slowdown_guard: !args.judge.no_guard,
         ..AskOptions::default()
     };
     let cancel = CancelFlag::new();
@@ -271,12 +292,12 @@ fn opt(value: Option<f64>, scale: f64, suffix: &str) -> String {
 
 fn markdown_table(report: &Report) -> String {
     let mut out = format!(
-        "Machine: {}\nDataset: {}\n\n| mode | model | accuracy | tokens/s (pooled) | prefill tok/s | decode tok/s | speed-up vs plain | token acceptance | step acceptance | mean batch |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        "Machine: {}\nDataset: {}\n\n| mode | model | accuracy | tokens/s (pooled) | prefill tok/s | decode tok/s | speed-up vs plain | token acceptance | step acceptance | mean batch | judge ms/step | guard stops |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
         report.machine, report.dataset
     );
     for r in &report.rows {
         out.push_str(&format!(
-            "| {} | {} | {}/{} ({:.0}%) | {:.2} | {:.1} | {:.2} | {} | {} | {} | {:.2} |\n",
+            "| {} | {} | {}/{} ({:.0}%) | {:.2} | {:.1} | {:.2} | {} | {} | {} | {:.2} | {} | {} |\n",
             r.label,
             r.model,
             r.correct,
@@ -288,7 +309,14 @@ fn markdown_table(report: &Report) -> String {
             opt(r.speedup_vs_plain, 1.0, "×"),
             opt(r.token_acceptance_rate, 100.0, "%"),
             opt(r.step_acceptance_rate, 100.0, "%"),
-            r.mean_batch_size
+            r.mean_batch_size,
+            r.judge_ms_per_step
+                .map_or("–".to_string(), |ms| format!("{ms:.0}")),
+            if r.label == "plain" || r.label == "sd" || r.label == "draft alone" {
+                "–".to_string()
+            } else {
+                format!("{}/{}", r.guard_stops, r.questions)
+            }
         ));
     }
     out

@@ -179,6 +179,9 @@ pub struct Engine {
     embedding: Option<EmbeddingJudge>,
     /// Measured plain decode speed of this target, for speed-up estimates.
     plain_tokens_per_s: Option<f64>,
+    /// The last answer with step speculation was stopped by the slowdown
+    /// guard: the next one gives speculation a single round to pay off.
+    speculation_lost_last_time: bool,
 }
 
 impl Engine {
@@ -221,6 +224,7 @@ impl Engine {
             draft_name: draft_info.map(|i| i.name()),
             embedding: None,
             plain_tokens_per_s: None,
+            speculation_lost_last_time: false,
         })
     }
 
@@ -340,6 +344,11 @@ impl Engine {
             adaptive_gamma: options.adaptive_gamma,
             slowdown_guard: options.slowdown_guard,
             plain_tokens_per_s_estimate: self.plain_tokens_per_s,
+            guard_patience: if self.speculation_lost_last_time {
+                1
+            } else {
+                LookaheadSettings::default().guard_patience
+            },
             ..LookaheadSettings::default()
         };
         let mut forward = |event: SchedulerEvent| match event {
@@ -455,6 +464,9 @@ impl Engine {
             metrics.per_position_step_counts = Some(counts);
         }
         metrics.fallback = outcome.fallback.clone();
+        if mode.uses_step_speculation() && outcome.ended != LookaheadEnd::Cancelled {
+            self.speculation_lost_last_time = outcome.stats.guard_stopped;
+        }
         if mode == Mode::Plain && metrics.tokens_per_s > 0.0 {
             self.plain_tokens_per_s = Some(metrics.tokens_per_s);
         }

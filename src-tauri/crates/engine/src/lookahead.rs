@@ -88,6 +88,10 @@ pub struct LookaheadSettings {
     /// Plain target speed (tokens/s) for the guard to compare with; `None`
     /// estimates it from the target's own decode rate during the answer.
     pub plain_tokens_per_s_estimate: Option<f64>,
+    /// Slow rounds in a row before the guard steps in. The engine lowers it
+    /// to 1 when the last answer on the same models already lost time, so
+    /// a model pair that does not pay off costs one round, not three.
+    pub guard_patience: usize,
 }
 
 impl Default for LookaheadSettings {
@@ -100,6 +104,7 @@ impl Default for LookaheadSettings {
             adaptive_gamma: true,
             slowdown_guard: true,
             plain_tokens_per_s_estimate: None,
+            guard_patience: control::GUARD_PATIENCE,
         }
     }
 }

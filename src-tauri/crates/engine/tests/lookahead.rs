@@ -631,17 +631,37 @@ fn slowdown_guard_switches_speculation_off() {
         &CancelFlag::new(),
     );
     let outcome = run.outcome;
-    assert_eq!(outcome.stats.rounds, 3);
+    // Each round ran at under half the plain speed and counts twice
+    // against the patience of 3.
+    assert_eq!(outcome.stats.rounds, 2);
+    assert!(outcome.stats.guard_stopped);
     assert!(outcome
         .fallback
         .as_deref()
         .unwrap_or_default()
         .contains("slowdown guard"));
     assert_eq!(outcome.text, target_text(&mut target));
-    assert!(outcome.steps[3..]
+    assert!(outcome.steps[2..]
         .iter()
         .all(|s| s.verdict == Verdict::TargetOnly));
     assert!(outcome.stats.target_only_steps > 0);
+
+    // With a patience of 1 (the engine's choice after an answer that lost
+    // time) one round is all speculation gets.
+    let (mut draft, mut target) = ten_step_scripts();
+    let impatient = LookaheadSettings {
+        guard_patience: 1,
+        ..settings
+    };
+    let run = lookahead(
+        &mut draft,
+        &mut target,
+        &mut ExactJudge,
+        &impatient,
+        &CancelFlag::new(),
+    );
+    assert_eq!(run.outcome.stats.rounds, 1);
+    assert_eq!(run.outcome.text, target_text(&mut target));
 }
 
 #[test]

@@ -40,8 +40,8 @@ impl GammaController {
 }
 
 /// Rounds in a row that must run slower than plain decoding before the guard
-/// switches speculation off: the first round pays the prompt's prefill and
-/// one unlucky round says little.
+/// switches speculation off (unless told otherwise): the first round pays
+/// the prompt's prefill and one unlucky round says little.
 pub(crate) const GUARD_PATIENCE: usize = 3;
 
 /// Watches the speed of speculative rounds against plain decoding.
@@ -55,16 +55,18 @@ pub(crate) struct SlowdownGuard {
     measured_tokens: usize,
     measured_seconds: f64,
     slow_rounds: usize,
+    patience: usize,
 }
 
 impl SlowdownGuard {
-    pub(crate) fn new(enabled: bool, fixed_estimate: Option<f64>) -> Self {
+    pub(crate) fn new(enabled: bool, fixed_estimate: Option<f64>, patience: usize) -> Self {
         Self {
             enabled,
             fixed_estimate,
             measured_tokens: 0,
             measured_seconds: 0.0,
             slow_rounds: 0,
+            patience: patience.max(1),
         }
     }
 
@@ -85,8 +87,9 @@ impl SlowdownGuard {
     }
 
     /// Records a round that settled `tokens` in `seconds`; returns why
-    /// speculation should stop, once it has been slower for
-    /// [`GUARD_PATIENCE`] rounds in a row.
+    /// speculation should stop, once it has been slower for `patience`
+    /// rounds in a row. A round at under half the plain speed counts twice:
+    /// waiting for a third such round would cost more than a plain step.
     pub(crate) fn after_round(&mut self, tokens: usize, seconds: f64) -> Option<String> {
         if !self.enabled {
             return None;
@@ -97,14 +100,16 @@ impl SlowdownGuard {
         } else {
             f64::INFINITY
         };
-        if speed < plain {
+        if speed < plain / 2.0 {
+            self.slow_rounds += 2;
+        } else if speed < plain {
             self.slow_rounds += 1;
         } else {
             self.slow_rounds = 0;
         }
-        (self.slow_rounds >= GUARD_PATIENCE).then(|| {
+        (self.slow_rounds >= self.patience).then(|| {
             format!(
-                "slowdown guard: step speculation ran at {speed:.1} tokens/s, below plain decoding's {plain:.1} tokens/s, for {GUARD_PATIENCE} rounds"
+                "slowdown guard: step speculation ran at {speed:.1} tokens/s, below plain decoding's {plain:.1} tokens/s"
             )
         })
     }
@@ -143,21 +148,33 @@ mod tests {
 
     #[test]
     fn guard_needs_consecutive_slow_rounds() {
-        let mut guard = SlowdownGuard::new(true, Some(10.0));
-        assert!(guard.after_round(5, 1.0).is_none());
+        // 8 tokens/s against plain 10: slow, but not badly.
+        let mut guard = SlowdownGuard::new(true, Some(10.0), GUARD_PATIENCE);
+        assert!(guard.after_round(8, 1.0).is_none());
         assert!(guard.after_round(50, 1.0).is_none());
-        assert!(guard.after_round(5, 1.0).is_none());
-        assert!(guard.after_round(5, 1.0).is_none());
-        assert!(guard.after_round(5, 1.0).is_some());
+        assert!(guard.after_round(8, 1.0).is_none());
+        assert!(guard.after_round(8, 1.0).is_none());
+        assert!(guard.after_round(8, 1.0).is_some());
+    }
+
+    #[test]
+    fn guard_acts_sooner_on_badly_slow_rounds_and_lower_patience() {
+        // Under half the plain speed counts twice: two such rounds suffice.
+        let mut guard = SlowdownGuard::new(true, Some(10.0), GUARD_PATIENCE);
+        assert!(guard.after_round(4, 1.0).is_none());
+        assert!(guard.after_round(4, 1.0).is_some());
+        // Patience 1 (the last answer lost time): one slow round.
+        let mut impatient = SlowdownGuard::new(true, Some(10.0), 1);
+        assert!(impatient.after_round(9, 1.0).is_some());
     }
 
     #[test]
     fn guard_estimates_plain_speed_from_the_target() {
-        let mut guard = SlowdownGuard::new(true, None);
+        let mut guard = SlowdownGuard::new(true, None, GUARD_PATIENCE);
         assert!(guard.after_round(1, 100.0).is_none());
         guard.observe_target_step(20, 2.0);
         assert_eq!(guard.plain_tokens_per_s(), Some(10.0));
-        let mut off = SlowdownGuard::new(false, Some(1e9));
+        let mut off = SlowdownGuard::new(false, Some(1e9), 1);
         for _ in 0..10 {
             assert!(off.after_round(1, 1.0).is_none());
         }

@@ -142,6 +142,7 @@ impl<'a> Scheduler<'a> {
             guard: SlowdownGuard::new(
                 settings.slowdown_guard,
                 settings.plain_tokens_per_s_estimate,
+                settings.guard_patience,
             ),
             token_room: 0,
             draft_token_room: 0,
@@ -582,6 +583,7 @@ impl<'a> Scheduler<'a> {
             .guard
             .after_round(round_tokens, round_started.elapsed().as_secs_f64())
         {
+            self.stats.guard_stopped = true;
             self.switch_off(reason);
         }
         Ok(None)

@@ -41,6 +41,8 @@ pub struct LookaheadStats {
     pub drafted_tokens_kept: usize,
     /// Wall time of the whole answer.
     pub wall_seconds: f64,
+    /// The slowdown guard switched step speculation off in this answer.
+    pub guard_stopped: bool,
 }
 
 impl LookaheadStats {
