@@ -17,8 +17,15 @@ cp "$BIN/lookahead-app" "$CARGO_TARGET_DIR/e2e/lookahead-app"
 
 DATA="$(mktemp -d)"
 trap 'rm -rf "$DATA"' EXIT
-TINY="$("$BIN/lookahead" models list --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const m=JSON.parse(s).find(m=>m.role==="tiny"&&m.verified);if(!m){console.error("tiny model missing: run lookahead models fetch --tiny");process.exit(1)}console.log(m.path)})')"
+installed() { # role -> path of the verified model, or fail with how to get it
+  "$BIN/lookahead" models list --json | ROLE="$1" node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const m=JSON.parse(s).find(m=>m.role===process.env.ROLE&&m.verified);if(!m){console.error(`${process.env.ROLE} model missing: run lookahead models fetch --tiny`);process.exit(1)}console.log(m.path)})'
+}
+TINY="$(installed tiny)"
+EMBEDDING="$(installed embedding)"
 export LOOKAHEAD_DATA_DIR="$DATA"
+# The embedding judge, shared read-only with the user's own model folder.
+mkdir -p "$DATA/models"
+ln -s "$EMBEDDING" "$DATA/models/$(basename "$EMBEDDING")"
 # The tiny model plays both parts, so step speculation runs for real.
 "$BIN/lookahead" models import "$TINY" --role target
 "$BIN/lookahead" models import "$TINY" --role draft
@@ -26,6 +33,7 @@ export LOOKAHEAD_DATA_DIR="$DATA"
 export APP_BINARY="$CARGO_TARGET_DIR/e2e/lookahead-app"
 export SCREENSHOTS="$ROOT/tests/app/screenshots"
 mkdir -p "$SCREENSHOTS"
+rm -f "$SCREENSHOTS"/failed-*.png
 timeout 900 xvfb-run -a -s "-screen 0 1280x800x24" bash -c '
   TAURI_WEBVIEW_AUTOMATION=true WebKitWebDriver --port=4444 >/tmp/lookahead-webdriver.log 2>&1 &
   driver=$!

@@ -71,6 +71,12 @@ class Session {
     const png = await wd("GET", `/session/${this.id}/screenshot`);
     writeFileSync(join(SHOTS, `${name}.png`), Buffer.from(png, "base64"));
   }
+  async pageText() {
+    return wd("POST", `/session/${this.id}/execute/sync`, {
+      script: "return document.body.innerText",
+      args: [],
+    });
+  }
   async end() {
     await wd("DELETE", `/session/${this.id}`).catch(() => {});
   }
@@ -85,6 +91,10 @@ async function step(name, fn) {
   } catch (e) {
     failed++;
     console.log(`FAIL ${name}: ${e.message}`);
+    // What the window showed, to see why.
+    await app.screenshot(`failed-${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 40)}`).catch(() => {});
+    const text = await app.pageText().catch((err) => `(no page text: ${err.message})`);
+    console.log(`     the window showed:\n${String(text).slice(0, 2000).replace(/^/gm, "       ")}`);
   }
 }
 
@@ -93,6 +103,7 @@ try {
   // A short answer keeps the run quick on a 2-core CI machine; it also
   // proves the settings screen saves through the real shell.
   await step("settings: a shorter answer limit is saved", async () => {
+    await app.waitFor("#composer-input", 60, "the app's first screen");
     const [nav] = await app.findXPath("//div[@aria-label='Main']//button[contains(., 'Settings')]");
     if (!nav) throw new Error("no Settings button");
     await app.click(nav);
@@ -114,7 +125,7 @@ try {
     const [input] = await app.waitFor("#composer-input", 60, "the question box");
     await app.type(input, QUESTION);
     await app.type(input, "\uE007"); // Enter sends
-    await app.waitFor('[data-testid="speed-line"]', 600, "the finished answer's speed line");
+    await app.waitFor('[data-testid="speed-line"]', Number(process.env.E2E_ANSWER_TIMEOUT ?? 600), "the finished answer's speed line");
     const steps = await app.find('[data-testid="step"]');
     if (steps.length < 1) throw new Error("no steps shown");
     const speed = await app.text((await app.find('[data-testid="speed-line"]'))[0]);
@@ -133,8 +144,9 @@ app = await Session.start();
 try {
   await step("after a restart the answer is in history", async () => {
     const items = await app.waitFor('[data-testid="conversation"]', 60, "a conversation in history");
-    const title = await app.text(items[0]);
-    if (!title.includes("Sara")) throw new Error(`history shows "${title}"`);
+    const listed = await app.text(items[0]);
+    const page = await app.pageText();
+    if (!page.includes("Sara buys")) throw new Error(`history shows "${listed}"`);
     await app.click((await app.findXPath("//*[@data-testid='conversation']//button[1]"))[0] ?? items[0]);
     await app.waitFor('[data-testid="step"]', 30, "the stored steps");
     await app.screenshot("app-history");

@@ -70,6 +70,23 @@ test.describe("settings", () => {
     await expect(page.getByRole("button", { name: /Speed-up: Step drafting/ })).toBeVisible();
   });
 
+  test("a cleared number field takes the value typed next", async ({ page }) => {
+    await openApp(page);
+    await page.getByRole("button", { name: "Settings" }).click();
+    const longest = page.getByRole("spinbutton", { name: "Longest answer (tokens)" });
+    // Emptying the field must not snap it to the minimum (typing after
+    // that would append to "16").
+    await longest.fill("");
+    await longest.blur();
+    await longest.pressSequentially("160");
+    await longest.blur();
+    await expect(longest).toHaveValue("160");
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await expect(page.getByText("All changes saved.")).toBeVisible();
+    const [set] = await calls(page, "settings_set");
+    expect((set.args as { settings: { max_answer_tokens: number } }).settings.max_answer_tokens).toBe(160);
+  });
+
   test("Discard puts the saved values back", async ({ page }) => {
     await openApp(page);
     await page.getByRole("button", { name: "Settings" }).click();

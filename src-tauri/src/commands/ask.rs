@@ -60,15 +60,20 @@ fn title_for(question: &str) -> String {
     }
 }
 
-/// Modes the installed models allow.
+/// Modes the installed models allow: "auto" never picks a mode whose model
+/// is missing (a chosen mode still runs, and names the missing file).
 fn available_modes(settings: &Settings) -> Vec<Mode> {
     let mut modes = vec![Mode::Plain];
     if settings.draft_path().exists() {
+        let judge_ready = settings.judge_kind == "llm"
+            || lookahead_engine::models::path_for_role(lookahead_engine::models::Role::Embedding)
+                .exists();
         modes.extend(
             lookahead_engine::AVAILABLE_MODES
                 .iter()
                 .copied()
-                .filter(|m| *m != Mode::Plain),
+                .filter(|m| *m != Mode::Plain)
+                .filter(|m| judge_ready || !m.uses_step_speculation()),
         );
     }
     modes

@@ -47,6 +47,14 @@ function Field(props: { id: string; label: string; help: string; children: Compo
   );
 }
 
+/** A number typed into a field, or null while the field is empty or not a
+ * number (the saved value stays until the user types one). */
+function typedNumber(el: HTMLInputElement): number | null {
+  const raw = el.value.trim();
+  const v = raw === "" ? NaN : Number(raw);
+  return Number.isFinite(v) ? v : null;
+}
+
 function clampInt(v: number, lo: number, hi: number) {
   if (!Number.isFinite(v)) return lo;
   return Math.min(hi, Math.max(lo, Math.round(v)));
@@ -283,7 +291,10 @@ export function SettingsView(props: { settings: Settings; active: boolean; onSav
                   step={1}
                   value={form.step_token_budget}
                   aria-describedby="step_token_budget-help"
-                  onChange={(e) => set("step_token_budget", clampInt(Number((e.currentTarget as HTMLInputElement).value), 10, 1000))}
+                  onChange={(e) => {
+                    const v = typedNumber(e.currentTarget as HTMLInputElement);
+                    if (v !== null) set("step_token_budget", clampInt(v, 10, 1000));
+                  }}
                 />
               </Field>
               <Field id="max_answer_tokens" label="Longest answer (tokens)" help="Lookahead stops writing an answer after this many tokens.">
@@ -295,7 +306,10 @@ export function SettingsView(props: { settings: Settings; active: boolean; onSav
                   step={1}
                   value={form.max_answer_tokens}
                   aria-describedby="max_answer_tokens-help"
-                  onChange={(e) => set("max_answer_tokens", clampInt(Number((e.currentTarget as HTMLInputElement).value), 16, 4096))}
+                  onChange={(e) => {
+                    const v = typedNumber(e.currentTarget as HTMLInputElement);
+                    if (v !== null) set("max_answer_tokens", clampInt(v, 16, 4096));
+                  }}
                 />
               </Field>
             </div>
