@@ -13,10 +13,11 @@ echo "== Fetching the default models (about 1.7 GB, checked by sha256)"
 "$BIN/lookahead" models fetch
 "$BIN/lookahead" models list
 echo "== A GSM8K question, answered by the default target model"
-QUESTION="A fog bank rolls in from the ocean to cover a city. It takes 10 minutes to cover every 3 miles of the city. If the city is 42 miles across from the oceanfront to the opposite inland edge, how many minutes will it take for the fog bank to cover the whole city?"
+# GSM8K test question 0.
+QUESTION="Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her friends every day with four. She sells the remainder at the farmers' market daily for \$2 per fresh duck egg. How much in dollars does she make every day at the farmers' market?"
 echo "Q: $QUESTION"
 "$BIN/lookahead" ask "$QUESTION"
-echo "(expected: 140)"
+echo "(expected: 18)"
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   echo "== Opening the desktop app"
   exec "$BIN/lookahead-app"

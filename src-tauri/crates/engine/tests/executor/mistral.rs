@@ -21,6 +21,38 @@ pub struct Reference {
     model: Model,
 }
 
+/// A greedy raw completion request (no chat template) of `max_tokens`.
+fn completion(
+    text: &str,
+    max_tokens: usize,
+    raw_logits: bool,
+    response: tokio::sync::mpsc::Sender<Response>,
+) -> Request {
+    let mut params = SamplingParams::deterministic();
+    params.max_len = Some(max_tokens);
+    Request::Normal(Box::new(NormalRequest {
+        messages: RequestMessage::Completion {
+            text: text.to_string(),
+            echo_prompt: false,
+            best_of: None,
+        },
+        sampling_params: params,
+        response,
+        return_logprobs: false,
+        is_streaming: false,
+        id: 0,
+        constraint: Constraint::None,
+        suffix: None,
+        tools: None,
+        tool_choice: None,
+        logits_processors: None,
+        return_raw_logits: raw_logits,
+        web_search_options: None,
+        model_id: None,
+        truncate_sequence: false,
+    }))
+}
+
 impl Reference {
     pub fn load(path: &Path) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -45,29 +77,7 @@ impl Reference {
     /// tokens unless the model ends first.
     pub fn complete_greedy(&self, text: &str, max_tokens: usize) -> String {
         let (tx, mut rx) = tokio::sync::mpsc::channel(8);
-        let mut params = SamplingParams::deterministic();
-        params.max_len = Some(max_tokens);
-        let request = Request::Normal(Box::new(NormalRequest {
-            messages: RequestMessage::Completion {
-                text: text.to_string(),
-                echo_prompt: false,
-                best_of: None,
-            },
-            sampling_params: params,
-            response: tx,
-            return_logprobs: false,
-            is_streaming: false,
-            id: 0,
-            constraint: Constraint::None,
-            suffix: None,
-            tools: None,
-            tool_choice: None,
-            logits_processors: None,
-            return_raw_logits: false,
-            web_search_options: None,
-            model_id: None,
-            truncate_sequence: false,
-        }));
+        let request = completion(text, max_tokens, false, tx);
         let sender = self.model.inner().get_sender(None).unwrap();
         self.rt.block_on(async {
             sender.send(request).await.unwrap();
@@ -83,29 +93,7 @@ impl Reference {
     /// logits for the position after them.
     pub fn prompt_logits(&self, text: &str) -> (Vec<u32>, Vec<f32>) {
         let (tx, mut rx) = tokio::sync::mpsc::channel(8);
-        let mut params = SamplingParams::deterministic();
-        params.max_len = Some(1);
-        let request = Request::Normal(Box::new(NormalRequest {
-            messages: RequestMessage::Completion {
-                text: text.to_string(),
-                echo_prompt: false,
-                best_of: None,
-            },
-            sampling_params: params,
-            response: tx,
-            return_logprobs: false,
-            is_streaming: false,
-            id: 1,
-            constraint: Constraint::None,
-            suffix: None,
-            tools: None,
-            tool_choice: None,
-            logits_processors: None,
-            return_raw_logits: true,
-            web_search_options: None,
-            model_id: None,
-            truncate_sequence: false,
-        }));
+        let request = completion(text, 1, true, tx);
         let sender = self.model.inner().get_sender(None).unwrap();
         self.rt.block_on(async {
             sender.send(request).await.unwrap();
@@ -232,7 +220,9 @@ const N: usize = 48;
 #[test]
 fn smol_logits_match_the_candle_reference() {
     const TOLERANCE: f32 = 1.5;
-    const NEAR_TIE: f32 = 0.25;
+    // Logits here are around 20-40: a gap under 0.5 (about 1 %) is within
+    // what summation order and 8-bit activations move (max diff ~1.2).
+    const NEAR_TIE: f32 = 0.5;
     let exec = smol();
     let prompt = exec.tokenizer().encode(&chat(QUESTION)).unwrap();
     let (theirs, tokens) = candle_greedy(&model_path(SMOL), &prompt, N);
