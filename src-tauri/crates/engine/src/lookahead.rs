@@ -116,12 +116,14 @@ pub struct LookaheadModels<'a> {
     pub judge: &'a mut dyn Judge,
 }
 
-/// What the scheduler reports while it works. Text arrives one settled step
-/// at a time: the scheduler cannot know which tokens stay until the judge
-/// has spoken.
+/// What the scheduler reports while it works. In a speculative round text
+/// arrives one settled step at a time (which tokens stay is known only once
+/// the judge has spoken); steps the target writes alone stream token by
+/// token.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SchedulerEvent {
-    /// Text appended to the answer (a kept step's text).
+    /// Text appended to the answer (a kept step, or a piece of the target's
+    /// step in progress).
     Text(String),
     /// A step was settled; sent right after its [`SchedulerEvent::Text`].
     Step(StepRecord),
