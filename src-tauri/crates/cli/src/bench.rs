@@ -312,10 +312,14 @@ fn markdown_table(report: &Report) -> String {
             r.mean_batch_size,
             r.judge_ms_per_step
                 .map_or("–".to_string(), |ms| format!("{ms:.0}")),
-            if r.label == "plain" || r.label == "sd" || r.label == "draft alone" {
-                "–".to_string()
-            } else {
+            if r
+                .label
+                .parse::<Mode>()
+                .is_ok_and(|m| m.uses_step_speculation())
+            {
                 format!("{}/{}", r.guard_stops, r.questions)
+            } else {
+                "–".to_string()
             }
         ));
     }

@@ -150,28 +150,28 @@ pub fn agreement(ours: &[u32], theirs: &[u32]) -> (usize, String) {
     )
 }
 
-/// candle-transformers' own quantized llama (f32 throughout): an
-/// independent implementation of the same model. Returns its logits at
-/// the end of the prompt and after each of its `n` greedy tokens, and the
-/// tokens.
-pub fn candle_greedy(path: &Path, prompt: &[u32], n: usize) -> (Vec<Vec<f32>>, Vec<u32>) {
-    use candle_transformers::models::quantized_llama::ModelWeights;
+/// Greedy decoding through a candle-transformers model's `forward(input,
+/// position)`: its logits over the last `vocab` entries at the end of the
+/// prompt and after each of its `n` tokens, and the tokens.
+pub fn candle_greedy_with(
+    mut forward: impl FnMut(&candle_core::Tensor, usize) -> candle_core::Result<candle_core::Tensor>,
+    vocab: usize,
+    prompt: &[u32],
+    n: usize,
+) -> (Vec<Vec<f32>>, Vec<u32>) {
     let dev = candle_core::Device::Cpu;
-    let mut f = std::fs::File::open(path).unwrap();
-    let ct = candle_core::quantized::gguf_file::Content::read(&mut f).unwrap();
-    let mut model = ModelWeights::from_gguf(ct, &mut f, &dev).unwrap();
     let mut fwd = |toks: &[u32], pos: usize| -> Vec<f32> {
         let x = candle_core::Tensor::new(toks, &dev)
             .unwrap()
             .unsqueeze(0)
             .unwrap();
-        model
-            .forward(&x, pos)
+        let l = forward(&x, pos)
             .unwrap()
             .flatten_all()
             .unwrap()
             .to_vec1::<f32>()
-            .unwrap()
+            .unwrap();
+        l[l.len() - vocab..].to_vec()
     };
     let mut logits = vec![fwd(prompt, 0)];
     let mut out = vec![argmax(&logits[0])];
@@ -182,6 +182,22 @@ pub fn candle_greedy(path: &Path, prompt: &[u32], n: usize) -> (Vec<Vec<f32>>, V
         logits.push(l);
     }
     (logits, out)
+}
+
+/// candle-transformers' own quantized llama (f32 throughout): an
+/// independent implementation of the same model.
+pub fn candle_greedy(
+    path: &Path,
+    vocab: usize,
+    prompt: &[u32],
+    n: usize,
+) -> (Vec<Vec<f32>>, Vec<u32>) {
+    use candle_transformers::models::quantized_llama::ModelWeights;
+    let dev = candle_core::Device::Cpu;
+    let mut f = std::fs::File::open(path).unwrap();
+    let ct = candle_core::quantized::gguf_file::Content::read(&mut f).unwrap();
+    let mut model = ModelWeights::from_gguf(ct, &mut f, &dev).unwrap();
+    candle_greedy_with(|x, pos| model.forward(x, pos), vocab, prompt, n)
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
@@ -225,7 +241,7 @@ fn smol_logits_match_the_candle_reference() {
     const NEAR_TIE: f32 = 0.5;
     let exec = smol();
     let prompt = exec.tokenizer().encode(&chat(QUESTION)).unwrap();
-    let (theirs, tokens) = candle_greedy(&model_path(SMOL), &prompt, N);
+    let (theirs, tokens) = candle_greedy(&model_path(SMOL), exec.config().vocab, &prompt, N);
     let mut seq = exec.new_sequence();
     let mut feed = prompt.clone();
     feed.extend_from_slice(&tokens[..N - 1]);
@@ -300,7 +316,9 @@ fn smol_token_ids_and_logits_match_mistralrs() {
         "mistral.rs ran other tokens for the same text"
     );
     let ours = prompt_logits(&exec, &prompt);
-    let candle_logits = candle_greedy(&model_path(SMOL), &prompt, 1).0.remove(0);
+    let candle_logits = candle_greedy(&model_path(SMOL), exec.config().vocab, &prompt, 1)
+        .0
+        .remove(0);
     let vs_mistral = max_abs_diff(&ours, &their_logits);
     eprintln!(
         "prompt logits max |diff|: ours vs mistral.rs {vs_mistral:.3}, ours vs candle {:.3}, mistral.rs vs candle {:.3}; top-5 ours {:?} mistral.rs {:?} candle {:?}",

@@ -7,7 +7,7 @@ use lookahead_engine::{Sampling, StepGenerator, StepRequest};
 
 use crate::common::{chat, load, model_path, QUESTION, QWEN_DRAFT, QWEN_TARGET};
 use crate::generator::run;
-use crate::mistral::{agreement, Reference};
+use crate::mistral::{agreement, candle_greedy_with, Reference};
 
 fn request(max_tokens: usize, stop_at_delimiter: bool) -> StepRequest {
     StepRequest {
@@ -68,28 +68,13 @@ fn qwen_target_greedy_matches_candle_and_is_compared_with_mistralrs() {
     let mut f = std::fs::File::open(model_path(QWEN_TARGET)).unwrap();
     let ct = candle_core::quantized::gguf_file::Content::read(&mut f).unwrap();
     let mut model = ModelWeights::from_gguf(ct, &mut f, &dev).unwrap();
-    let mut ids = prompt.clone();
-    let mut pos = 0;
-    let mut feed = prompt.clone();
-    for _ in 0..N {
-        let x = candle_core::Tensor::new(feed.as_slice(), &dev)
-            .unwrap()
-            .unsqueeze(0)
-            .unwrap();
-        let l = model
-            .forward(&x, pos)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let vocab = target.config().vocab;
-        let next = lookahead_engine::executor::sampling::argmax(&l[l.len() - vocab..]);
-        pos += feed.len();
-        ids.push(next);
-        feed = vec![next];
-    }
-    let candle_text = tok.decode(&ids[prompt.len()..]).unwrap();
+    let (_, ids) = candle_greedy_with(
+        |x, pos| model.forward(x, pos),
+        target.config().vocab,
+        &prompt,
+        N,
+    );
+    let candle_text = tok.decode(&ids).unwrap();
     let (_, report) = agreement(
         &tok.encode(&ours[0].text).unwrap(),
         &tok.encode(&candle_text).unwrap(),
