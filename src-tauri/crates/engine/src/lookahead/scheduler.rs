@@ -73,8 +73,8 @@ impl Step {
 /// How much of `written` can be shown: all of it up to an end marker, less
 /// a tail that could be the start of one.
 fn shown_len(written: &str) -> usize {
-    if let Some(at) = END_MARKERS.iter().filter_map(|m| written.find(m)).min() {
-        return at;
+    if let (kept, true) = strip_end_marker(written) {
+        return kept.len();
     }
     let held = END_MARKERS
         .iter()
@@ -595,4 +595,19 @@ fn first_output(outputs: Vec<StepOutput>) -> Result<StepOutput> {
         .into_iter()
         .next()
         .ok_or_else(|| EngineError::Generation("the model returned no step".to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_len;
+
+    #[test]
+    fn streaming_holds_back_what_may_be_an_end_marker() {
+        assert_eq!(shown_len("The sum is 5."), 13);
+        // "<|im" could become "<|im_end|>": wait for the next piece.
+        assert_eq!(shown_len("The sum is 5.<|im"), 13);
+        assert_eq!(shown_len("The sum is 5.<|im_end|> more"), 13);
+        // A "<" that cannot start a marker any more goes out.
+        assert_eq!(shown_len("a <b"), 4);
+    }
 }
