@@ -207,6 +207,11 @@ impl Reader<'_> {
             .ok_or_else(|| corrupt(self.path, format!("tensor {name} has an inconsistent size")))
     }
 
+    /// A matrix that is only ever multiplied, in the multiply's layout.
+    fn matrix(&mut self, name: &str, rows: usize, cols: usize) -> Result<QWeight> {
+        Ok(self.weight(name, rows, cols)?.for_multiply())
+    }
+
     fn vector(&mut self, name: &str, len: usize) -> Result<Vec<f32>> {
         Ok(self.weight(name, 1, len)?.dequantize_all())
     }
@@ -339,6 +344,9 @@ pub(crate) fn load(path: &Path) -> Result<LoadedModel> {
         context_length: r.usize("context_length").unwrap_or(4096),
     };
 
+    // The embedding table is read a row at a time (and is the output matrix
+    // too when tied), so it keeps the file's layout; matrices that are only
+    // multiplied get the multiply's preferred one.
     let embed = r.weight("token_embd.weight", vocab, hidden)?;
     let kv_dim = config.kv_dim();
     let mut layer_weights = Vec::with_capacity(layers);
@@ -354,22 +362,22 @@ pub(crate) fn load(path: &Path) -> Result<LoadedModel> {
         };
         layer_weights.push(LayerWeights {
             attn_norm: r.vector(&format!("{p}.attn_norm.weight"), hidden)?,
-            wq: r.weight(&format!("{p}.attn_q.weight"), hidden, hidden)?,
-            wk: r.weight(&format!("{p}.attn_k.weight"), kv_dim, hidden)?,
-            wv: r.weight(&format!("{p}.attn_v.weight"), kv_dim, hidden)?,
+            wq: r.matrix(&format!("{p}.attn_q.weight"), hidden, hidden)?,
+            wk: r.matrix(&format!("{p}.attn_k.weight"), kv_dim, hidden)?,
+            wv: r.matrix(&format!("{p}.attn_v.weight"), kv_dim, hidden)?,
             bq: bias(&mut r, "attn_q.bias", hidden)?,
             bk: bias(&mut r, "attn_k.bias", kv_dim)?,
             bv: bias(&mut r, "attn_v.bias", kv_dim)?,
-            wo: r.weight(&format!("{p}.attn_output.weight"), hidden, hidden)?,
+            wo: r.matrix(&format!("{p}.attn_output.weight"), hidden, hidden)?,
             ffn_norm: r.vector(&format!("{p}.ffn_norm.weight"), hidden)?,
-            w_gate: r.weight(&format!("{p}.ffn_gate.weight"), ffn_hidden, hidden)?,
-            w_up: r.weight(&format!("{p}.ffn_up.weight"), ffn_hidden, hidden)?,
-            w_down: r.weight(&format!("{p}.ffn_down.weight"), hidden, ffn_hidden)?,
+            w_gate: r.matrix(&format!("{p}.ffn_gate.weight"), ffn_hidden, hidden)?,
+            w_up: r.matrix(&format!("{p}.ffn_up.weight"), ffn_hidden, hidden)?,
+            w_down: r.matrix(&format!("{p}.ffn_down.weight"), hidden, ffn_hidden)?,
         });
     }
     let out_norm = r.vector("output_norm.weight", hidden)?;
     let output = if r.has_tensor("output.weight") {
-        Some(r.weight("output.weight", vocab, hidden)?)
+        Some(r.matrix("output.weight", vocab, hidden)?)
     } else {
         None
     };

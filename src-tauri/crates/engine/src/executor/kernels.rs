@@ -51,6 +51,29 @@ pub(crate) fn dot_block(
     }
 }
 
+/// For Q4_K or Q6_K weights interleaved eight rows at a time (`groups`,
+/// whole groups back to back, see `quant::interleave_q4k`): the same
+/// products as [`dot_block`], `out[r * stride + t - tokens.start]`.
+pub(crate) fn dot_groups(
+    format: WeightFormat,
+    cols: usize,
+    groups: &[u8],
+    acts: &QuantizedActs,
+    tokens: std::ops::Range<usize>,
+    out: &mut [f32],
+    stride: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        x86::dot_groups(format, cols, groups, acts, tokens, out, stride)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (format, cols, groups, acts, tokens, out, stride);
+        unreachable!("kernels::available() is false off x86_64")
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::*;
@@ -104,6 +127,214 @@ mod x86 {
                     stride,
                 )
             }
+        }
+    }
+
+    pub(super) fn dot_groups(
+        format: WeightFormat,
+        cols: usize,
+        groups: &[u8],
+        acts: &QuantizedActs,
+        tokens: std::ops::Range<usize>,
+        out: &mut [f32],
+        stride: usize,
+    ) {
+        use super::super::quant::{interleaved_block_bytes, ActFormat};
+        // The kernel reads raw memory: check every length it will touch.
+        assert!(available());
+        assert!(matches!(format, WeightFormat::Q4K | WeightFormat::Q6K));
+        assert_eq!(acts.format(), Some(ActFormat::Q8K));
+        assert!(cols > 0 && cols.is_multiple_of(256));
+        let blocks = cols / 256;
+        let group_bytes = blocks * interleaved_block_bytes(format);
+        assert!(groups.len().is_multiple_of(group_bytes));
+        let rows = groups.len() / group_bytes * 8;
+        assert!(tokens.end <= acts.rows());
+        let n = tokens.len();
+        assert!(n <= stride && (rows == 0 || (rows - 1) * stride + n <= out.len()));
+        for t in tokens.clone() {
+            assert_eq!(acts.row(t).len(), blocks * Q8K_BYTES);
+        }
+        let mut ys = [std::ptr::null::<u8>(); 4];
+        let mut res = [[0f32; 8]; 4];
+        for (g, group) in groups.chunks_exact(group_bytes).enumerate() {
+            let mut t = tokens.start;
+            while t < tokens.end {
+                let k = (tokens.end - t).min(4);
+                for (y, row) in ys.iter_mut().zip(t..t + k) {
+                    *y = acts.row(row).as_ptr();
+                }
+                // SAFETY: every length was checked above; the CPU features
+                // were detected at run time.
+                unsafe {
+                    let w = group.as_ptr();
+                    match (format, k) {
+                        (WeightFormat::Q4K, 4) => q4k_x8::<4>(blocks, w, &ys, &mut res),
+                        (WeightFormat::Q4K, 3) => q4k_x8::<3>(blocks, w, &ys, &mut res),
+                        (WeightFormat::Q4K, 2) => q4k_x8::<2>(blocks, w, &ys, &mut res),
+                        (WeightFormat::Q4K, _) => q4k_x8::<1>(blocks, w, &ys, &mut res),
+                        (_, 4) => q6k_x8::<4>(blocks, w, &ys, &mut res),
+                        (_, 3) => q6k_x8::<3>(blocks, w, &ys, &mut res),
+                        (_, 2) => q6k_x8::<2>(blocks, w, &ys, &mut res),
+                        (_, _) => q6k_x8::<1>(blocks, w, &ys, &mut res),
+                    }
+                }
+                for (i, token_res) in res.iter().take(k).enumerate() {
+                    let col = t + i - tokens.start;
+                    for (r, v) in token_res.iter().enumerate() {
+                        out[(g * 8 + r) * stride + col] = *v;
+                    }
+                }
+                t += k;
+            }
+        }
+    }
+
+    /// Eight interleaved Q4_K rows against `T` activation rows: `out[t][r]`.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn q4k_x8<const T: usize>(
+        blocks: usize,
+        w: *const u8,
+        ys: &[*const u8; 4],
+        out: &mut [[f32; 8]; 4],
+    ) {
+        use super::super::quant::Q4K_X8_BYTES;
+        let m4 = _mm256_set1_epi8(0xF);
+        let mut acc = [_mm256_setzero_ps(); T];
+        for b in 0..blocks {
+            let x = w.wrapping_add(b * Q4K_X8_BYTES);
+            let qs = x.wrapping_add(160);
+            let mut isum = [_mm256_setzero_si256(); T];
+            for sub in 0..8 {
+                // This sub-block's scale for rows 0..8, each twice (the two
+                // 16-bit lanes a row's products land in).
+                let sc8 = _mm_loadl_epi64(x.wrapping_add(32 + 8 * sub) as *const __m128i);
+                let sc = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc8, sc8));
+                let mut sub_sum = [_mm256_setzero_si256(); T];
+                for half in 0..4 {
+                    let bits = load256(qs.wrapping_add((sub * 4 + half) * 32));
+                    let lo = _mm256_and_si256(bits, m4);
+                    let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(bits), m4);
+                    for t in 0..T {
+                        let y = ys[t].wrapping_add(b * Q8K_BYTES + 4 + 32 * sub + 8 * half);
+                        let y_lo = broadcast4(y);
+                        let y_hi = broadcast4(y.wrapping_add(4));
+                        let p = _mm256_add_epi16(
+                            _mm256_maddubs_epi16(lo, y_lo),
+                            _mm256_maddubs_epi16(hi, y_hi),
+                        );
+                        sub_sum[t] = _mm256_add_epi16(sub_sum[t], p);
+                    }
+                }
+                for t in 0..T {
+                    isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(sub_sum[t], sc));
+                }
+            }
+            let d = _mm256_cvtph_ps(_mm_loadu_si128(x as *const __m128i));
+            let dmin = _mm256_cvtph_ps(_mm_loadu_si128(x.wrapping_add(16) as *const __m128i));
+            let mins: [__m256i; 4] = std::array::from_fn(|p| {
+                _mm256_cvtepu8_epi16(_mm_loadu_si128(
+                    x.wrapping_add(96 + 16 * p) as *const __m128i
+                ))
+            });
+            for t in 0..T {
+                let yb = ys[t].wrapping_add(b * Q8K_BYTES);
+                let yd = _mm256_set1_ps(f32_at(yb));
+                let sums = yb.wrapping_add(Q8K_SUMS32);
+                let mut msum = _mm256_setzero_si256();
+                for (p, m) in mins.iter().enumerate() {
+                    let pair = broadcast4(sums.wrapping_add(4 * p));
+                    msum = _mm256_add_epi32(msum, _mm256_madd_epi16(*m, pair));
+                }
+                acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(d, yd), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+                acc[t] =
+                    _mm256_fnmadd_ps(_mm256_mul_ps(dmin, yd), _mm256_cvtepi32_ps(msum), acc[t]);
+            }
+        }
+        for t in 0..T {
+            _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]);
+        }
+    }
+
+    /// Eight interleaved Q6_K rows against `T` activation rows: `out[t][r]`.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn q6k_x8<const T: usize>(
+        blocks: usize,
+        w: *const u8,
+        ys: &[*const u8; 4],
+        out: &mut [[f32; 8]; 4],
+    ) {
+        use super::super::quant::Q6K_X8_BYTES;
+        let m4 = _mm256_set1_epi8(0xF);
+        let m30 = _mm256_set1_epi8(0x30);
+        let mut acc = [_mm256_setzero_ps(); T];
+        for b in 0..blocks {
+            let x = w.wrapping_add(b * Q6K_X8_BYTES);
+            let scales = x.wrapping_add(16);
+            let mut isum = [_mm256_setzero_si256(); T];
+            for quad in 0..16 {
+                let at = x.wrapping_add(144 + 96 * quad);
+                let bits0 = load256(at);
+                let bits1 = load256(at.wrapping_add(32));
+                let high = load256(at.wrapping_add(64));
+                // Columns 16q + 4m .. +4 of all eight rows, m = 0..4.
+                let q = [
+                    _mm256_or_si256(
+                        _mm256_and_si256(bits0, m4),
+                        _mm256_and_si256(_mm256_slli_epi16::<4>(high), m30),
+                    ),
+                    _mm256_or_si256(
+                        _mm256_and_si256(_mm256_srli_epi16::<4>(bits0), m4),
+                        _mm256_and_si256(_mm256_slli_epi16::<2>(high), m30),
+                    ),
+                    _mm256_or_si256(_mm256_and_si256(bits1, m4), _mm256_and_si256(high, m30)),
+                    _mm256_or_si256(
+                        _mm256_and_si256(_mm256_srli_epi16::<4>(bits1), m4),
+                        _mm256_and_si256(_mm256_srli_epi16::<2>(high), m30),
+                    ),
+                ];
+                let sc8 = _mm_loadl_epi64(scales.wrapping_add(8 * quad) as *const __m128i);
+                let sc = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(sc8, sc8));
+                for t in 0..T {
+                    let y = ys[t].wrapping_add(b * Q8K_BYTES + 4 + 16 * quad);
+                    // Two products of up to 2 · 63 · 128 each still fit in
+                    // 16 bits; four would not.
+                    let p01 = _mm256_add_epi16(
+                        _mm256_maddubs_epi16(q[0], broadcast4(y)),
+                        _mm256_maddubs_epi16(q[1], broadcast4(y.wrapping_add(4))),
+                    );
+                    let p23 = _mm256_add_epi16(
+                        _mm256_maddubs_epi16(q[2], broadcast4(y.wrapping_add(8))),
+                        _mm256_maddubs_epi16(q[3], broadcast4(y.wrapping_add(12))),
+                    );
+                    let p =
+                        _mm256_add_epi32(_mm256_madd_epi16(p01, sc), _mm256_madd_epi16(p23, sc));
+                    isum[t] = _mm256_add_epi32(isum[t], p);
+                }
+            }
+            // The stored values are offset by 32: subtract
+            // 32 · Σ scale · (sum of the sub-block's activations), with the
+            // scales widened to (row, two sub-blocks) pairs.
+            let pairs: [__m256i; 8] = std::array::from_fn(|p| {
+                let v = _mm_loadu_si128(scales.wrapping_add(16 * p) as *const __m128i);
+                _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(v, _mm_srli_si128::<8>(v)))
+            });
+            let d = _mm256_cvtph_ps(_mm_loadu_si128(x as *const __m128i));
+            for t in 0..T {
+                let yb = ys[t].wrapping_add(b * Q8K_BYTES);
+                let sums = yb.wrapping_add(Q8K_SUMS);
+                let mut corr = _mm256_setzero_si256();
+                for (p, pair) in pairs.iter().enumerate() {
+                    let s = broadcast4(sums.wrapping_add(4 * p));
+                    corr = _mm256_add_epi32(corr, _mm256_madd_epi16(*pair, s));
+                }
+                let total = _mm256_sub_epi32(isum[t], _mm256_slli_epi32::<5>(corr));
+                let scale = _mm256_mul_ps(d, _mm256_set1_ps(f32_at(yb)));
+                acc[t] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(total), acc[t]);
+            }
+        }
+        for t in 0..T {
+            _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]);
         }
     }
 
@@ -188,6 +419,14 @@ mod x86 {
         _mm_cvtss_f32(_mm_castsi128_ps(_mm_loadu_si32(p)))
     }
 
+    /// Four bytes repeated eight times; a pure load (`vbroadcastss`), no
+    /// shuffle unit.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn broadcast4(p: *const u8) -> __m256i {
+        _mm256_castps_si256(_mm256_broadcast_ss(&*(p as *const f32)))
+    }
+
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn load256(p: *const u8) -> __m256i {
@@ -230,8 +469,9 @@ mod x86 {
         _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_set1_epi16(1), dot))
     }
 
-    const Q8K_BYTES: usize = 4 + 256 + 32;
+    const Q8K_BYTES: usize = 4 + 256 + 32 + 16;
     const Q8K_SUMS: usize = 4 + 256;
+    const Q8K_SUMS32: usize = 4 + 256 + 32;
 
     #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn q4k<const R: usize>(
@@ -492,5 +732,5 @@ mod x86 {
     }
 
     // The activation layouts these kernels assume.
-    const _: () = assert!(Q8K_BYTES == 292 && Q8_0_BYTES == 36 && Q8_1_BYTES == 40);
+    const _: () = assert!(Q8K_BYTES == 308 && Q8_0_BYTES == 36 && Q8_1_BYTES == 40);
 }

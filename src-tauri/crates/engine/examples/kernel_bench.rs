@@ -1,0 +1,102 @@
+//! Throughput of the executor's quantized multiply on one weight matrix, by
+//! tokens per pass: the kernel-level view behind the executor bench's batch
+//! ratios (how much an extra token in a pass costs).
+//!
+//! `kernel_bench [--threads N] [--rows R] [--cols C]` prints, per format and
+//! token count, GMAC/s and the time per pass relative to one token (best
+//! of several runs).
+
+use std::time::Instant;
+
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{Device, Tensor};
+use lookahead_engine::executor::quant::{multiply, QWeight, WeightFormat};
+
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut rng = lookahead_engine::executor::sampling::Rng::new(seed);
+    (0..n)
+        .map(|_| (rng.next_f64() * 2.0 - 1.0) as f32)
+        .collect()
+}
+
+fn weight(dtype: GgmlDType, rows: usize, cols: usize) -> QWeight {
+    let w = Tensor::from_vec(values(rows * cols, 1), (rows, cols), &Device::Cpu)
+        .expect("weight tensor");
+    let q = QTensor::quantize(&w, dtype).expect("quantize");
+    let bytes = q.data().expect("bytes").to_vec();
+    let format = WeightFormat::from_ggml(dtype).expect("format");
+    QWeight::new(format, rows, cols, bytes).expect("sizes agree")
+}
+
+fn main() {
+    let mut threads = 1;
+    let mut shapes = vec![(8960, 1536), (1536, 8960)];
+    let mut only: Option<String> = None;
+    let mut token_counts = vec![1usize, 2, 4, 6, 8, 16, 32, 128];
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().expect("a value after the flag");
+        match a.as_str() {
+            "--threads" => threads = value().parse().expect("a number"),
+            // e.g. `--only Q6K`
+            "--only" => only = Some(value()),
+            // e.g. `--tokens 1,4`
+            "--tokens" => {
+                token_counts = value()
+                    .split(',')
+                    .map(|t| t.parse().expect("a number"))
+                    .collect()
+            }
+            "--shape" => {
+                let v = value();
+                let (r, c) = v.split_once('x').expect("ROWSxCOLS");
+                shapes = vec![(r.parse().expect("rows"), c.parse().expect("cols"))];
+            }
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool");
+    for (dtype, rearranged) in [
+        (GgmlDType::Q4K, false),
+        (GgmlDType::Q4K, true),
+        (GgmlDType::Q6K, false),
+        (GgmlDType::Q6K, true),
+    ] {
+        if only.as_ref().is_some_and(|o| *o != format!("{dtype:?}")) {
+            continue;
+        }
+        for &(rows, cols) in &shapes {
+            let w = weight(dtype, rows, cols);
+            let w = if rearranged { w.for_multiply() } else { w };
+            let layout = w.layout();
+            let mut one = 0f64;
+            for &tokens in &token_counts {
+                let x = values(tokens * cols, 2);
+                let reps = (256 / tokens).max(8);
+                pool.install(|| multiply(&w, &x));
+                let mut times: Vec<f64> = (0..reps)
+                    .map(|_| {
+                        let t = Instant::now();
+                        std::hint::black_box(pool.install(|| multiply(&w, &x)));
+                        t.elapsed().as_secs_f64()
+                    })
+                    .collect();
+                times.sort_by(f64::total_cmp);
+                // The fastest run: a virtual machine's noise only ever adds time.
+                let t = times[0];
+                if tokens == 1 {
+                    one = t;
+                }
+                let gmac = (rows * cols * tokens) as f64 / t / 1e9;
+                println!(
+                    "{dtype:?} {layout:?} {rows}x{cols} tokens {tokens:>3}: {:>8.2} ms  {gmac:>6.1} GMAC/s  {:>5.2}x one token",
+                    t * 1e3,
+                    t / one
+                );
+            }
+        }
+    }
+}
