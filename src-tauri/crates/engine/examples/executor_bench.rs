@@ -259,12 +259,14 @@ fn mistral_speed(
 
 fn model_section(args: &Args, label: &str, file: &str) {
     let path = path_of(args, file);
+    let started = Instant::now();
     let exec = Executor::load(&path, ExecutorOptions::default()).expect("executor loads");
+    let load_s = started.elapsed().as_secs_f64();
     let bytes = exec.weight_bytes_per_token() as f64;
     let ceiling = BANDWIDTH_GBPS * 1e9 / bytes;
     let (pf, dc) = executor_speed(&exec, args.prompt_tokens, args.decode_tokens);
     println!(
-        "[{label}] {file}: {} threads, {:.0} MB weights read per token -> decode ceiling {ceiling:.1} tok/s at {BANDWIDTH_GBPS} GB/s",
+        "[{label}] {file}: loaded in {load_s:.1} s; {} threads, {:.0} MB weights read per token -> decode ceiling {ceiling:.1} tok/s at {BANDWIDTH_GBPS} GB/s",
         exec.threads(),
         bytes / 1e6
     );

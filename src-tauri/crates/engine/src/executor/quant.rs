@@ -380,42 +380,36 @@ pub(crate) fn interleaved_block_bytes(format: WeightFormat) -> usize {
 fn interleave_q4k(data: &[u8], rows: usize, blocks: usize) -> Vec<u8> {
     let row_bytes = blocks * 144;
     let mut out = vec![0u8; rows / 8 * blocks * Q4K_X8_BYTES];
-    for (g, group_out) in out.chunks_exact_mut(blocks * Q4K_X8_BYTES).enumerate() {
-        for (b, dst) in group_out.chunks_exact_mut(Q4K_X8_BYTES).enumerate() {
-            for r in 0..8 {
-                let src = &data[(g * 8 + r) * row_bytes + b * 144..][..144];
-                dst[2 * r..2 * r + 2].copy_from_slice(&src[0..2]);
-                dst[16 + 2 * r..16 + 2 * r + 2].copy_from_slice(&src[2..4]);
-                for sub in 0..8 {
-                    let (sc, m) = scale_min_k4(sub, &src[4..16]);
-                    dst[32 + sub * 8 + r] = sc;
-                    dst[96 + (sub / 2) * 16 + r * 2 + sub % 2] = m;
-                }
-                let qs = &src[16..144];
-                for sub in 0..8 {
-                    for half in 0..4 {
-                        for i in 0..4 {
-                            let lo = q4k_nibble(qs, 32 * sub + 8 * half + i);
-                            let hi = q4k_nibble(qs, 32 * sub + 8 * half + 4 + i);
-                            dst[160 + ((sub * 4 + half) * 8 + r) * 4 + i] = lo | (hi << 4);
+    // Groups are independent: spread them over the cores (loading time).
+    out.par_chunks_exact_mut(blocks * Q4K_X8_BYTES)
+        .enumerate()
+        .for_each(|(g, group_out)| {
+            for (b, dst) in group_out.chunks_exact_mut(Q4K_X8_BYTES).enumerate() {
+                for r in 0..8 {
+                    let src = &data[(g * 8 + r) * row_bytes + b * 144..][..144];
+                    dst[2 * r..2 * r + 2].copy_from_slice(&src[0..2]);
+                    dst[16 + 2 * r..16 + 2 * r + 2].copy_from_slice(&src[2..4]);
+                    for sub in 0..8 {
+                        let (sc, m) = scale_min_k4(sub, &src[4..16]);
+                        dst[32 + sub * 8 + r] = sc;
+                        dst[96 + (sub / 2) * 16 + r * 2 + sub % 2] = m;
+                    }
+                    for sub in 0..8 {
+                        // Sub-block `sub` is one nibble plane of 32 bytes.
+                        let plane = &src[16 + 32 * (sub / 2)..][..32];
+                        let shift = 4 * (sub % 2);
+                        for half in 0..4 {
+                            // Four bytes at a time.
+                            let lo = (u32_at(plane, 8 * half) >> shift) & 0x0F0F_0F0F;
+                            let hi = (u32_at(plane, 8 * half + 4) >> shift) & 0x0F0F_0F0F;
+                            let at = 160 + ((sub * 4 + half) * 8 + r) * 4;
+                            dst[at..at + 4].copy_from_slice(&(lo | (hi << 4)).to_le_bytes());
                         }
                     }
                 }
             }
-        }
-    }
+        });
     out
-}
-
-/// The 4-bit value of column `e` (0..256) in a Q4_K block's `qs`.
-fn q4k_nibble(qs: &[u8], e: usize) -> u8 {
-    let (sub, l) = (e / 32, e % 32);
-    let byte = qs[32 * (sub / 2) + l];
-    if sub.is_multiple_of(2) {
-        byte & 0xF
-    } else {
-        byte >> 4
-    }
 }
 
 /// Row `r` of one interleaved group block as 256 floats.
@@ -449,48 +443,58 @@ fn dequantize_q4k_x8(x: &[u8], r: usize, y: &mut [f32]) {
 fn interleave_q6k(data: &[u8], rows: usize, blocks: usize) -> Vec<u8> {
     let row_bytes = blocks * 210;
     let mut out = vec![0u8; rows / 8 * blocks * Q6K_X8_BYTES];
-    for (g, group_out) in out.chunks_exact_mut(blocks * Q6K_X8_BYTES).enumerate() {
-        for (b, dst) in group_out.chunks_exact_mut(Q6K_X8_BYTES).enumerate() {
-            for r in 0..8 {
-                let src = &data[(g * 8 + r) * row_bytes + b * 210..][..210];
-                dst[2 * r..2 * r + 2].copy_from_slice(&src[208..210]);
-                for sub in 0..16 {
-                    dst[16 + sub * 8 + r] = src[192 + sub];
-                }
-                for quad in 0..16 {
-                    let at = 144 + 96 * quad;
-                    for i in 0..4 {
+    out.par_chunks_exact_mut(blocks * Q6K_X8_BYTES)
+        .enumerate()
+        .for_each(|(g, group_out)| {
+            let mut q = [0u8; QK_K];
+            for (b, dst) in group_out.chunks_exact_mut(Q6K_X8_BYTES).enumerate() {
+                for r in 0..8 {
+                    let src = &data[(g * 8 + r) * row_bytes + b * 210..][..210];
+                    dst[2 * r..2 * r + 2].copy_from_slice(&src[208..210]);
+                    for sub in 0..16 {
+                        dst[16 + sub * 8 + r] = src[192 + sub];
+                    }
+                    q6k_values(src, &mut q);
+                    for quad in 0..16 {
+                        let at = 144 + 96 * quad;
+                        // Four columns at a time, one per byte lane.
+                        let cols: [u32; 4] = std::array::from_fn(|m| u32_at(&q, 16 * quad + 4 * m));
                         for half in 0..2 {
-                            let lo = q6k_value(src, 16 * quad + 8 * half + i) & 0xF;
-                            let hi = q6k_value(src, 16 * quad + 8 * half + 4 + i) & 0xF;
-                            dst[at + 32 * half + r * 4 + i] = lo | (hi << 4);
+                            let lo = cols[2 * half] & 0x0F0F_0F0F;
+                            let hi = cols[2 * half + 1] & 0x0F0F_0F0F;
+                            let to = at + 32 * half + r * 4;
+                            dst[to..to + 4].copy_from_slice(&(lo | (hi << 4)).to_le_bytes());
                         }
-                        let mut bits = 0u8;
-                        for m in 0..4 {
-                            bits |= (q6k_value(src, 16 * quad + 4 * m + i) >> 4) << (2 * m);
-                        }
-                        dst[at + 64 + r * 4 + i] = bits;
+                        let bits = (0..4).fold(0u32, |bits, m| {
+                            bits | (((cols[m] >> 4) & 0x0303_0303) << (2 * m))
+                        });
+                        let to = at + 64 + r * 4;
+                        dst[to..to + 4].copy_from_slice(&bits.to_le_bytes());
                     }
                 }
             }
-        }
-    }
+        });
     out
 }
 
-/// The unsigned 6-bit value (0..64, stored offset by 32) of column `e` in a
-/// Q6_K block.
-fn q6k_value(block: &[u8], e: usize) -> u8 {
-    let (half, l, quarter) = (e / 128, e % 32, (e % 128) / 32);
-    let ql = &block[64 * half..];
-    let qh = block[128 + 32 * half + l];
-    let low = match quarter {
-        0 => ql[l] & 0xF,
-        1 => ql[l + 32] & 0xF,
-        2 => ql[l] >> 4,
-        _ => ql[l + 32] >> 4,
-    };
-    low | (((qh >> (2 * quarter)) & 3) << 4)
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+/// The unsigned 6-bit values (0..64, stored offset by 32) of a Q6_K block,
+/// in column order.
+fn q6k_values(block: &[u8], q: &mut [u8; QK_K]) {
+    for half in 0..2 {
+        let ql = &block[64 * half..][..64];
+        let qh = &block[128 + 32 * half..][..32];
+        let q = &mut q[128 * half..][..128];
+        for l in 0..32 {
+            q[l] = (ql[l] & 0xF) | ((qh[l] & 3) << 4);
+            q[l + 32] = (ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4);
+            q[l + 64] = (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4);
+            q[l + 96] = (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4);
+        }
+    }
 }
 
 /// Row `r` of one interleaved Q6_K group block as 256 floats.
