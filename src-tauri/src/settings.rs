@@ -7,6 +7,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{CommandError, CommandResult};
 
+/// Answers per mode that "auto" measures before it compares modes.
+pub const AUTO_TRIALS: i64 = 2;
+
+/// How fast one mode has answered recently with the current models.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MeasuredSpeed {
+    pub mode: Mode,
+    pub answers: i64,
+    pub tokens_per_s: f64,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
@@ -87,15 +98,32 @@ impl Settings {
             .unwrap_or_else(|| models::path_for_role(Role::Draft))
     }
 
-    /// The mode to run: "auto" picks the fastest one the installed models
-    /// allow.
-    pub fn resolved_mode(&self, available: &[Mode]) -> Mode {
+    /// The mode to run. "Auto" learns on this computer: it tries each mode
+    /// the installed models allow [`AUTO_TRIALS`] times (the most promising
+    /// first), then keeps whichever answered fastest (`measured`: speeds of
+    /// recent answers with the same models). Whether step speculation pays
+    /// depends on the machine and the model pair, so no fixed order is
+    /// right everywhere.
+    pub fn resolved_mode(&self, available: &[Mode], measured: &[MeasuredSpeed]) -> Mode {
         if let Ok(mode) = self.mode.parse::<Mode>() {
             return mode;
         }
-        [Mode::SdLr, Mode::Lr, Mode::Sd]
-            .into_iter()
-            .find(|m| available.contains(m))
+        let candidates = || {
+            [Mode::SdLr, Mode::Lr, Mode::Sd, Mode::Plain]
+                .into_iter()
+                .filter(|m| *m == Mode::Plain || available.contains(m))
+        };
+        let speed = |mode: Mode| measured.iter().find(|s| s.mode == mode);
+        if let Some(untried) =
+            candidates().find(|m| speed(*m).is_none_or(|s| s.answers < AUTO_TRIALS))
+        {
+            return untried;
+        }
+        candidates()
+            .max_by(|a, b| {
+                let speed_of = |m: Mode| speed(m).map_or(0.0, |s| s.tokens_per_s);
+                speed_of(*a).total_cmp(&speed_of(*b))
+            })
             .unwrap_or(Mode::Plain)
     }
 
@@ -138,5 +166,77 @@ impl Settings {
             },
             ..AskOptions::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auto() -> Settings {
+        Settings {
+            mode: "auto".into(),
+            ..Settings::default()
+        }
+    }
+
+    fn measured(mode: Mode, answers: i64, tokens_per_s: f64) -> MeasuredSpeed {
+        MeasuredSpeed {
+            mode,
+            answers,
+            tokens_per_s,
+        }
+    }
+
+    const ALL: [Mode; 4] = [Mode::Plain, Mode::Sd, Mode::Lr, Mode::SdLr];
+
+    #[test]
+    fn a_chosen_mode_is_kept_whatever_was_measured() {
+        let s = Settings {
+            mode: "sd".into(),
+            ..Settings::default()
+        };
+        let plain_fastest = [measured(Mode::Plain, 9, 50.0), measured(Mode::Sd, 9, 5.0)];
+        assert_eq!(s.resolved_mode(&ALL, &plain_fastest), Mode::Sd);
+    }
+
+    #[test]
+    fn auto_tries_each_available_mode_then_keeps_the_fastest() {
+        let s = auto();
+        // Nothing measured: the most promising mode first.
+        assert_eq!(s.resolved_mode(&ALL, &[]), Mode::SdLr);
+        // Not yet measured often enough: still trying it.
+        let mut m = vec![measured(Mode::SdLr, 1, 30.0)];
+        assert_eq!(s.resolved_mode(&ALL, &m), Mode::SdLr);
+        m[0].answers = AUTO_TRIALS;
+        assert_eq!(s.resolved_mode(&ALL, &m), Mode::Lr);
+        m.push(measured(Mode::Lr, AUTO_TRIALS, 8.0));
+        m.push(measured(Mode::Sd, AUTO_TRIALS, 14.0));
+        // Plain is the yardstick and gets measured too.
+        assert_eq!(s.resolved_mode(&ALL, &m), Mode::Plain);
+        m.push(measured(Mode::Plain, AUTO_TRIALS, 12.0));
+        assert_eq!(s.resolved_mode(&ALL, &m), Mode::SdLr);
+        // Where step speculation loses on this machine, plain or token SD
+        // wins.
+        m[0].tokens_per_s = 6.0;
+        assert_eq!(s.resolved_mode(&ALL, &m), Mode::Sd);
+        m[2].tokens_per_s = 11.0;
+        assert_eq!(s.resolved_mode(&ALL, &m), Mode::Plain);
+    }
+
+    #[test]
+    fn auto_only_picks_modes_the_installed_models_allow() {
+        let s = auto();
+        let fast_lr = [
+            measured(Mode::Lr, 5, 99.0),
+            measured(Mode::Sd, 5, 20.0),
+            measured(Mode::Plain, 5, 10.0),
+        ];
+        assert_eq!(
+            s.resolved_mode(&[Mode::Plain, Mode::Sd], &fast_lr),
+            Mode::Sd
+        );
+        assert_eq!(s.resolved_mode(&[Mode::Plain], &fast_lr), Mode::Plain);
+        assert_eq!(s.resolved_mode(&[Mode::Plain], &[]), Mode::Plain);
     }
 }

@@ -7,7 +7,7 @@ use tauri::ipc::Channel;
 use tauri::State;
 
 use crate::error::{CommandError, CommandResult};
-use crate::settings::Settings;
+use crate::settings::{MeasuredSpeed, Settings};
 use crate::state::AppState;
 use crate::views::MessageView;
 
@@ -79,6 +79,38 @@ fn available_modes(settings: &Settings) -> Vec<Mode> {
     modes
 }
 
+/// Recent speeds of each mode with the models these settings use, for
+/// "auto" (a fixed mode needs none).
+async fn measured_speeds(
+    store: &lookahead_store::Store,
+    settings: &Settings,
+) -> CommandResult<Vec<MeasuredSpeed>> {
+    if settings.mode != "auto" {
+        return Ok(Vec::new());
+    }
+    let name = |p: &std::path::Path| lookahead_engine::gguf_info::model_name(p);
+    let (target, draft) = (name(&settings.target_path()), name(&settings.draft_path()));
+    let judge = settings.judge_label(Mode::Lr);
+    let models = lookahead_store::ModelSet {
+        target: &target,
+        draft: Some(&draft),
+        judge: judge.as_deref(),
+    };
+    // The latest few answers per mode: recent enough to follow a change
+    // of machine load, enough to smooth out question lengths.
+    let speeds = store.speed_by_mode(&models, 5).await?;
+    Ok(speeds
+        .into_iter()
+        .filter_map(|s| {
+            Some(MeasuredSpeed {
+                mode: s.mode.as_str().parse().ok()?,
+                answers: s.answers,
+                tokens_per_s: s.tokens_per_s,
+            })
+        })
+        .collect())
+}
+
 #[tauri::command(rename_all = "snake_case")]
 pub async fn ask(
     state: State<'_, AppState>,
@@ -95,11 +127,14 @@ pub async fn ask(
     if question.trim().is_empty() {
         return Err(lookahead_engine::EngineError::EmptyPrompt.into());
     }
-    let mode = settings.resolved_mode(&available_modes(&settings));
+    let store = state.store().await?;
+    let mode = settings.resolved_mode(
+        &available_modes(&settings),
+        &measured_speeds(&store, &settings).await?,
+    );
     let config = settings.engine_config(mode);
     let options = settings.ask_options(mode);
 
-    let store = state.store().await?;
     let conversation_id = match conversation_id {
         Some(id) => id,
         None => store.create_conversation(&title_for(&question)).await?.id,

@@ -13,11 +13,11 @@ import { MOD } from "./Sidebar";
 import { showToast } from "./Toasts";
 
 const MODES: Array<{ value: Mode; label: string; help: string }> = [
-  { value: "auto", label: "Automatic (recommended)", help: "Lookahead picks the fastest way for each question." },
+  { value: "auto", label: "Automatic (recommended)", help: "Lookahead tries each way of answering on your computer a couple of times, then keeps the fastest." },
   { value: "plain", label: "Plain", help: "No speed-up: only the main model writes. Useful for comparing." },
   { value: "sd", label: "Word drafting", help: "The helper guesses the next few words and the main model checks them." },
   { value: "lr", label: "Step drafting", help: "The helper writes whole steps ahead; a checker keeps those that agree." },
-  { value: "sd+lr", label: "Step + word drafting", help: "Both together. Usually the fastest." },
+  { value: "sd+lr", label: "Step + word drafting", help: "Both together. Fastest when the helper and the main model agree on most steps." },
 ];
 
 const THEMES: Array<{ value: Theme; label: string }> = [

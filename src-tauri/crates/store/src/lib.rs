@@ -76,7 +76,8 @@ pub use error::{Result, StoreError};
 pub use export::{render_markdown, ConversationExport, EXPORT_FORMAT, EXPORT_VERSION};
 pub use model::*;
 pub use stats::{
-    AcceptanceRow, ConfigAcceptance, GroupBy, HistogramBucket, PositionStat, StatsFilter, Totals,
+    AcceptanceRow, ConfigAcceptance, GroupBy, HistogramBucket, ModeSpeed, ModelSet, PositionStat,
+    StatsFilter, Totals,
 };
 
 use error::SqlxResultExt;

@@ -22,6 +22,24 @@ pub struct StatsFilter {
     pub until: Option<NaiveDate>,
 }
 
+/// The models an answer would use, as stored with answers (file names;
+/// the judge as its label, e.g. `embed@0.95`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelSet<'a> {
+    pub target: &'a str,
+    pub draft: Option<&'a str>,
+    pub judge: Option<&'a str>,
+}
+
+/// One mode's measured speed, from [`Store::speed_by_mode`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModeSpeed {
+    pub mode: crate::Mode,
+    /// Answers measured (at most the `recent` asked for).
+    pub answers: i64,
+    pub tokens_per_s: f64,
+}
+
 /// How [`Store::acceptance_by`] groups answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -321,6 +339,57 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// How fast each mode has answered with one set of models, from its
+    /// `recent` latest complete answers: pooled generated tokens per second
+    /// of wall time (what a person waits for). Plain answers count whatever
+    /// the draft; step modes only with the same judge. "Auto" mode chooses
+    /// from this.
+    pub async fn speed_by_mode(
+        &self,
+        models: &ModelSet<'_>,
+        recent: i64,
+    ) -> Result<Vec<ModeSpeed>> {
+        let rows = sqlx::query(
+            "WITH r AS (
+                SELECT x.mode, x.generated_tokens, x.wall_seconds,
+                       row_number() OVER (PARTITION BY x.mode
+                                          ORDER BY x.created_at DESC, x.message_id DESC) AS n
+                FROM answer_metrics x
+                JOIN messages m ON m.id = x.message_id
+                WHERE m.status = 'complete'
+                  AND x.target_model IS ?1
+                  AND (x.mode = 'plain' OR x.draft_model IS ?2)
+                  AND (x.mode IN ('plain', 'sd') OR x.judge_model IS ?3)
+                  AND x.wall_seconds > 0 AND x.generated_tokens > 0
+            )
+            SELECT mode, count(*) AS answers,
+                   sum(generated_tokens) / sum(wall_seconds) AS tokens_per_s
+            FROM r WHERE n <= ?4 AND mode IS NOT NULL
+            GROUP BY mode ORDER BY mode",
+        )
+        .bind(models.target)
+        .bind(models.draft)
+        .bind(models.judge)
+        .bind(recent)
+        .fetch_all(&self.pool)
+        .await
+        .at(&self.path)?;
+        let decode = |row: &SqliteRow| -> std::result::Result<ModeSpeed, sqlx::Error> {
+            let mode: String = row.try_get("mode")?;
+            Ok(ModeSpeed {
+                mode: mode
+                    .parse()
+                    .map_err(|e| sqlx::Error::Decode(format!("mode {mode:?}: {e}").into()))?,
+                answers: row.try_get("answers")?,
+                tokens_per_s: get_f64(row, "tokens_per_s")?.unwrap_or_default(),
+            })
+        };
+        rows.iter()
+            .map(decode)
+            .collect::<std::result::Result<_, _>>()
+            .at(&self.path)
     }
 
     /// Distribution of per-answer speed-up estimates in buckets of

@@ -524,3 +524,90 @@ async fn metrics_csv_has_one_row_per_answer() {
         }
     }
 }
+
+#[tokio::test]
+async fn speed_by_mode_pools_the_latest_complete_answers_of_the_same_models() {
+    let db = temp_db();
+    let store = open(&db.path).await;
+    let specs = fixture();
+    fill(&store, &specs).await;
+    // A cancelled answer, newest of all and very fast, must not count.
+    let c = store.create_conversation("cancelled").await.unwrap();
+    let mut fast = outcome("stopped", vec![], Some(metrics(10, 10, None)));
+    fast.status = MessageStatus::Cancelled;
+    fast.metrics.as_mut().unwrap().wall_seconds = 0.001;
+    store
+        .save_answer(
+            c.id,
+            NewAnswer {
+                start: start(Mode::Sd, Some("small"), "big", None, Some(4)),
+                outcome: fast,
+                created_at: Some(day(2026, 1, 1, 0)),
+            },
+        )
+        .await
+        .unwrap();
+
+    // Expected: per mode, the `recent` newest matching answers (ties in
+    // time: the later saved first), pooled tokens / seconds.
+    let expected = |keep: &dyn Fn(&Spec) -> bool, recent: usize| -> Vec<(Mode, i64, f64)> {
+        let mut by_mode: BTreeMap<&'static str, Vec<(usize, &Spec)>> = BTreeMap::new();
+        for (i, s) in specs.iter().enumerate().filter(|(_, s)| keep(s)) {
+            by_mode.entry(s.mode.as_str()).or_default().push((i, s));
+        }
+        by_mode
+            .into_values()
+            .map(|mut v| {
+                v.sort_by(|a, b| b.1.at.cmp(&a.1.at).then(b.0.cmp(&a.0)));
+                v.truncate(recent);
+                let tokens: i64 = v.iter().map(|(_, s)| s.metrics.generated_tokens).sum();
+                let secs: f64 = v.iter().map(|(_, s)| s.metrics.wall_seconds).sum();
+                (v[0].1.mode, v.len() as i64, tokens as f64 / secs)
+            })
+            .collect()
+    };
+    let check = |got: Vec<ModeSpeed>, want: Vec<(Mode, i64, f64)>| {
+        assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+        for (g, (mode, answers, speed)) in got.iter().zip(want) {
+            assert_eq!((g.mode, g.answers), (mode, answers), "{got:?}");
+            assert!((g.tokens_per_s - speed).abs() < 1e-9, "{g:?} vs {speed}");
+        }
+    };
+
+    // Token SD with the small draft: its answers and every plain one with
+    // the same target; the SD+LR answers use another draft.
+    let models = ModelSet {
+        target: "big",
+        draft: Some("small"),
+        judge: Some("judge-a"),
+    };
+    let got = store.speed_by_mode(&models, 3).await.unwrap();
+    let want = expected(
+        &|s| s.mode == Mode::Plain || (s.mode == Mode::Sd && s.draft == Some("small")),
+        3,
+    );
+    assert_eq!(want.len(), 2);
+    check(got, want);
+
+    // Step modes count only answers judged by the same judge.
+    let models = ModelSet {
+        target: "big",
+        draft: Some("tiny, \"quoted\""),
+        judge: Some("judge-a"),
+    };
+    let got = store.speed_by_mode(&models, 100).await.unwrap();
+    let want = expected(
+        &|s| s.mode == Mode::Plain || (s.mode == Mode::SdLr && s.judge == Some("judge-a")),
+        100,
+    );
+    assert_eq!(want[1].1, 5, "half the ten SD+LR answers have judge-a");
+    check(got, want);
+
+    // Another target: nothing measured.
+    let models = ModelSet {
+        target: "other",
+        draft: None,
+        judge: None,
+    };
+    assert!(store.speed_by_mode(&models, 3).await.unwrap().is_empty());
+}
