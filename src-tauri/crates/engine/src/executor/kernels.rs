@@ -10,7 +10,7 @@
 //! The math follows ggml's AVX2 kernels (as ported in candle-core's `avx.rs`).
 #![allow(unsafe_code)]
 
-use super::quant::{QuantizedActs, WeightFormat};
+use super::quant::{interleaved_block_bytes, QuantizedActs, WeightFormat, WeightLayout};
 
 /// Whether this CPU runs the kernels (AVX2, FMA and F16C: x86-64-v3).
 pub(crate) fn available() -> bool {
@@ -26,13 +26,16 @@ pub(crate) fn available() -> bool {
     }
 }
 
-/// For weight rows `w_rows` (whole rows, back to back) and activation rows
+/// For weight rows `w_rows` (whole rows back to back, or whole interleaved
+/// groups of eight for [`WeightLayout::Interleaved8`]) and activation rows
 /// `acts[tokens]`: `out[r * stride + t - tokens.start] = w_row(r) · act(t)`.
 ///
 /// Callers reach this only when [`available`] is true and `acts` is in the
 /// weight format's activation encoding.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn dot_block(
     format: WeightFormat,
+    layout: WeightLayout,
     cols: usize,
     w_rows: &[u8],
     acts: &QuantizedActs,
@@ -42,34 +45,11 @@ pub(crate) fn dot_block(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        x86::dot_block(format, cols, w_rows, acts, tokens, out, stride)
+        x86::dot_block(format, layout, cols, w_rows, acts, tokens, out, stride)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (format, cols, w_rows, acts, tokens, out, stride);
-        unreachable!("kernels::available() is false off x86_64")
-    }
-}
-
-/// For Q4_K or Q6_K weights interleaved eight rows at a time (`groups`,
-/// whole groups back to back, see `quant::interleave_q4k`): the same
-/// products as [`dot_block`], `out[r * stride + t - tokens.start]`.
-pub(crate) fn dot_groups(
-    format: WeightFormat,
-    cols: usize,
-    groups: &[u8],
-    acts: &QuantizedActs,
-    tokens: std::ops::Range<usize>,
-    out: &mut [f32],
-    stride: usize,
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        x86::dot_groups(format, cols, groups, acts, tokens, out, stride)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (format, cols, groups, acts, tokens, out, stride);
+        let _ = (format, layout, cols, w_rows, acts, tokens, out, stride);
         unreachable!("kernels::available() is false off x86_64")
     }
 }
@@ -79,8 +59,10 @@ mod x86 {
     use super::*;
     use std::arch::x86_64::*;
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn dot_block(
         format: WeightFormat,
+        layout: WeightLayout,
         cols: usize,
         w_rows: &[u8],
         acts: &QuantizedActs,
@@ -95,26 +77,56 @@ mod x86 {
         assert!(available());
         assert_eq!(format.activation_format(), Some(act_format));
         let blocks = cols / format.block_elems();
-        let row_bytes = blocks * format.block_bytes();
-        assert!(row_bytes > 0 && w_rows.len().is_multiple_of(row_bytes));
-        let rows = w_rows.len() / row_bytes;
+        // Bytes of one row, or of one group of eight interleaved rows.
+        let (unit_bytes, unit_rows) = match layout {
+            WeightLayout::Rows => (blocks * format.block_bytes(), 1),
+            WeightLayout::Interleaved8 => (blocks * interleaved_block_bytes(format), 8),
+        };
+        assert!(unit_bytes > 0 && w_rows.len().is_multiple_of(unit_bytes));
+        let rows = w_rows.len() / unit_bytes * unit_rows;
         let act_bytes = cols / act_format.block_elems() * act_format.block_bytes();
         assert!(tokens.end <= acts.rows());
+        for t in tokens.clone() {
+            assert_eq!(acts.row(t).len(), act_bytes);
+        }
         let n = tokens.len();
         assert!(n <= stride && (rows == 0 || (rows - 1) * stride + n <= out.len()));
+        match layout {
+            WeightLayout::Rows => {
+                rows_kernel(format, blocks, w_rows, rows, acts, tokens, out, stride)
+            }
+            WeightLayout::Interleaved8 => {
+                assert!(matches!(format, WeightFormat::Q4K | WeightFormat::Q6K));
+                groups_kernel(
+                    format, blocks, w_rows, unit_bytes, acts, tokens, out, stride,
+                )
+            }
+        }
+    }
+
+    /// [`dot_block`] for rows in the file's layout; lengths checked there.
+    #[allow(clippy::too_many_arguments)]
+    fn rows_kernel(
+        format: WeightFormat,
+        blocks: usize,
+        w_rows: &[u8],
+        rows: usize,
+        acts: &QuantizedActs,
+        tokens: std::ops::Range<usize>,
+        out: &mut [f32],
+        stride: usize,
+    ) {
+        let row_bytes = blocks * format.block_bytes();
         // Up to 32 tokens per call (the caller's tile), no allocation.
         let mut ptrs = [std::ptr::null::<u8>(); 32];
         for chunk_start in (tokens.start..tokens.end).step_by(32) {
             let chunk_end = (chunk_start + 32).min(tokens.end);
-            let k = chunk_end - chunk_start;
             for (p, t) in ptrs.iter_mut().zip(chunk_start..chunk_end) {
-                let row = acts.row(t);
-                assert_eq!(row.len(), act_bytes);
-                *p = row.as_ptr();
+                *p = acts.row(t).as_ptr();
             }
             let dst = out[chunk_start - tokens.start..].as_mut_ptr();
-            // SAFETY: every pointer and length was checked above; the CPU
-            // features were detected at run time.
+            // SAFETY: every pointer and length was checked by the caller;
+            // the CPU features were detected at run time.
             unsafe {
                 block_kernel(
                     format,
@@ -122,7 +134,7 @@ mod x86 {
                     row_bytes,
                     w_rows.as_ptr(),
                     rows,
-                    &ptrs[..k],
+                    &ptrs[..chunk_end - chunk_start],
                     dst,
                     stride,
                 )
@@ -130,31 +142,19 @@ mod x86 {
         }
     }
 
-    pub(super) fn dot_groups(
+    /// [`dot_block`] for interleaved groups of eight rows; lengths checked
+    /// there.
+    #[allow(clippy::too_many_arguments)]
+    fn groups_kernel(
         format: WeightFormat,
-        cols: usize,
+        blocks: usize,
         groups: &[u8],
+        group_bytes: usize,
         acts: &QuantizedActs,
         tokens: std::ops::Range<usize>,
         out: &mut [f32],
         stride: usize,
     ) {
-        use super::super::quant::{interleaved_block_bytes, ActFormat};
-        // The kernel reads raw memory: check every length it will touch.
-        assert!(available());
-        assert!(matches!(format, WeightFormat::Q4K | WeightFormat::Q6K));
-        assert_eq!(acts.format(), Some(ActFormat::Q8K));
-        assert!(cols > 0 && cols.is_multiple_of(256));
-        let blocks = cols / 256;
-        let group_bytes = blocks * interleaved_block_bytes(format);
-        assert!(groups.len().is_multiple_of(group_bytes));
-        let rows = groups.len() / group_bytes * 8;
-        assert!(tokens.end <= acts.rows());
-        let n = tokens.len();
-        assert!(n <= stride && (rows == 0 || (rows - 1) * stride + n <= out.len()));
-        for t in tokens.clone() {
-            assert_eq!(acts.row(t).len(), blocks * Q8K_BYTES);
-        }
         let mut ys = [std::ptr::null::<u8>(); 4];
         let mut res = [[0f32; 8]; 4];
         for (g, group) in groups.chunks_exact(group_bytes).enumerate() {
@@ -164,8 +164,8 @@ mod x86 {
                 for (y, row) in ys.iter_mut().zip(t..t + k) {
                     *y = acts.row(row).as_ptr();
                 }
-                // SAFETY: every length was checked above; the CPU features
-                // were detected at run time.
+                // SAFETY: every length was checked by the caller; the CPU
+                // features were detected at run time.
                 unsafe {
                     let w = group.as_ptr();
                     match (format, k) {

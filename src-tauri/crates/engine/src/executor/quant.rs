@@ -719,26 +719,21 @@ fn matmul_rows(weight: &QWeight, row_start: usize, act: &ActView<'_>, out: &mut 
     while tile_start < tokens {
         let tile_end = (tile_start + TOKEN_TILE).min(tokens);
         match quantized {
-            Some(q) if weight.layout == WeightLayout::Interleaved8 => {
-                let group_bytes = weight.cols / QK_K * interleaved_block_bytes(weight.format);
-                let groups = &weight.data[row_start / 8 * group_bytes..][..rows / 8 * group_bytes];
-                super::kernels::dot_groups(
-                    weight.format,
-                    weight.cols,
-                    groups,
-                    q,
-                    tile_start..tile_end,
-                    &mut out[tile_start..],
-                    tokens,
-                );
-            }
             Some(q) => {
-                let w_rows = &weight.data
-                    [row_start * weight.row_bytes..(row_start + rows) * weight.row_bytes];
+                let unit_bytes = match weight.layout {
+                    WeightLayout::Rows => weight.row_bytes,
+                    // A group's bytes spread over its eight rows (a whole
+                    // number of bytes for both formats); jobs start and end
+                    // on group boundaries.
+                    WeightLayout::Interleaved8 => {
+                        weight.cols / QK_K * interleaved_block_bytes(weight.format) / 8
+                    }
+                };
                 super::kernels::dot_block(
                     weight.format,
+                    weight.layout,
                     weight.cols,
-                    w_rows,
+                    &weight.data[row_start * unit_bytes..(row_start + rows) * unit_bytes],
                     q,
                     tile_start..tile_end,
                     &mut out[tile_start..],
