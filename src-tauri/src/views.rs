@@ -52,6 +52,8 @@ pub struct MetricsView {
     pub step_acceptance_rate: Option<f64>,
     pub per_position_step_acceptance: Option<Vec<f64>>,
     pub speedup_estimate: Option<f64>,
+    /// Why step drafting was switched off partway, if it was.
+    pub speculation_stopped: Option<String>,
 }
 
 impl From<&store::AnswerMetrics> for MetricsView {
@@ -83,6 +85,7 @@ impl From<&store::AnswerMetrics> for MetricsView {
                     .collect()
             }),
             speedup_estimate: m.speedup_estimate,
+            speculation_stopped: m.speculation_stopped.clone(),
         }
     }
 }

@@ -119,6 +119,21 @@ test.describe("chat", () => {
     await expect(page.getByRole("img", { name: "Step 1: written by the main model" })).toBeVisible();
   });
 
+  test("says when step drafting was switched off for being slower than plain", async ({ page }) => {
+    await openApp(page, {
+      emptyHistory: true,
+      eventDelayMs: 5,
+      speculationStopped: "slowdown guard: step speculation ran at 4.1 tokens/s, below plain decoding's 9.8 tokens/s",
+    });
+    const box = page.getByRole("textbox", { name: "Your question" });
+    await box.fill(QUESTION);
+    await box.press("Enter");
+    await expect(page.getByTestId("answer")).toBeVisible({ timeout: 15_000 });
+    await expect(page.getByTestId("speed-line")).toHaveText(
+      "0.7× — slower than plain this time · 4 of 5 drafted steps kept · 82% of drafted tokens kept · Step drafting switched off partway: it was slower than plain",
+    );
+  });
+
   test("shows errors in plain words and can try again", async ({ page }) => {
     await openApp(page, { emptyHistory: true, eventDelayMs: 1, answer: "error" });
     await page.getByRole("textbox", { name: "Your question" }).fill(QUESTION);

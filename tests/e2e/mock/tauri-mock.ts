@@ -42,6 +42,8 @@ export interface MockConfig {
   openPath?: string | null;
   /** Fix "today" for stable dates (ISO date-time). */
   now?: string;
+  /** Answers report step drafting switched off partway, for this reason. */
+  speculationStopped?: string;
 }
 
 interface Call {
@@ -193,7 +195,8 @@ function metricsFor(mode: Settings["mode"], steps: StepRecord[], wall: number): 
     accepted_steps: plain ? null : accepted,
     step_acceptance_rate: plain ? null : drafted ? accepted / drafted : null,
     per_position_step_acceptance: plain ? null : [0.9, 0.8, 0.6, 0.5],
-    speedup_estimate: plain ? null : 1.8,
+    speedup_estimate: plain ? null : cfg.speculationStopped ? 0.7 : 1.8,
+    speculation_stopped: plain ? null : (cfg.speculationStopped ?? null),
   };
 }
 

@@ -131,6 +131,8 @@ export interface Metrics {
   per_position_step_acceptance: number[] | null;
   /** Estimated speed-up over plain decoding (1.0 = same speed). */
   speedup_estimate: number | null;
+  /** Why step drafting was switched off partway ("slowdown guard: …" when it was slower than plain), or null. */
+  speculation_stopped?: string | null;
 }
 
 export type MessageStatus = "complete" | "cancelled" | "failed";

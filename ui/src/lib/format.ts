@@ -119,6 +119,13 @@ export function speedLine(msg: Message): string | null {
   if (m.drafted_tokens != null && m.drafted_tokens > 0 && m.token_acceptance_rate != null) {
     parts.push(`${pct(m.token_acceptance_rate)} of drafted tokens kept`);
   }
+  if (m.speculation_stopped) {
+    parts.push(
+      m.speculation_stopped.startsWith("slowdown guard")
+        ? "Step drafting switched off partway: it was slower than plain"
+        : "Step drafting switched off partway after a problem",
+    );
+  }
   if (parts.length === 0) parts.push(MODE_LABEL[msg.mode]);
   return parts.join(" · ");
 }

@@ -157,12 +157,7 @@ fn summarise(label: &str, model: &str, answers: &[(Answer, bool)]) -> ModeSummar
         },
         guard_stops: answers
             .iter()
-            .filter(|(a, _)| {
-                a.metrics
-                    .fallback
-                    .as_deref()
-                    .is_some_and(|f| f.contains("slowdown guard"))
-            })
+            .filter(|(a, _)| a.metrics.guard_stopped)
             .count(),
     }
 }

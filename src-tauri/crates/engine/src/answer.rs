@@ -145,6 +145,10 @@ pub struct AnswerMetrics {
     /// Set when step speculation was switched off mid-answer (fail-safe or
     /// slowdown guard), with the reason.
     pub fallback: Option<String>,
+    /// The slowdown guard was what switched it off (it ran slower than
+    /// plain decoding).
+    #[serde(default)]
+    pub guard_stopped: bool,
 }
 
 /// How an answer ended.

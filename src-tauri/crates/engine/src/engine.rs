@@ -464,6 +464,7 @@ impl Engine {
             metrics.per_position_step_counts = Some(counts);
         }
         metrics.fallback = outcome.fallback.clone();
+        metrics.guard_stopped = outcome.stats.guard_stopped;
         if mode.uses_step_speculation() && outcome.ended != LookaheadEnd::Cancelled {
             self.speculation_lost_last_time = outcome.stats.guard_stopped;
         }

@@ -148,6 +148,7 @@ fn new_answer(rng: &mut Lcg, i: usize) -> NewAnswer {
                 .collect(),
         ),
         speedup_estimate: Some(0.8 + rng.below(200) as f64 / 100.0),
+        speculation_stopped: None,
     };
     NewAnswer {
         start: AnswerStart {

@@ -237,6 +237,9 @@ pub fn render_markdown(detail: &ConversationDetail) -> String {
                     .map(|v| format!("{v:.2}×"))
                     .unwrap_or_default(),
             );
+            if let Some(reason) = &x.speculation_stopped {
+                row("Step drafting switched off", one_line(reason));
+            }
             let _ = writeln!(out);
         }
     }

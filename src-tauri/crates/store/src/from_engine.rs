@@ -97,6 +97,7 @@ fn metrics(m: &engine::AnswerMetrics) -> AnswerMetrics {
                 .collect()
         }),
         speedup_estimate: m.speedup_estimate,
+        speculation_stopped: m.fallback.clone(),
     }
 }
 

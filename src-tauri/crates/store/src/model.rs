@@ -184,6 +184,11 @@ pub struct AnswerMetrics {
     /// Index 0 is the first position after the verified prefix.
     pub per_position_acceptance: Option<Vec<PositionCount>>,
     pub speedup_estimate: Option<f64>,
+    /// Why step speculation was switched off partway (the slowdown guard,
+    /// or a draft that failed); `None` when it was not. Absent from
+    /// exports made before it existed.
+    #[serde(default)]
+    pub speculation_stopped: Option<String>,
 }
 
 /// A message together with its steps and metrics.

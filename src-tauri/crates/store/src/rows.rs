@@ -135,6 +135,7 @@ pub(crate) fn metrics(row: &SqliteRow) -> RowResult<AnswerMetrics> {
         step_acceptance_rate: get_f64(row, "step_acceptance_rate")?,
         per_position_acceptance: get_json(row, "per_position_acceptance")?,
         speedup_estimate: get_f64(row, "speedup_estimate")?,
+        speculation_stopped: row.try_get("speculation_stopped")?,
     })
 }
 

@@ -72,8 +72,14 @@ async fn every_mode_and_status_round_trips() {
                 step_acceptance_rate: None,
                 per_position_acceptance: None,
                 speedup_estimate: None,
+                speculation_stopped: None,
                 ..metrics(0, 0, None)
             });
+        }
+        // Step speculation switched off partway: kept with the metrics.
+        if *mode == Mode::Lr {
+            a.outcome.metrics.as_mut().unwrap().speculation_stopped =
+                Some("slowdown guard: 3.0 tokens/s, below plain's 9.0".to_owned());
         }
         store.save_answer(c.id, a).await.unwrap();
     }
@@ -85,6 +91,10 @@ async fn every_mode_and_status_round_trips() {
         assert_eq!(m.steps.len(), i);
         let x = m.metrics.as_ref().unwrap();
         assert_eq!(x.drafted_tokens.is_none(), Mode::ALL[i] == Mode::Plain);
+        assert_eq!(
+            x.speculation_stopped.as_deref(),
+            (Mode::ALL[i] == Mode::Lr).then_some("slowdown guard: 3.0 tokens/s, below plain's 9.0")
+        );
     }
     assert_eq!(
         detail.messages[2].message.error.as_deref(),

@@ -123,6 +123,7 @@ async fn filled_store(db: &TestDb) -> (Store, i64) {
         drafted_tokens: None,
         accepted_tokens: None,
         speedup_estimate: None,
+        speculation_stopped: None,
         ..metrics(0, 0, None)
     });
     store.save_answer(other.id, plain).await.unwrap();

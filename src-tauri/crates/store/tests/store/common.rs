@@ -135,6 +135,9 @@ pub fn metrics(drafted: i64, accepted: i64, speedup: Option<f64>) -> AnswerMetri
             },
         ]),
         speedup_estimate: speedup,
+        speculation_stopped: speedup
+            .filter(|s| *s < 1.0)
+            .map(|s| format!("slowdown guard: ran at {s:.2}x plain")),
     }
 }
 
