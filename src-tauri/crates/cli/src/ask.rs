@@ -42,9 +42,22 @@ pub struct JudgeArgs {
     /// decoding (to measure it; the app always guards).
     #[arg(long)]
     pub no_guard: bool,
+    /// What guesses tokens in sd mode: draft (the draft model) or ngram
+    /// (repeats of earlier text: no model, almost free).
+    #[arg(long, default_value = "draft")]
+    pub proposer: String,
 }
 
 impl JudgeArgs {
+    /// Whether sd mode's proposer is the draft model.
+    pub fn sd_with_draft(&self) -> Result<bool> {
+        match self.proposer.as_str() {
+            "draft" => Ok(true),
+            "ngram" => Ok(false),
+            other => anyhow::bail!("unknown proposer \"{other}\" (expected draft or ngram)"),
+        }
+    }
+
     pub fn choice(&self) -> Result<JudgeChoice> {
         Ok(match self.judge.as_str() {
             "embed" => JudgeChoice::Embed {
@@ -104,6 +117,7 @@ impl AskArgs {
             judge: self.judge.choice()?,
             adaptive_gamma: !self.judge.fixed_gamma,
             slowdown_guard: !self.judge.no_guard,
+            sd_with_draft: self.judge.sd_with_draft()?,
             ..AskOptions::default()
         })
     }
@@ -139,10 +153,11 @@ pub fn load_engine(config: &EngineConfig, quiet: bool) -> Result<Engine> {
 }
 
 pub fn run(args: AskArgs) -> Result<()> {
+    // Bad options are reported before seconds of model loading.
+    let options = args.options()?;
     let config = engine_config(&args.models, args.mode)?;
     let mut engine = load_engine(&config, args.json)?;
     let cancel = CancelFlag::new();
-    let options = args.options()?;
     let json = args.json;
     let answer = engine.ask(&args.question, &options, &cancel, &mut |event| {
         if let AnswerEvent::Token { text } = event {

@@ -177,6 +177,7 @@ fn run_questions(
         judge: args.judge.choice()?,
         adaptive_gamma: !args.judge.fixed_gamma,
         slowdown_guard: !args.judge.no_guard,
+        sd_with_draft: args.judge.sd_with_draft()?,
         ..AskOptions::default()
     };
     let cancel = CancelFlag::new();
@@ -205,6 +206,9 @@ fn run_questions(
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
+    // Bad options are reported before seconds of model loading.
+    args.judge.choice()?;
+    args.judge.sd_with_draft()?;
     let (dataset, problems) = load_problems(&args)?;
     let mut modes = vec![Mode::Plain];
     modes.extend(args.modes.iter().copied().filter(|m| *m != Mode::Plain));

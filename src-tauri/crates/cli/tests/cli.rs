@@ -1,0 +1,106 @@
+//! The `lookahead` binary end to end, on the tiny test model (fetched by the
+//! test setup, `lookahead models fetch --tiny`; a missing model fails).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use lookahead_engine::models::{self, Role};
+
+fn tiny() -> PathBuf {
+    let spec = models::spec_for_role(Role::Tiny).expect("catalog has the tiny model");
+    let path = models::models_dir().join(spec.file_name);
+    assert!(
+        path.exists(),
+        "test model missing: {} — run `lookahead models fetch --tiny` (the test command does this)",
+        path.display()
+    );
+    path
+}
+
+/// Runs `lookahead` with its history in a fresh folder.
+fn lookahead(args: &[&str]) -> (Output, tempfile::TempDir) {
+    let data = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_lookahead"))
+        .args(args)
+        .env("LOOKAHEAD_DATA_DIR", data.path())
+        // The models stay where the setup put them.
+        .env("LOOKAHEAD_MODELS_DIR", models::models_dir())
+        .output()
+        .expect("lookahead runs");
+    (out, data)
+}
+
+fn ask_json(extra: &[&str]) -> serde_json::Value {
+    let model = tiny();
+    let model = model.to_str().expect("utf-8 path");
+    let mut args = vec![
+        "ask",
+        "Tom has 3 apples and buys 4 more. How many apples does he have?",
+        "--target",
+        model,
+        "--draft",
+        model,
+        "--engine",
+        "executor",
+        "--max-tokens",
+        "48",
+        "--json",
+        "--no-save",
+    ];
+    args.extend_from_slice(extra);
+    let (out, _data) = lookahead(&args);
+    assert!(
+        out.status.success(),
+        "lookahead ask failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
+}
+
+#[test]
+fn sd_reports_real_acceptance_with_either_proposer() {
+    let plain = ask_json(&["--mode", "plain"]);
+    for proposer in ["draft", "ngram"] {
+        let sd = ask_json(&["--mode", "sd", "--proposer", proposer]);
+        let m = &sd["metrics"];
+        let drafted = m["drafted_tokens"]
+            .as_u64()
+            .expect("drafted tokens counted");
+        let accepted = m["accepted_tokens"]
+            .as_u64()
+            .expect("accepted tokens counted");
+        assert!(accepted <= drafted, "{proposer}: {m}");
+        let rate = m["token_acceptance_rate"].as_f64().expect("a rate");
+        assert!(
+            (rate - accepted as f64 / drafted as f64).abs() < 1e-9,
+            "{m}"
+        );
+        // Greedy speculation is lossless: the same text as plain decoding.
+        assert_eq!(sd["text"], plain["text"], "{proposer}");
+        if proposer == "draft" {
+            // The draft is the target itself: it guesses every token right.
+            assert!(drafted > 0 && accepted == drafted, "{m}");
+        }
+    }
+}
+
+#[test]
+fn an_unknown_proposer_is_refused_in_plain_words() {
+    let model = tiny();
+    let (out, _data) = lookahead(&[
+        "ask",
+        "What is 2 + 2?",
+        "--target",
+        model.to_str().expect("utf-8 path"),
+        "--mode",
+        "sd",
+        "--proposer",
+        "crystal-ball",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown proposer \"crystal-ball\" (expected draft or ngram)"),
+        "{err}"
+    );
+}
