@@ -118,7 +118,6 @@ impl AskArgs {
             adaptive_gamma: !self.judge.fixed_gamma,
             slowdown_guard: !self.judge.no_guard,
             sd_with_draft: self.judge.sd_with_draft()?,
-            ..AskOptions::default()
         })
     }
 }
