@@ -24,6 +24,10 @@ test.describe("settings", () => {
     await page.keyboard.press("ArrowRight");
     await expect(gamma).toHaveValue("6");
     await expect(gamma).toHaveAccessibleDescription(/How far the helper runs ahead/);
+    const proposer = page.getByRole("combobox", { name: "How word drafting guesses" });
+    await expect(proposer).toHaveValue("ngram");
+    await expect(proposer).toHaveAccessibleDescription(/costs almost nothing/);
+    await proposer.selectOption("draft");
 
     // Judge: embed threshold, then switch to a model judge
     const threshold = page.getByRole("slider", { name: "How close in meaning a draft must be" });
@@ -56,6 +60,7 @@ test.describe("settings", () => {
         judge_model: "draft",
         mode: "lr",
         gamma: 6,
+        sd_proposer: "draft",
         judge_kind: "llm",
         embed_threshold: 0.85,
         step_token_budget: 300,

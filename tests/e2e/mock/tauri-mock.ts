@@ -129,6 +129,7 @@ let settings: Settings = {
   judge_model: "embedding",
   mode: "auto",
   gamma: 4,
+  sd_proposer: "ngram",
   judge_kind: "embed",
   embed_threshold: 0.85,
   step_token_budget: 256,

@@ -68,6 +68,7 @@ export interface FetchProgress {
 export type Mode = "auto" | "plain" | "sd" | "lr" | "sd+lr";
 export type JudgeModel = "draft" | "target" | "embedding";
 export type JudgeKind = "llm" | "embed";
+export type SdProposer = "ngram" | "draft";
 export type Theme = "system" | "light" | "dark";
 
 export interface Settings {
@@ -79,6 +80,8 @@ export interface Settings {
   mode: Mode;
   /** Steps drafted ahead, 1..8. */
   gamma: number;
+  /** What guesses the next words in word drafting: the text so far ("ngram") or the helper model ("draft"). */
+  sd_proposer: SdProposer;
   judge_kind: JudgeKind;
   /** Cosine similarity needed to accept a drafted step, 0.5..1.0 (judge_kind "embed"). */
   embed_threshold: number;

@@ -3,7 +3,7 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import * as ipc from "../api/ipc";
-import type { IpcError, JudgeKind, Mode, ModelsStatus, Settings, Theme } from "../api/types";
+import type { IpcError, JudgeKind, Mode, ModelsStatus, SdProposer, Settings, Theme } from "../api/types";
 import { bytes } from "../lib/format";
 import { applyFontScale, applyTheme } from "../lib/theme";
 import { ErrorBox } from "./ErrorBox";
@@ -15,7 +15,7 @@ import { showToast } from "./Toasts";
 const MODES: Array<{ value: Mode; label: string; help: string }> = [
   { value: "auto", label: "Automatic (recommended)", help: "Lookahead tries each way of answering on your computer a couple of times, then keeps the fastest." },
   { value: "plain", label: "Plain", help: "No speed-up: only the main model writes. Useful for comparing." },
-  { value: "sd", label: "Word drafting", help: "The helper guesses the next few words and the main model checks them." },
+  { value: "sd", label: "Word drafting", help: "Likely next words are guessed ahead and the main model checks them all at once; the answer stays the main model’s own." },
   { value: "lr", label: "Step drafting", help: "The helper writes whole steps ahead; a checker keeps those that agree." },
   { value: "sd+lr", label: "Step + word drafting", help: "Both together. Fastest when the helper and the main model agree on most steps." },
 ];
@@ -221,6 +221,22 @@ export function SettingsView(props: { settings: Settings; active: boolean; onSav
                 aria-describedby="gamma-help"
                 onInput={(e) => set("gamma", clampInt(Number((e.currentTarget as HTMLInputElement).value), 1, 8))}
               />
+            </Field>
+
+            <Field
+              id="sd_proposer"
+              label="How word drafting guesses"
+              help="Guessing from the text so far costs almost nothing; the helper model guesses better but takes time on most computers."
+            >
+              <select
+                id="sd_proposer"
+                value={form.sd_proposer}
+                aria-describedby="sd_proposer-help"
+                onChange={(e) => set("sd_proposer", (e.currentTarget as HTMLSelectElement).value as SdProposer)}
+              >
+                <option value="ngram">From the text so far (quickest here)</option>
+                <option value="draft">With the helper model</option>
+              </select>
             </Field>
           </fieldset>
 

@@ -42,9 +42,9 @@ pub struct JudgeArgs {
     /// decoding (to measure it; the app always guards).
     #[arg(long)]
     pub no_guard: bool,
-    /// What guesses tokens in sd mode: draft (the draft model) or ngram
-    /// (repeats of earlier text: no model, almost free).
-    #[arg(long, default_value = "draft")]
+    /// What guesses tokens in sd mode: ngram (repeats of earlier text: no
+    /// model, almost free; the app's default) or draft (the draft model).
+    #[arg(long, default_value = "ngram")]
     pub proposer: String,
 }
 
