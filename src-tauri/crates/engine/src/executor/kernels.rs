@@ -179,10 +179,15 @@ mod x86 {
                         (_, _) => q6k_x8::<1>(blocks, w, &ys, &mut res),
                     }
                 }
-                for (i, token_res) in res.iter().take(k).enumerate() {
-                    let col = t + i - tokens.start;
-                    for (r, v) in token_res.iter().enumerate() {
-                        out[(g * 8 + r) * stride + col] = *v;
+                if stride == 1 {
+                    // One token (decoding): the eight rows are adjacent.
+                    out[g * 8..g * 8 + 8].copy_from_slice(&res[0]);
+                } else {
+                    for (i, token_res) in res.iter().take(k).enumerate() {
+                        let col = t + i - tokens.start;
+                        for (r, v) in token_res.iter().enumerate() {
+                            out[(g * 8 + r) * stride + col] = *v;
+                        }
                     }
                 }
                 t += k;

@@ -864,10 +864,18 @@ pub(crate) fn transpose_into(src: &[f32], rows: usize, tokens: usize, dst: &mut 
         dst.copy_from_slice(src);
         return;
     }
-    for (r, row) in src.chunks_exact(tokens).enumerate() {
-        for (t, &v) in row.iter().enumerate() {
-            dst[t * rows + r] = v;
+    // One token's row at a time: each worker writes one output row front
+    // to back. Large results (the logits of a verification pass) use every
+    // core; the others are not worth a parallel region.
+    let gather = |(t, out): (usize, &mut [f32])| {
+        for (o, v) in out.iter_mut().zip(src.iter().skip(t).step_by(tokens)) {
+            *o = *v;
         }
+    };
+    if rows * tokens >= 1 << 16 {
+        dst.par_chunks_exact_mut(rows).enumerate().for_each(gather);
+    } else {
+        dst.chunks_exact_mut(rows).enumerate().for_each(gather);
     }
 }
 
@@ -936,6 +944,26 @@ mod tests {
 
     fn multiply(w: &QWeight, x: &[f32], _cols: usize) -> Vec<f32> {
         super::multiply(w, x)
+    }
+
+    #[test]
+    fn transposes_small_and_large_results() {
+        // Under and over the size where the transpose goes parallel.
+        for (rows, tokens) in [(5, 3), (40_000, 3), (300, 300)] {
+            let src: Vec<f32> = (0..rows * tokens).map(|i| i as f32).collect();
+            let mut dst = vec![f32::NAN; 7];
+            transpose_into(&src, rows, tokens, &mut dst);
+            assert_eq!(dst.len(), rows * tokens);
+            for r in 0..rows {
+                for t in 0..tokens {
+                    assert_eq!(
+                        dst[t * rows + r],
+                        src[r * tokens + t],
+                        "{rows}x{tokens} [{r}, {t}]"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
