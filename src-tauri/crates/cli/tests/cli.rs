@@ -7,14 +7,7 @@ use std::process::{Command, Output};
 use lookahead_engine::models::{self, Role};
 
 fn tiny() -> PathBuf {
-    let spec = models::spec_for_role(Role::Tiny).expect("catalog has the tiny model");
-    let path = models::models_dir().join(spec.file_name);
-    assert!(
-        path.exists(),
-        "test model missing: {} — run `lookahead models fetch --tiny` (the test command does this)",
-        path.display()
-    );
-    path
+    models::fetched(Role::Tiny).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Runs `lookahead` with its history in a fresh folder.

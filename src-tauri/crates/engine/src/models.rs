@@ -316,6 +316,28 @@ pub fn models_dir() -> PathBuf {
     data_dir().join("models")
 }
 
+/// The catalog's file for `role` in the models folder, once fetched; else
+/// a sentence naming the command that fetches it. Tests use it to fail,
+/// not skip, when a model is missing.
+pub fn fetched(role: Role) -> std::result::Result<PathBuf, String> {
+    let spec = spec_for_role(role).ok_or_else(|| format!("no catalog model for {role:?}"))?;
+    let dir = models_dir();
+    let path = dir.join(spec.file_name);
+    if path.exists() {
+        return Ok(path);
+    }
+    let fetch = if role == Role::Tiny {
+        "lookahead models fetch --tiny"
+    } else {
+        "lookahead models fetch"
+    };
+    Err(format!(
+        "model missing: {} is not in {} — run `{fetch}` (the test command does this) or set LOOKAHEAD_MODELS_DIR",
+        spec.file_name,
+        dir.display()
+    ))
+}
+
 /// Progress of a fetch, for a progress bar.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FetchProgress {

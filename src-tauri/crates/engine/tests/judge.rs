@@ -313,13 +313,7 @@ fn embedding_judge_latency_per_step() {
 fn llm_judge_on_smollm2_returns_a_verdict() {
     use lookahead_engine::mistral::MistralGenerator;
     use lookahead_engine::models::{self, Role};
-    let spec = models::spec_for_role(Role::Tiny).expect("catalog has the tiny model");
-    let path = models::models_dir().join(spec.file_name);
-    assert!(
-        path.exists(),
-        "test model missing: {} — run `lookahead models fetch --tiny` or set LOOKAHEAD_MODELS_DIR",
-        path.display()
-    );
+    let path = models::fetched(Role::Tiny).unwrap_or_else(|e| panic!("{e}"));
     let model = MistralGenerator::load(&path, "judge").expect("SmolLM2 loads");
     let mut judge = LlmJudge::new(Box::new(model), LlmJudgeSettings::default());
     // Only the mechanics: a 135M model's opinion is not worth testing.

@@ -793,14 +793,7 @@ mod smollm2 {
     const QUESTION: &str = "Write the numbers from 1 to 4, each on its own paragraph.";
 
     fn model_path() -> PathBuf {
-        let spec = models::spec_for_role(Role::Tiny).expect("catalog has the tiny model");
-        let path = models::models_dir().join(spec.file_name);
-        assert!(
-            path.exists(),
-            "test model missing: {} — run `lookahead models fetch --tiny` or set LOOKAHEAD_MODELS_DIR",
-            path.display()
-        );
-        path
+        models::fetched(Role::Tiny).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Two instances of the model (draft, target), loaded once per test

@@ -11,14 +11,7 @@ use lookahead_engine::{
 };
 
 fn model_path(role: Role) -> PathBuf {
-    let spec = models::spec_for_role(role).expect("catalog has the role");
-    let path = models::models_dir().join(spec.file_name);
-    assert!(
-        path.exists(),
-        "test model missing: {} — run `lookahead models fetch --tiny` (the test command does this)",
-        path.display()
-    );
-    path
+    models::fetched(role).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn tiny() -> PathBuf {
