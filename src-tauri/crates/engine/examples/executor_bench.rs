@@ -23,13 +23,11 @@ use lookahead_engine::executor::sampling::argmax;
 use lookahead_engine::executor::{
     BatchItem, Executor, ExecutorGenerator, ExecutorOptions, KvSequence, LogitsWanted,
 };
+use lookahead_engine::mistral::completion_request;
 use lookahead_engine::speculative::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
 use lookahead_engine::{CancelFlag, Sampling, StepGenerator, StepRequest};
 use mistralrs::core::Response;
-use mistralrs::{
-    Constraint, GgufModelBuilder, Model, NormalRequest, Request, RequestMessage, SamplingParams,
-    TokenSource,
-};
+use mistralrs::{GgufModelBuilder, Model, SamplingParams, TokenSource};
 
 const BANDWIDTH_GBPS: f64 = 20.0;
 const QUESTION: &str = "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck egg. How much in dollars does she make every day at the farmers' market?";
@@ -194,27 +192,7 @@ impl Mistral {
         let (tx, mut rx) = tokio::sync::mpsc::channel(8);
         let mut params = SamplingParams::deterministic();
         params.max_len = Some(max_len);
-        let request = Request::Normal(Box::new(NormalRequest {
-            messages: RequestMessage::Completion {
-                text: text.to_string(),
-                echo_prompt: false,
-                best_of: None,
-            },
-            sampling_params: params,
-            response: tx,
-            return_logprobs: false,
-            is_streaming: false,
-            id: 0,
-            constraint: Constraint::None,
-            suffix: None,
-            tools: None,
-            tool_choice: None,
-            logits_processors: None,
-            return_raw_logits: false,
-            web_search_options: None,
-            model_id: None,
-            truncate_sequence: false,
-        }));
+        let request = completion_request(text.to_string(), params, false, false, tx);
         let sender = self.model.inner().get_sender(None).expect("sender");
         let started = Instant::now();
         self.rt.block_on(async {

@@ -46,6 +46,39 @@ pub struct MistralGenerator {
 
 static NEXT_REQUEST_ID: AtomicUsize = AtomicUsize::new(1);
 
+/// A raw completion request (no chat template) for mistral.rs 0.8.1, with
+/// every option this project does not use switched off. `raw_logits` asks
+/// for the prompt's logits instead of text (reference tests).
+pub fn completion_request(
+    text: String,
+    params: SamplingParams,
+    streaming: bool,
+    raw_logits: bool,
+    response: mpsc::Sender<Response>,
+) -> Request {
+    Request::Normal(Box::new(NormalRequest {
+        messages: RequestMessage::Completion {
+            text,
+            echo_prompt: false,
+            best_of: None,
+        },
+        sampling_params: params,
+        response,
+        return_logprobs: false,
+        is_streaming: streaming,
+        id: NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed),
+        constraint: Constraint::None,
+        suffix: None,
+        tools: None,
+        tool_choice: None,
+        logits_processors: None,
+        return_raw_logits: raw_logits,
+        web_search_options: None,
+        model_id: None,
+        truncate_sequence: false,
+    }))
+}
+
 impl MistralGenerator {
     /// Loads `path` (a local GGUF file; never a hub id). Blocking: call it off
     /// the UI thread. `role` names the model in error messages ("draft").
@@ -112,27 +145,7 @@ impl MistralGenerator {
 
     fn send(&self, text: String, params: SamplingParams) -> Result<mpsc::Receiver<Response>> {
         let (tx, rx) = mpsc::channel(64);
-        let request = Request::Normal(Box::new(NormalRequest {
-            messages: RequestMessage::Completion {
-                text,
-                echo_prompt: false,
-                best_of: None,
-            },
-            sampling_params: params,
-            response: tx,
-            return_logprobs: false,
-            is_streaming: true,
-            id: NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed),
-            constraint: Constraint::None,
-            suffix: None,
-            tools: None,
-            tool_choice: None,
-            logits_processors: None,
-            return_raw_logits: false,
-            web_search_options: None,
-            model_id: None,
-            truncate_sequence: false,
-        }));
+        let request = completion_request(text, params, true, false, tx);
         let sender = self
             .model
             .inner()

@@ -5,12 +5,10 @@ use std::path::Path;
 
 use lookahead_engine::executor::sampling::argmax;
 use lookahead_engine::executor::{BatchItem, Executor, ExecutorGenerator, LogitsWanted};
+use lookahead_engine::mistral::completion_request;
 use lookahead_engine::{Sampling, StepRequest};
 use mistralrs::core::Response;
-use mistralrs::{
-    Constraint, GgufModelBuilder, Model, NormalRequest, Request, RequestMessage, SamplingParams,
-    TokenSource,
-};
+use mistralrs::{GgufModelBuilder, Model, Request, SamplingParams, TokenSource};
 
 use crate::common::{chat, model_path, smol, QUESTION, SMOL};
 use crate::generator::run;
@@ -30,27 +28,7 @@ fn completion(
 ) -> Request {
     let mut params = SamplingParams::deterministic();
     params.max_len = Some(max_tokens);
-    Request::Normal(Box::new(NormalRequest {
-        messages: RequestMessage::Completion {
-            text: text.to_string(),
-            echo_prompt: false,
-            best_of: None,
-        },
-        sampling_params: params,
-        response,
-        return_logprobs: false,
-        is_streaming: false,
-        id: 0,
-        constraint: Constraint::None,
-        suffix: None,
-        tools: None,
-        tool_choice: None,
-        logits_processors: None,
-        return_raw_logits: raw_logits,
-        web_search_options: None,
-        model_id: None,
-        truncate_sequence: false,
-    }))
+    completion_request(text.to_string(), params, false, raw_logits, response)
 }
 
 impl Reference {
