@@ -378,34 +378,51 @@ pub(crate) fn interleaved_block_bytes(format: WeightFormat) -> usize {
 /// multiply units do about half the work, and each activation byte loaded
 /// serves eight rows instead of one.
 fn interleave_q4k(data: &[u8], rows: usize, blocks: usize) -> Vec<u8> {
-    let row_bytes = blocks * 144;
-    let mut out = vec![0u8; rows / 8 * blocks * Q4K_X8_BYTES];
-    // Groups are independent: spread them over the cores (loading time).
-    out.par_chunks_exact_mut(blocks * Q4K_X8_BYTES)
+    interleave_rows(data, rows, blocks, 144, Q4K_X8_BYTES, |src, r, dst| {
+        dst[2 * r..2 * r + 2].copy_from_slice(&src[0..2]);
+        dst[16 + 2 * r..16 + 2 * r + 2].copy_from_slice(&src[2..4]);
+        for sub in 0..8 {
+            let (sc, m) = scale_min_k4(sub, &src[4..16]);
+            dst[32 + sub * 8 + r] = sc;
+            dst[96 + (sub / 2) * 16 + r * 2 + sub % 2] = m;
+        }
+        for sub in 0..8 {
+            // Sub-block `sub` is one nibble plane of 32 bytes.
+            let plane = &src[16 + 32 * (sub / 2)..][..32];
+            let shift = 4 * (sub % 2);
+            for half in 0..4 {
+                // Four bytes at a time.
+                let lo = (u32_at(plane, 8 * half) >> shift) & 0x0F0F_0F0F;
+                let hi = (u32_at(plane, 8 * half + 4) >> shift) & 0x0F0F_0F0F;
+                let at = 160 + ((sub * 4 + half) * 8 + r) * 4;
+                dst[at..at + 4].copy_from_slice(&(lo | (hi << 4)).to_le_bytes());
+            }
+        }
+    })
+}
+
+/// The loop both interleavings share: for each group of eight rows and
+/// each 256-column block, `pack(src, r, dst)` writes row `r`'s file block
+/// `src` (`src_bytes` long) into the group block `dst` (`dst_bytes`).
+/// Groups are independent, so they are spread over the cores (loading
+/// time).
+fn interleave_rows(
+    data: &[u8],
+    rows: usize,
+    blocks: usize,
+    src_bytes: usize,
+    dst_bytes: usize,
+    pack: impl Fn(&[u8], usize, &mut [u8]) + Sync,
+) -> Vec<u8> {
+    let row_bytes = blocks * src_bytes;
+    let mut out = vec![0u8; rows / 8 * blocks * dst_bytes];
+    out.par_chunks_exact_mut(blocks * dst_bytes)
         .enumerate()
         .for_each(|(g, group_out)| {
-            for (b, dst) in group_out.chunks_exact_mut(Q4K_X8_BYTES).enumerate() {
+            for (b, dst) in group_out.chunks_exact_mut(dst_bytes).enumerate() {
                 for r in 0..8 {
-                    let src = &data[(g * 8 + r) * row_bytes + b * 144..][..144];
-                    dst[2 * r..2 * r + 2].copy_from_slice(&src[0..2]);
-                    dst[16 + 2 * r..16 + 2 * r + 2].copy_from_slice(&src[2..4]);
-                    for sub in 0..8 {
-                        let (sc, m) = scale_min_k4(sub, &src[4..16]);
-                        dst[32 + sub * 8 + r] = sc;
-                        dst[96 + (sub / 2) * 16 + r * 2 + sub % 2] = m;
-                    }
-                    for sub in 0..8 {
-                        // Sub-block `sub` is one nibble plane of 32 bytes.
-                        let plane = &src[16 + 32 * (sub / 2)..][..32];
-                        let shift = 4 * (sub % 2);
-                        for half in 0..4 {
-                            // Four bytes at a time.
-                            let lo = (u32_at(plane, 8 * half) >> shift) & 0x0F0F_0F0F;
-                            let hi = (u32_at(plane, 8 * half + 4) >> shift) & 0x0F0F_0F0F;
-                            let at = 160 + ((sub * 4 + half) * 8 + r) * 4;
-                            dst[at..at + 4].copy_from_slice(&(lo | (hi << 4)).to_le_bytes());
-                        }
-                    }
+                    let src = &data[(g * 8 + r) * row_bytes + b * src_bytes..][..src_bytes];
+                    pack(src, r, dst);
                 }
             }
         });
@@ -441,40 +458,30 @@ fn dequantize_q4k_x8(x: &[u8], r: usize, y: &mut [f32]) {
 /// high-bit area ran at half the memory speed); the same size as the
 /// file's eight blocks.
 fn interleave_q6k(data: &[u8], rows: usize, blocks: usize) -> Vec<u8> {
-    let row_bytes = blocks * 210;
-    let mut out = vec![0u8; rows / 8 * blocks * Q6K_X8_BYTES];
-    out.par_chunks_exact_mut(blocks * Q6K_X8_BYTES)
-        .enumerate()
-        .for_each(|(g, group_out)| {
-            let mut q = [0u8; QK_K];
-            for (b, dst) in group_out.chunks_exact_mut(Q6K_X8_BYTES).enumerate() {
-                for r in 0..8 {
-                    let src = &data[(g * 8 + r) * row_bytes + b * 210..][..210];
-                    dst[2 * r..2 * r + 2].copy_from_slice(&src[208..210]);
-                    for sub in 0..16 {
-                        dst[16 + sub * 8 + r] = src[192 + sub];
-                    }
-                    q6k_values(src, &mut q);
-                    for quad in 0..16 {
-                        let at = 144 + 96 * quad;
-                        // Four columns at a time, one per byte lane.
-                        let cols: [u32; 4] = std::array::from_fn(|m| u32_at(&q, 16 * quad + 4 * m));
-                        for half in 0..2 {
-                            let lo = cols[2 * half] & 0x0F0F_0F0F;
-                            let hi = cols[2 * half + 1] & 0x0F0F_0F0F;
-                            let to = at + 32 * half + r * 4;
-                            dst[to..to + 4].copy_from_slice(&(lo | (hi << 4)).to_le_bytes());
-                        }
-                        let bits = (0..4).fold(0u32, |bits, m| {
-                            bits | (((cols[m] >> 4) & 0x0303_0303) << (2 * m))
-                        });
-                        let to = at + 64 + r * 4;
-                        dst[to..to + 4].copy_from_slice(&bits.to_le_bytes());
-                    }
-                }
+    interleave_rows(data, rows, blocks, 210, Q6K_X8_BYTES, |src, r, dst| {
+        dst[2 * r..2 * r + 2].copy_from_slice(&src[208..210]);
+        for sub in 0..16 {
+            dst[16 + sub * 8 + r] = src[192 + sub];
+        }
+        let mut q = [0u8; QK_K];
+        q6k_values(src, &mut q);
+        for quad in 0..16 {
+            let at = 144 + 96 * quad;
+            // Four columns at a time, one per byte lane.
+            let cols: [u32; 4] = std::array::from_fn(|m| u32_at(&q, 16 * quad + 4 * m));
+            for half in 0..2 {
+                let lo = cols[2 * half] & 0x0F0F_0F0F;
+                let hi = cols[2 * half + 1] & 0x0F0F_0F0F;
+                let to = at + 32 * half + r * 4;
+                dst[to..to + 4].copy_from_slice(&(lo | (hi << 4)).to_le_bytes());
             }
-        });
-    out
+            let bits = (0..4).fold(0u32, |bits, m| {
+                bits | (((cols[m] >> 4) & 0x0303_0303) << (2 * m))
+            });
+            let to = at + 64 + r * 4;
+            dst[to..to + 4].copy_from_slice(&bits.to_le_bytes());
+        }
+    })
 }
 
 fn u32_at(bytes: &[u8], at: usize) -> u32 {
