@@ -49,6 +49,27 @@ pub struct JudgeArgs {
 }
 
 impl JudgeArgs {
+    /// Engine options for `mode` with these speculation settings (greedy
+    /// sampling); an unknown judge or proposer is an error.
+    pub fn ask_options(
+        &self,
+        mode: Mode,
+        max_answer_tokens: usize,
+        step_token_budget: usize,
+    ) -> Result<AskOptions> {
+        Ok(AskOptions {
+            mode,
+            sampling: Sampling::default(),
+            max_answer_tokens,
+            step_token_budget,
+            gamma: self.gamma,
+            judge: self.choice()?,
+            adaptive_gamma: !self.fixed_gamma,
+            slowdown_guard: !self.no_guard,
+            sd_with_draft: self.sd_with_draft()?,
+        })
+    }
+
     /// Whether sd mode's proposer is the draft model.
     pub fn sd_with_draft(&self) -> Result<bool> {
         match self.proposer.as_str() {
@@ -105,19 +126,14 @@ pub struct AskArgs {
 impl AskArgs {
     pub fn options(&self) -> Result<AskOptions> {
         Ok(AskOptions {
-            mode: self.mode,
             sampling: Sampling {
                 temperature: self.temperature,
                 top_p: self.top_p,
                 seed: 0,
             },
-            max_answer_tokens: self.max_tokens,
-            step_token_budget: self.step_budget,
-            gamma: self.judge.gamma,
-            judge: self.judge.choice()?,
-            adaptive_gamma: !self.judge.fixed_gamma,
-            slowdown_guard: !self.judge.no_guard,
-            sd_with_draft: self.judge.sd_with_draft()?,
+            ..self
+                .judge
+                .ask_options(self.mode, self.max_tokens, self.step_budget)?
         })
     }
 }

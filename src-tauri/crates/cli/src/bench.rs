@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use lookahead_engine::prompt::same_number;
-use lookahead_engine::{Answer, AskOptions, CancelFlag, Engine, EngineConfig, Mode};
+use lookahead_engine::{Answer, CancelFlag, Engine, EngineConfig, Mode};
 use serde::{Deserialize, Serialize};
 
 use crate::ask::{engine_config, load_engine, JudgeArgs, ModelArgs};
@@ -169,17 +169,9 @@ fn run_questions(
     args: &BenchArgs,
     label: &str,
 ) -> Result<Vec<(Answer, bool)>> {
-    let options = AskOptions {
-        mode,
-        max_answer_tokens: args.max_tokens,
-        step_token_budget: args.step_budget,
-        gamma: args.judge.gamma,
-        judge: args.judge.choice()?,
-        adaptive_gamma: !args.judge.fixed_gamma,
-        slowdown_guard: !args.judge.no_guard,
-        sd_with_draft: args.judge.sd_with_draft()?,
-        ..AskOptions::default()
-    };
+    let options = args
+        .judge
+        .ask_options(mode, args.max_tokens, args.step_budget)?;
     let cancel = CancelFlag::new();
     let mut out = Vec::new();
     for (i, problem) in problems.iter().enumerate() {
@@ -207,8 +199,8 @@ fn run_questions(
 
 pub fn run(args: BenchArgs) -> Result<()> {
     // Bad options are reported before seconds of model loading.
-    args.judge.choice()?;
-    args.judge.sd_with_draft()?;
+    args.judge
+        .ask_options(Mode::Plain, args.max_tokens, args.step_budget)?;
     let (dataset, problems) = load_problems(&args)?;
     let mut modes = vec![Mode::Plain];
     modes.extend(args.modes.iter().copied().filter(|m| *m != Mode::Plain));
