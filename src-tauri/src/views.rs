@@ -54,6 +54,8 @@ pub struct MetricsView {
     pub speedup_estimate: Option<f64>,
     /// Why step drafting was switched off partway, if it was.
     pub speculation_stopped: Option<String>,
+    /// It was because step drafting ran slower than plain.
+    pub guard_stopped: bool,
 }
 
 impl From<&store::AnswerMetrics> for MetricsView {
@@ -86,6 +88,7 @@ impl From<&store::AnswerMetrics> for MetricsView {
             }),
             speedup_estimate: m.speedup_estimate,
             speculation_stopped: m.speculation_stopped.clone(),
+            guard_stopped: m.guard_stopped,
         }
     }
 }

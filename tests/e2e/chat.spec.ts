@@ -134,6 +134,15 @@ test.describe("chat", () => {
     );
   });
 
+  test("says when step drafting was switched off after a problem", async ({ page }) => {
+    await openApp(page, { emptyHistory: true, eventDelayMs: 5, speculationStopped: "the draft model failed: out of memory" });
+    const box = page.getByRole("textbox", { name: "Your question" });
+    await box.fill(QUESTION);
+    await box.press("Enter");
+    await expect(page.getByTestId("answer")).toBeVisible({ timeout: 15_000 });
+    await expect(page.getByTestId("speed-line")).toContainText("Step drafting switched off partway after a problem");
+  });
+
   test("shows errors in plain words and can try again", async ({ page }) => {
     await openApp(page, { emptyHistory: true, eventDelayMs: 1, answer: "error" });
     await page.getByRole("textbox", { name: "Your question" }).fill(QUESTION);

@@ -198,6 +198,8 @@ function metricsFor(mode: Settings["mode"], steps: StepRecord[], wall: number): 
     per_position_step_acceptance: plain ? null : [0.9, 0.8, 0.6, 0.5],
     speedup_estimate: plain ? null : cfg.speculationStopped ? 0.7 : 1.8,
     speculation_stopped: plain ? null : (cfg.speculationStopped ?? null),
+    // The engine's guard messages start so (control.rs).
+    guard_stopped: !plain && (cfg.speculationStopped?.startsWith("slowdown guard") ?? false),
   };
 }
 

@@ -136,6 +136,8 @@ export interface Metrics {
   speedup_estimate: number | null;
   /** Why step drafting was switched off partway ("slowdown guard: …" when it was slower than plain), or null. */
   speculation_stopped?: string | null;
+  /** True when it was switched off for running slower than plain. */
+  guard_stopped?: boolean;
 }
 
 export type MessageStatus = "complete" | "cancelled" | "failed";

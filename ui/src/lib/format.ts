@@ -121,7 +121,7 @@ export function speedLine(msg: Message): string | null {
   }
   if (m.speculation_stopped) {
     parts.push(
-      m.speculation_stopped.startsWith("slowdown guard")
+      m.guard_stopped
         ? "Step drafting switched off partway: it was slower than plain"
         : "Step drafting switched off partway after a problem",
     );

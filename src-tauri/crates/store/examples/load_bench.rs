@@ -149,6 +149,7 @@ fn new_answer(rng: &mut Lcg, i: usize) -> NewAnswer {
         ),
         speedup_estimate: Some(0.8 + rng.below(200) as f64 / 100.0),
         speculation_stopped: None,
+        guard_stopped: false,
     };
     NewAnswer {
         start: AnswerStart {

@@ -124,10 +124,10 @@ pub(crate) async fn insert_metrics(
              prefill_tokens_per_s, decode_tokens_per_s, time_to_first_token_s, drafted_tokens,
              accepted_tokens, token_acceptance_rate, mean_acceptance_length, drafted_steps,
              accepted_steps, step_acceptance_rate, per_position_acceptance, speedup_estimate,
-             speculation_stopped)
+             speculation_stopped, guard_stopped)
          SELECT ?1, m.conversation_id, m.created_at, m.mode, m.draft_model, m.target_model,
              m.judge_model, json_extract(m.settings, '$.gamma'),
-             ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17
+             ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18
          FROM messages m WHERE m.id = ?1",
     )
     .bind(message_id)
@@ -147,6 +147,7 @@ pub(crate) async fn insert_metrics(
     .bind(positions)
     .bind(m.speedup_estimate)
     .bind(&m.speculation_stopped)
+    .bind(m.guard_stopped)
     .execute(&mut *conn)
     .await?;
     for (position, c) in m.per_position_acceptance.iter().flatten().enumerate() {

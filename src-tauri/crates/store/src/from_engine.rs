@@ -98,6 +98,7 @@ fn metrics(m: &engine::AnswerMetrics) -> AnswerMetrics {
         }),
         speedup_estimate: m.speedup_estimate,
         speculation_stopped: m.fallback.clone(),
+        guard_stopped: m.guard_stopped,
     }
 }
 

@@ -189,6 +189,10 @@ pub struct AnswerMetrics {
     /// exports made before it existed.
     #[serde(default)]
     pub speculation_stopped: Option<String>,
+    /// It was the slowdown guard that switched it off (step speculation ran
+    /// slower than plain decoding).
+    #[serde(default)]
+    pub guard_stopped: bool,
 }
 
 /// A message together with its steps and metrics.

@@ -136,6 +136,7 @@ pub(crate) fn metrics(row: &SqliteRow) -> RowResult<AnswerMetrics> {
         per_position_acceptance: get_json(row, "per_position_acceptance")?,
         speedup_estimate: get_f64(row, "speedup_estimate")?,
         speculation_stopped: row.try_get("speculation_stopped")?,
+        guard_stopped: row.try_get("guard_stopped")?,
     })
 }
 

@@ -73,13 +73,16 @@ async fn every_mode_and_status_round_trips() {
                 per_position_acceptance: None,
                 speedup_estimate: None,
                 speculation_stopped: None,
+                guard_stopped: false,
                 ..metrics(0, 0, None)
             });
         }
         // Step speculation switched off partway: kept with the metrics.
         if *mode == Mode::Lr {
-            a.outcome.metrics.as_mut().unwrap().speculation_stopped =
+            let m = a.outcome.metrics.as_mut().unwrap();
+            m.speculation_stopped =
                 Some("slowdown guard: 3.0 tokens/s, below plain's 9.0".to_owned());
+            m.guard_stopped = true;
         }
         store.save_answer(c.id, a).await.unwrap();
     }
@@ -95,6 +98,7 @@ async fn every_mode_and_status_round_trips() {
             x.speculation_stopped.as_deref(),
             (Mode::ALL[i] == Mode::Lr).then_some("slowdown guard: 3.0 tokens/s, below plain's 9.0")
         );
+        assert_eq!(x.guard_stopped, Mode::ALL[i] == Mode::Lr);
     }
     assert_eq!(
         detail.messages[2].message.error.as_deref(),

@@ -124,6 +124,7 @@ async fn filled_store(db: &TestDb) -> (Store, i64) {
         accepted_tokens: None,
         speedup_estimate: None,
         speculation_stopped: None,
+        guard_stopped: false,
         ..metrics(0, 0, None)
     });
     store.save_answer(other.id, plain).await.unwrap();

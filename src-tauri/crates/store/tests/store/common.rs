@@ -138,6 +138,7 @@ pub fn metrics(drafted: i64, accepted: i64, speedup: Option<f64>) -> AnswerMetri
         speculation_stopped: speedup
             .filter(|s| *s < 1.0)
             .map(|s| format!("slowdown guard: ran at {s:.2}x plain")),
+        guard_stopped: speedup.is_some_and(|s| s < 1.0),
     }
 }
 

@@ -69,6 +69,7 @@ fn fixture() -> Vec<Spec> {
                     per_position_acceptance: (!plain).then_some(positions),
                     speedup_estimate: (!plain).then_some(0.8 + (i % 9) as f64 * 0.3),
                     speculation_stopped: None,
+                    guard_stopped: false,
                 },
             }
         })
