@@ -16,6 +16,9 @@ pub struct StepView {
     pub draft_ms: Option<f64>,
     pub target_ms: Option<f64>,
     pub judge_ms: Option<f64>,
+    /// The sums in the step, worked out again (same shape as the engine's
+    /// live step events).
+    pub arithmetic: Vec<store::ArithmeticNote>,
 }
 
 impl From<&store::Step> for StepView {
@@ -31,6 +34,7 @@ impl From<&store::Step> for StepView {
             draft_ms: s.draft_ms,
             target_ms: s.target_ms,
             judge_ms: s.judge_ms,
+            arithmetic: s.arithmetic.clone(),
         }
     }
 }
@@ -107,6 +111,10 @@ pub struct MessageView {
     pub draft_model: Option<String>,
     pub target_model: Option<String>,
     pub judge: Option<String>,
+    /// The answer stopped at its length limit before the model finished.
+    pub cut_off: bool,
+    /// Earlier turns of the conversation the model did not see.
+    pub turns_left_out: i64,
 }
 
 impl From<&store::MessageDetail> for MessageView {
@@ -132,6 +140,8 @@ impl From<&store::MessageDetail> for MessageView {
             draft_model: m.draft_model.clone(),
             target_model: m.target_model.clone(),
             judge: m.judge_model.clone(),
+            cut_off: m.notes.cut_off,
+            turns_left_out: m.notes.turns_left_out,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::thread;
 
 use lookahead_engine::{
-    Answer, AnswerEvent, AskOptions, CancelFlag, Engine, EngineConfig, EngineError,
+    Answer, AnswerEvent, AskOptions, CancelFlag, ChatTurn, Engine, EngineConfig, EngineError,
 };
 use tokio::sync::oneshot;
 
@@ -15,6 +15,8 @@ type EventSink = Box<dyn FnMut(AnswerEvent) + Send>;
 
 struct AskJob {
     config: EngineConfig,
+    /// Earlier turns of the conversation, oldest first.
+    history: Vec<ChatTurn>,
     question: String,
     options: AskOptions,
     cancel: CancelFlag,
@@ -42,6 +44,7 @@ impl EngineWorker {
     pub async fn ask(
         &self,
         config: EngineConfig,
+        history: Vec<ChatTurn>,
         question: String,
         options: AskOptions,
         cancel: CancelFlag,
@@ -51,6 +54,7 @@ impl EngineWorker {
         self.jobs
             .send(AskJob {
                 config,
+                history,
                 question,
                 options,
                 cancel,
@@ -81,7 +85,13 @@ fn run(inbox: mpsc::Receiver<AskJob>) {
             let Some((_, engine)) = loaded.as_mut() else {
                 return Err(EngineError::Load("no engine".into()));
             };
-            engine.ask(&job.question, &job.options, &job.cancel, &mut job.on_event)
+            engine.ask_in(
+                &job.history,
+                &job.question,
+                &job.options,
+                &job.cancel,
+                &mut job.on_event,
+            )
         })();
         let _ = job.reply.send(result);
     }

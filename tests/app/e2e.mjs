@@ -132,6 +132,10 @@ try {
     if (!/faster|slower|tokens|words|plain/i.test(speed)) throw new Error(`odd speed line: ${speed}`);
     const summary = await app.text((await app.find('[data-testid="steps-summary"]'))[0]);
     if (!/step/i.test(summary)) throw new Error(`odd steps summary: ${summary}`);
+    // Steps are numbered from 1 for people (the engine counts from 0).
+    await app.click((await app.find('[data-testid="steps-summary"]'))[0]);
+    const first = await app.text((await app.find(".step-num"))[0]);
+    if (first.trim() !== "Step 1") throw new Error(`the first step reads "${first}", not "Step 1"`);
     console.log(`     speed line: ${speed}`);
     console.log(`     summary: ${summary}`);
     await app.screenshot("app-chat");

@@ -164,4 +164,25 @@ test.describe("chat", () => {
     const [get] = await calls(page, "conversation_get");
     expect(get.args).toEqual({ id: 3 });
   });
+
+  test("says when sums were wrong or corrected, older turns left out, and an answer cut off", async ({ page }) => {
+    await openApp(page, { emptyHistory: true, eventDelayMs: 1, answer: "sums" });
+    await page.getByRole("textbox", { name: "Your question" }).fill("How many pens are in two boxes of 13 × 4?");
+    await page.keyboard.press("Enter");
+    const answer = page.getByTestId("answer");
+    await expect(answer).toBeVisible();
+    await expect(page.getByTestId("cut-off-note")).toContainText("reached the length limit before the model finished, so it has no final answer");
+    await expect(page.getByTestId("turns-left-out-note")).toContainText("the 2 oldest messages did not fit");
+    // No stray number or last paragraph posing as the answer.
+    await expect(page.getByTestId("final-answer")).toHaveCount(0);
+    await page.getByTestId("steps-summary").click();
+    const checks = page.getByTestId("arith-check");
+    await expect(checks).toHaveCount(2);
+    await expect(checks.nth(0)).toHaveText("Check the sum: 13 × 4 = 54 — it is 52");
+    await expect(checks.nth(1)).toContainText("corrected 106 → 104");
+    // People count steps from 1 (the engine and the shell from 0).
+    await expect(page.getByRole("img", { name: "Step 1: written by the main model" })).toBeVisible();
+    await expect(page.getByRole("img", { name: "Step 0: written by the main model" })).toHaveCount(0);
+    await shot(page, "05c-chat-sums-cut-off");
+  });
 });

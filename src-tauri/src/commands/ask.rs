@@ -135,9 +135,17 @@ pub async fn ask(
     let config = settings.engine_config(mode);
     let options = settings.ask_options(mode);
 
-    let conversation_id = match conversation_id {
-        Some(id) => id,
-        None => store.create_conversation(&title_for(&question)).await?.id,
+    // A follow-up sees the conversation so far (read before the new
+    // question is added to it).
+    let (conversation_id, history) = match conversation_id {
+        Some(id) => (
+            id,
+            lookahead_store::from_engine::chat_history(&store.get_conversation(id).await?),
+        ),
+        None => (
+            store.create_conversation(&title_for(&question)).await?.id,
+            Vec::new(),
+        ),
     };
     store.add_user_message(conversation_id, &question).await?;
     let message_id = store
@@ -165,6 +173,7 @@ pub async fn ask(
         .worker
         .ask(
             config,
+            history,
             question,
             options,
             cancel,
@@ -194,6 +203,7 @@ pub async fn ask(
             error: Some(error.user_message()),
             steps: vec![],
             metrics: None,
+            notes: Default::default(),
         },
     };
     store.finish_answer(message_id, outcome).await?;

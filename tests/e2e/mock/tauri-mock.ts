@@ -9,6 +9,7 @@
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import type {
   AnswerView,
+  ArithmeticCheck,
   AskEvent,
   Conversation,
   FetchProgress,
@@ -31,7 +32,7 @@ export interface MockConfig {
   /** Delay between fetch progress events, ms (default 40). */
   fetchStepMs?: number;
   /** Which answer `ask` streams (default "budget"). */
-  answer?: "budget" | "xss" | "error";
+  answer?: "budget" | "xss" | "error" | "sums";
   /** Start with no conversations. */
   emptyHistory?: boolean;
   /** stats_query returns no answers. */
@@ -134,6 +135,7 @@ let settings: Settings = {
   embed_threshold: 0.85,
   step_token_budget: 256,
   max_answer_tokens: 2048,
+  calculator: false,
   theme: "system",
   font_scale: 1,
   ...cfg.settings,
@@ -143,7 +145,7 @@ let settings: Settings = {
 
 interface Script {
   title: string;
-  steps: Array<{ text: string; verdict: Verdict; drafted?: string; score?: number }>;
+  steps: Array<{ text: string; verdict: Verdict; drafted?: string; score?: number; arithmetic?: ArithmeticCheck[] }>;
   final: string;
 }
 
@@ -163,6 +165,25 @@ const BUDGET: Script = {
     { text: "Check: 3 × £171.43 + 2 × £342.86 = £514.29 + £685.72 = £1,200.01, one penny over from rounding.", verdict: "target_only" },
   ],
   final: "Three people get £171.43 each and the two who need more get £342.86 each (one penny of rounding: give one person £171.42).",
+};
+
+/** Wrong sums (one flagged, one corrected by the calculator), older turns
+ * left out, and cut off at the length limit before a final answer. */
+const SUMS: Script = {
+  title: "Pens in boxes",
+  steps: [
+    {
+      text: "Each box holds 13 × 4 = 54 pens.",
+      verdict: "target_only",
+      arithmetic: [{ expression: "13 × 4", written: "54", exact: "52", correct: false, corrected: false }],
+    },
+    {
+      text: "Two boxes hold 2 × 52 = 104 pens, and",
+      verdict: "target_only",
+      arithmetic: [{ expression: "2 × 52", written: "106", exact: "104", correct: false, corrected: true }],
+    },
+  ],
+  final: "",
 };
 
 const XSS_PAYLOAD = `<img src=x onerror="window.__xss = 'img'"><script>window.__xss = 'script'</script>`;
@@ -207,7 +228,8 @@ function stepRecord(i: number, s: Script["steps"][number], plain: boolean): Step
   const verdict: Verdict = plain ? "target_only" : s.verdict;
   const drafted = verdict === "target_only" ? null : verdict === "rejected" ? (s.drafted ?? s.text) : s.text;
   return {
-    index: i + 1,
+    // 0-based, as the real shell sends it (the engine's numbering).
+    index: i,
     drafted,
     target: verdict === "accepted" ? null : s.text,
     verdict,
@@ -217,6 +239,7 @@ function stepRecord(i: number, s: Script["steps"][number], plain: boolean): Step
     draft_ms: verdict === "target_only" ? null : 120 + i * 7,
     target_ms: verdict === "accepted" ? null : 840 + i * 11,
     judge_ms: verdict === "target_only" ? null : 18,
+    arithmetic: s.arithmetic ?? [],
   };
 }
 
@@ -229,7 +252,7 @@ function assistantMessage(script: Script, mode: Settings["mode"], status: Messag
     id: nextMsgId++,
     role: "assistant",
     text: steps.map((s) => s.text).join("\n") + (status === "complete" ? `\n${script.final}` : ""),
-    final_answer: status === "complete" ? script.final : null,
+    final_answer: status === "complete" && script.final ? script.final : null,
     mode: resolved,
     status,
     created_at: iso(new Date()),
@@ -238,6 +261,8 @@ function assistantMessage(script: Script, mode: Settings["mode"], status: Messag
     draft_model: plain ? null : "Qwen3 0.6B (Q4_K_M)",
     target_model: "Qwen3 8B (Q4_K_M)",
     judge: plain ? null : "meaning match ≥ 0.85",
+    cut_off: script === SUMS,
+    turns_left_out: script === SUMS ? 2 : 0,
   };
 }
 
@@ -255,6 +280,8 @@ function userMessage(text: string, at: Date): Message {
     draft_model: null,
     target_model: null,
     judge: null,
+    cut_off: false,
+    turns_left_out: 0,
   };
 }
 
@@ -297,7 +324,7 @@ function exportMd(c: Stored) {
   for (const m of c.messages) {
     if (m.role === "user") lines.push(`**You:** ${m.text}`, "");
     else {
-      for (const s of m.steps) lines.push(`${s.index}. ${s.text}`);
+      for (const s of m.steps) lines.push(`${s.index + 1}. ${s.text}`);
       lines.push("", `**Answer:** ${m.final_answer ?? m.text}`, "");
     }
   }
@@ -313,7 +340,7 @@ async function ask(args: { conversation_id: number | null; question: string; set
   const delay = cfg.eventDelayMs ?? 30;
   const ch = args.on_event;
   const emit = (e: AskEvent) => send(ch, e);
-  const script = cfg.answer === "xss" ? XSS : BUDGET;
+  const script = cfg.answer === "xss" ? XSS : cfg.answer === "sums" ? SUMS : BUDGET;
   const mode = args.settings.mode;
 
   let conv: Stored;

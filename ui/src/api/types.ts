@@ -89,6 +89,8 @@ export interface Settings {
   step_token_budget: number;
   /** Max tokens in the whole answer. */
   max_answer_tokens: number;
+  /** The calculator in the loop: wrong results the model writes are replaced by the exact value before it goes on. */
+  calculator: boolean;
   theme: Theme;
   /** Multiplier of the base font size, 0.85..1.5. */
   font_scale: number;
@@ -98,8 +100,21 @@ export interface Settings {
 
 export type Verdict = "accepted" | "rejected" | "target_only";
 
+/** A sum the model wrote in a step, worked out again by Lookahead. */
+export interface ArithmeticCheck {
+  /** The left-hand side as written, e.g. "13 × 4". */
+  expression: string;
+  /** The result the model wrote, e.g. "54". */
+  written: string;
+  /** The exact result, e.g. "52". */
+  exact: string;
+  correct: boolean;
+  /** The calculator replaced the written result before the model went on. */
+  corrected: boolean;
+}
+
 export interface StepRecord {
-  /** 1-based position of the step in the answer. */
+  /** Position of the step in the answer, from 0 (as the engine and the store number it; shown from 1). */
   index: number;
   /** What the draft model proposed, null if no draft was made. */
   drafted: string | null;
@@ -114,6 +129,8 @@ export interface StepRecord {
   draft_ms: number | null;
   target_ms: number | null;
   judge_ms: number | null;
+  /** The sums written in this step, checked (empty when it has none). */
+  arithmetic: ArithmeticCheck[];
 }
 
 export interface Metrics {
@@ -160,6 +177,10 @@ export interface Message {
   target_model: string | null;
   /** Human description of the judge, e.g. "embedding ≥ 0.85" or "target model". */
   judge: string | null;
+  /** The answer stopped at its length limit before the model finished. */
+  cut_off: boolean;
+  /** Earlier turns of the conversation the model did not see (they did not fit). */
+  turns_left_out: number;
 }
 
 /** One assistant message, as in conversation_get. */

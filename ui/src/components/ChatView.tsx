@@ -7,6 +7,7 @@ import { MODE_LABEL } from "../lib/format";
 import { ErrorBox } from "./ErrorBox";
 import { Icon } from "./Icon";
 import { AnswerCard, LiveAnswer, UserBubble } from "./Message";
+import examples from "../data/examples.json";
 
 interface Live {
   convId: ConversationId | null;
@@ -18,11 +19,9 @@ interface Live {
   stopping: boolean;
 }
 
-const EXAMPLES = [
-  "A team of 5 shares a £1,200 training budget. Two of them need twice as much as each of the others. How much does each person get?",
-  "The office is open 8:30 to 17:00. Three 45-minute meetings and a 1-hour lunch are booked. How much free time is left?",
-  "A printer uses 2 cartridges a month at £38 each. A bigger cartridge costs £95 and lasts 3 months. Which is cheaper over a year, and by how much?",
-];
+// Questions the default model answers correctly (a Rust test asks it each
+// one and checks the expected answer: src-tauri/crates/engine/tests/answers.rs).
+const EXAMPLES: string[] = examples.map((e) => e.question);
 
 export function ChatView(props: {
   conversationId: ConversationId | null;
@@ -336,6 +335,8 @@ function withLocal(conv: Conversation | null, cid: ConversationId | null, l: Liv
     draft_model: null,
     target_model: null,
     judge: null,
+    cut_off: false,
+    turns_left_out: 0,
   };
   const answer: Message = l.answer ?? {
     ...user,

@@ -33,12 +33,22 @@ function StepItem(props: { step: StepRecord }) {
       </span>
       <div class="step-body">
         <div class="step-meta" aria-hidden="true">
-          <span class="step-num">Step {s.index}</span>
+          <span class="step-num">Step {s.index + 1}</span>
           <span class="step-chip">{VERDICT_SHORT[s.verdict]}</span>
           {s.judge_score != null && <span class="muted">match {s.judge_score.toFixed(2)}</span>}
           {timing && <span class="muted step-timing">{timing}</span>}
         </div>
         <p class="step-text">{s.text}</p>
+        {(s.arithmetic ?? [])
+          .filter((c) => !c.correct)
+          .map((c, i) => (
+            <p key={i} class={`step-check${c.corrected ? " step-check--corrected" : ""}`} data-testid="arith-check">
+              <Icon name={c.corrected ? "check" : "swap"} size={12} />{" "}
+              {c.corrected
+                ? `Calculator: ${c.expression} = ${c.exact} (the model wrote ${c.written}; corrected ${c.written} → ${c.exact})`
+                : `Check the sum: ${c.expression} = ${c.written} — it is ${c.exact}`}
+            </p>
+          ))}
         {s.verdict === "rejected" && s.drafted && (
           <details class="step-draft">
             <summary>See the draft that was replaced</summary>
@@ -95,7 +105,9 @@ export function UserBubble(props: { text: string }) {
 export function AnswerCard(props: { msg: Message }) {
   const m = props.msg;
   const line = speedLine(m);
-  const answer = (m.final_answer ?? m.text ?? "").trim();
+  // A cut-off answer shows only what the model marked as its answer: its
+  // last paragraph is not a conclusion.
+  const answer = (m.final_answer ?? (m.cut_off ? "" : m.text) ?? "").trim();
   const detail = [
     m.draft_model && `Helper: ${m.draft_model}`,
     m.target_model && `Main: ${m.target_model}`,
@@ -115,6 +127,18 @@ export function AnswerCard(props: { msg: Message }) {
         )}
         {m.status === "failed" && (
           <ErrorBox error={{ message: "This answer could not be finished." }} />
+        )}
+        {m.turns_left_out > 0 && (
+          <p class="notice" data-testid="turns-left-out-note">
+            <Icon name="swap" size={14} /> This chat is long: the {plural(m.turns_left_out, "oldest message")} did not fit and
+            the model answered without them.
+          </p>
+        )}
+        {m.cut_off && (
+          <p class="notice" data-testid="cut-off-note">
+            <Icon name="stop" size={14} /> This answer reached the length limit before the model finished
+            {m.final_answer ? "." : ", so it has no final answer."} You can allow longer answers in Settings.
+          </p>
         )}
         {m.steps.length > 0 && (
           <details class="steps" data-testid="steps">
@@ -140,13 +164,13 @@ export function AnswerCard(props: { msg: Message }) {
         )}
         {answer ? (
           <section class="final-answer" aria-label="Final answer">
-            <div class="final-label">{m.status === "complete" ? "Answer" : "Partial answer"}</div>
+            <div class="final-label">{m.status === "complete" && !m.cut_off ? "Answer" : "Partial answer"}</div>
             <div class="final-text" data-testid="final-answer">
               {answer}
             </div>
           </section>
         ) : (
-          m.status !== "failed" && <p class="muted">No answer was written.</p>
+          m.status !== "failed" && !m.cut_off && <p class="muted">No answer was written.</p>
         )}
         {line && (
           <p class="speed-line" data-testid="speed-line" title={detail || undefined}>

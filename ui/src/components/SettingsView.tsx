@@ -329,6 +329,22 @@ export function SettingsView(props: { settings: Settings; active: boolean; onSav
                 />
               </Field>
             </div>
+            <div class="field field--check">
+              <label class="check-label" for="calculator">
+                <input
+                  id="calculator"
+                  type="checkbox"
+                  checked={form.calculator}
+                  aria-describedby="calculator-help"
+                  onChange={(e) => set("calculator", (e.currentTarget as HTMLInputElement).checked)}
+                />
+                Fix wrong sums as they are written
+              </label>
+              <p class="field-help" id="calculator-help">
+                Every sum in an answer is checked and a wrong one is pointed out. With this on, Lookahead also puts the right
+                result in before the model goes on, so later steps build on it.
+              </p>
+            </div>
           </fieldset>
 
           <fieldset class="card settings-card">

@@ -81,7 +81,7 @@ export const VERDICT_SHORT: Record<Verdict, string> = {
 };
 
 export function stepLabel(step: StepRecord): string {
-  return `Step ${step.index}: ${VERDICT_TEXT[step.verdict]}`;
+  return `Step ${step.index + 1}: ${VERDICT_TEXT[step.verdict]}`;
 }
 
 /** "Worked through 9 steps in 12 s". */

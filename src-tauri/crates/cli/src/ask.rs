@@ -5,8 +5,8 @@ use anyhow::Result;
 use clap::Args;
 use lookahead_engine::models::Role;
 use lookahead_engine::{
-    Answer, AnswerEvent, AskOptions, Backend, CancelFlag, Engine, EngineConfig, JudgeChoice, Mode,
-    Sampling,
+    Answer, AnswerEvent, AskOptions, Backend, CancelFlag, ChatTurn, Engine, EngineConfig,
+    JudgeChoice, Mode, PromptStyle, Sampling, DEFAULT_MAX_ANSWER_TOKENS,
 };
 
 #[derive(Args, Clone)]
@@ -46,6 +46,16 @@ pub struct JudgeArgs {
     /// model, almost free; the app's default) or draft (the draft model).
     #[arg(long, default_value = "ngram")]
     pub proposer: String,
+    /// How the question is put to the model: standard (the model's own
+    /// system prompt and its standard step-by-step instruction), steps (the
+    /// same, asking for a blank line between steps) or short (one short
+    /// sentence per step, the first releases' prompt).
+    #[arg(long, default_value = "standard")]
+    pub prompt: PromptStyle,
+    /// The calculator in the loop: replace a wrong result the model writes
+    /// ("13 × 4 = 54") by the exact value before it goes on.
+    #[arg(long)]
+    pub calculator: bool,
 }
 
 impl JudgeArgs {
@@ -67,6 +77,8 @@ impl JudgeArgs {
             adaptive_gamma: !self.fixed_gamma,
             slowdown_guard: !self.no_guard,
             sd_with_draft: self.sd_with_draft()?,
+            prompt: self.prompt,
+            correct_arithmetic: self.calculator,
         })
     }
 
@@ -113,7 +125,7 @@ pub struct AskArgs {
     #[arg(long, default_value_t = 1.0)]
     pub top_p: f64,
     /// At most this many tokens in the answer.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = DEFAULT_MAX_ANSWER_TOKENS)]
     pub max_tokens: usize,
     /// At most this many tokens per reasoning step.
     #[arg(long, default_value_t = 100)]
@@ -121,11 +133,18 @@ pub struct AskArgs {
     /// Do not store the question and answer in the history.
     #[arg(long)]
     pub no_save: bool,
+    /// Ask a follow-up in the most recent conversation (the model sees
+    /// its earlier questions and answers).
+    #[arg(long = "continue", conflicts_with = "conversation")]
+    pub continue_last: bool,
+    /// Ask a follow-up in this conversation (an id from `history list`).
+    #[arg(long)]
+    pub conversation: Option<i64>,
 }
 
 impl AskArgs {
     pub fn options(&self) -> Result<AskOptions> {
-        Ok(AskOptions {
+        let options = AskOptions {
             sampling: Sampling {
                 temperature: self.temperature,
                 top_p: self.top_p,
@@ -134,7 +153,11 @@ impl AskArgs {
             ..self
                 .judge
                 .ask_options(self.mode, self.max_tokens, self.step_budget)?
-        })
+        };
+        options
+            .check()
+            .map_err(|e| anyhow::anyhow!("{}", e.user_message()))?;
+        Ok(options)
     }
 }
 
@@ -170,22 +193,38 @@ pub fn load_engine(config: &EngineConfig, quiet: bool) -> Result<Engine> {
 pub fn run(args: AskArgs) -> Result<()> {
     // Bad options are reported before seconds of model loading.
     let options = args.options()?;
+    if args.question.trim().is_empty() {
+        anyhow::bail!(
+            "{}",
+            lookahead_engine::EngineError::EmptyPrompt.user_message()
+        );
+    }
+    let (conversation, history) = earlier_turns(&args)?;
     let config = engine_config(&args.models, args.mode)?;
     let mut engine = load_engine(&config, args.json)?;
     let cancel = CancelFlag::new();
     let json = args.json;
-    let answer = engine.ask(&args.question, &options, &cancel, &mut |event| {
-        if let AnswerEvent::Token { text } = event {
-            if !json {
+    let answer = engine.ask_in(&history, &args.question, &options, &cancel, &mut |event| {
+        if json {
+            return;
+        }
+        match event {
+            AnswerEvent::Token { text } => {
                 print!("{text}");
                 let _ = std::io::stdout().flush();
             }
+            AnswerEvent::Step { step } => {
+                for fix in step.arithmetic.iter().filter(|c| !c.correct) {
+                    eprintln!("\n[calculator: {}]", fix.describe());
+                }
+            }
+            AnswerEvent::Done { .. } => {}
         }
     })?;
     let saved = if args.no_save {
         None
     } else {
-        Some(save(&args.question, &answer, &options)?)
+        Some(save(conversation, &args.question, &answer, &options)?)
     };
     if json {
         let mut value = answer_json(&answer);
@@ -194,6 +233,9 @@ pub fn run(args: AskArgs) -> Result<()> {
     } else {
         println!();
         println!();
+        for note in answer_notes(&answer) {
+            println!("({note})");
+        }
         println!(
             "Answer: {}",
             answer.final_answer.as_deref().unwrap_or("(none found)")
@@ -203,16 +245,71 @@ pub fn run(args: AskArgs) -> Result<()> {
     Ok(())
 }
 
-/// Stores the question and its answer as a new conversation; returns its id.
-fn save(question: &str, answer: &Answer, options: &AskOptions) -> Result<i64> {
+/// What a reader should know about an answer besides its text: a cut-off,
+/// earlier turns left out.
+pub fn answer_notes(answer: &Answer) -> Vec<String> {
+    let mut notes = Vec::new();
+    if answer.turns_left_out > 0 {
+        notes.push(format!(
+            "The {} oldest turns of this conversation were left out to fit the model's memory.",
+            answer.turns_left_out
+        ));
+    }
+    if answer.cut_off {
+        notes.push(
+            "The answer was cut off at the length limit (--max-tokens) before the model finished."
+                .to_string(),
+        );
+    }
+    notes
+}
+
+/// The conversation a follow-up continues and its earlier turns (none for
+/// a new question).
+fn earlier_turns(args: &AskArgs) -> Result<(Option<i64>, Vec<ChatTurn>)> {
+    if !args.continue_last && args.conversation.is_none() {
+        return Ok((None, Vec::new()));
+    }
     crate::with_store(async |store| {
-        let title: String = question.trim().chars().take(60).collect();
-        let conversation = store.create_conversation(&title).await?;
-        store.add_user_message(conversation.id, question).await?;
+        let id = match args.conversation {
+            Some(id) => id,
+            None => store
+                .list_conversations()
+                .await?
+                .into_iter()
+                .max_by_key(|c| (c.updated_at, c.id))
+                .map(|c| c.id)
+                .ok_or_else(|| anyhow::anyhow!("there is no earlier conversation to continue"))?,
+        };
+        let detail = store.get_conversation(id).await?;
+        Ok((
+            Some(id),
+            lookahead_store::from_engine::chat_history(&detail),
+        ))
+    })
+}
+
+/// Stores the question and its answer, in `conversation` or a new one;
+/// returns the conversation's id.
+fn save(
+    conversation: Option<i64>,
+    question: &str,
+    answer: &Answer,
+    options: &AskOptions,
+) -> Result<i64> {
+    crate::with_store(async |store| {
+        let id = match conversation {
+            Some(id) => id,
+            None => {
+                let title: String = question.trim().chars().take(60).collect();
+                store.create_conversation(&title).await?.id
+            }
+        };
+        store.add_user_message(id, question).await?;
         let settings = serde_json::to_value(options)?;
         store
             .save_answer(
-                conversation.id,
+                id,
                 lookahead_store::NewAnswer {
                     start: lookahead_store::from_engine::answer_start_of(answer, settings),
                     outcome: lookahead_store::from_engine::answer_outcome(answer),
@@ -220,13 +317,15 @@ fn save(question: &str, answer: &Answer, options: &AskOptions) -> Result<i64> {
                 },
             )
             .await?;
-        Ok(conversation.id)
+        Ok(id)
     })
 }
 
 pub fn answer_json(answer: &Answer) -> serde_json::Value {
     serde_json::json!({
         "answer": answer.final_answer,
+        "cut_off": answer.cut_off,
+        "turns_left_out": answer.turns_left_out,
         "text": answer.text,
         "status": answer.status,
         "mode": answer.mode,

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use lookahead_engine::prompt::same_number;
-use lookahead_engine::{Answer, CancelFlag, Engine, EngineConfig, Mode};
+use lookahead_engine::{Answer, CancelFlag, Engine, EngineConfig, Mode, DEFAULT_MAX_ANSWER_TOKENS};
 use serde::{Deserialize, Serialize};
 
 use crate::ask::{engine_config, load_engine, JudgeArgs, ModelArgs};
@@ -22,6 +22,10 @@ pub struct BenchArgs {
     /// Number of questions.
     #[arg(long, default_value_t = 5)]
     pub limit: usize,
+    /// Only these questions (1-based line numbers of the dataset, comma
+    /// separated), instead of the first --limit.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<usize>,
     /// JSON lines with "question" and "answer" (default: 100 GSM8K test problems).
     #[arg(long)]
     pub dataset: Option<PathBuf>,
@@ -32,7 +36,7 @@ pub struct BenchArgs {
     /// Also run the draft model alone (plain), to measure its cost ratio c.
     #[arg(long)]
     pub with_draft_alone: bool,
-    #[arg(long, default_value_t = 384)]
+    #[arg(long, default_value_t = DEFAULT_MAX_ANSWER_TOKENS)]
     pub max_tokens: usize,
     #[arg(long, default_value_t = 100)]
     pub step_budget: usize,
@@ -55,9 +59,25 @@ struct Problem {
 pub struct ModeSummary {
     pub label: String,
     pub model: String,
+    /// The prompt style, with "+calculator" when the calculator was in the loop.
+    pub prompt: String,
     pub questions: usize,
     pub correct: usize,
     pub accuracy: f64,
+    /// 95 % Wilson score interval of the accuracy.
+    pub accuracy_low: f64,
+    pub accuracy_high: f64,
+    /// Mean steps (blank-line separated pieces) per answer.
+    pub mean_steps: f64,
+    /// Mean answer tokens.
+    pub mean_tokens: f64,
+    /// Answers cut off at the length limit.
+    pub cut_off: usize,
+    /// Wrong results found in the answers' steps / replaced by the calculator.
+    pub wrong_sums: usize,
+    pub corrections: usize,
+    /// Mean time to the first token of the answer, seconds.
+    pub time_to_first_token_s: f64,
     pub generated_tokens: usize,
     pub wall_seconds: f64,
     /// Pooled: all generated tokens / all wall seconds.
@@ -83,7 +103,7 @@ struct Report {
     rows: Vec<ModeSummary>,
 }
 
-fn load_problems(args: &BenchArgs) -> Result<(String, Vec<Problem>)> {
+fn load_problems(args: &BenchArgs) -> Result<(String, Vec<(usize, Problem)>)> {
     let (name, text) = match &args.dataset {
         Some(path) => (
             path.display().to_string(),
@@ -98,14 +118,17 @@ fn load_problems(args: &BenchArgs) -> Result<(String, Vec<Problem>)> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
     {
+        if !args.only.is_empty() && !args.only.contains(&(n + 1)) {
+            continue;
+        }
         let problem: Problem = serde_json::from_str(line).with_context(|| {
             format!(
                 "line {} of the dataset is not a question/answer object",
                 n + 1
             )
         })?;
-        problems.push(problem);
-        if problems.len() == args.limit {
+        problems.push((n + 1, problem));
+        if args.only.is_empty() && problems.len() == args.limit {
             break;
         }
     }
@@ -115,7 +138,19 @@ fn load_problems(args: &BenchArgs) -> Result<(String, Vec<Problem>)> {
     Ok((name, problems))
 }
 
-fn summarise(label: &str, model: &str, answers: &[(Answer, bool)]) -> ModeSummary {
+/// The 95 % Wilson score interval for `k` successes out of `n`.
+pub fn wilson_interval(k: usize, n: usize) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 0.0);
+    }
+    let (k, n, z) = (k as f64, n as f64, 1.96f64);
+    let p = k / n;
+    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
+    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / (1.0 + z * z / n);
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+fn summarise(label: &str, model: &str, prompt: &str, answers: &[(Answer, bool)]) -> ModeSummary {
     let n = answers.len().max(1) as f64;
     let sum = |f: &dyn Fn(&Answer) -> f64| answers.iter().map(|(a, _)| f(a)).sum::<f64>();
     let tokens: usize = answers
@@ -128,12 +163,27 @@ fn summarise(label: &str, model: &str, answers: &[(Answer, bool)]) -> ModeSummar
         (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
     };
     let correct = answers.iter().filter(|(_, ok)| *ok).count();
+    let (accuracy_low, accuracy_high) = wilson_interval(correct, answers.len());
+    let all_checks = || {
+        answers
+            .iter()
+            .flat_map(|(a, _)| a.steps.iter().flat_map(|s| s.arithmetic.iter()))
+    };
     ModeSummary {
         label: label.to_string(),
         model: model.to_string(),
+        prompt: prompt.to_string(),
         questions: answers.len(),
         correct,
         accuracy: correct as f64 / n,
+        accuracy_low,
+        accuracy_high,
+        mean_steps: sum(&|a| a.steps.len() as f64) / n,
+        mean_tokens: tokens as f64 / n,
+        cut_off: answers.iter().filter(|(a, _)| a.cut_off).count(),
+        wrong_sums: all_checks().filter(|c| !c.correct).count(),
+        corrections: all_checks().filter(|c| c.corrected).count(),
+        time_to_first_token_s: sum(&|a| a.metrics.time_to_first_token_s) / n,
         generated_tokens: tokens,
         wall_seconds: wall,
         tokens_per_s: if wall > 0.0 {
@@ -165,7 +215,7 @@ fn summarise(label: &str, model: &str, answers: &[(Answer, bool)]) -> ModeSummar
 fn run_questions(
     engine: &mut Engine,
     mode: Mode,
-    problems: &[Problem],
+    problems: &[(usize, Problem)],
     args: &BenchArgs,
     label: &str,
 ) -> Result<Vec<(Answer, bool)>> {
@@ -174,7 +224,7 @@ fn run_questions(
         .ask_options(mode, args.max_tokens, args.step_budget)?;
     let cancel = CancelFlag::new();
     let mut out = Vec::new();
-    for (i, problem) in problems.iter().enumerate() {
+    for (line, problem) in problems {
         let answer = engine.ask(&problem.question, &options, &cancel, &mut |_| {})?;
         let ok = answer
             .final_answer
@@ -182,12 +232,23 @@ fn run_questions(
             .is_some_and(|got| same_number(got, &problem.answer));
         if !args.json {
             eprintln!(
-                "  {label:<12} q{:<3} {:>5} tokens {:>6.1} s {:>6.1} tok/s  {} (expected {}, got {})",
-                i + 1,
+                "  {label:<12} q{:<3} {:>5} tokens {:>6.1} s {:>6.1} tok/s  {}{}{} (expected {}, got {})",
+                line,
                 answer.metrics.generated_tokens,
                 answer.metrics.wall_seconds,
                 answer.metrics.tokens_per_s,
                 if ok { "correct" } else { "wrong  " },
+                if answer.cut_off { " cut" } else { "" },
+                match answer
+                    .steps
+                    .iter()
+                    .flat_map(|s| &s.arithmetic)
+                    .filter(|c| !c.correct)
+                    .count()
+                {
+                    0 => String::new(),
+                    n => format!(" wrong-sums={n}"),
+                },
                 problem.answer,
                 answer.final_answer.as_deref().unwrap_or("-")
             );
@@ -202,6 +263,21 @@ pub fn run(args: BenchArgs) -> Result<()> {
     args.judge
         .ask_options(Mode::Plain, args.max_tokens, args.step_budget)?;
     let (dataset, problems) = load_problems(&args)?;
+    let dataset = if args.only.is_empty() {
+        format!("{dataset}, first {} questions", problems.len())
+    } else {
+        let lines: Vec<String> = problems.iter().map(|(n, _)| n.to_string()).collect();
+        format!("{dataset}, questions {}", lines.join(", "))
+    };
+    let prompt = format!(
+        "{}{}",
+        args.judge.prompt,
+        if args.judge.calculator {
+            "+calculator"
+        } else {
+            ""
+        }
+    );
     let mut modes = vec![Mode::Plain];
     modes.extend(args.modes.iter().copied().filter(|m| *m != Mode::Plain));
     let needs_draft = modes.iter().any(|m| *m != Mode::Plain) || args.with_draft_alone;
@@ -225,7 +301,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let mut plain_speed = None;
     for mode in &modes {
         let answers = run_questions(&mut engine, *mode, &problems, &args, mode.as_str())?;
-        let mut row = summarise(mode.as_str(), engine.target_name(), &answers);
+        let mut row = summarise(mode.as_str(), engine.target_name(), &prompt, &answers);
         if *mode == Mode::Plain {
             plain_speed = Some(row.tokens_per_s);
         } else if let Some(plain) = plain_speed.filter(|s| *s > 0.0) {
@@ -250,7 +326,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 &args,
                 "draft alone",
             )?;
-            let mut row = summarise("draft alone", draft_engine.target_name(), &answers);
+            let mut row = summarise("draft alone", draft_engine.target_name(), &prompt, &answers);
             if let Some(plain) = plain_speed.filter(|s| *s > 0.0) {
                 row.speedup_vs_plain = Some(row.tokens_per_s / plain);
             }
@@ -283,18 +359,27 @@ fn opt(value: Option<f64>, scale: f64, suffix: &str) -> String {
 
 fn markdown_table(report: &Report) -> String {
     let mut out = format!(
-        "Machine: {}\nDataset: {}\n\n| mode | model | accuracy | tokens/s (pooled) | prefill tok/s | decode tok/s | speed-up vs plain | token acceptance | step acceptance | mean batch | judge ms/step | guard stops |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "Machine: {}\nDataset: {}\n\n| mode | model | prompt | accuracy (95% interval) | mean tokens | mean steps | cut off | wrong sums / corrected | tokens/s (pooled) | first token s | prefill tok/s | decode tok/s | speed-up vs plain | token acceptance | step acceptance | mean batch | judge ms/step | guard stops |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
         report.machine, report.dataset
     );
     for r in &report.rows {
         out.push_str(&format!(
-            "| {} | {} | {}/{} ({:.0}%) | {:.2} | {:.1} | {:.2} | {} | {} | {} | {:.2} | {} | {} |\n",
+            "| {} | {} | {} | {}/{} ({:.0}%; {:.0}–{:.0}%) | {:.0} | {:.1} | {} | {} / {} | {:.2} | {:.2} | {:.1} | {:.2} | {} | {} | {} | {:.2} | {} | {} |\n",
             r.label,
             r.model,
+            r.prompt,
             r.correct,
             r.questions,
             r.accuracy * 100.0,
+            r.accuracy_low * 100.0,
+            r.accuracy_high * 100.0,
+            r.mean_tokens,
+            r.mean_steps,
+            r.cut_off,
+            r.wrong_sums,
+            r.corrections,
             r.tokens_per_s,
+            r.time_to_first_token_s,
             r.prefill_tokens_per_s,
             r.decode_tokens_per_s,
             opt(r.speedup_vs_plain, 1.0, "×"),
@@ -329,4 +414,20 @@ fn machine_description() -> String {
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     format!("{cpu}, {threads} threads, {}", std::env::consts::OS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wilson_interval;
+
+    #[test]
+    fn wilson_interval_matches_the_textbook_values() {
+        // 17/30: 0.392–0.726 (Wilson, z = 1.96).
+        let (low, high) = wilson_interval(17, 30);
+        assert!((low - 0.392).abs() < 0.001, "{low}");
+        assert!((high - 0.726).abs() < 0.001, "{high}");
+        assert_eq!(wilson_interval(0, 0), (0.0, 0.0));
+        let (low, high) = wilson_interval(10, 10);
+        assert!(high <= 1.0 && low > 0.69, "{low} {high}");
+    }
 }

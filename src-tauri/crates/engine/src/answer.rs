@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::arith::ArithmeticCheck;
+
 /// How an answer is generated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Mode {
@@ -87,6 +89,10 @@ pub struct StepRecord {
     pub draft_ms: Option<f64>,
     pub target_ms: Option<f64>,
     pub judge_ms: Option<f64>,
+    /// The sums written in this step, worked out again (wrong ones say the
+    /// right value; corrected ones were replaced before the model went on).
+    #[serde(default)]
+    pub arithmetic: Vec<ArithmeticCheck>,
 }
 
 impl StepRecord {
@@ -103,6 +109,7 @@ impl StepRecord {
             draft_ms: None,
             target_ms: Some(target_ms),
             judge_ms: None,
+            arithmetic: Vec::new(),
         }
     }
 }
@@ -149,6 +156,9 @@ pub struct AnswerMetrics {
     /// plain decoding).
     #[serde(default)]
     pub guard_stopped: bool,
+    /// Wrong results the calculator in the loop replaced.
+    #[serde(default)]
+    pub corrections: usize,
 }
 
 /// How an answer ended.
@@ -165,7 +175,16 @@ pub enum AnswerStatus {
 pub struct Answer {
     pub question: String,
     pub text: String,
+    /// What the model gave as its answer: the value it marked (boxed,
+    /// "Final answer:"), else its concluding paragraph in full. `None`
+    /// when the answer was cut before it marked one.
     pub final_answer: Option<String>,
+    /// The answer reached its length limit before the model finished.
+    #[serde(default)]
+    pub cut_off: bool,
+    /// Earlier turns of the conversation left out to fit the prompt.
+    #[serde(default)]
+    pub turns_left_out: usize,
     pub steps: Vec<StepRecord>,
     pub metrics: AnswerMetrics,
     pub status: AnswerStatus,

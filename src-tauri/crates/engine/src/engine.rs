@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::answer::{Answer, AnswerEvent, AnswerMetrics, AnswerStatus, Mode, PositionCount};
 use crate::cancel::CancelFlag;
+use crate::chat::{ChatTemplate, ChatTurn, Speaker};
 use crate::error::{EngineError, Result};
 use crate::executor::{Executor, ExecutorGenerator, ExecutorOptions};
 use crate::generate::{GeneratorStats, Sampling, StepGenerator, StepRequest};
@@ -23,7 +24,7 @@ use crate::lookahead::{
 };
 use crate::mistral::MistralGenerator;
 use crate::models;
-use crate::prompt;
+use crate::prompt::{self, PromptStyle};
 use crate::speculative::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
 
 /// Which code runs the models.
@@ -103,6 +104,25 @@ impl JudgeChoice {
     }
 }
 
+/// Answer length the front ends default to: the standard reasoning prompt
+/// needs 300–500 tokens for a GSM8K problem, so this leaves room for a full
+/// worked answer.
+pub const DEFAULT_MAX_ANSWER_TOKENS: usize = 1024;
+
+/// The most prompt tokens spent on earlier turns of a conversation: older
+/// turns beyond it are left out (and the answer says so), so a long chat
+/// does not make every question slow to read.
+pub const HISTORY_TOKEN_BUDGET: usize = 3072;
+
+/// A question rendered for the model, with what was left out to fit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PreparedPrompt {
+    pub text: String,
+    pub tokens: usize,
+    /// Earlier turns that did not fit (oldest first) and were left out.
+    pub turns_left_out: usize,
+}
+
 /// How to answer one question.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
@@ -122,6 +142,11 @@ pub struct AskOptions {
     /// `sd+lr` always uses n-gram inside steps (the draft is busy drafting
     /// steps), as the paper's combined results do.
     pub sd_with_draft: bool,
+    /// How the question is put to the model.
+    pub prompt: PromptStyle,
+    /// The calculator in the loop: wrong results in a step are replaced by
+    /// the exact value before the model goes on.
+    pub correct_arithmetic: bool,
 }
 
 impl Default for AskOptions {
@@ -129,14 +154,57 @@ impl Default for AskOptions {
         Self {
             mode: Mode::Plain,
             sampling: Sampling::default(),
-            max_answer_tokens: 512,
+            max_answer_tokens: DEFAULT_MAX_ANSWER_TOKENS,
             step_token_budget: 100,
             gamma: 4,
             judge: JudgeChoice::Embed { threshold: 0.95 },
             adaptive_gamma: true,
             slowdown_guard: true,
-            sd_with_draft: true,
+            sd_with_draft: false,
+            prompt: PromptStyle::default(),
+            correct_arithmetic: false,
         }
+    }
+}
+
+/// The longest answer any option may ask for.
+pub const MAX_ANSWER_TOKENS_LIMIT: usize = 32_768;
+
+impl AskOptions {
+    /// Refuses values no answer can be written with, in plain words.
+    pub fn check(&self) -> Result<()> {
+        let invalid = |what: String| Err(EngineError::InvalidOptions(what));
+        if !(1..=MAX_ANSWER_TOKENS_LIMIT).contains(&self.max_answer_tokens) {
+            return invalid(format!(
+                "The answer length limit must be between 1 and {MAX_ANSWER_TOKENS_LIMIT} tokens, not {}.",
+                self.max_answer_tokens
+            ));
+        }
+        if self.step_token_budget == 0 {
+            return invalid("The step length limit must be at least 1 token.".into());
+        }
+        if !(1..=8).contains(&self.gamma) {
+            return invalid(format!(
+                "The look-ahead depth must be between 1 and 8 steps, not {}.",
+                self.gamma
+            ));
+        }
+        let t = self.sampling.temperature;
+        if !t.is_finite() || !(0.0..=5.0).contains(&t) {
+            return invalid(format!("The temperature must be between 0 and 5, not {t}."));
+        }
+        let p = self.sampling.top_p;
+        if !p.is_finite() || p <= 0.0 || p > 1.0 {
+            return invalid(format!("top-p must be above 0 and at most 1, not {p}."));
+        }
+        if let JudgeChoice::Embed { threshold } = self.judge {
+            if !threshold.is_finite() || !(0.0..=1.0).contains(&threshold) {
+                return invalid(format!(
+                    "The similarity threshold must be between 0 and 1, not {threshold}."
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -177,6 +245,8 @@ pub struct Engine {
     target_name: String,
     draft_name: Option<String>,
     embedding: Option<EmbeddingJudge>,
+    /// The target's chat template (both models read the same text).
+    chat: ChatTemplate,
     /// Measured plain decode speed of this target, for speed-up estimates.
     plain_tokens_per_s: Option<f64>,
     /// The last answer with step speculation was stopped by the slowdown
@@ -217,9 +287,15 @@ impl Engine {
             }
             _ => None,
         };
+        let chat = ChatTemplate::from_model(
+            target_info.chat_template.as_deref(),
+            target_info.bos_token.as_deref().unwrap_or(""),
+            target_info.eos_token.as_deref().unwrap_or(""),
+        )?;
         Ok(Self {
             target,
             draft,
+            chat,
             target_name: target_info.name(),
             draft_name: draft_info.map(|i| i.name()),
             embedding: None,
@@ -264,19 +340,43 @@ impl Engine {
         Ok((target.count_tokens(text)?, target.context_limit()))
     }
 
-    /// Checks a question before any work: not empty, and short enough that
-    /// the answer still fits the context.
-    pub fn check_question(&mut self, question: &str, options: &AskOptions) -> Result<String> {
+    /// Checks a question before any work (not empty, short enough that
+    /// the answer still fits the context) and renders it with the earlier
+    /// turns of its conversation in the model's chat template. Earlier
+    /// turns are left out oldest first, a question and its answer at a
+    /// time, until the prompt fits [`HISTORY_TOKEN_BUDGET`] and the context.
+    pub fn prepare_prompt(
+        &mut self,
+        history: &[ChatTurn],
+        question: &str,
+        options: &AskOptions,
+    ) -> Result<PreparedPrompt> {
         if question.trim().is_empty() {
             return Err(EngineError::EmptyPrompt);
         }
-        let text = prompt::chat_prompt(question);
-        let (tokens, context) = self.count_tokens(&text)?;
-        let limit = context.saturating_sub(options.max_answer_tokens);
-        if tokens > limit {
-            return Err(EngineError::PromptTooLong { tokens, limit });
+        let mut skip = 0;
+        loop {
+            let turns = options.prompt.conversation(&history[skip..], question);
+            let text = self.chat.render(&turns, true)?;
+            let (tokens, context) = self.count_tokens(&text)?;
+            let limit = context.saturating_sub(options.max_answer_tokens);
+            let history_limit = limit.min(HISTORY_TOKEN_BUDGET);
+            if skip >= history.len() || tokens <= history_limit {
+                if tokens > limit {
+                    return Err(EngineError::PromptTooLong { tokens, limit });
+                }
+                return Ok(PreparedPrompt {
+                    text,
+                    tokens,
+                    turns_left_out: skip,
+                });
+            }
+            // Drop the oldest exchange: up to and including the next answer.
+            skip += history[skip..]
+                .iter()
+                .position(|t| t.speaker == Speaker::Assistant)
+                .map_or(history.len() - skip, |at| at + 1);
         }
-        Ok(text)
     }
 
     fn judge(&mut self, choice: &JudgeChoice) -> Result<Box<dyn Judge + '_>> {
@@ -313,8 +413,8 @@ impl Engine {
         })
     }
 
-    /// Answers `question`, streaming events. A cancel returns the answer so
-    /// far with status `Cancelled`.
+    /// Answers `question` on its own, streaming events. A cancel returns
+    /// the answer so far with status `Cancelled`.
     pub fn ask(
         &mut self,
         question: &str,
@@ -322,7 +422,23 @@ impl Engine {
         cancel: &CancelFlag,
         on_event: &mut dyn FnMut(AnswerEvent),
     ) -> Result<Answer> {
-        let prompt_text = self.check_question(question, options)?;
+        self.ask_in(&[], question, options, cancel, on_event)
+    }
+
+    /// Answers `question` as the next turn of a conversation whose earlier
+    /// turns are `history` (oldest first), streaming events.
+    pub fn ask_in(
+        &mut self,
+        history: &[ChatTurn],
+        question: &str,
+        options: &AskOptions,
+        cancel: &CancelFlag,
+        on_event: &mut dyn FnMut(AnswerEvent),
+    ) -> Result<Answer> {
+        options.check()?;
+        let prepared = self.prepare_prompt(history, question, options)?;
+        let prompt_text = prepared.text;
+        let prompt_tokens = prepared.tokens;
         let mode = options.mode;
         if !self.available_modes().contains(&mode) {
             return Err(EngineError::Unsupported(format!(
@@ -334,7 +450,6 @@ impl Engine {
                 }
             )));
         }
-        let (prompt_tokens, _) = self.count_tokens(&prompt_text)?;
         let started = Instant::now();
         let mut first_token: Option<Instant> = None;
         let settings = LookaheadSettings {
@@ -349,6 +464,7 @@ impl Engine {
             } else {
                 LookaheadSettings::default().guard_patience
             },
+            correct_arithmetic: options.correct_arithmetic,
             ..LookaheadSettings::default()
         };
         let mut forward = |event: SchedulerEvent| match event {
@@ -481,9 +597,20 @@ impl Engine {
             _ if cancel.is_cancelled() => AnswerStatus::Cancelled,
             _ => AnswerStatus::Complete,
         };
+        // A cut answer's last paragraph is not a conclusion: only an answer
+        // the model marked counts then.
+        let cut_off = outcome.ended == LookaheadEnd::TokenBudget;
+        let final_answer = if cut_off {
+            prompt::marked_answer(&outcome.text)
+        } else {
+            prompt::extract_final_answer(&outcome.text)
+        };
+        metrics.corrections = outcome.stats.corrections;
         let answer = Answer {
             question: question.to_string(),
-            final_answer: prompt::extract_final_answer(&outcome.text),
+            final_answer,
+            cut_off,
+            turns_left_out: prepared.turns_left_out,
             text: outcome.text.trim_end().to_string(),
             steps: outcome.steps,
             metrics,

@@ -18,6 +18,9 @@ pub enum EngineError {
     Unsupported(String),
     #[error("the question is empty")]
     EmptyPrompt,
+    /// An option out of range, said in plain words.
+    #[error("invalid option: {0}")]
+    InvalidOptions(String),
     #[error("the question is too long: {tokens} tokens, the limit is {limit}")]
     PromptTooLong { tokens: usize, limit: usize },
     #[error("model loading failed: {0}")]
@@ -53,6 +56,7 @@ impl EngineError {
             Self::TokenizerMismatch { .. } => "tokenizer_mismatch",
             Self::Unsupported(_) => "unsupported_model",
             Self::EmptyPrompt => "empty_prompt",
+            Self::InvalidOptions(_) => "invalid_options",
             Self::PromptTooLong { .. } => "prompt_too_long",
             Self::Load(_) => "load_failed",
             Self::Generation(_) => "generation_failed",
@@ -82,6 +86,7 @@ impl EngineError {
             ),
             Self::Unsupported(what) => format!("This model is not supported: {what}."),
             Self::EmptyPrompt => "Please type a question first.".to_string(),
+            Self::InvalidOptions(what) => what.clone(),
             Self::PromptTooLong { tokens, limit } => format!(
                 "The question is too long ({tokens} pieces of text; at most {limit} fit). Please shorten it."
             ),

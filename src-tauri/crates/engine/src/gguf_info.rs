@@ -3,7 +3,7 @@
 //! vocabulary it speaks (two models can share speculation only if equal).
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Seek};
 use std::path::{Path, PathBuf};
 
 use candle_core::quantized::gguf_file;
@@ -34,6 +34,11 @@ pub struct GgufInfo {
     pub vocabulary_fingerprint: String,
     pub context_length: Option<usize>,
     pub eos_token_id: Option<u32>,
+    /// The Jinja chat template the file carries (`tokenizer.chat_template`).
+    pub chat_template: Option<String>,
+    /// The text of the begin/end-of-sequence tokens, for the template.
+    pub bos_token: Option<String>,
+    pub eos_token: Option<String>,
 }
 
 impl GgufInfo {
@@ -58,18 +63,29 @@ pub fn inspect(path: &Path, role: &str) -> Result<GgufInfo> {
         path: path.to_path_buf(),
         reason,
     };
-    let file = File::open(path).map_err(|e| match e.kind() {
+    // Look before opening: opening a named pipe would wait for a writer.
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => EngineError::ModelMissing {
             role: role.to_string(),
             path: path.to_path_buf(),
         },
         _ => EngineError::Io(e),
     })?;
-    let file_bytes = file.metadata()?.len();
-    if file.metadata()?.is_dir() {
+    if meta.is_dir() {
         return Err(corrupt("this is a folder, not a GGUF file".into()));
     }
+    if !meta.is_file() {
+        return Err(corrupt(
+            "this is not an ordinary file (a pipe or a device, say)".into(),
+        ));
+    }
+    let file = File::open(path)?;
+    let file_bytes = file.metadata()?.len();
     let mut reader = BufReader::new(file);
+    // Every length and count in the header must fit in the file before
+    // candle's reader, which allocates what the header claims, sees it.
+    crate::gguf_scan::check_header(&mut reader, file_bytes).map_err(corrupt)?;
+    reader.rewind()?;
     let content = gguf_file::Content::read(&mut reader)
         .map_err(|e| corrupt(format!("the GGUF header cannot be read: {e}")))?;
 
@@ -114,6 +130,15 @@ pub fn inspect(path: &Path, role: &str) -> Result<GgufInfo> {
         .and_then(|v| v.to_u64().ok().or_else(|| v.to_u32().ok().map(u64::from)))
         .map(|n| n as usize);
     let eos_token_id = meta("tokenizer.ggml.eos_token_id").and_then(|v| v.to_u32().ok());
+    let token_text = |key: &str| {
+        let id = meta(key).and_then(|v| v.to_u32().ok())? as usize;
+        tokens.get(id)?.to_string().ok().cloned()
+    };
+    let bos_token = token_text("tokenizer.ggml.bos_token_id");
+    let eos_token = token_text("tokenizer.ggml.eos_token_id");
+    let chat_template = meta("tokenizer.chat_template")
+        .and_then(|v| v.to_string().ok())
+        .cloned();
 
     Ok(GgufInfo {
         path: path.to_path_buf(),
@@ -123,6 +148,9 @@ pub fn inspect(path: &Path, role: &str) -> Result<GgufInfo> {
         vocabulary_fingerprint: hex::encode(hasher.finalize()),
         context_length,
         eos_token_id,
+        chat_template,
+        bos_token,
+        eos_token,
     })
 }
 
@@ -140,4 +168,67 @@ pub fn check_pair(draft: &GgufInfo, target: &GgufInfo) -> Result<()> {
             draft.vocabulary_size, target.vocabulary_size
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inspect;
+    use crate::error::EngineError;
+
+    /// The crafted files of the reliability review: each once aborted or
+    /// panicked the process; now each is a plain "damaged file" error.
+    #[test]
+    fn crafted_headers_are_damaged_files_not_crashes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let header = |kvs: u64| {
+            let mut b = b"GGUF".to_vec();
+            b.extend(3u32.to_le_bytes());
+            b.extend(0u64.to_le_bytes());
+            b.extend(kvs.to_le_bytes());
+            b
+        };
+        let mut huge_string = header(1);
+        huge_string.extend((1u64 << 62).to_le_bytes());
+        huge_string.resize(48, 0);
+        let mut max_key = header(1);
+        max_key.extend(u64::MAX.to_le_bytes());
+        let mut huge_array = header(1);
+        huge_array.extend(1u64.to_le_bytes());
+        huge_array.push(b'k');
+        huge_array.extend(9u32.to_le_bytes());
+        huge_array.extend(4u32.to_le_bytes());
+        huge_array.extend((1u64 << 40).to_le_bytes());
+        huge_array.resize(84, 0);
+        for (name, bytes) in [
+            ("string.gguf", huge_string),
+            ("key.gguf", max_key),
+            ("array.gguf", huge_array),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).expect("write");
+            match inspect(&path, "target") {
+                Err(EngineError::ModelCorrupt { reason, .. }) => {
+                    assert!(reason.contains("header"), "{name}: {reason}")
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_named_pipe_is_refused_without_waiting_for_a_writer() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("pipe.gguf");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        match inspect(&path, "target") {
+            Err(EngineError::ModelCorrupt { reason, .. }) => {
+                assert!(reason.contains("not an ordinary file"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -7,12 +7,15 @@
 //! call [`Engine`]; the engine knows nothing of them or of storage.
 
 pub mod answer;
+pub mod arith;
 pub mod cancel;
+pub mod chat;
 pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod generate;
 pub mod gguf_info;
+mod gguf_scan;
 pub mod judge;
 pub mod lookahead;
 pub mod mistral;
@@ -25,12 +28,17 @@ pub use answer::{
     Verdict,
 };
 pub use cancel::CancelFlag;
+pub use chat::{ChatTurn, Speaker};
 pub use error::{EngineError, Result};
 pub use generate::{
     GeneratorStats, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, STEP_DELIMITER,
 };
+pub use prompt::PromptStyle;
 
-pub use engine::{AskOptions, Backend, Engine, EngineConfig, JudgeChoice, LoadProgress};
+pub use engine::{
+    AskOptions, Backend, Engine, EngineConfig, JudgeChoice, LoadProgress, PreparedPrompt,
+    DEFAULT_MAX_ANSWER_TOKENS,
+};
 
 /// Modes this build can run, given a draft model the executor supports
 /// (the shell offers only these).

@@ -92,6 +92,9 @@ pub struct LookaheadSettings {
     /// to 1 when the last answer on the same models already lost time, so
     /// a model pair that does not pay off costs one round, not three.
     pub guard_patience: usize,
+    /// The calculator in the loop: a wrong result in a step is replaced by
+    /// the exact value and the target goes on from the corrected text.
+    pub correct_arithmetic: bool,
 }
 
 impl Default for LookaheadSettings {
@@ -105,6 +108,7 @@ impl Default for LookaheadSettings {
             slowdown_guard: true,
             plain_tokens_per_s_estimate: None,
             guard_patience: control::GUARD_PATIENCE,
+            correct_arithmetic: false,
         }
     }
 }

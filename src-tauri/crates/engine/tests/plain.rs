@@ -5,9 +5,11 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
+use lookahead_engine::engine::HISTORY_TOKEN_BUDGET;
 use lookahead_engine::models::{self, Role};
 use lookahead_engine::{
-    AnswerEvent, AnswerStatus, AskOptions, CancelFlag, Engine, EngineConfig, EngineError, Mode,
+    AnswerEvent, AnswerStatus, AskOptions, CancelFlag, ChatTurn, Engine, EngineConfig, EngineError,
+    Mode,
 };
 
 fn model_path(role: Role) -> PathBuf {
@@ -147,6 +149,77 @@ fn empty_and_overlong_questions_are_refused_in_plain_words() {
         other => panic!("expected PromptTooLong, got {other:?}"),
     }
     assert!(long.user_message().contains("too long"));
+}
+
+#[test]
+fn a_follow_up_carries_the_conversation_in_the_models_own_template() {
+    let mut engine = engine();
+    let history = vec![
+        ChatTurn::user("My budget is £1,200."),
+        ChatTurn::assistant("Noted: £1,200."),
+    ];
+    let prompt = engine
+        .prepare_prompt(&history, "And if it were £1,500?", &short_options())
+        .expect("prompt");
+    let text = &prompt.text;
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} missing from {text:?}"))
+    };
+    assert!(at("My budget is £1,200.") < at("Noted: £1,200."));
+    assert!(at("Noted: £1,200.") < at("And if it were £1,500?"));
+    assert_eq!(prompt.turns_left_out, 0);
+    // SmolLM2's own template (its default system prompt), not a fixed one.
+    assert!(text.contains("SmolLM"), "{text}");
+    assert!(text.ends_with("<|im_start|>assistant\n"), "{text}");
+
+    // A long chat: the oldest exchanges go first, whole, until it fits.
+    let long = "word ".repeat(1400);
+    let history: Vec<ChatTurn> = (0..4)
+        .flat_map(|i| {
+            [
+                ChatTurn::user(format!("Question {i}: {long}")),
+                ChatTurn::assistant(format!("Answer {i}.")),
+            ]
+        })
+        .collect();
+    let prompt = engine
+        .prepare_prompt(&history, "Which was last?", &short_options())
+        .expect("prompt");
+    assert!(prompt.turns_left_out >= 2 && prompt.turns_left_out % 2 == 0);
+    assert!(prompt.tokens <= HISTORY_TOKEN_BUDGET, "{}", prompt.tokens);
+    assert!(!prompt.text.contains("Question 0:"));
+    assert!(prompt.text.contains("Question 3:") && prompt.text.contains("Answer 3."));
+
+    // The answer says what was left out.
+    let answer = engine
+        .ask_in(
+            &history,
+            "Which was last?",
+            &short_options(),
+            &CancelFlag::new(),
+            &mut |_| {},
+        )
+        .expect("answer");
+    assert_eq!(answer.turns_left_out, prompt.turns_left_out);
+}
+
+#[test]
+fn an_answer_cut_by_the_length_limit_says_so() {
+    let mut engine = engine();
+    let options = AskOptions {
+        max_answer_tokens: 8,
+        ..short_options()
+    };
+    let answer = engine
+        .ask(QUESTION, &options, &CancelFlag::new(), &mut |_| {})
+        .expect("answer");
+    assert!(answer.cut_off, "{answer:?}");
+    // A cut answer's last words are no conclusion: only a marked answer counts.
+    assert_eq!(
+        answer.final_answer,
+        lookahead_engine::prompt::marked_answer(&answer.text)
+    );
 }
 
 #[test]

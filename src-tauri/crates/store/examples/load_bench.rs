@@ -115,6 +115,7 @@ fn new_answer(rng: &mut Lcg, i: usize) -> NewAnswer {
                 draft_ms: Some(10.0 + rng.below(20) as f64),
                 target_ms: Some(40.0 + rng.below(40) as f64),
                 judge_ms: Some(3.0),
+                arithmetic: Vec::new(),
             }
         })
         .collect();
@@ -166,6 +167,7 @@ fn new_answer(rng: &mut Lcg, i: usize) -> NewAnswer {
             error: None,
             steps,
             metrics: Some(metrics),
+            notes: Default::default(),
         },
         created_at: Some(
             Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0)

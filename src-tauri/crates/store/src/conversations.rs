@@ -9,7 +9,8 @@ use crate::{now, rows, truncate_ms, ts, Store, MATCH_END, MATCH_START};
 
 const CONVERSATION_COLUMNS: &str = "id, title, created_at, updated_at, pinned, deleted_at";
 const MESSAGE_COLUMNS: &str = "id, conversation_id, role, text, final_answer, mode, draft_model, \
-     target_model, judge_model, settings, status, error, created_at, finished_at";
+     target_model, judge_model, settings, status, error, created_at, finished_at, cut_off, \
+     turns_left_out";
 
 /// Everything needed to insert a message row; shared by the live API and
 /// import so both write the same columns.
@@ -22,6 +23,7 @@ pub(crate) struct MessageRow<'a> {
     pub error: Option<&'a str>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    pub notes: AnswerNotes,
 }
 
 pub(crate) async fn insert_conversation(
@@ -56,8 +58,9 @@ pub(crate) async fn insert_message(
     };
     sqlx::query_scalar(
         "INSERT INTO messages (conversation_id, role, text, final_answer, mode, draft_model,
-             target_model, judge_model, settings, status, error, created_at, finished_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             target_model, judge_model, settings, status, error, created_at, finished_at,
+             cut_off, turns_left_out)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
          RETURNING id",
     )
     .bind(conversation_id)
@@ -73,6 +76,8 @@ pub(crate) async fn insert_message(
     .bind(m.error)
     .bind(ts(m.created_at))
     .bind(m.finished_at.map(ts))
+    .bind(m.notes.cut_off)
+    .bind(m.notes.turns_left_out)
     .fetch_one(conn)
     .await
 }
@@ -83,10 +88,14 @@ pub(crate) async fn insert_steps(
     steps: &[Step],
 ) -> std::result::Result<(), sqlx::Error> {
     for s in steps {
+        let arithmetic = (!s.arithmetic.is_empty())
+            .then(|| serde_json::to_string(&s.arithmetic))
+            .transpose()
+            .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         sqlx::query(
             "INSERT INTO steps (message_id, step_index, drafted_text, target_text, verdict,
-                 judge_score, kept_text, kept_from, draft_ms, target_ms, judge_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 judge_score, kept_text, kept_from, draft_ms, target_ms, judge_ms, arithmetic)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )
         .bind(message_id)
         .bind(s.index)
@@ -99,6 +108,7 @@ pub(crate) async fn insert_steps(
         .bind(s.draft_ms)
         .bind(s.target_ms)
         .bind(s.judge_ms)
+        .bind(arithmetic)
         .execute(&mut *conn)
         .await?;
     }
@@ -408,6 +418,7 @@ impl Store {
             error: None,
             created_at: at,
             finished_at: Some(at),
+            notes: AnswerNotes::default(),
         };
         let id = self
             .write(async |conn| {
@@ -430,6 +441,7 @@ impl Store {
             error: None,
             created_at: at,
             finished_at: Some(at),
+            notes: AnswerNotes::default(),
         })
     }
 
@@ -467,6 +479,7 @@ impl Store {
             error: None,
             created_at: now(),
             finished_at: None,
+            notes: AnswerNotes::default(),
         };
         self.write(async |conn| {
             self.insert_in_conversation(conn, conversation_id, &row)
@@ -504,7 +517,8 @@ impl Store {
         self.write(async |conn| {
             let finished = now();
             let conversation_id: Option<i64> = sqlx::query_scalar(
-                "UPDATE messages SET text = ?2, final_answer = ?3, status = ?4, error = ?5, finished_at = ?6
+                "UPDATE messages SET text = ?2, final_answer = ?3, status = ?4, error = ?5, finished_at = ?6,
+                     cut_off = ?7, turns_left_out = ?8
                  WHERE id = ?1 AND status IN ('in_progress', 'interrupted')
                  RETURNING conversation_id",
             )
@@ -514,6 +528,8 @@ impl Store {
             .bind(outcome.status.as_str())
             .bind(outcome.error.as_deref())
             .bind(ts(finished))
+            .bind(outcome.notes.cut_off)
+            .bind(outcome.notes.turns_left_out)
             .fetch_optional(&mut *conn)
             .await
             .at(&self.path)?;
@@ -568,6 +584,7 @@ impl Store {
             error: outcome.error.as_deref(),
             created_at: created,
             finished_at: Some(finished),
+            notes: outcome.notes,
         };
         self.write(async |conn| {
             let id = self

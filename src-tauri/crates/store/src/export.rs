@@ -106,6 +106,7 @@ impl Store {
                     error: msg.error.as_deref(),
                     created_at: truncate_ms(msg.created_at),
                     finished_at: msg.finished_at.map(truncate_ms),
+                    notes: msg.notes,
                 };
                 let message_id = insert_message(conn, id, &row).await.at(&self.path)?;
                 insert_steps(conn, message_id, &m.steps)

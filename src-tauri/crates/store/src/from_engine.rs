@@ -4,8 +4,8 @@
 use lookahead_engine as engine;
 
 use crate::model::{
-    AnswerMetrics, AnswerOutcome, AnswerStart, KeptFrom, MessageStatus, Mode, PositionCount, Step,
-    Verdict,
+    AnswerMetrics, AnswerNotes, AnswerOutcome, AnswerStart, ArithmeticNote, KeptFrom,
+    MessageStatus, Mode, PositionCount, Step, Verdict,
 };
 
 fn mode(mode: engine::Mode) -> Mode {
@@ -68,6 +68,17 @@ fn step(record: &engine::StepRecord) -> Step {
         draft_ms: record.draft_ms,
         target_ms: record.target_ms,
         judge_ms: record.judge_ms,
+        arithmetic: record
+            .arithmetic
+            .iter()
+            .map(|c| ArithmeticNote {
+                expression: c.expression.clone(),
+                written: c.written.clone(),
+                exact: c.exact.clone(),
+                correct: c.correct,
+                corrected: c.corrected,
+            })
+            .collect(),
     }
 }
 
@@ -102,6 +113,30 @@ fn metrics(m: &engine::AnswerMetrics) -> AnswerMetrics {
     }
 }
 
+/// The earlier turns of a stored conversation, as the engine reads them: each
+/// question with the answer it got. A question whose answer failed or is
+/// empty is left out with it (the model would only see an unanswered turn).
+pub fn chat_history(detail: &crate::model::ConversationDetail) -> Vec<engine::ChatTurn> {
+    use crate::model::Role;
+    let mut turns = Vec::new();
+    let mut question: Option<&str> = None;
+    for m in &detail.messages {
+        let m = &m.message;
+        match m.role {
+            Role::User => question = Some(&m.text),
+            Role::Assistant => {
+                let usable = matches!(m.status, MessageStatus::Complete | MessageStatus::Cancelled)
+                    && !m.text.trim().is_empty();
+                if let (Some(q), true) = (question.take(), usable) {
+                    turns.push(engine::ChatTurn::user(q));
+                    turns.push(engine::ChatTurn::assistant(m.text.trim()));
+                }
+            }
+        }
+    }
+    turns
+}
+
 /// The stored outcome of a finished, stopped or failed answer.
 pub fn answer_outcome(answer: &engine::Answer) -> AnswerOutcome {
     AnswerOutcome {
@@ -117,5 +152,9 @@ pub fn answer_outcome(answer: &engine::Answer) -> AnswerOutcome {
         error: None,
         steps: answer.steps.iter().map(step).collect(),
         metrics: Some(metrics(&answer.metrics)),
+        notes: AnswerNotes {
+            cut_off: answer.cut_off,
+            turns_left_out: answer.turns_left_out as i64,
+        },
     }
 }

@@ -36,6 +36,7 @@
 //!                 error: None,
 //!                 steps: vec![],
 //!                 metrics: None,
+//!                 notes: Default::default(),
 //!             },
 //!             created_at: None,
 //!         },

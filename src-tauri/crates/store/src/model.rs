@@ -135,6 +135,35 @@ pub struct Message {
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Cut off, earlier turns left out (answers only).
+    #[serde(default)]
+    pub notes: AnswerNotes,
+}
+
+/// What a reader should know about an answer besides its text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerNotes {
+    /// The answer reached its length limit before the model finished.
+    #[serde(default)]
+    pub cut_off: bool,
+    /// Earlier turns of the conversation left out of the prompt to fit.
+    #[serde(default)]
+    pub turns_left_out: i64,
+}
+
+/// A sum written in a step, worked out again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArithmeticNote {
+    /// The left-hand side as written, e.g. "13 × 4".
+    pub expression: String,
+    /// The result the model wrote.
+    pub written: String,
+    /// The exact result.
+    pub exact: String,
+    pub correct: bool,
+    /// The calculator replaced the written result before the model went on.
+    #[serde(default)]
+    pub corrected: bool,
 }
 
 /// One lookahead step of an answer.
@@ -152,6 +181,9 @@ pub struct Step {
     pub draft_ms: Option<f64>,
     pub target_ms: Option<f64>,
     pub judge_ms: Option<f64>,
+    /// The sums in the step, checked (empty when it has none).
+    #[serde(default)]
+    pub arithmetic: Vec<ArithmeticNote>,
 }
 
 /// Acceptance counts for one draft position (first drafted token or step of
@@ -232,6 +264,8 @@ pub struct AnswerOutcome {
     pub error: Option<String>,
     pub steps: Vec<Step>,
     pub metrics: Option<AnswerMetrics>,
+    #[serde(default)]
+    pub notes: AnswerNotes,
 }
 
 /// A finished answer saved in one go.

@@ -100,6 +100,10 @@ pub(crate) fn message(row: &SqliteRow) -> RowResult<Message> {
         error: row.try_get("error")?,
         created_at: get_ts(row, "created_at")?,
         finished_at: get_opt_ts(row, "finished_at")?,
+        notes: AnswerNotes {
+            cut_off: row.try_get("cut_off")?,
+            turns_left_out: row.try_get("turns_left_out")?,
+        },
     })
 }
 
@@ -115,6 +119,7 @@ pub(crate) fn step(row: &SqliteRow) -> RowResult<Step> {
         draft_ms: get_f64(row, "draft_ms")?,
         target_ms: get_f64(row, "target_ms")?,
         judge_ms: get_f64(row, "judge_ms")?,
+        arithmetic: get_json(row, "arithmetic")?.unwrap_or_default(),
     })
 }
 

@@ -6,6 +6,7 @@ use std::time::Instant;
 use super::control::{GammaController, SlowdownGuard};
 use super::{LookaheadEnd, LookaheadOutcome, LookaheadSettings, LookaheadStats, SchedulerEvent};
 use crate::answer::{KeptFrom, StepRecord, Verdict};
+use crate::arith;
 use crate::cancel::CancelFlag;
 use crate::error::{EngineError, Result};
 use crate::generate::{Sampling, StepEnd, StepGenerator, StepOutput, StepRequest};
@@ -114,6 +115,9 @@ pub(crate) struct Scheduler<'a> {
     /// Text of the step in progress already sent token by token (plain
     /// steps stream; speculative rounds send settled steps only).
     streamed: String,
+    /// The last kept step was cut at a corrected result: the next one
+    /// finishes it and joins its record.
+    finishing_corrected_step: bool,
 }
 
 impl<'a> Scheduler<'a> {
@@ -147,6 +151,7 @@ impl<'a> Scheduler<'a> {
             token_room: 0,
             draft_token_room: 0,
             streamed: String::new(),
+            finishing_corrected_step: false,
         }
     }
 
@@ -217,32 +222,76 @@ impl<'a> Scheduler<'a> {
         }
     }
 
-    /// Appends a settled step and tells the caller.
-    fn keep(&mut self, kept: Kept) {
+    /// Appends a settled step and tells the caller. Every sum in the step
+    /// is checked; with the calculator in the loop, a step with a wrong
+    /// result is cut just after that result, the exact value is put in its
+    /// place, and `true` is returned: the target then finishes the step
+    /// from the corrected text (whatever followed the wrong value is
+    /// dropped, since it was written from it).
+    fn keep(&mut self, kept: Kept) -> bool {
         let streamed = std::mem::take(&mut self.streamed);
-        self.stats.answer_tokens += kept.tokens;
-        if kept.record.kept_from == KeptFrom::Draft {
-            self.stats.drafted_tokens_kept += kept.tokens;
-        }
-        if kept.record.text.is_empty() {
-            return;
-        }
         let mut record = kept.record;
-        record.index = self.steps.len();
-        self.answer.push_str(&record.text);
-        // Send only what the reader has not seen yet.
-        let unsent = record
-            .text
-            .strip_prefix(streamed.as_str())
-            .unwrap_or_else(|| {
-                tracing::warn!("streamed text is not a prefix of its step; sending the step whole");
-                record.text.as_str()
-            });
+        let mut tokens = kept.tokens;
+        let mut cut = false;
+        let checked = arith::find(&record.text);
+        let first_wrong = checked.iter().position(|f| !f.check.correct);
+        let mut checks: Vec<_> = checked.iter().map(|f| f.check.clone()).collect();
+        if let (true, Some(at)) = (self.settings.correct_arithmetic, first_wrong) {
+            let wrong = &checked[at];
+            let full_len = record.text.len().max(1);
+            let mut text = record.text[..wrong.result_range.start].to_string();
+            text.push_str(&wrong.check.exact);
+            // Tokens of the part kept, in proportion (a close estimate;
+            // the budget only needs to be roughly right).
+            tokens = (tokens * wrong.result_range.end)
+                .div_ceil(full_len)
+                .min(tokens);
+            checks.truncate(at + 1);
+            checks[at].corrected = true;
+            record.text = text;
+            cut = true;
+            self.stats.corrections += 1;
+        }
+        record.arithmetic = checks;
+        self.stats.answer_tokens += tokens;
+        if record.kept_from == KeptFrom::Draft {
+            self.stats.drafted_tokens_kept += tokens;
+        }
+        if record.text.is_empty() {
+            return cut;
+        }
+        let continues = std::mem::replace(&mut self.finishing_corrected_step, cut);
+        // Send only what the reader has not seen yet (after a correction,
+        // what differs from what was shown).
+        let common = common_prefix_len(&record.text, &streamed);
+        if common < streamed.len() {
+            tracing::debug!("a settled step differs from its streamed text; sending the rest");
+        }
+        let unsent = &record.text[common..];
         if !unsent.is_empty() {
             (self.on_event)(SchedulerEvent::Text(unsent.to_string()));
         }
-        (self.on_event)(SchedulerEvent::Step(record.clone()));
-        self.steps.push(record);
+        self.answer.push_str(&record.text);
+        match self.steps.last_mut() {
+            // The rest of a corrected step joins it: one step, as written.
+            Some(last) if continues => {
+                last.text.push_str(&record.text);
+                if let Some(target) = last.target.as_mut() {
+                    target.push_str(record.target.as_deref().unwrap_or(&record.text));
+                }
+                last.target_ms =
+                    Some(last.target_ms.unwrap_or(0.0) + record.target_ms.unwrap_or(0.0));
+                last.arithmetic.extend(record.arithmetic);
+                let last = last.clone();
+                (self.on_event)(SchedulerEvent::Step(last));
+            }
+            _ => {
+                record.index = self.steps.len();
+                (self.on_event)(SchedulerEvent::Step(record.clone()));
+                self.steps.push(record);
+            }
+        }
+        cut
     }
 
     /// One step by the target alone.
@@ -294,12 +343,12 @@ impl<'a> Scheduler<'a> {
             .observe_target_step(step.tokens, step.decode_seconds);
         self.stats.target_only_steps += 1;
         let ends_answer = step.ends_answer();
-        self.keep(Kept {
+        let corrected = self.keep(Kept {
             record: StepRecord::target_only(0, step.text, seconds * 1000.0),
             tokens: step.tokens,
             ends_answer,
         });
-        Ok(ends_answer.then_some(LookaheadEnd::EndOfSequence))
+        Ok((ends_answer && !corrected).then_some(LookaheadEnd::EndOfSequence))
     }
 
     fn round(&mut self) -> Result<Option<LookaheadEnd>> {
@@ -448,6 +497,7 @@ impl<'a> Scheduler<'a> {
                           score: Option<f64>,
                           kept_from: KeptFrom,
                           judge_ms: Option<f64>| StepRecord {
+                arithmetic: Vec::new(),
                 index: 0,
                 drafted: Some(draft.text.clone()),
                 target: Some(branch.text.clone()),
@@ -557,8 +607,13 @@ impl<'a> Scheduler<'a> {
         let tokens_before = self.stats.answer_tokens;
         let mut ended = false;
         for step in kept {
-            ended |= step.ends_answer;
-            self.keep(step);
+            let ends_answer = step.ends_answer;
+            if self.keep(step) {
+                // Corrected: the later kept steps were written from the
+                // wrong value, so they go; the target finishes this one.
+                break;
+            }
+            ended |= ends_answer;
             if ended {
                 break;
             }
@@ -588,6 +643,15 @@ impl<'a> Scheduler<'a> {
         }
         Ok(None)
     }
+}
+
+/// Byte length of the longest common prefix of `a` and `b` (on a
+/// character boundary).
+fn common_prefix_len(a: &str, b: &str) -> usize {
+    a.char_indices()
+        .zip(b.chars())
+        .find(|((_, x), y)| x != y)
+        .map_or(a.len().min(b.len()), |((i, _), _)| i)
 }
 
 fn first_output(outputs: Vec<StepOutput>) -> Result<StepOutput> {

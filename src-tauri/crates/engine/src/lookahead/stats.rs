@@ -43,6 +43,9 @@ pub struct LookaheadStats {
     pub wall_seconds: f64,
     /// The slowdown guard switched step speculation off in this answer.
     pub guard_stopped: bool,
+    /// Wrong results the calculator in the loop replaced.
+    #[serde(default)]
+    pub corrections: usize,
 }
 
 impl LookaheadStats {

@@ -17,6 +17,7 @@ async fn saved_answer_round_trips_with_steps_and_metrics() {
             error: None,
             steps: steps(7, 2),
             metrics: Some(metrics(64, 41, Some(2.125))),
+            notes: Default::default(),
         },
         created_at: None,
     };
@@ -287,4 +288,55 @@ async fn answer_recorded_after_the_fact_keeps_its_time() {
     );
     // An old answer does not make the conversation look newer than it is.
     assert_eq!(detail.conversation.updated_at, c.updated_at);
+}
+
+#[tokio::test]
+async fn answer_notes_and_checked_sums_round_trip_both_ways_of_saving() {
+    let db = temp_db();
+    let store = open(&db.path).await;
+    let c = store.create_conversation("notes").await.unwrap();
+    let mut steps = steps(2, 1);
+    steps[0].arithmetic = vec![ArithmeticNote {
+        expression: "13 × 4".into(),
+        written: "54".into(),
+        exact: "52".into(),
+        correct: false,
+        corrected: true,
+    }];
+    let notes = AnswerNotes {
+        cut_off: true,
+        turns_left_out: 4,
+    };
+    let outcome = AnswerOutcome {
+        notes,
+        ..outcome("So each box holds 13 × 4 = 52 pens", steps, None)
+    };
+    // Saved in one go (the CLI) ...
+    store.add_user_message(c.id, "q").await.unwrap();
+    let saved = store
+        .save_answer(
+            c.id,
+            NewAnswer {
+                start: sd_start(),
+                outcome: outcome.clone(),
+                created_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    // ... and begun, then finished (the app).
+    store.add_user_message(c.id, "q2").await.unwrap();
+    let begun = store.begin_answer(c.id, sd_start()).await.unwrap();
+    store.finish_answer(begun, outcome.clone()).await.unwrap();
+
+    let detail = store.get_conversation(c.id).await.unwrap();
+    for id in [saved, begun] {
+        let m = detail.messages.iter().find(|m| m.message.id == id).unwrap();
+        assert_eq!(m.message.notes, notes);
+        assert_eq!(m.steps, outcome.steps);
+        assert!(m.steps[0].arithmetic[0].corrected);
+        assert!(m.steps[1].arithmetic.is_empty());
+    }
+    // A question carries no notes.
+    assert_eq!(detail.messages[0].message.notes, AnswerNotes::default());
 }

@@ -104,6 +104,7 @@ pub fn steps(n: usize, seed: usize) -> Vec<Step> {
                 draft_ms: Some(10.5 + i as f64),
                 target_ms: Some(40.25 + i as f64),
                 judge_ms: (verdict != Verdict::TargetOnly).then_some(3.0),
+                arithmetic: Vec::new(),
             }
         })
         .collect()
@@ -150,6 +151,7 @@ pub fn outcome(text: &str, steps: Vec<Step>, metrics: Option<AnswerMetrics>) -> 
         error: None,
         steps,
         metrics,
+        notes: Default::default(),
     }
 }
 

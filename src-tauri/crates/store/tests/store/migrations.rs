@@ -99,6 +99,39 @@ async fn released_migrations_were_not_edited() {
     );
 }
 
+/// The checksum (SHA-384 of the SQL, as sqlx records it) of every released
+/// migration. A database that applied one of them refuses to open if its
+/// file changes afterwards, so a change here means a broken release: add a
+/// new migration instead. A new migration adds its line when it lands.
+const RELEASED: [(i64, &str); 3] = [
+    (1, "3cee2626ee084656ab45731d896f220d510dbf2f86e8b7cbd4cc3c04c6521d179038ad357bede700aba2d30608ea4a74"),
+    (2, "00d9c91975b7e2afed71510b4968be1acae89ed6aa9f34a228dd97b491d81ac4f195379372fa9a45a2af1bc23d8068a7"),
+    (3, "ef1c82372bb01ae046770e8ff3de03ae1e6f6a539aa5092d63afa1ce6dd2b614a1f461acaf85b06157f6833919c5bea1"),
+];
+
+#[tokio::test]
+async fn every_released_migration_is_frozen() {
+    let db = temp_db();
+    open(&db.path).await.close().await;
+    let applied = migrations(&db.path).await;
+    for (version, checksum) in RELEASED {
+        let (_, found, _) = applied
+            .iter()
+            .find(|(v, _, _)| *v == version)
+            .unwrap_or_else(|| panic!("released migration {version} is missing"));
+        let found: String = found.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            found, checksum,
+            "migration {version} was edited after its release; add a new migration instead"
+        );
+    }
+    assert_eq!(
+        applied.len(),
+        RELEASED.len(),
+        "a migration without a frozen checksum: add it to RELEASED"
+    );
+}
+
 #[tokio::test]
 async fn a_v1_database_is_upgraded_with_its_data() {
     let db = temp_db();

@@ -1,0 +1,454 @@
+//! Checks the sums a model writes: every "a op b = c" in a step is worked out
+//! again exactly, and a wrong result is reported with the right one — and,
+//! with the calculator in the loop (the step scheduler), replaced before the
+//! model goes on.
+//!
+//! Only plain arithmetic between written numbers is checked: `+ - × x * / ÷`,
+//! brackets, a currency sign before a number, commas between digit groups,
+//! and `%` after a number (read as hundredths). Anything with words inside
+//! ("16 eggs - 3 eggs = 13") is left alone rather than guessed at.
+
+use serde::{Deserialize, Serialize};
+
+/// One sum found in a text and worked out again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArithmeticCheck {
+    /// The left-hand side as written, e.g. "13 × 4".
+    pub expression: String,
+    /// The result as the model wrote it, e.g. "54".
+    pub written: String,
+    /// The exact result, written like the model's (same decimals), e.g. "52".
+    pub exact: String,
+    /// The written result was right (to the decimals it was written with).
+    pub correct: bool,
+    /// The engine replaced the written result with the exact one before
+    /// the model went on (the calculator in the loop).
+    #[serde(default)]
+    pub corrected: bool,
+}
+
+impl ArithmeticCheck {
+    /// "13 × 4 = 54 — it is 52", or "corrected 54 → 52".
+    pub fn describe(&self) -> String {
+        if self.corrected {
+            format!(
+                "{} = {}: corrected {} → {}",
+                self.expression, self.exact, self.written, self.exact
+            )
+        } else if self.correct {
+            format!("{} = {}", self.expression, self.written)
+        } else {
+            format!(
+                "{} = {} — it is {}",
+                self.expression, self.written, self.exact
+            )
+        }
+    }
+}
+
+/// A sum found in a text, with where its written result is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Found {
+    pub check: ArithmeticCheck,
+    /// Byte range of the written result in the text.
+    pub result_range: std::ops::Range<usize>,
+}
+
+/// Every checkable sum in `text`, in order.
+pub fn find(text: &str) -> Vec<Found> {
+    let mut found = Vec::new();
+    for (eq, _) in text.match_indices('=') {
+        let before = text[..eq].chars().next_back();
+        let after = text[eq + 1..].chars().next();
+        if matches!(before, Some('=' | '<' | '>' | '!')) || after == Some('=') {
+            continue;
+        }
+        if let Some(f) = check_at(text, eq) {
+            found.push(f);
+        }
+    }
+    found
+}
+
+/// The sums in `text` whose written result is wrong.
+pub fn wrong(text: &str) -> Vec<Found> {
+    find(text)
+        .into_iter()
+        .filter(|f| !f.check.correct)
+        .collect()
+}
+
+/// LaTeX spellings of operators and signs, and what they mean.
+const LATEX_OPS: [(&str, &str); 4] = [
+    ("\\times", "×"),
+    ("\\cdot", "·"),
+    ("\\div", "÷"),
+    ("\\$", "$"),
+];
+
+/// An expression with its LaTeX operators written as plain signs.
+fn plain_operators(expression: &str) -> String {
+    let mut out = expression.to_string();
+    for (latex, sign) in LATEX_OPS {
+        out = out.replace(latex, sign);
+    }
+    out
+}
+
+fn is_currency(c: char) -> bool {
+    matches!(c, '$' | '£' | '€')
+}
+
+/// Characters an expression is made of (`x` only between numbers).
+fn expression_char(c: char) -> bool {
+    c.is_ascii_digit()
+        || is_currency(c)
+        || matches!(
+            c,
+            ' ' | '.' | ',' | '%' | '(' | ')' | '+' | '-' | '*' | '/' | '×' | '÷' | '·' | '−' | 'x'
+        )
+}
+
+fn check_at(text: &str, eq: usize) -> Option<Found> {
+    // The result: optional spaces, currency, a number that ends there.
+    let rest = &text[eq + 1..];
+    let lead = rest.len() - rest.trim_start_matches([' ', '\u{a0}']).len();
+    let mut start = eq + 1 + lead;
+    if text[start..].starts_with("\\$") {
+        start += 1;
+    }
+    if text[start..].starts_with(is_currency) {
+        start += text[start..].chars().next()?.len_utf8();
+    }
+    let sign_len = text[start..]
+        .chars()
+        .next()
+        .filter(|c| matches!(c, '-' | '−'))
+        .map_or(0, char::len_utf8);
+    let negative = sign_len > 0;
+    let (value, len, decimals) = number_at(&text[start + sign_len..])?;
+    let result_range = start..start + sign_len + len;
+    // A result that runs on into more maths ("= 3 + 4") is a chain, not a
+    // result: leave it.
+    let tail = text[result_range.end..].trim_start();
+    if tail.starts_with(['+', '*', '×', '/', '÷', 'x']) && !tail.starts_with("x ") {
+        return None;
+    }
+
+    // The expression: back from "=" over expression characters (and the
+    // LaTeX operators models write inside \[ … \]).
+    let head = &text[..eq];
+    let mut rest = head;
+    loop {
+        if let Some(before) = LATEX_OPS.iter().find_map(|(op, _)| rest.strip_suffix(op)) {
+            rest = before;
+            continue;
+        }
+        let Some(c) = rest.chars().next_back() else {
+            break;
+        };
+        if !expression_char(c) {
+            break;
+        }
+        let before = &rest[..rest.len() - c.len_utf8()];
+        // "\(" opens inline maths; it is no bracket of the sum.
+        if c == '(' && before.ends_with('\\') {
+            break;
+        }
+        if c == 'x' {
+            let prev = before.trim_end().chars().next_back();
+            if !prev.is_some_and(|p| p.is_ascii_digit() || p == ')') {
+                break;
+            }
+        }
+        rest = before;
+    }
+    let mut expression = head[rest.len()..].trim();
+    // Start at a number, a bracket or a currency sign.
+    while let Some(c) = expression.chars().next() {
+        if c.is_ascii_digit() || c == '(' || is_currency(c) {
+            break;
+        }
+        expression = expression[c.len_utf8()..].trim_start();
+    }
+    if expression.is_empty() {
+        return None;
+    }
+    let plain = plain_operators(expression);
+    let tokens = tokenize(&plain)?;
+    if !tokens.iter().any(|t| matches!(t, Token::Op(_))) {
+        return None;
+    }
+    let exact = Parser { tokens, at: 0 }.parse()?;
+    if !exact.is_finite() {
+        return None;
+    }
+    let written_value = if negative { -value } else { value };
+    let tolerance = if decimals == 0 {
+        1e-9 * exact.abs().max(1.0)
+    } else {
+        0.5 * 10f64.powi(-(decimals as i32)) + 1e-9 * exact.abs().max(1.0)
+    };
+    let correct = (written_value - exact).abs() <= tolerance;
+    let written = text[result_range.clone()].to_string();
+    Some(Found {
+        check: ArithmeticCheck {
+            expression: plain,
+            exact: format_like(exact, decimals, written.contains(',')),
+            written,
+            correct,
+            corrected: false,
+        },
+        result_range,
+    })
+}
+
+/// A number at the start of `text`: (value, byte length, decimals).
+fn number_at(text: &str) -> Option<(f64, usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut end = 0;
+    let mut digits = String::new();
+    let mut decimals = None::<usize>;
+    while end < bytes.len() {
+        let c = bytes[end];
+        let next_digit = bytes.get(end + 1).is_some_and(u8::is_ascii_digit);
+        if c.is_ascii_digit() {
+            digits.push(c as char);
+            if let Some(d) = decimals.as_mut() {
+                *d += 1;
+            }
+        } else if c == b',' && decimals.is_none() && next_digit && !digits.is_empty() {
+            // digit-group comma: exactly three digits follow
+            let group = bytes[end + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            if group != 3 {
+                break;
+            }
+        } else if c == b'.' && decimals.is_none() && next_digit && !digits.is_empty() {
+            digits.push('.');
+            decimals = Some(0);
+        } else {
+            break;
+        }
+        end += 1;
+    }
+    if digits.is_empty() {
+        return None;
+    }
+    Some((digits.parse().ok()?, end, decimals.unwrap_or(0)))
+}
+
+/// The exact value written with `decimals` places (at least two for a
+/// value that is not whole), digit groups when the model used them.
+fn format_like(value: f64, decimals: usize, groups: bool) -> String {
+    let whole = (value - value.round()).abs() < 1e-9;
+    let places = if whole && decimals == 0 {
+        0
+    } else {
+        decimals.max(2)
+    };
+    let mut text = format!("{value:.places$}");
+    if places > 0 && decimals == 0 {
+        // 3.50 -> 3.5 when the model wrote no decimals of its own
+        text = text.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    if groups {
+        let (int, frac) = text
+            .split_once('.')
+            .map_or((text.as_str(), None), |(a, b)| (a, Some(b)));
+        let (sign, int) = int.strip_prefix('-').map_or(("", int), |i| ("-", i));
+        let mut grouped = String::new();
+        for (i, c) in int.chars().enumerate() {
+            if i > 0 && (int.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        text = format!(
+            "{sign}{grouped}{}",
+            frac.map(|f| format!(".{f}")).unwrap_or_default()
+        );
+    }
+    text
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Token {
+    Num(f64),
+    Op(char),
+    Open,
+    Close,
+}
+
+fn tokenize(expression: &str) -> Option<Vec<Token>> {
+    let mut tokens = Vec::new();
+    let mut rest = expression;
+    while let Some(c) = rest.chars().next() {
+        if c == ' ' || is_currency(c) {
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        if c.is_ascii_digit() {
+            let (value, len, _) = number_at(rest)?;
+            rest = &rest[len..];
+            let value = match rest.strip_prefix('%') {
+                Some(after) => {
+                    rest = after;
+                    value / 100.0
+                }
+                None => value,
+            };
+            tokens.push(Token::Num(value));
+            continue;
+        }
+        tokens.push(match c {
+            '+' => Token::Op('+'),
+            '-' | '−' => Token::Op('-'),
+            '*' | '×' | 'x' | '·' => Token::Op('*'),
+            '/' | '÷' => Token::Op('/'),
+            '(' => Token::Open,
+            ')' => Token::Close,
+            _ => return None,
+        });
+        rest = &rest[c.len_utf8()..];
+    }
+    Some(tokens)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    at: usize,
+}
+
+impl Parser {
+    fn parse(mut self) -> Option<f64> {
+        let value = self.sum()?;
+        (self.at == self.tokens.len()).then_some(value)
+    }
+    fn peek(&self) -> Option<Token> {
+        self.tokens.get(self.at).copied()
+    }
+    fn sum(&mut self) -> Option<f64> {
+        let mut value = self.product()?;
+        while let Some(Token::Op(op @ ('+' | '-'))) = self.peek() {
+            self.at += 1;
+            let rhs = self.product()?;
+            value = if op == '+' { value + rhs } else { value - rhs };
+        }
+        Some(value)
+    }
+    fn product(&mut self) -> Option<f64> {
+        let mut value = self.atom()?;
+        while let Some(Token::Op(op @ ('*' | '/'))) = self.peek() {
+            self.at += 1;
+            let rhs = self.atom()?;
+            value = if op == '*' {
+                value * rhs
+            } else if rhs == 0.0 {
+                return None;
+            } else {
+                value / rhs
+            };
+        }
+        Some(value)
+    }
+    fn atom(&mut self) -> Option<f64> {
+        match self.peek()? {
+            Token::Num(v) => {
+                self.at += 1;
+                Some(v)
+            }
+            Token::Op('-') => {
+                self.at += 1;
+                Some(-self.atom()?)
+            }
+            Token::Open => {
+                self.at += 1;
+                let v = self.sum()?;
+                (self.peek()? == Token::Close).then(|| self.at += 1)?;
+                Some(v)
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checks(text: &str) -> Vec<(String, String, String, bool)> {
+        find(text)
+            .into_iter()
+            .map(|f| {
+                (
+                    f.check.expression,
+                    f.check.written,
+                    f.check.exact,
+                    f.check.correct,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_wrong_product_is_flagged_with_the_right_value() {
+        let found = wrong("Each box holds 13 × 4 = 54 pens.");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].check.describe(), "13 × 4 = 54 — it is 52");
+        assert_eq!(
+            &"Each box holds 13 × 4 = 54 pens."[found[0].result_range.clone()],
+            "54"
+        );
+    }
+
+    #[test]
+    fn right_sums_in_many_spellings_pass() {
+        for text in [
+            "16 - 3 - 4 = 9 eggs",
+            "9 * $2 = $18",
+            "So 1,200 / 3 = 400.",
+            "(3 + 5) x 2 = 16",
+            "10 / 3 = 3.33 hours",
+            "It costs $1,500 × 20% = $300",
+            "2 ÷ 8 = 0.25",
+            "7 − 10 = -3",
+            "\\[\n9 \\times 2 = 18\n\\]",
+            "\\( 9 \\times \\$2 = \\$18 \\)",
+        ] {
+            let c = checks(text);
+            assert_eq!(c.len(), 1, "{text}: {c:?}");
+            assert!(c[0].3, "{text}: {c:?}");
+        }
+    }
+
+    #[test]
+    fn latex_operators_are_read_and_shown_as_signs() {
+        let found = wrong("so \\[ 13 \\times 4 = 54 \\]");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].check.describe(), "13 × 4 = 54 — it is 52");
+        assert_eq!(checks("\\(12 \\div 4 = 3\\)")[0].3, true);
+    }
+
+    #[test]
+    fn words_comparisons_and_chains_are_left_alone() {
+        assert!(find("16 eggs - 3 eggs = 13 eggs").is_empty());
+        assert!(find("if a == b then x = 5").is_empty());
+        assert!(find("x <= 4").is_empty());
+        assert!(find("Let n = 4.").is_empty());
+        // The second "=" checks "7 + 2" against 9; the first is a chain.
+        let c = checks("3 + 4 = 7 + 2 = 9");
+        assert_eq!(c, vec![("7 + 2".into(), "9".into(), "9".into(), true)]);
+    }
+
+    #[test]
+    fn rounding_counts_as_right_only_to_the_written_decimals() {
+        assert!(checks("10 / 3 = 3.3")[0].3);
+        assert!(!checks("10 / 3 = 3.4")[0].3);
+        assert!(!checks("10 / 3 = 3")[0].3);
+        assert_eq!(checks("10 / 4 = 2")[0].2, "2.5");
+        assert_eq!(checks("1000 * 1.5 = 1,400")[0].2, "1,500");
+    }
+}
