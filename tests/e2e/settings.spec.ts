@@ -41,6 +41,10 @@ test.describe("settings", () => {
     await page.getByRole("spinbutton", { name: "Longest step (tokens)" }).fill("300");
     await page.getByRole("spinbutton", { name: "Longest answer (tokens)" }).fill("4096");
     await page.getByRole("spinbutton", { name: "Longest answer (tokens)" }).blur();
+    const calculator = page.getByRole("checkbox", { name: "Fix wrong sums as they are written" });
+    await expect(calculator).not.toBeChecked();
+    await expect(calculator).toHaveAccessibleDescription(/puts the right result in before the model goes on/);
+    await calculator.check();
     await expect(page.getByRole("spinbutton", { name: "Longest step (tokens)" })).toHaveAccessibleDescription(/A token is about ¾ of a word/);
 
     await expect(page.getByText("You have unsaved changes.")).toBeVisible();
@@ -65,6 +69,7 @@ test.describe("settings", () => {
         embed_threshold: 0.85,
         step_token_budget: 300,
         max_answer_tokens: 4096,
+        calculator: true,
         theme: "system",
         font_scale: 1,
       },

@@ -272,10 +272,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let prompt = format!(
         "{}{}",
         args.judge.prompt,
-        if args.judge.calculator {
-            "+calculator"
-        } else {
+        if args.judge.no_calculator {
             ""
+        } else {
+            "+calculator"
         }
     );
     let mut modes = vec![Mode::Plain];
