@@ -179,30 +179,12 @@ mod tests {
     /// panicked the process; now each is a plain "damaged file" error.
     #[test]
     fn crafted_headers_are_damaged_files_not_crashes() {
+        use crate::gguf_scan::crafted::{huge_array, huge_string, max_key};
         let dir = tempfile::tempdir().expect("temp dir");
-        let header = |kvs: u64| {
-            let mut b = b"GGUF".to_vec();
-            b.extend(3u32.to_le_bytes());
-            b.extend(0u64.to_le_bytes());
-            b.extend(kvs.to_le_bytes());
-            b
-        };
-        let mut huge_string = header(1);
-        huge_string.extend((1u64 << 62).to_le_bytes());
-        huge_string.resize(48, 0);
-        let mut max_key = header(1);
-        max_key.extend(u64::MAX.to_le_bytes());
-        let mut huge_array = header(1);
-        huge_array.extend(1u64.to_le_bytes());
-        huge_array.push(b'k');
-        huge_array.extend(9u32.to_le_bytes());
-        huge_array.extend(4u32.to_le_bytes());
-        huge_array.extend((1u64 << 40).to_le_bytes());
-        huge_array.resize(84, 0);
         for (name, bytes) in [
-            ("string.gguf", huge_string),
-            ("key.gguf", max_key),
-            ("array.gguf", huge_array),
+            ("string.gguf", huge_string()),
+            ("key.gguf", max_key()),
+            ("array.gguf", huge_array()),
         ] {
             let path = dir.path().join(name);
             std::fs::write(&path, bytes).expect("write");

@@ -194,17 +194,51 @@ pub(crate) fn check_header<R: Read>(reader: &mut R, file_bytes: u64) -> Checked<
     Ok(())
 }
 
+/// The crafted headers of the reliability review (each once aborted or
+/// panicked the process), for the tests here and in `gguf_info`.
 #[cfg(test)]
-mod tests {
-    use super::check_header;
-
-    fn header(version: u32, tensors: u64, kvs: u64) -> Vec<u8> {
+pub(crate) mod crafted {
+    /// A version-`version` header: magic, version, tensor and entry counts.
+    pub(crate) fn header(version: u32, tensors: u64, kvs: u64) -> Vec<u8> {
         let mut b = b"GGUF".to_vec();
         b.extend(version.to_le_bytes());
         b.extend(tensors.to_le_bytes());
         b.extend(kvs.to_le_bytes());
         b
     }
+
+    /// 48 bytes whose one key claims 2^62 bytes.
+    pub(crate) fn huge_string() -> Vec<u8> {
+        let mut b = header(3, 0, 1);
+        b.extend((1u64 << 62).to_le_bytes());
+        b.resize(48, 0);
+        b
+    }
+
+    /// A key length of u64::MAX ("capacity overflow" before).
+    pub(crate) fn max_key() -> Vec<u8> {
+        let mut b = header(3, 0, 1);
+        b.extend(u64::MAX.to_le_bytes());
+        b
+    }
+
+    /// 84 bytes whose one value claims a 2^40-element u32 array.
+    pub(crate) fn huge_array() -> Vec<u8> {
+        let mut b = header(3, 0, 1);
+        b.extend(1u64.to_le_bytes());
+        b.push(b'k');
+        b.extend(9u32.to_le_bytes());
+        b.extend(4u32.to_le_bytes());
+        b.extend((1u64 << 40).to_le_bytes());
+        b.resize(84, 0);
+        b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_header;
+    use super::crafted::{header, huge_array, huge_string, max_key};
 
     fn check(bytes: &[u8]) -> Result<(), String> {
         check_header(&mut std::io::Cursor::new(bytes), bytes.len() as u64)
@@ -230,27 +264,12 @@ mod tests {
 
     #[test]
     fn claims_beyond_the_file_are_refused() {
-        // A 2^62-byte key (the 48-byte file that aborted the app).
-        let mut b = header(3, 0, 1);
-        b.extend((1u64 << 62).to_le_bytes());
-        b.resize(48, 0);
-        assert!(check(&b).unwrap_err().contains("claims"));
-        // A key length of u64::MAX ("capacity overflow" before).
-        let mut b = header(3, 0, 1);
-        b.extend(u64::MAX.to_le_bytes());
-        assert!(check(&b).is_err());
-        // A 2^40-element array.
-        let mut b = header(3, 0, 1);
-        b.extend(1u64.to_le_bytes());
-        b.push(b'k');
-        b.extend(9u32.to_le_bytes());
-        b.extend(4u32.to_le_bytes());
-        b.extend((1u64 << 40).to_le_bytes());
-        b.resize(84, 0);
-        assert!(check(&b)
+        assert!(check(&huge_string()).unwrap_err().contains("claims"));
+        assert!(check(&max_key()).is_err());
+        assert!(check(&huge_array())
             .unwrap_err()
             .contains("more than the file could hold"));
-        // 2^60 metadata entries, tensors or dimensions.
+        // 2^60 metadata entries or tensors.
         assert!(check(&header(3, 0, 1 << 60)).is_err());
         assert!(check(&header(3, 1 << 60, 0)).is_err());
     }
