@@ -186,7 +186,7 @@ fn a_follow_up_carries_the_conversation_in_the_models_own_template() {
     let prompt = engine
         .prepare_prompt(&history, "Which was last?", &short_options())
         .expect("prompt");
-    assert!(prompt.turns_left_out >= 2 && prompt.turns_left_out % 2 == 0);
+    assert!(prompt.turns_left_out >= 2 && prompt.turns_left_out.is_multiple_of(2));
     assert!(prompt.tokens <= HISTORY_TOKEN_BUDGET, "{}", prompt.tokens);
     assert!(!prompt.text.contains("Question 0:"));
     assert!(prompt.text.contains("Question 3:") && prompt.text.contains("Answer 3."));
