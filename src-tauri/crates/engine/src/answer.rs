@@ -156,9 +156,6 @@ pub struct AnswerMetrics {
     /// plain decoding).
     #[serde(default)]
     pub guard_stopped: bool,
-    /// Wrong results the calculator in the loop replaced.
-    #[serde(default)]
-    pub corrections: usize,
 }
 
 /// How an answer ended.

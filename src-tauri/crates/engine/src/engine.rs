@@ -605,7 +605,6 @@ impl Engine {
         } else {
             prompt::extract_final_answer(&outcome.text)
         };
-        metrics.corrections = outcome.stats.corrections;
         let answer = Answer {
             question: question.to_string(),
             final_answer,
