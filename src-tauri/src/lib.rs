@@ -34,6 +34,7 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::models::save_text_file,
             commands::ask::ask,
             commands::ask::cancel,
+            commands::ask::engine_prepare,
             commands::history::conversations_list,
             commands::history::conversation_get,
             commands::history::conversation_rename,

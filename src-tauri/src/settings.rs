@@ -2,21 +2,12 @@
 //! options.
 
 use lookahead_engine::models::{self, Role};
-use lookahead_engine::{AskOptions, EngineConfig, JudgeChoice, Mode, Sampling};
+use lookahead_engine::{
+    choose_mode, AskOptions, AutoChoice, EngineConfig, JudgeChoice, Mode, ModeRecord, Sampling,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CommandError, CommandResult};
-
-/// Answers per mode that "auto" measures before it compares modes.
-pub const AUTO_TRIALS: i64 = 2;
-
-/// How fast one mode has answered recently with the current models.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct MeasuredSpeed {
-    pub mode: Mode,
-    pub answers: i64,
-    pub tokens_per_s: f64,
-}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -123,41 +114,28 @@ impl Settings {
             .unwrap_or_else(|| models::path_for_role(Role::Draft))
     }
 
-    /// The mode to run. "Auto" learns on this computer: it tries each mode
-    /// the installed models allow [`AUTO_TRIALS`] times (the most promising
-    /// first), then keeps whichever answered fastest (`measured`: speeds of
-    /// recent answers with the same models). Whether step speculation pays
-    /// depends on the machine and the model pair, so no fixed order is
-    /// right everywhere.
-    pub fn resolved_mode(&self, available: &[Mode], measured: &[MeasuredSpeed]) -> Mode {
-        if let Ok(mode) = self.mode.parse::<Mode>() {
-            return mode;
+    /// The mode to run: the one chosen, or for "auto" the fastest this
+    /// computer has measured with these models (`measured`), starting from
+    /// the ranking measured on machines like it, and on one answer in ten
+    /// a mode not yet measured, tried with the slowdown guard at its
+    /// strictest ([`lookahead_engine::choose_mode`]).
+    pub fn resolved_mode(&self, available: &[Mode], measured: &[ModeRecord]) -> AutoChoice {
+        match self.mode.parse::<Mode>() {
+            Ok(mode) => AutoChoice {
+                mode,
+                exploring: false,
+            },
+            Err(_) => choose_mode(available, measured),
         }
-        let candidates = || {
-            [Mode::SdLr, Mode::Lr, Mode::Sd, Mode::Plain]
-                .into_iter()
-                .filter(|m| *m == Mode::Plain || available.contains(m))
-        };
-        let speed = |mode: Mode| measured.iter().find(|s| s.mode == mode);
-        if let Some(untried) =
-            candidates().find(|m| speed(*m).is_none_or(|s| s.answers < AUTO_TRIALS))
-        {
-            return untried;
-        }
-        candidates()
-            .max_by(|a, b| {
-                let speed_of = |m: Mode| speed(m).map_or(0.0, |s| s.tokens_per_s);
-                speed_of(*a).total_cmp(&speed_of(*b))
-            })
-            .unwrap_or(Mode::Plain)
     }
 
     /// Models to load for `mode`.
+    /// (The helper model only where the mode uses it: word drafting that
+    /// guesses from the text needs none.)
     pub fn engine_config(&self, mode: Mode) -> EngineConfig {
-        EngineConfig::new(
-            self.target_path(),
-            (mode != Mode::Plain).then(|| self.draft_path()),
-        )
+        let needs_draft =
+            mode.uses_step_speculation() || (mode == Mode::Sd && self.sd_proposer == "draft");
+        EngineConfig::new(self.target_path(), needs_draft.then(|| self.draft_path()))
     }
 
     /// The judge as stored with an answer ("embed@0.95", "llm:draft"), or
@@ -173,9 +151,11 @@ impl Settings {
         })
     }
 
-    pub fn ask_options(&self, mode: Mode) -> AskOptions {
+    pub fn ask_options(&self, choice: AutoChoice) -> AskOptions {
+        let mode = choice.mode;
         AskOptions {
             mode,
+            strict_guard: choice.exploring,
             sampling: Sampling::default(),
             max_answer_tokens: self.max_answer_tokens,
             step_token_budget: self.step_token_budget,
@@ -207,26 +187,25 @@ mod tests {
         }
     }
 
-    fn measured(mode: Mode, answers: i64, tokens_per_s: f64) -> MeasuredSpeed {
-        MeasuredSpeed {
+    const ALL: [Mode; 4] = Mode::ALL;
+
+    fn chosen(mode: Mode) -> AutoChoice {
+        AutoChoice {
             mode,
-            answers,
-            tokens_per_s,
+            exploring: false,
         }
     }
-
-    const ALL: [Mode; 4] = [Mode::Plain, Mode::Sd, Mode::Lr, Mode::SdLr];
 
     #[test]
     fn word_drafting_guesses_from_the_text_unless_the_helper_is_chosen() {
         let s = Settings::default();
         assert!(s.validate().is_ok());
-        assert!(!s.ask_options(Mode::Sd).sd_with_draft);
+        assert!(!s.ask_options(chosen(Mode::Sd)).sd_with_draft);
         let helper = Settings {
             sd_proposer: "draft".into(),
             ..Settings::default()
         };
-        assert!(helper.ask_options(Mode::Sd).sd_with_draft);
+        assert!(helper.ask_options(chosen(Mode::Sd)).sd_with_draft);
         let bad = Settings {
             sd_proposer: "tea leaves".into(),
             ..Settings::default()
@@ -238,50 +217,35 @@ mod tests {
     #[test]
     fn a_chosen_mode_is_kept_whatever_was_measured() {
         let s = Settings {
-            mode: "sd".into(),
+            mode: "lr".into(),
             ..Settings::default()
         };
-        let plain_fastest = [measured(Mode::Plain, 9, 50.0), measured(Mode::Sd, 9, 5.0)];
-        assert_eq!(s.resolved_mode(&ALL, &plain_fastest), Mode::Sd);
+        let plain_fastest = [ModeRecord {
+            mode: Mode::Lr,
+            answers: 9,
+            mean_speedup: Some(0.2),
+        }];
+        assert_eq!(s.resolved_mode(&ALL, &plain_fastest), chosen(Mode::Lr));
     }
 
     #[test]
-    fn auto_tries_each_available_mode_then_keeps_the_fastest() {
+    fn auto_starts_with_word_drafting_from_the_text_and_explores_strictly() {
         let s = auto();
-        // Nothing measured: the most promising mode first.
-        assert_eq!(s.resolved_mode(&ALL, &[]), Mode::SdLr);
-        // Not yet measured often enough: still trying it.
-        let mut m = vec![measured(Mode::SdLr, 1, 30.0)];
-        assert_eq!(s.resolved_mode(&ALL, &m), Mode::SdLr);
-        m[0].answers = AUTO_TRIALS;
-        assert_eq!(s.resolved_mode(&ALL, &m), Mode::Lr);
-        m.push(measured(Mode::Lr, AUTO_TRIALS, 8.0));
-        m.push(measured(Mode::Sd, AUTO_TRIALS, 14.0));
-        // Plain is the yardstick and gets measured too.
-        assert_eq!(s.resolved_mode(&ALL, &m), Mode::Plain);
-        m.push(measured(Mode::Plain, AUTO_TRIALS, 12.0));
-        assert_eq!(s.resolved_mode(&ALL, &m), Mode::SdLr);
-        // Where step speculation loses on this machine, plain or token SD
-        // wins.
-        m[0].tokens_per_s = 6.0;
-        assert_eq!(s.resolved_mode(&ALL, &m), Mode::Sd);
-        m[2].tokens_per_s = 11.0;
-        assert_eq!(s.resolved_mode(&ALL, &m), Mode::Plain);
-    }
-
-    #[test]
-    fn auto_only_picks_modes_the_installed_models_allow() {
-        let s = auto();
-        let fast_lr = [
-            measured(Mode::Lr, 5, 99.0),
-            measured(Mode::Sd, 5, 20.0),
-            measured(Mode::Plain, 5, 10.0),
-        ];
-        assert_eq!(
-            s.resolved_mode(&[Mode::Plain, Mode::Sd], &fast_lr),
-            Mode::Sd
+        let first = s.resolved_mode(&ALL, &[]);
+        assert_eq!(first, chosen(Mode::Sd));
+        // Guessing from the text needs no helper model loaded.
+        assert_eq!(s.engine_config(Mode::Sd).draft, None);
+        assert!(s.engine_config(Mode::Lr).draft.is_some());
+        assert!(!s.ask_options(first).strict_guard);
+        let tenth = s.resolved_mode(
+            &ALL,
+            &[ModeRecord {
+                mode: Mode::Sd,
+                answers: 9,
+                mean_speedup: Some(1.3),
+            }],
         );
-        assert_eq!(s.resolved_mode(&[Mode::Plain], &fast_lr), Mode::Plain);
-        assert_eq!(s.resolved_mode(&[Mode::Plain], &[]), Mode::Plain);
+        assert!(tenth.exploring && tenth.mode.uses_step_speculation());
+        assert!(s.ask_options(tenth).strict_guard);
     }
 }

@@ -1,17 +1,40 @@
 //! The engine lives on its own thread: model loading and generation block
 //! for seconds to minutes and must never run on the UI's event loop. The
-//! worker keeps the loaded models between questions and reloads only when
-//! the chosen models change.
+//! worker keeps the loaded models between questions, loads them ahead of
+//! the first question when asked to ([`EngineWorker::prepare`]), and
+//! reloads only when the chosen models change.
 
 use std::sync::mpsc;
 use std::thread;
 
 use lookahead_engine::{
     Answer, AnswerEvent, AskOptions, CancelFlag, ChatTurn, Engine, EngineConfig, EngineError,
+    LoadProgress, PlainSpeed,
 };
+use serde::Serialize;
 use tokio::sync::oneshot;
 
 type EventSink = Box<dyn FnMut(AnswerEvent) + Send>;
+type PrepareSink = Box<dyn FnMut(PrepareEvent) + Send>;
+
+/// Where getting the models ready has got to, for "Getting the models
+/// ready…" in the app.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PrepareEvent {
+    /// Loading one model file (`index` of `count`, from 1).
+    Loading {
+        model: String,
+        role: String,
+        index: usize,
+        count: usize,
+    },
+    /// Timing plain decoding on a short question of our own, so every
+    /// answer can say how it compares with the usual speed.
+    Measuring,
+    /// Ready to answer.
+    Ready,
+}
 
 struct AskJob {
     config: EngineConfig,
@@ -19,80 +42,178 @@ struct AskJob {
     history: Vec<ChatTurn>,
     question: String,
     options: AskOptions,
+    /// This computer's plain speed with this target, where known.
+    plain_speed: Option<PlainSpeed>,
     cancel: CancelFlag,
     on_event: EventSink,
+    /// Told when models have to be loaded first.
+    on_load: PrepareSink,
     reply: oneshot::Sender<Result<Answer, EngineError>>,
+}
+
+struct PrepareJob {
+    config: EngineConfig,
+    /// The plain speed already known; measured when `None`.
+    plain_speed: Option<PlainSpeed>,
+    on_event: PrepareSink,
+    /// The plain speed measured, if one was.
+    reply: oneshot::Sender<Result<Option<PlainSpeed>, EngineError>>,
+}
+
+enum Job {
+    Ask(Box<AskJob>),
+    Prepare(Box<PrepareJob>),
 }
 
 /// A handle to the engine thread. Cheap to clone.
 #[derive(Clone)]
 pub struct EngineWorker {
-    jobs: mpsc::Sender<AskJob>,
+    jobs: mpsc::Sender<Job>,
+}
+
+fn stopped() -> EngineError {
+    EngineError::Generation("the engine thread has stopped".into())
 }
 
 impl EngineWorker {
     pub fn spawn() -> std::io::Result<Self> {
-        let (jobs, inbox) = mpsc::channel::<AskJob>();
+        let (jobs, inbox) = mpsc::channel::<Job>();
         thread::Builder::new()
             .name("lookahead-engine".into())
             .spawn(move || run(inbox))?;
         Ok(Self { jobs })
     }
 
+    /// Loads the models of `config` (if they are not loaded already) and,
+    /// when `plain_speed` is unknown, measures it. Resolves with the speed
+    /// measured. Questions asked meanwhile wait for it.
+    pub async fn prepare(
+        &self,
+        config: EngineConfig,
+        plain_speed: Option<PlainSpeed>,
+        on_event: PrepareSink,
+    ) -> Result<Option<PlainSpeed>, EngineError> {
+        let (reply, done) = oneshot::channel();
+        self.jobs
+            .send(Job::Prepare(Box::new(PrepareJob {
+                config,
+                plain_speed,
+                on_event,
+                reply,
+            })))
+            .map_err(|_| stopped())?;
+        done.await.map_err(|_| stopped())?
+    }
+
     /// Answers on the engine thread; resolves when the answer is done,
     /// stopped or failed. Events arrive through `on_event` meanwhile.
+    #[allow(clippy::too_many_arguments)]
     pub async fn ask(
         &self,
         config: EngineConfig,
         history: Vec<ChatTurn>,
         question: String,
         options: AskOptions,
+        plain_speed: Option<PlainSpeed>,
         cancel: CancelFlag,
         on_event: EventSink,
+        on_load: PrepareSink,
     ) -> Result<Answer, EngineError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(AskJob {
+            .send(Job::Ask(Box::new(AskJob {
                 config,
                 history,
                 question,
                 options,
+                plain_speed,
                 cancel,
                 on_event,
+                on_load,
                 reply,
-            })
-            .map_err(|_| EngineError::Generation("the engine thread has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| EngineError::Generation("the engine thread has stopped".into()))?
+            })))
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 }
 
-fn run(inbox: mpsc::Receiver<AskJob>) {
+/// The loaded models serve `wanted` if the target is the same and any
+/// draft it needs is the one loaded (a loaded draft that is not needed
+/// does no harm).
+fn serves(loaded: &EngineConfig, wanted: &EngineConfig) -> bool {
+    loaded.target == wanted.target
+        && loaded.backend == wanted.backend
+        && (wanted.draft.is_none() || wanted.draft == loaded.draft)
+}
+
+/// Makes sure the models of `config` are loaded, telling `on_event` about
+/// each file it loads.
+fn ensure_loaded<'a>(
+    loaded: &'a mut Option<(EngineConfig, Engine)>,
+    config: &EngineConfig,
+    on_event: &mut PrepareSink,
+) -> Result<&'a mut Engine, EngineError> {
+    if !matches!(loaded, Some((have, _)) if serves(have, config)) {
+        // Free the old models before loading new ones: two pairs may not
+        // fit in memory together.
+        *loaded = None;
+        let count = 1 + usize::from(config.draft.is_some());
+        let mut index = 0;
+        let engine = Engine::load(config, &mut |p: LoadProgress| {
+            if !p.done {
+                index += 1;
+                on_event(PrepareEvent::Loading {
+                    model: p.model,
+                    role: p.role,
+                    index,
+                    count,
+                });
+            }
+        })?;
+        *loaded = Some((config.clone(), engine));
+    }
+    match loaded {
+        Some((_, engine)) => Ok(engine),
+        None => Err(EngineError::Load("no engine".into())),
+    }
+}
+
+fn run(inbox: mpsc::Receiver<Job>) {
     let mut loaded: Option<(EngineConfig, Engine)> = None;
-    while let Ok(mut job) = inbox.recv() {
-        let result = (|| {
-            if job.cancel.is_cancelled() {
-                return Err(EngineError::Cancelled);
+    while let Ok(job) = inbox.recv() {
+        match job {
+            Job::Prepare(mut job) => {
+                let result = (|| {
+                    let engine = ensure_loaded(&mut loaded, &job.config, &mut job.on_event)?;
+                    engine.set_plain_speed(job.plain_speed);
+                    let measured = if engine.plain_speed().is_none() {
+                        (job.on_event)(PrepareEvent::Measuring);
+                        engine.measure_plain_speed(&CancelFlag::new())?
+                    } else {
+                        None
+                    };
+                    (job.on_event)(PrepareEvent::Ready);
+                    Ok(measured)
+                })();
+                let _ = job.reply.send(result);
             }
-            let reuse = matches!(&loaded, Some((config, _)) if *config == job.config);
-            if !reuse {
-                // Free the old models before loading new ones: two pairs
-                // may not fit in memory together.
-                loaded = None;
-                loaded = Some((job.config.clone(), Engine::load(&job.config, &mut |_| {})?));
+            Job::Ask(mut job) => {
+                let result = (|| {
+                    if job.cancel.is_cancelled() {
+                        return Err(EngineError::Cancelled);
+                    }
+                    let engine = ensure_loaded(&mut loaded, &job.config, &mut job.on_load)?;
+                    engine.set_plain_speed(job.plain_speed);
+                    engine.ask_in(
+                        &job.history,
+                        &job.question,
+                        &job.options,
+                        &job.cancel,
+                        &mut job.on_event,
+                    )
+                })();
+                let _ = job.reply.send(result);
             }
-            let Some((_, engine)) = loaded.as_mut() else {
-                return Err(EngineError::Load("no engine".into()));
-            };
-            engine.ask_in(
-                &job.history,
-                &job.question,
-                &job.options,
-                &job.cancel,
-                &mut job.on_event,
-            )
-        })();
-        let _ = job.reply.send(result);
+        }
     }
 }

@@ -133,3 +133,69 @@ fn models_status_lists_each_role() {
     .expect_err("missing file");
     assert_eq!(err["code"], "model_missing");
 }
+
+/// Issue 12: the models are loaded and this computer's plain speed timed
+/// before the first question, so even the first answer says how its speed
+/// compares with the usual, and the dashboard's average is a number.
+#[test]
+fn engine_prepare_times_the_model_once_and_every_answer_gets_a_verdict() {
+    use lookahead_engine::models::{fetched, Role};
+    let tiny = fetched(Role::Tiny).unwrap_or_else(|e| panic!("{e}"));
+    let app = app();
+    let mut settings = call(&app, "settings_get", json!({})).expect("settings_get");
+    settings["target_model_path"] = json!(tiny.display().to_string());
+    settings["draft_model_path"] = json!(tiny.display().to_string());
+    settings["max_answer_tokens"] = json!(48);
+    call(
+        &app,
+        "settings_set",
+        json!({ "settings": settings.clone() }),
+    )
+    .expect("settings_set");
+
+    call(
+        &app,
+        "engine_prepare",
+        json!({ "settings": settings.clone(), "on_event": "__CHANNEL__:7" }),
+    )
+    .expect("engine_prepare");
+    // Kept for the next start: preparing again measures nothing new, and
+    // a new app finds the speed in the store.
+    call(
+        &app,
+        "engine_prepare",
+        json!({ "settings": settings.clone(), "on_event": "__CHANNEL__:8" }),
+    )
+    .expect("engine_prepare again");
+
+    call(
+        &app,
+        "ask",
+        json!({
+            "conversation_id": null,
+            "question": "What is 2 + 3?",
+            "settings": settings,
+            "on_event": "__CHANNEL__:9"
+        }),
+    )
+    .expect("ask");
+    let list = call(&app, "conversations_list", json!({ "query": null })).expect("list");
+    let id = list[0]["id"].clone();
+    let conv = call(&app, "conversation_get", json!({ "id": id })).expect("conversation");
+    let answer = &conv["messages"][1];
+    // Automatic mode starts with word drafting from the text: no helper
+    // model, never slower than plain on the measured machines.
+    assert_eq!(answer["mode"], "sd", "{answer}");
+    let speedup = answer["metrics"]["speedup_estimate"].as_f64();
+    assert!(
+        speedup.is_some_and(|s| s > 0.0),
+        "the first answer carries a speed-up: {}",
+        answer["metrics"]
+    );
+    let stats = call(&app, "stats_query", json!({ "since": null, "until": null })).expect("stats");
+    assert!(
+        stats["totals"]["mean_speedup"].as_f64().is_some(),
+        "the dashboard's average is a number: {}",
+        stats["totals"]
+    );
+}

@@ -21,7 +21,8 @@ test.describe("chat", () => {
     // Tokens stream into the step being written; settled steps appear one by one.
     await expect(page.getByTestId("live-tail")).toBeVisible();
     await expect(live.getByTestId("step")).toHaveCount(2, { timeout: 10_000 });
-    await expect(live).toContainText("Working… 2 steps so far");
+    // The stage in plain words: the helper drafts ahead, the main model checks.
+    await expect(live.getByTestId("live-stage")).toHaveText(/^(Drafting steps \d+–\d+ ahead|Checking 4 drafted steps)…$/);
     await expect(page.getByRole("heading", { name: "Training budget split" })).toBeVisible();
     await expect(page.getByTestId("stop")).toBeVisible();
     await shot(page, "04-chat-streaming");
@@ -30,7 +31,7 @@ test.describe("chat", () => {
     await expect(answer).toBeVisible({ timeout: 15_000 });
     await expect(page.getByTestId("final-answer")).toContainText("Three people get £171.43 each");
     await expect(page.getByTestId("speed-line")).toHaveText(
-      "1.8× faster than plain · 4 of 5 drafted steps kept · 82% of drafted tokens kept",
+      "1.8× faster than usual · 4 of 5 drafted steps kept · 82% of drafted tokens kept",
     );
     await expect(page.getByTestId("steps-summary")).toContainText("Worked through 6 steps in 12 s");
     await expect(page.getByTestId("send")).toBeVisible();
@@ -114,7 +115,7 @@ test.describe("chat", () => {
     await expect(page.getByRole("button", { name: /Speed-up: Plain/ })).toBeVisible();
     await page.getByRole("textbox", { name: "Your question" }).fill("How many weeks are in 91 days?");
     await page.keyboard.press("Enter");
-    await expect(page.getByTestId("speed-line")).toHaveText("Plain decoding (no speed-up) · 12.3 tokens a second");
+    await expect(page.getByTestId("speed-line")).toHaveText("Plain decoding (no speed-up) · About as fast as usual · 12.3 tokens a second");
     await page.getByTestId("steps-summary").click();
     await expect(page.getByRole("img", { name: "Step 1: written by the main model" })).toBeVisible();
   });
@@ -130,7 +131,7 @@ test.describe("chat", () => {
     await box.press("Enter");
     await expect(page.getByTestId("answer")).toBeVisible({ timeout: 15_000 });
     await expect(page.getByTestId("speed-line")).toHaveText(
-      "0.7× — slower than plain this time · 4 of 5 drafted steps kept · 82% of drafted tokens kept · Step drafting switched off partway: it was slower than plain",
+      "A little slower than usual · 4 of 5 drafted steps kept · 82% of drafted tokens kept · Step drafting switched off partway: it was slower than plain",
     );
   });
 

@@ -77,4 +77,15 @@ test.describe("dashboard", () => {
     await expect(page.getByRole("heading", { name: "No answers in this period" })).toBeVisible();
     await expect(page.getByRole("button", { name: "Export CSV" })).toBeDisabled();
   });
+
+  test("an empty chart says why it is empty", async ({ page }) => {
+    await openApp(page, { plainStats: true });
+    await page.getByRole("button", { name: "Dashboard" }).click();
+    await expect(page.getByTestId("chart-over-time-empty")).toHaveText(
+      "Nothing drafted in this period yet: drafting shows here once answers use a speed-up mode.",
+    );
+    await expect(page.getByTestId("chart-speedup-empty")).toContainText("No speed-up figures yet");
+    await expect(page.getByTestId("chart-position-empty")).toContainText("No drafted steps yet");
+    await expect(page.locator("canvas")).toHaveCount(0);
+  });
 });

@@ -2,7 +2,7 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import * as ipc from "./api/ipc";
-import type { ConversationId, IpcError, ModelsStatus, Settings } from "./api/types";
+import type { ConversationId, IpcError, ModelsStatus, PrepareEvent, Settings } from "./api/types";
 import { ChatView } from "./components/ChatView";
 import { Dashboard } from "./components/Dashboard";
 import { ErrorBox } from "./components/ErrorBox";
@@ -11,6 +11,12 @@ import { SettingsView } from "./components/SettingsView";
 import { Sidebar, type View } from "./components/Sidebar";
 import { Toasts } from "./components/Toasts";
 import { applyFontScale, applyTheme } from "./lib/theme";
+
+/** The models for the next answer: loading in the background, ready, or failed to load. */
+export type EngineState =
+  | { phase: "preparing"; event: PrepareEvent | null }
+  | { phase: "ready" }
+  | { phase: "failed"; error: IpcError };
 
 type Boot =
   | { phase: "loading" }
@@ -25,6 +31,8 @@ export function App() {
   const [focusTick, setFocusTick] = useState(0);
   const [listKey, setListKey] = useState(0);
   const searchRef = useRef<HTMLInputElement>(null);
+  const [engine, setEngine] = useState<EngineState | null>(null);
+  const prepareSeq = useRef(0);
 
   async function start() {
     setBoot({ phase: "loading" });
@@ -43,6 +51,22 @@ export function App() {
   }, []);
 
   const ready = boot.phase === "ready";
+  const readySettings = boot.phase === "ready" ? boot.settings : null;
+
+  // Load the models before the first question (and again after Settings
+  // change them), so nobody waits for loading after pressing Ask.
+  useEffect(() => {
+    if (!readySettings) return;
+    const seq = ++prepareSeq.current;
+    const mine = () => seq === prepareSeq.current;
+    setEngine({ phase: "preparing", event: null });
+    ipc
+      .enginePrepare(readySettings, (event) => {
+        if (mine() && event.kind !== "ready") setEngine({ phase: "preparing", event });
+      })
+      .then(() => mine() && setEngine({ phase: "ready" }))
+      .catch((e) => mine() && setEngine({ phase: "failed", error: ipc.toIpcError(e) }));
+  }, [readySettings]);
 
   function newChat() {
     setView("chat");
@@ -130,6 +154,7 @@ export function App() {
         <ChatView
           conversationId={convId}
           settings={settings}
+          engine={engine}
           active={view === "chat"}
           focusTick={focusTick}
           onStarted={(id) => {

@@ -1,15 +1,19 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use lookahead_engine::{AnswerEvent, CancelFlag, Mode, StepRecord};
+use lookahead_engine::{
+    AnswerEvent, AutoChoice, CancelFlag, EngineConfig, Mode, ModeRecord, PlainSpeed, Stage,
+    StepRecord,
+};
 use lookahead_store::{AnswerOutcome, MessageStatus};
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::State;
 
 use crate::error::{CommandError, CommandResult};
-use crate::settings::{MeasuredSpeed, Settings};
+use crate::settings::Settings;
 use crate::state::AppState;
 use crate::views::MessageView;
+use crate::worker::PrepareEvent;
 
 /// Streamed to the UI while an answer is written.
 #[derive(Serialize, Clone, Debug)]
@@ -19,11 +23,22 @@ pub enum AskEvent {
         request_id: String,
         conversation_id: i64,
     },
+    /// The models are being loaded before the answer starts.
+    Loading {
+        model: String,
+        role: String,
+        index: usize,
+        count: usize,
+    },
     Token {
         text: String,
     },
     Step {
         step: StepRecord,
+    },
+    /// What the engine is doing now ("Writing step 3…").
+    Stage {
+        stage: Stage,
     },
     Done {
         answer: Box<MessageView>,
@@ -64,27 +79,27 @@ fn title_for(question: &str) -> String {
 /// is missing (a chosen mode still runs, and names the missing file).
 fn available_modes(settings: &Settings) -> Vec<Mode> {
     let mut modes = vec![Mode::Plain];
-    if settings.draft_path().exists() {
+    let draft = settings.draft_path().exists();
+    if draft || settings.sd_proposer == "ngram" {
+        modes.push(Mode::Sd);
+    }
+    if draft {
         let judge_ready = settings.judge_kind == "llm"
             || lookahead_engine::models::path_for_role(lookahead_engine::models::Role::Embedding)
                 .exists();
-        modes.extend(
-            lookahead_engine::AVAILABLE_MODES
-                .iter()
-                .copied()
-                .filter(|m| *m != Mode::Plain)
-                .filter(|m| judge_ready || !m.uses_step_speculation()),
-        );
+        if judge_ready {
+            modes.extend([Mode::Lr, Mode::SdLr]);
+        }
     }
     modes
 }
 
-/// Recent speeds of each mode with the models these settings use, for
-/// "auto" (a fixed mode needs none).
-async fn measured_speeds(
+/// What this computer has measured of each mode with the models these
+/// settings use, for "auto" (a fixed mode needs none).
+async fn measured_modes(
     store: &lookahead_store::Store,
     settings: &Settings,
-) -> CommandResult<Vec<MeasuredSpeed>> {
+) -> CommandResult<Vec<ModeRecord>> {
     if settings.mode != "auto" {
         return Ok(Vec::new());
     }
@@ -102,13 +117,73 @@ async fn measured_speeds(
     Ok(speeds
         .into_iter()
         .filter_map(|s| {
-            Some(MeasuredSpeed {
+            Some(ModeRecord {
                 mode: s.mode.as_str().parse().ok()?,
-                answers: s.answers,
-                tokens_per_s: s.tokens_per_s,
+                answers: usize::try_from(s.total_answers).unwrap_or(0),
+                mean_speedup: s.mean_speedup,
             })
         })
         .collect())
+}
+
+/// How the next answer will run: the mode, the models to load and the
+/// plain speed it is compared with.
+struct Plan {
+    choice: AutoChoice,
+    config: EngineConfig,
+    target_name: String,
+    plain_speed: Option<PlainSpeed>,
+}
+
+async fn plan(store: &lookahead_store::Store, settings: &Settings) -> CommandResult<Plan> {
+    let choice = settings.resolved_mode(
+        &available_modes(settings),
+        &measured_modes(store, settings).await?,
+    );
+    let target_name = lookahead_engine::gguf_info::model_name(&settings.target_path());
+    let plain_speed = store.plain_speed(&target_name, 5).await?;
+    Ok(Plan {
+        choice,
+        config: settings.engine_config(choice.mode),
+        target_name,
+        plain_speed,
+    })
+}
+
+/// Gets the models the next answer needs ready before the question: loads
+/// them and, the first time a target runs on this computer, measures its
+/// plain speed (kept in the store). Progress streams on `on_event`. Called
+/// by the app at start and after the settings change.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn engine_prepare(
+    state: State<'_, AppState>,
+    settings: Option<Settings>,
+    on_event: Channel<PrepareEvent>,
+) -> CommandResult<()> {
+    let settings = match settings {
+        Some(s) => s,
+        None => state.settings().await?,
+    };
+    settings.validate()?;
+    let store = state.store().await?;
+    let plan = plan(&store, &settings).await?;
+    let events = on_event.clone();
+    let measured = state
+        .worker
+        .prepare(
+            plan.config,
+            plan.plain_speed,
+            Box::new(move |event| {
+                let _ = events.send(event);
+            }),
+        )
+        .await?;
+    if let Some(speed) = measured {
+        store
+            .save_plain_calibration(&plan.target_name, &speed)
+            .await?;
+    }
+    Ok(())
 }
 
 #[tauri::command(rename_all = "snake_case")]
@@ -128,12 +203,10 @@ pub async fn ask(
         return Err(lookahead_engine::EngineError::EmptyPrompt.into());
     }
     let store = state.store().await?;
-    let mode = settings.resolved_mode(
-        &available_modes(&settings),
-        &measured_speeds(&store, &settings).await?,
-    );
-    let config = settings.engine_config(mode);
-    let options = settings.ask_options(mode);
+    let plan = plan(&store, &settings).await?;
+    let mode = plan.choice.mode;
+    let config = plan.config;
+    let options = settings.ask_options(plan.choice);
 
     // A follow-up sees the conversation so far (read before the new
     // question is added to it).
@@ -169,6 +242,7 @@ pub async fn ask(
     });
 
     let events = on_event.clone();
+    let loading = on_event.clone();
     let result = state
         .worker
         .ask(
@@ -176,15 +250,33 @@ pub async fn ask(
             history,
             question,
             options,
+            plan.plain_speed,
             cancel,
             Box::new(move |event| {
                 let forwarded = match event {
                     AnswerEvent::Token { text } => AskEvent::Token { text },
                     AnswerEvent::Step { step } => AskEvent::Step { step },
+                    AnswerEvent::Stage { stage } => AskEvent::Stage { stage },
                     // The stored answer is sent instead, once saved.
                     AnswerEvent::Done { .. } => return,
                 };
                 let _ = events.send(forwarded);
+            }),
+            Box::new(move |event| {
+                if let PrepareEvent::Loading {
+                    model,
+                    role,
+                    index,
+                    count,
+                } = event
+                {
+                    let _ = loading.send(AskEvent::Loading {
+                        model,
+                        role,
+                        index,
+                        count,
+                    });
+                }
             }),
         )
         .await;

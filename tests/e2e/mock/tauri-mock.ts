@@ -45,6 +45,16 @@ export interface MockConfig {
   now?: string;
   /** Answers report step drafting switched off partway, for this reason. */
   speculationStopped?: string;
+  /** Delay between engine_prepare events, ms (default 30); the last event waits for
+   * window.__LOOKAHEAD_MOCK__.releasePrepare() when `holdPrepare` is set. */
+  prepareStepMs?: number;
+  holdPrepare?: boolean;
+  /** engine_prepare fails with this message. */
+  prepareFails?: string;
+  /** The usual (plain) speed is not known yet: answers carry no speed-up. */
+  noUsualSpeed?: boolean;
+  /** stats_query: plain answers only, with no speed-up figures (nothing to chart). */
+  plainStats?: boolean;
 }
 
 interface Call {
@@ -63,6 +73,7 @@ declare global {
       config: MockConfig;
       files: Record<string, string>;
       settings: Settings;
+      releasePrepare?: () => void;
     };
   }
 }
@@ -217,7 +228,8 @@ function metricsFor(mode: Settings["mode"], steps: StepRecord[], wall: number): 
     accepted_steps: plain ? null : accepted,
     step_acceptance_rate: plain ? null : drafted ? accepted / drafted : null,
     per_position_step_acceptance: plain ? null : [0.9, 0.8, 0.6, 0.5],
-    speedup_estimate: plain ? null : cfg.speculationStopped ? 0.7 : 1.8,
+    // Every mode is compared with this computer's usual plain speed, as the real shell does.
+    speedup_estimate: cfg.noUsualSpeed ? null : plain ? 1.02 : cfg.speculationStopped ? 0.7 : 1.8,
     speculation_stopped: plain ? null : (cfg.speculationStopped ?? null),
     // The engine's guard messages start so (control.rs).
     guard_stopped: !plain && (cfg.speculationStopped?.startsWith("slowdown guard") ?? false),
@@ -360,7 +372,16 @@ async function ask(args: { conversation_id: number | null; question: string; set
 
   try {
     let done = 0;
+    const resolvedMode = mode === "auto" ? "sd+lr" : mode;
+    const stepwise = resolvedMode === "lr" || resolvedMode === "sd+lr";
     for (const [i, s] of script.steps.entries()) {
+      // As the engine reports its stages: the main model writes the first step alone, then
+      // the helper drafts ahead and the main model checks.
+      if (stepwise && i > 0) {
+        emit({ kind: "stage", stage: { activity: "drafting", step: i, ahead: 4 } });
+        await sleep(delay);
+        emit({ kind: "stage", stage: { activity: "checking", step: i, drafted: 4 } });
+      } else emit({ kind: "stage", stage: { activity: "writing", step: i } });
       for (const w of s.text.split(/(?<= )/)) {
         await sleep(delay);
         if (state.cancelled) break;
@@ -389,6 +410,24 @@ async function ask(args: { conversation_id: number | null; question: string; set
     return { conversation_id: conv.id, message_id: answer.id, request_id };
   } finally {
     running.delete(request_id);
+    closeChannel(ch);
+  }
+}
+
+// ------------------------------------------------------------------ engine_prepare
+
+async function prepare(ch: Channelish): Promise<null> {
+  const step = cfg.prepareStepMs ?? 30;
+  try {
+    send(ch, { kind: "loading", model: "target.gguf", role: "target", index: 1, count: 1 });
+    await sleep(step);
+    if (cfg.prepareFails) fail("model_load", cfg.prepareFails);
+    send(ch, { kind: "measuring" });
+    if (cfg.holdPrepare) await new Promise<void>((r) => (window.__LOOKAHEAD_MOCK__!.releasePrepare = r));
+    else await sleep(step);
+    send(ch, { kind: "ready" });
+    return null;
+  } finally {
     closeChannel(ch);
   }
 }
@@ -446,6 +485,16 @@ function stats(since: string | null, until: string | null): Stats {
     [2.2, 2.4, 2],
   ];
   const scale = answers / 50;
+  if (cfg.plainStats) {
+    const plainDays = days.map((d) => ({ ...d, step_acceptance_rate: null, token_acceptance_rate: null, mean_speedup: null }));
+    return {
+      totals: { answers, generated_tokens: answers * 412, mean_speedup: null, step_acceptance_rate: null, token_acceptance_rate: null },
+      over_time: plainDays,
+      per_position: [],
+      speedup_histogram: [],
+      by_config: [{ draft_model: null, target_model: "Qwen3 8B (Q4_K_M)", judge: null, gamma: null, answers, step_acceptance_rate: null, token_acceptance_rate: null, mean_speedup: null }],
+    };
+  }
   return {
     totals: {
       answers,
@@ -495,6 +544,8 @@ async function handle(cmd: string, a: any): Promise<unknown> {
       return modelsStatus();
     case "ask":
       return ask(a);
+    case "engine_prepare":
+      return prepare(a.on_event);
     case "cancel": {
       const r = running.get(a.request_id);
       if (r) r.cancelled = true;

@@ -16,6 +16,7 @@ import type {
   IsoDate,
   ModelRole,
   ModelsStatus,
+  PrepareEvent,
   RequestId,
   Settings,
   Stats,
@@ -74,6 +75,13 @@ export function ask(
   const on_event = new Channel<AskEvent>();
   on_event.onmessage = onEvent;
   return call<AskResult>("ask", { conversation_id, question, settings, on_event });
+}
+
+/** Load the models the next answer needs (and time this computer once), streaming progress. */
+export function enginePrepare(settings: Settings, onEvent: (e: PrepareEvent) => void): Promise<void> {
+  const on_event = new Channel<PrepareEvent>();
+  on_event.onmessage = onEvent;
+  return call<void>("engine_prepare", { settings, on_event });
 }
 
 export const cancel = (request_id: RequestId) => call<void>("cancel", { request_id });

@@ -186,8 +186,25 @@ export interface Message {
 /** One assistant message, as in conversation_get. */
 export type AnswerView = Message;
 
+/**
+ * What the engine is doing while it writes an answer. `step` counts from 0,
+ * like StepRecord.index (the UI shows step + 1).
+ */
+export type Stage =
+  | { activity: "writing"; step: number }
+  | { activity: "drafting"; step: number; ahead: number }
+  | { activity: "checking"; step: number; drafted: number };
+
+/** Getting the models ready (`engine_prepare`), and loading inside `ask`. */
+export type PrepareEvent =
+  | { kind: "loading"; model: string; role: string; index: number; count: number }
+  | { kind: "measuring" }
+  | { kind: "ready" };
+
 export type AskEvent =
   | { kind: "started"; request_id: RequestId; conversation_id: ConversationId }
+  | { kind: "loading"; model: string; role: string; index: number; count: number }
+  | { kind: "stage"; stage: Stage }
   | { kind: "token"; text: string }
   | { kind: "step"; step: StepRecord }
   | { kind: "done"; answer: AnswerView }

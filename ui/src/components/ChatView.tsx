@@ -3,6 +3,8 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import * as ipc from "../api/ipc";
 import type { Conversation, ConversationId, IpcError, Message, Settings, StepRecord } from "../api/types";
+import type { EngineState } from "../App";
+import { type LiveStatus, prepareLabel } from "../lib/format";
 import { MODE_LABEL } from "../lib/format";
 import { ErrorBox } from "./ErrorBox";
 import { Icon } from "./Icon";
@@ -17,6 +19,9 @@ interface Live {
   tail: string;
   answer: Message | null;
   stopping: boolean;
+  /** What the engine is doing now, and when the question was sent. */
+  status: LiveStatus | null;
+  startedAt: number;
 }
 
 // Questions the default model answers correctly (a Rust test asks it each
@@ -26,6 +31,8 @@ const EXAMPLES: string[] = examples.map((e) => e.question);
 export function ChatView(props: {
   conversationId: ConversationId | null;
   settings: Settings;
+  /** The models' readiness (null before the app has asked for them). */
+  engine?: EngineState | null;
   active: boolean;
   focusTick: number;
   onStarted: (id: ConversationId) => void;
@@ -110,7 +117,17 @@ export function ChatView(props: {
     stick.current = true;
     cancelWanted.current = false;
     const startConv = props.conversationId;
-    setLive({ convId: startConv, question, requestId: null, steps: [], tail: "", answer: null, stopping: false });
+    setLive({
+      convId: startConv,
+      question,
+      requestId: null,
+      steps: [],
+      tail: "",
+      answer: null,
+      stopping: false,
+      status: null,
+      startedAt: Date.now(),
+    });
     let failure: IpcError | null = null;
     try {
       await ipc.ask(startConv, question, props.settings, (ev) => {
@@ -127,6 +144,12 @@ export function ChatView(props: {
                 .catch(() => undefined);
             }
             if (cancelWanted.current) void ipc.cancel(ev.request_id).catch(() => undefined);
+            break;
+          case "loading":
+            patchLive({ status: { kind: "loading", model: ev.model, role: ev.role, index: ev.index, count: ev.count } });
+            break;
+          case "stage":
+            patchLive({ status: { kind: "stage", stage: ev.stage } });
             break;
           case "token":
             patchLive((l) => ({ tail: l.tail + ev.text }));
@@ -259,12 +282,33 @@ export function ChatView(props: {
             (showLive.answer ? (
               <AnswerCard msg={showLive.answer} />
             ) : (
-              <LiveAnswer steps={showLive.steps} tail={showLive.tail} stopping={showLive.stopping} />
+              <LiveAnswer
+                steps={showLive.steps}
+                tail={showLive.tail}
+                stopping={showLive.stopping}
+                status={showLive.status}
+                startedAt={showLive.startedAt}
+              />
             ))}
         </div>
       </div>
 
       <div class="composer-wrap">
+        {props.engine?.phase === "preparing" && !live && (
+          <p class="engine-status chat-column" role="status" data-testid="engine-status">
+            <span class="spinner" aria-hidden="true" />
+            <span>{prepareLabel(props.engine.event)}</span>
+            <span class="muted small">You can type your question now; it starts as soon as they are ready.</span>
+          </p>
+        )}
+        {props.engine?.phase === "failed" && !live && (
+          <p class="engine-status engine-status--failed chat-column" role="status" data-testid="engine-status">
+            <Icon name="info" size={14} />
+            <span>
+              The models could not be loaded in advance: {props.engine.error.message} Asking a question tries again.
+            </span>
+          </p>
+        )}
         {askError && (
           <div class="chat-column">
             <ErrorBox error={askError.error} title="The answer could not be finished">

@@ -98,6 +98,12 @@ export function Dashboard() {
   const days = s?.over_time ?? [];
   const hist = s?.speedup_histogram ?? [];
   const pos = s?.per_position ?? [];
+  const noDrafts = days.every((d) => d.step_acceptance_rate == null && d.token_acceptance_rate == null);
+  const whyEmpty = (text: string, testId: string) => (
+    <p class="chart-empty muted" data-testid={testId}>
+      {text}
+    </p>
+  );
 
   return (
     <section class="dashboard" aria-labelledby="dash-title">
@@ -162,7 +168,13 @@ export function Dashboard() {
                 <section class="card chart-card chart-card--wide" aria-labelledby="c-time">
                   <h2 id="c-time">Drafts kept over time</h2>
                   <p class="chart-help muted small">Share of the helper’s drafts that the main model agreed with, day by day.</p>
-                  <ChartCanvas
+                  {noDrafts
+                    ? whyEmpty(
+                        "Nothing drafted in this period yet: drafting shows here once answers use a speed-up mode.",
+                        "chart-over-time-empty",
+                      )
+                    : (
+<ChartCanvas
                     testId="chart-over-time"
                     label={`Line chart of drafts kept per day, ${days.length} days. Steps kept on average ${pct(s.totals.step_acceptance_rate)}, tokens kept ${pct(s.totals.token_acceptance_rate)}.`}
                     deps={[days]}
@@ -205,12 +217,19 @@ export function Dashboard() {
                       },
                     })}
                   />
+                  )}
                 </section>
 
                 <section class="card chart-card" aria-labelledby="c-hist">
                   <h2 id="c-hist">How much faster answers were</h2>
                   <p class="chart-help muted small">Number of answers at each speed-up. 1× is the same speed as plain.</p>
-                  <ChartCanvas
+                  {hist.length === 0
+                    ? whyEmpty(
+                        "No speed-up figures yet: each answer gets one once this computer’s usual speed is known (timed when the models first load).",
+                        "chart-speedup-empty",
+                      )
+                    : (
+<ChartCanvas
                     testId="chart-speedup"
                     label={`Bar chart of answers by speed-up: ${hist.map((b) => `${b.bucket_start.toFixed(1)} to ${b.bucket_end.toFixed(1)} times, ${b.count}`).join("; ")}.`}
                     deps={[hist]}
@@ -226,12 +245,19 @@ export function Dashboard() {
                       },
                     })}
                   />
+                  )}
                 </section>
 
                 <section class="card chart-card" aria-labelledby="c-pos">
                   <h2 id="c-pos">Drafts kept by how far ahead</h2>
                   <p class="chart-help muted small">The helper’s 1st step ahead is easiest to get right; later ones are harder.</p>
-                  <ChartCanvas
+                  {pos.length === 0
+                    ? whyEmpty(
+                        "No drafted steps yet: step drafting has not run in this period (automatic mode uses it only where it pays on this computer).",
+                        "chart-position-empty",
+                      )
+                    : (
+<ChartCanvas
                     testId="chart-position"
                     label={`Bar chart of drafted steps kept by position: ${pos.map((x) => `${ordinal(x.position)} step ahead ${pct(x.rate)}`).join(", ")}.`}
                     deps={[pos]}
@@ -260,6 +286,7 @@ export function Dashboard() {
                       },
                     })}
                   />
+                  )}
                 </section>
               </div>
 

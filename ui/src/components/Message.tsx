@@ -1,7 +1,18 @@
 // One question and one answer. Model text is only ever rendered as text nodes.
 
+import { useEffect, useState } from "preact/hooks";
 import type { Message, StepRecord } from "../api/types";
-import { countVerdicts, duration, plural, speedLine, stepLabel, stepsSummary, VERDICT_SHORT } from "../lib/format";
+import {
+  countVerdicts,
+  duration,
+  liveStatusLabel,
+  type LiveStatus,
+  plural,
+  speedLine,
+  stepLabel,
+  stepsSummary,
+  VERDICT_SHORT,
+} from "../lib/format";
 import { ErrorBox } from "./ErrorBox";
 import { Icon, type IconName } from "./Icon";
 
@@ -183,17 +194,38 @@ export function AnswerCard(props: { msg: Message }) {
   );
 }
 
+/** Seconds since `since`, ticking once a second. */
+function useElapsed(since: number): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(t);
+  }, [since]);
+  return Math.max(0, Math.floor((now - since) / 1000));
+}
+
 /** The answer while it streams in. */
-export function LiveAnswer(props: { steps: StepRecord[]; tail: string; stopping: boolean }) {
-  const n = props.steps.length;
+export function LiveAnswer(props: {
+  steps: StepRecord[];
+  tail: string;
+  stopping: boolean;
+  status: LiveStatus | null;
+  startedAt: number;
+}) {
+  const elapsed = useElapsed(props.startedAt);
   return (
     <div class="msg msg--assistant">
       <article class="answer answer--live" aria-busy="true" data-testid="live-answer" aria-label="Answer in progress">
-        <div class="live-status" role="status">
+        <div class="live-status">
           <span class="spinner" aria-hidden="true" />
-          {props.stopping ? "Stopping…" : n ? `Working… ${plural(n, "step")} so far` : "Thinking…"}
+          <span role="status" data-testid="live-stage">
+            {props.stopping ? "Stopping…" : liveStatusLabel(props.status, props.steps.length)}
+          </span>
+          <span class="muted small live-elapsed" data-testid="live-elapsed" aria-hidden="true">
+            {elapsed > 0 ? `${elapsed} s` : ""}
+          </span>
         </div>
-        {n > 0 && <StepList steps={props.steps} />}
+        {props.steps.length > 0 && <StepList steps={props.steps} />}
         {props.tail && (
           <p class="live-tail" data-testid="live-tail">
             {props.tail}

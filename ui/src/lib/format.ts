@@ -1,6 +1,6 @@
 // Plain-language formatting shared by the screens.
 
-import type { Message, Mode, StepRecord, Verdict } from "../api/types";
+import type { Message, Mode, PrepareEvent, Stage, StepRecord, Verdict } from "../api/types";
 
 export function pct(rate: number | null | undefined, digits = 0): string {
   if (rate == null || !Number.isFinite(rate)) return "–";
@@ -92,27 +92,34 @@ export function stepsSummary(msg: Pick<Message, "steps" | "metrics" | "status">)
   return `Worked through ${plural(n, "step")}${t}`;
 }
 
+/** How an answer's speed compares with this computer's usual (plain) speed, in words. */
+export function speedVerdict(s: number | null | undefined): string | null {
+  if (s == null || !Number.isFinite(s) || s <= 0) return null;
+  if (s >= 1.1) return `${s.toFixed(1)}× faster than usual`;
+  if (s > 0.9) return "About as fast as usual";
+  if (s >= 0.7) return "A little slower than usual";
+  return `${s.toFixed(1)}× the usual speed — slower this time`;
+}
+
 /**
  * The plain-language speed line under an answer, e.g.
- * "1.8× faster than plain · 7 of 10 drafted steps kept".
+ * "1.8× faster than usual · 7 of 10 drafted steps kept". "Usual" is this
+ * computer's measured plain speed with the same main model.
  */
 export function speedLine(msg: Message): string | null {
   const m = msg.metrics;
   if (!m) return null;
   const parts: string[] = [];
   const drafting = msg.mode !== "plain" && (m.drafted_steps != null || m.drafted_tokens != null);
+  const verdict = speedVerdict(m.speedup_estimate);
   if (!drafting) {
     const tps = m.decode_tokens_per_s;
     parts.push("Plain decoding (no speed-up)");
+    if (verdict) parts.push(verdict);
     if (Number.isFinite(tps) && tps > 0) parts.push(`${tps.toFixed(1)} tokens a second`);
     return parts.join(" · ");
   }
-  const s = m.speedup_estimate;
-  if (s != null && Number.isFinite(s)) {
-    if (s >= 1.05) parts.push(`${s.toFixed(1)}× faster than plain`);
-    else if (s > 0.95) parts.push("About as fast as plain");
-    else parts.push(`${s.toFixed(1)}× — slower than plain this time`);
-  }
+  if (verdict) parts.push(verdict);
   if (m.drafted_steps != null && m.drafted_steps > 0) {
     parts.push(`${m.accepted_steps ?? 0} of ${m.drafted_steps} drafted steps kept`);
   }
@@ -128,6 +135,47 @@ export function speedLine(msg: Message): string | null {
   }
   if (parts.length === 0) parts.push(MODE_LABEL[msg.mode]);
   return parts.join(" · ");
+}
+
+/** What the live answer is waiting for. */
+export type LiveStatus =
+  | { kind: "loading"; model: string; role: string; index: number; count: number }
+  | { kind: "stage"; stage: Stage };
+
+const ROLE_WORD: Record<string, string> = { target: "main model", draft: "helper model" };
+
+/** "Loading the main model (1 of 2)…", "Writing step 3…", "Drafting steps 3–6 ahead…". */
+export function liveStatusLabel(status: LiveStatus | null, settled: number): string {
+  if (!status) return settled ? `Working… ${plural(settled, "step")} so far` : "Reading your question…";
+  if (status.kind === "loading") {
+    const what = ROLE_WORD[status.role] ?? "model";
+    return status.count > 1 ? `Loading the ${what} (${status.index} of ${status.count})…` : `Loading the ${what}…`;
+  }
+  const st = status.stage;
+  const n = st.step + 1;
+  switch (st.activity) {
+    case "writing":
+      return `Writing step ${n}…`;
+    case "drafting":
+      return st.ahead > 1 ? `Drafting steps ${n}–${n + st.ahead - 1} ahead…` : `Drafting step ${n} ahead…`;
+    case "checking":
+      return st.drafted > 1 ? `Checking ${st.drafted} drafted steps…` : "Checking the drafted step…";
+  }
+}
+
+/** The banner while the models get ready (`engine_prepare`). */
+export function prepareLabel(e: PrepareEvent | null): string {
+  if (!e) return "Getting the models ready…";
+  switch (e.kind) {
+    case "loading": {
+      const what = ROLE_WORD[e.role] ?? "model";
+      return `Getting the models ready… loading the ${what}${e.count > 1 ? ` (${e.index} of ${e.count})` : ""}`;
+    }
+    case "measuring":
+      return "Getting the models ready… timing this computer once, so each answer can say how fast it was";
+    case "ready":
+      return "The models are ready";
+  }
 }
 
 export function countVerdicts(steps: StepRecord[]): Record<Verdict, number> {

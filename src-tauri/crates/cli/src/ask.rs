@@ -80,6 +80,7 @@ impl JudgeArgs {
             sd_with_draft: self.sd_with_draft()?,
             prompt: self.prompt,
             correct_arithmetic: !self.no_calculator,
+            strict_guard: false,
         })
     }
 
@@ -203,6 +204,13 @@ pub fn run(args: AskArgs) -> Result<()> {
     let (conversation, history) = earlier_turns(&args)?;
     let config = engine_config(&args.models, args.mode)?;
     let mut engine = load_engine(&config, args.json)?;
+    if !args.no_save {
+        // The speed-up is against this computer's usual plain speed, as the
+        // app keeps it (none yet: the answer carries no estimate).
+        let target = engine.target_name().to_string();
+        let usual = crate::with_store(async |store| Ok(store.plain_speed(&target, 5).await?));
+        engine.set_plain_speed(usual.ok().flatten());
+    }
     let cancel = CancelFlag::new();
     let json = args.json;
     let answer = engine.ask_in(&history, &args.question, &options, &cancel, &mut |event| {
@@ -219,7 +227,7 @@ pub fn run(args: AskArgs) -> Result<()> {
                     eprintln!("\n[calculator: {}]", fix.describe());
                 }
             }
-            AnswerEvent::Done { .. } => {}
+            AnswerEvent::Done { .. } | AnswerEvent::Stage { .. } => {}
         }
     })?;
     let saved = if args.no_save {

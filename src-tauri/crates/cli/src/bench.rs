@@ -7,10 +7,13 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use lookahead_engine::prompt::same_number;
-use lookahead_engine::{Answer, CancelFlag, Engine, EngineConfig, Mode, DEFAULT_MAX_ANSWER_TOKENS};
+use lookahead_engine::{
+    choose_mode, Answer, AskOptions, CancelFlag, Engine, EngineConfig, Mode, ModeRecord,
+    DEFAULT_MAX_ANSWER_TOKENS,
+};
 use serde::{Deserialize, Serialize};
 
-use crate::ask::{engine_config, load_engine, JudgeArgs, ModelArgs};
+use crate::ask::{engine_config, JudgeArgs, ModelArgs};
 
 const DEFAULT_DATASET: &str = include_str!("../data/gsm8k_test_100.jsonl");
 
@@ -36,6 +39,11 @@ pub struct BenchArgs {
     /// Also run the draft model alone (plain), to measure its cost ratio c.
     #[arg(long)]
     pub with_draft_alone: bool,
+    /// Also run automatic mode as a new user meets it: nothing measured
+    /// yet, plain speed from the app's short calibration, then learning
+    /// from its own answers (one in ten tries another mode).
+    #[arg(long)]
+    pub auto: bool,
     #[arg(long, default_value_t = DEFAULT_MAX_ANSWER_TOKENS)]
     pub max_tokens: usize,
     #[arg(long, default_value_t = 100)]
@@ -76,8 +84,10 @@ pub struct ModeSummary {
     /// Wrong results found in the answers' steps / replaced by the calculator.
     pub wrong_sums: usize,
     pub corrections: usize,
-    /// Mean time to the first token of the answer, seconds.
+    /// Mean time to the first token of the answer, seconds (models loaded).
     pub time_to_first_token_s: f64,
+    /// Seconds to load the models this row needs.
+    pub load_s: f64,
     pub generated_tokens: usize,
     pub wall_seconds: f64,
     /// Pooled: all generated tokens / all wall seconds.
@@ -184,6 +194,7 @@ fn summarise(label: &str, model: &str, prompt: &str, answers: &[(Answer, bool)])
         wrong_sums: all_checks().filter(|c| !c.correct).count(),
         corrections: all_checks().filter(|c| c.corrected).count(),
         time_to_first_token_s: sum(&|a| a.metrics.time_to_first_token_s) / n,
+        load_s: 0.0,
         generated_tokens: tokens,
         wall_seconds: wall,
         tokens_per_s: if wall > 0.0 {
@@ -212,20 +223,46 @@ fn summarise(label: &str, model: &str, prompt: &str, answers: &[(Answer, bool)])
     }
 }
 
+/// How each question's mode is chosen.
+enum Choice {
+    Fixed(Mode),
+    /// As the app's automatic mode does, learning from the answers so far.
+    Auto,
+}
+
 fn run_questions(
     engine: &mut Engine,
-    mode: Mode,
+    choice: Choice,
     problems: &[(usize, Problem)],
     args: &BenchArgs,
     label: &str,
 ) -> Result<Vec<(Answer, bool)>> {
-    let options = args
-        .judge
-        .ask_options(mode, args.max_tokens, args.step_budget)?;
     let cancel = CancelFlag::new();
+    let available = engine.available_modes();
+    let mut records: Vec<ModeRecord> = Vec::new();
     let mut out = Vec::new();
     for (line, problem) in problems {
+        let (mode, exploring) = match choice {
+            Choice::Fixed(mode) => (mode, false),
+            Choice::Auto => {
+                let c = choose_mode(&available, &records);
+                (c.mode, c.exploring)
+            }
+        };
+        let options = AskOptions {
+            strict_guard: exploring,
+            ..args
+                .judge
+                .ask_options(mode, args.max_tokens, args.step_budget)?
+        };
         let answer = engine.ask(&problem.question, &options, &cancel, &mut |_| {})?;
+        if matches!(choice, Choice::Auto) {
+            remember(&mut records, &answer);
+        }
+        let label = match choice {
+            Choice::Fixed(_) => label.to_string(),
+            Choice::Auto => format!("{label}:{mode}"),
+        };
         let ok = answer
             .final_answer
             .as_deref()
@@ -258,6 +295,48 @@ fn run_questions(
     Ok(out)
 }
 
+/// Adds an answer to what automatic mode has measured (the app keeps the
+/// five latest per mode; so does this).
+fn remember(records: &mut Vec<ModeRecord>, answer: &Answer) {
+    const RECENT: usize = 5;
+    let at = match records.iter().position(|r| r.mode == answer.mode) {
+        Some(at) => at,
+        None => {
+            records.push(ModeRecord {
+                mode: answer.mode,
+                answers: 0,
+                mean_speedup: None,
+            });
+            records.len() - 1
+        }
+    };
+    let r = &mut records[at];
+    r.answers += 1;
+    if let Some(s) = answer.metrics.speedup_estimate {
+        let n = r.answers.min(RECENT) as f64;
+        r.mean_speedup = Some(r.mean_speedup.map_or(s, |m| m + (s - m) / n));
+    }
+}
+
+/// Loads the models, timing each: (engine, target seconds, draft seconds).
+fn load_timed(config: &EngineConfig, quiet: bool) -> Result<(Engine, f64, f64)> {
+    let mut started = Instant::now();
+    let (mut target_s, mut draft_s) = (0.0, 0.0);
+    let engine = Engine::load(config, &mut |p| {
+        if !p.done {
+            started = Instant::now();
+            if !quiet {
+                eprintln!("loading {} model {} ...", p.role, p.model);
+            }
+        } else if p.role == "target" {
+            target_s = started.elapsed().as_secs_f64();
+        } else {
+            draft_s = started.elapsed().as_secs_f64();
+        }
+    })?;
+    Ok((engine, target_s, draft_s))
+}
+
 pub fn run(args: BenchArgs) -> Result<()> {
     // Bad options are reported before seconds of model loading.
     args.judge
@@ -280,18 +359,21 @@ pub fn run(args: BenchArgs) -> Result<()> {
     );
     let mut modes = vec![Mode::Plain];
     modes.extend(args.modes.iter().copied().filter(|m| *m != Mode::Plain));
-    let needs_draft = modes.iter().any(|m| *m != Mode::Plain) || args.with_draft_alone;
+    let needs_draft = modes.iter().any(|m| *m != Mode::Plain) || args.with_draft_alone || args.auto;
     let config = engine_config(
         &args.models,
         if needs_draft { Mode::Sd } else { Mode::Plain },
     )?;
     let started = Instant::now();
-    let mut engine = load_engine(
+    let (mut engine, target_load_s, draft_load_s) = load_timed(
         &EngineConfig {
             backend: args.models.backend,
             ..EngineConfig::new(
                 config.target.clone(),
-                config.draft.clone().filter(|_| modes.len() > 1),
+                config
+                    .draft
+                    .clone()
+                    .filter(|_| modes.len() > 1 || args.auto),
             )
         },
         args.json,
@@ -300,8 +382,18 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let mut rows = Vec::new();
     let mut plain_speed = None;
     for mode in &modes {
-        let answers = run_questions(&mut engine, *mode, &problems, &args, mode.as_str())?;
+        let answers = run_questions(
+            &mut engine,
+            Choice::Fixed(*mode),
+            &problems,
+            &args,
+            mode.as_str(),
+        )?;
         let mut row = summarise(mode.as_str(), engine.target_name(), &prompt, &answers);
+        // Word drafting from the text needs no helper model.
+        let needs_draft =
+            mode.uses_step_speculation() || (*mode == Mode::Sd && args.judge.sd_with_draft()?);
+        row.load_s = target_load_s + if needs_draft { draft_load_s } else { 0.0 };
         if *mode == Mode::Plain {
             plain_speed = Some(row.tokens_per_s);
         } else if let Some(plain) = plain_speed.filter(|s| *s > 0.0) {
@@ -309,10 +401,37 @@ pub fn run(args: BenchArgs) -> Result<()> {
         }
         rows.push(row);
     }
+    if args.auto {
+        // A fresh profile: the app measures plain speed once at start.
+        let calibration = Instant::now();
+        engine.measure_plain_speed(&CancelFlag::new())?;
+        let calibration_s = calibration.elapsed().as_secs_f64();
+        let answers = run_questions(&mut engine, Choice::Auto, &problems, &args, "auto")?;
+        let mut used: Vec<(Mode, usize)> = Vec::new();
+        for (a, _) in &answers {
+            match used.iter_mut().find(|(m, _)| *m == a.mode) {
+                Some((_, n)) => *n += 1,
+                None => used.push((a.mode, 1)),
+            }
+        }
+        let label = format!(
+            "auto ({})",
+            used.iter()
+                .map(|(m, n)| format!("{m} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut row = summarise(&label, engine.target_name(), &prompt, &answers);
+        row.load_s = target_load_s + calibration_s;
+        if let Some(plain) = plain_speed.filter(|s| *s > 0.0) {
+            row.speedup_vs_plain = Some(row.tokens_per_s / plain);
+        }
+        rows.push(row);
+    }
     drop(engine);
     if args.with_draft_alone {
         if let Some(draft) = &config.draft {
-            let mut draft_engine = load_engine(
+            let (mut draft_engine, load_s, _) = load_timed(
                 &EngineConfig {
                     backend: args.models.backend,
                     ..EngineConfig::new(draft.clone(), None)
@@ -321,12 +440,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
             )?;
             let answers = run_questions(
                 &mut draft_engine,
-                Mode::Plain,
+                Choice::Fixed(Mode::Plain),
                 &problems,
                 &args,
                 "draft alone",
             )?;
             let mut row = summarise("draft alone", draft_engine.target_name(), &prompt, &answers);
+            row.load_s = load_s;
             if let Some(plain) = plain_speed.filter(|s| *s > 0.0) {
                 row.speedup_vs_plain = Some(row.tokens_per_s / plain);
             }
@@ -359,12 +479,12 @@ fn opt(value: Option<f64>, scale: f64, suffix: &str) -> String {
 
 fn markdown_table(report: &Report) -> String {
     let mut out = format!(
-        "Machine: {}\nDataset: {}\n\n| mode | model | prompt | accuracy (95% interval) | mean tokens | mean steps | cut off | wrong sums / corrected | tokens/s (pooled) | first token s | prefill tok/s | decode tok/s | speed-up vs plain | token acceptance | step acceptance | mean batch | judge ms/step | guard stops |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "Machine: {}\nDataset: {}\n\n| mode | model | prompt | accuracy (95% interval) | mean tokens | mean steps | cut off | wrong sums / corrected | tokens/s (pooled) | load s | first token s | prefill tok/s | decode tok/s | speed-up vs plain | token acceptance | step acceptance | mean batch | judge ms/step | guard stops |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
         report.machine, report.dataset
     );
     for r in &report.rows {
         out.push_str(&format!(
-            "| {} | {} | {} | {}/{} ({:.0}%; {:.0}–{:.0}%) | {:.0} | {:.1} | {} | {} / {} | {:.2} | {:.2} | {:.1} | {:.2} | {} | {} | {} | {:.2} | {} | {} |\n",
+            "| {} | {} | {} | {}/{} ({:.0}%; {:.0}–{:.0}%) | {:.0} | {:.1} | {} | {} / {} | {:.2} | {:.1} | {:.2} | {:.1} | {:.2} | {} | {} | {} | {:.2} | {} | {} |\n",
             r.label,
             r.model,
             r.prompt,
@@ -379,6 +499,7 @@ fn markdown_table(report: &Report) -> String {
             r.wrong_sums,
             r.corrections,
             r.tokens_per_s,
+            r.load_s,
             r.time_to_first_token_s,
             r.prefill_tokens_per_s,
             r.decode_tokens_per_s,
@@ -388,10 +509,10 @@ fn markdown_table(report: &Report) -> String {
             r.mean_batch_size,
             r.judge_ms_per_step
                 .map_or("–".to_string(), |ms| format!("{ms:.0}")),
-            if r
-                .label
-                .parse::<Mode>()
-                .is_ok_and(|m| m.uses_step_speculation())
+            if r.label.starts_with("auto")
+                || r.label
+                    .parse::<Mode>()
+                    .is_ok_and(|m| m.uses_step_speculation())
             {
                 format!("{}/{}", r.guard_stops, r.questions)
             } else {

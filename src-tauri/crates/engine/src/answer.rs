@@ -192,6 +192,21 @@ pub struct Answer {
     pub gamma: Option<usize>,
 }
 
+/// What the engine is doing while an answer is written, for a status line
+/// ("Writing step 3…"). Steps are counted from 0, like
+/// [`StepRecord::index`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "activity", rename_all = "snake_case")]
+pub enum Stage {
+    /// The main model writes step `step` itself.
+    Writing { step: usize },
+    /// The helper model drafts steps `step` .. `step + ahead`.
+    Drafting { step: usize, ahead: usize },
+    /// The main model writes its own version of the drafted steps (all
+    /// branches at once) and the judge compares them.
+    Checking { step: usize, drafted: usize },
+}
+
 /// Streamed while an answer is being written.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -200,6 +215,8 @@ pub enum AnswerEvent {
     Token { text: String },
     /// A step was settled and appended to the answer.
     Step { step: StepRecord },
+    /// The engine moved on to another part of the work.
+    Stage { stage: Stage },
     /// The answer is finished (or was stopped).
     Done { answer: Box<Answer> },
 }

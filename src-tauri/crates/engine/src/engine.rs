@@ -26,6 +26,7 @@ use crate::mistral::MistralGenerator;
 use crate::models;
 use crate::prompt::{self, PromptStyle};
 use crate::speculative::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
+use crate::speed::PlainSpeed;
 
 /// Which code runs the models.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +105,10 @@ impl JudgeChoice {
     }
 }
 
+/// Tokens written to measure plain decoding speed
+/// ([`Engine::measure_plain_speed`]).
+pub const CALIBRATION_TOKENS: usize = 48;
+
 /// Answer length the front ends default to: the standard reasoning prompt
 /// needs 300–500 tokens for a GSM8K problem, so this leaves room for a full
 /// worked answer.
@@ -147,6 +152,9 @@ pub struct AskOptions {
     /// The calculator in the loop: wrong results in a step are replaced by
     /// the exact value before the model goes on.
     pub correct_arithmetic: bool,
+    /// The mode is being tried out ("auto" exploring): step speculation
+    /// gets a single slow round before the guard switches it off.
+    pub strict_guard: bool,
 }
 
 impl Default for AskOptions {
@@ -163,6 +171,7 @@ impl Default for AskOptions {
             sd_with_draft: false,
             prompt: PromptStyle::default(),
             correct_arithmetic: false,
+            strict_guard: false,
         }
     }
 }
@@ -247,8 +256,9 @@ pub struct Engine {
     embedding: Option<EmbeddingJudge>,
     /// The target's chat template (both models read the same text).
     chat: ChatTemplate,
-    /// Measured plain decode speed of this target, for speed-up estimates.
-    plain_tokens_per_s: Option<f64>,
+    /// Plain decoding speed of this target on this computer: the
+    /// yardstick of speed-up estimates and of the slowdown guard.
+    plain_speed: Option<PlainSpeed>,
     /// The last answer with step speculation was stopped by the slowdown
     /// guard: the next one gives speculation a single round to pay off.
     speculation_lost_last_time: bool,
@@ -299,13 +309,60 @@ impl Engine {
             target_name: target_info.name(),
             draft_name: draft_info.map(|i| i.name()),
             embedding: None,
-            plain_tokens_per_s: None,
+            plain_speed: None,
             speculation_lost_last_time: false,
         })
     }
 
     pub fn target_name(&self) -> &str {
         &self.target_name
+    }
+
+    /// The plain decoding speed answers are compared with: measured by
+    /// [`Engine::measure_plain_speed`], given by the caller (what it kept
+    /// from earlier sessions), or from the latest plain answer.
+    pub fn plain_speed(&self) -> Option<PlainSpeed> {
+        self.plain_speed
+    }
+
+    pub fn set_plain_speed(&mut self, speed: Option<PlainSpeed>) {
+        if speed.is_some() {
+            self.plain_speed = speed;
+        }
+    }
+
+    /// Measures plain decoding of the target on a short question of our
+    /// own (a few seconds on a CPU; [`CALIBRATION_TOKENS`] tokens), keeps
+    /// it as the yardstick and returns it. `None` when the backend does
+    /// not report its timings or the measurement was cancelled.
+    pub fn measure_plain_speed(&mut self, cancel: &CancelFlag) -> Result<Option<PlainSpeed>> {
+        let prompt = self
+            .prepare_prompt(&[], prompt::CALIBRATION_QUESTION, &AskOptions::default())?
+            .text;
+        let mut generator = self.plain_target();
+        generator.take_stats();
+        let request = StepRequest {
+            text: prompt,
+            max_tokens: CALIBRATION_TOKENS,
+            stop_at_delimiter: false,
+        };
+        generator.continue_steps(
+            std::slice::from_ref(&request),
+            &Sampling::default(),
+            cancel,
+            &mut |_, _| {},
+        )?;
+        let stats = generator.take_stats();
+        drop(generator);
+        if cancel.is_cancelled() || stats.generated_tokens < CALIBRATION_TOKENS / 2 {
+            return Ok(None);
+        }
+        let measured = PlainSpeed::new(
+            rate(stats.prefill_tokens, stats.prefill_seconds),
+            rate(stats.generated_tokens, stats.decode_seconds),
+        );
+        self.set_plain_speed(measured);
+        Ok(measured)
     }
 
     pub fn draft_name(&self) -> Option<&str> {
@@ -458,8 +515,8 @@ impl Engine {
             max_answer_tokens: options.max_answer_tokens,
             adaptive_gamma: options.adaptive_gamma,
             slowdown_guard: options.slowdown_guard,
-            plain_tokens_per_s_estimate: self.plain_tokens_per_s,
-            guard_patience: if self.speculation_lost_last_time {
+            plain_tokens_per_s_estimate: self.plain_speed.map(|p| p.decode_tokens_per_s),
+            guard_patience: if self.speculation_lost_last_time || options.strict_guard {
                 1
             } else {
                 LookaheadSettings::default().guard_patience
@@ -473,6 +530,7 @@ impl Engine {
                 on_event(AnswerEvent::Token { text });
             }
             SchedulerEvent::Step(step) => on_event(AnswerEvent::Step { step }),
+            SchedulerEvent::Stage(stage) => on_event(AnswerEvent::Stage { stage }),
         };
 
         let target_exec = self.target.executor().cloned();
@@ -584,19 +642,20 @@ impl Engine {
         if mode.uses_step_speculation() && outcome.ended != LookaheadEnd::Cancelled {
             self.speculation_lost_last_time = outcome.stats.guard_stopped;
         }
-        if mode == Mode::Plain && metrics.tokens_per_s > 0.0 {
-            self.plain_tokens_per_s = Some(metrics.tokens_per_s);
-        }
-        metrics.speedup_estimate = self
-            .plain_tokens_per_s
-            .filter(|p| *p > 0.0)
-            .map(|p| metrics.tokens_per_s / p);
+        // Every answer is compared with plain decoding on this computer,
+        // plain ones included (how this one went against the usual).
+        metrics.speedup_estimate = self.plain_speed.and_then(|p| p.speedup(&metrics));
 
         let status = match outcome.ended {
             LookaheadEnd::Cancelled => AnswerStatus::Cancelled,
             _ if cancel.is_cancelled() => AnswerStatus::Cancelled,
             _ => AnswerStatus::Complete,
         };
+        if mode == Mode::Plain && status == AnswerStatus::Complete {
+            if let Some(measured) = PlainSpeed::of_answer(&metrics) {
+                self.plain_speed = Some(measured);
+            }
+        }
         // A cut answer's last paragraph is not a conclusion: only an answer
         // the model marked counts then.
         let cut_off = outcome.ended == LookaheadEnd::TokenBudget;

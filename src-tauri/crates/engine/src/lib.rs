@@ -22,10 +22,11 @@ pub mod mistral;
 pub mod models;
 pub mod prompt;
 pub mod speculative;
+pub mod speed;
 
 pub use answer::{
-    Answer, AnswerEvent, AnswerMetrics, AnswerStatus, KeptFrom, Mode, PositionCount, StepRecord,
-    Verdict,
+    Answer, AnswerEvent, AnswerMetrics, AnswerStatus, KeptFrom, Mode, PositionCount, Stage,
+    StepRecord, Verdict,
 };
 pub use cancel::CancelFlag;
 pub use chat::{ChatTurn, Speaker};
@@ -34,10 +35,11 @@ pub use generate::{
     GeneratorStats, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, STEP_DELIMITER,
 };
 pub use prompt::PromptStyle;
+pub use speed::{choose_mode, AutoChoice, ModeRecord, PlainSpeed};
 
 pub use engine::{
     AskOptions, Backend, Engine, EngineConfig, JudgeChoice, LoadProgress, PreparedPrompt,
-    DEFAULT_MAX_ANSWER_TOKENS,
+    CALIBRATION_TOKENS, DEFAULT_MAX_ANSWER_TOKENS,
 };
 
 /// Modes this build can run, given a draft model the executor supports

@@ -58,7 +58,7 @@ pub mod testing;
 
 use serde::{Deserialize, Serialize};
 
-use crate::answer::StepRecord;
+use crate::answer::{Stage, StepRecord};
 use crate::cancel::CancelFlag;
 use crate::error::Result;
 use crate::generate::{Sampling, StepGenerator, STEP_DELIMITER};
@@ -95,6 +95,9 @@ pub struct LookaheadSettings {
     /// The calculator in the loop: a wrong result in a step is replaced by
     /// the exact value and the target goes on from the corrected text.
     pub correct_arithmetic: bool,
+    /// The target writes the answer's first step alone, streaming it, so
+    /// the first words never wait for a round of drafting and judging.
+    pub first_step_by_target: bool,
 }
 
 impl Default for LookaheadSettings {
@@ -109,6 +112,7 @@ impl Default for LookaheadSettings {
             plain_tokens_per_s_estimate: None,
             guard_patience: control::GUARD_PATIENCE,
             correct_arithmetic: false,
+            first_step_by_target: true,
         }
     }
 }
@@ -131,6 +135,8 @@ pub enum SchedulerEvent {
     Text(String),
     /// A step was settled; sent right after its [`SchedulerEvent::Text`].
     Step(StepRecord),
+    /// What the scheduler starts doing now.
+    Stage(Stage),
 }
 
 /// Why an answer stopped.

@@ -24,6 +24,11 @@ pub const STANDARD_INSTRUCTION: &str =
 
 /// The same, asking for a blank line between steps (what step speculation
 /// splits on).
+/// The question the engine answers to measure plain decoding speed: an
+/// everyday sum, so the model writes ordinary reasoning text.
+pub const CALIBRATION_QUESTION: &str = "A team of 6 shares 3 pizzas, each cut into 8 slices. \
+How many slices does each person get, and how many are left over?";
+
 pub const STEPS_INSTRUCTION: &str = "Please reason step by step, with a blank line between steps, and put your final answer within \\boxed{}.";
 
 /// How a question is put to the model.

@@ -9,7 +9,7 @@ use lookahead_engine::lookahead::{
     run_lookahead, run_plain_steps, LookaheadEnd, LookaheadModels, LookaheadOutcome,
     LookaheadSettings, SchedulerEvent,
 };
-use lookahead_engine::{CancelFlag, KeptFrom, Sampling, StepGenerator, Verdict};
+use lookahead_engine::{CancelFlag, KeptFrom, Sampling, Stage, StepGenerator, Verdict};
 
 const PROMPT: &str = "<|im_start|>user\nHow many apples?<|im_end|>\n<|im_start|>assistant\n";
 
@@ -21,11 +21,14 @@ const ANSWER: [&str; 4] = [
     "Final: 7",
 ];
 
+/// Rounds from the first step on (the engine lets the target write the
+/// first step alone; `first_words_never_wait_for_drafting` tests that).
 fn settings(gamma: usize) -> LookaheadSettings {
     LookaheadSettings {
         gamma,
         adaptive_gamma: false,
         slowdown_guard: false,
+        first_step_by_target: false,
         ..LookaheadSettings::default()
     }
 }
@@ -76,20 +79,28 @@ fn plain(target: &mut ScriptedGenerator, settings: &LookaheadSettings) -> Lookah
     .expect("plain run")
 }
 
+/// Text and step events (the answer itself, not the stage reports).
+fn settled(events: &[SchedulerEvent]) -> usize {
+    events
+        .iter()
+        .filter(|e| !matches!(e, SchedulerEvent::Stage(_)))
+        .count()
+}
+
 /// The streamed text and steps are exactly the outcome's.
 fn check_events_match(outcome: &LookaheadOutcome, events: &[SchedulerEvent]) {
     let text: String = events
         .iter()
         .filter_map(|e| match e {
             SchedulerEvent::Text(t) => Some(t.as_str()),
-            SchedulerEvent::Step(_) => None,
+            _ => None,
         })
         .collect();
     let steps: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
             SchedulerEvent::Step(s) => Some(s.clone()),
-            SchedulerEvent::Text(_) => None,
+            _ => None,
         })
         .collect();
     assert_eq!(text, outcome.text);
@@ -155,6 +166,61 @@ fn identical_draft_is_accepted_throughout_with_bonus_steps() {
     assert_eq!(draft.calls().len(), 3, "the draft writes one step per call");
     assert!(draft.calls().iter().all(|c| c.len() == 1));
     assert_eq!(stats.answer_tokens, ANSWER.concat().chars().count());
+}
+
+#[test]
+fn first_words_never_wait_for_drafting() {
+    let mut draft = ScriptedGenerator::new("draft", PROMPT, &ANSWER);
+    let mut target = target();
+    let settings = LookaheadSettings {
+        first_step_by_target: true,
+        ..settings(2)
+    };
+    let run = lookahead(
+        &mut draft,
+        &mut target,
+        &mut ExactJudge,
+        &settings,
+        &CancelFlag::new(),
+    );
+    assert_eq!(run.outcome.text, ANSWER.concat());
+    // The first step is the target's own, streamed before anything else.
+    assert_eq!(run.outcome.steps[0].kept_from, KeptFrom::Target);
+    assert_eq!(run.outcome.steps[0].verdict, Verdict::TargetOnly);
+    assert_eq!(
+        run.events[0],
+        SchedulerEvent::Stage(Stage::Writing { step: 0 })
+    );
+    assert!(
+        matches!(&run.events[1], SchedulerEvent::Text(t) if ANSWER[0].starts_with(t.as_str())),
+        "{:?}",
+        run.events[1]
+    );
+    let first_draft = run
+        .events
+        .iter()
+        .position(|e| matches!(e, SchedulerEvent::Stage(Stage::Drafting { .. })))
+        .expect("drafting follows");
+    let first_step_settled = run
+        .events
+        .iter()
+        .position(|e| matches!(e, SchedulerEvent::Step(_)))
+        .unwrap();
+    assert!(first_step_settled < first_draft);
+    assert_eq!(
+        run.events[first_draft],
+        SchedulerEvent::Stage(Stage::Drafting { step: 1, ahead: 2 })
+    );
+    assert!(
+        run.events[first_draft..].contains(&SchedulerEvent::Stage(Stage::Checking {
+            step: 1,
+            drafted: 2
+        }))
+    );
+    // Drafting still pays from the second step on.
+    assert!(run.outcome.stats.accepted_steps > 0);
+    // The draft was never asked for the first step.
+    assert!(draft.calls().iter().flatten().all(|r| r.text != PROMPT));
 }
 
 #[test]
@@ -418,7 +484,7 @@ fn cancel_during_the_target_call_returns_what_was_settled() {
     assert_eq!(run.outcome.ended, LookaheadEnd::Cancelled);
     assert_eq!(run.outcome.text, ANSWER[..3].concat());
     assert_eq!(
-        run.events.len(),
+        settled(&run.events),
         6,
         "three settled steps, text + record each"
     );
@@ -439,7 +505,11 @@ fn cancel_during_drafting_stops_before_the_target_runs() {
     );
     assert_eq!(run.outcome.ended, LookaheadEnd::Cancelled);
     assert_eq!(run.outcome.text, "");
-    assert!(run.events.is_empty());
+    assert_eq!(settled(&run.events), 0);
+    assert_eq!(
+        run.events,
+        [SchedulerEvent::Stage(Stage::Drafting { step: 0, ahead: 3 })]
+    );
     assert!(target.calls().is_empty());
 }
 

@@ -75,6 +75,7 @@ fn streamed_pieces_join_to_the_answer_and_metrics_add_up() {
                 AnswerEvent::Token { text } => pieces.push_str(&text),
                 AnswerEvent::Step { step } => step_texts.push_str(&step.text),
                 AnswerEvent::Done { answer } => done = Some(answer),
+                AnswerEvent::Stage { .. } => {}
             },
         )
         .expect("answer");

@@ -31,6 +31,11 @@ pub struct ModelSet<'a> {
     pub judge: Option<&'a str>,
 }
 
+#[cfg(feature = "engine")]
+fn calibration_key(target: &str) -> String {
+    format!("plain_speed:{target}")
+}
+
 /// One mode's measured speed, from [`Store::speed_by_mode`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModeSpeed {
@@ -38,6 +43,13 @@ pub struct ModeSpeed {
     /// Answers measured (at most the `recent` asked for).
     pub answers: i64,
     pub tokens_per_s: f64,
+    /// Complete answers in this mode with these models, all of them.
+    #[serde(default)]
+    pub total_answers: i64,
+    /// Mean speed-up over plain decoding of the measured answers that
+    /// carry an estimate.
+    #[serde(default)]
+    pub mean_speedup: Option<f64>,
 }
 
 /// How [`Store::acceptance_by`] groups answers.
@@ -353,9 +365,10 @@ impl Store {
     ) -> Result<Vec<ModeSpeed>> {
         let rows = sqlx::query(
             "WITH r AS (
-                SELECT x.mode, x.generated_tokens, x.wall_seconds,
+                SELECT x.mode, x.generated_tokens, x.wall_seconds, x.speedup_estimate,
                        row_number() OVER (PARTITION BY x.mode
-                                          ORDER BY x.created_at DESC, x.message_id DESC) AS n
+                                          ORDER BY x.created_at DESC, x.message_id DESC) AS n,
+                       count(*) OVER (PARTITION BY x.mode) AS total
                 FROM answer_metrics x
                 JOIN messages m ON m.id = x.message_id
                 WHERE m.status = 'complete'
@@ -364,8 +377,9 @@ impl Store {
                   AND (x.mode IN ('plain', 'sd') OR x.judge_model IS ?3)
                   AND x.wall_seconds > 0 AND x.generated_tokens > 0
             )
-            SELECT mode, count(*) AS answers,
-                   sum(generated_tokens) / sum(wall_seconds) AS tokens_per_s
+            SELECT mode, count(*) AS answers, max(total) AS total_answers,
+                   sum(generated_tokens) / sum(wall_seconds) AS tokens_per_s,
+                   avg(speedup_estimate) AS mean_speedup
             FROM r WHERE n <= ?4 AND mode IS NOT NULL
             GROUP BY mode ORDER BY mode",
         )
@@ -384,6 +398,8 @@ impl Store {
                     .map_err(|e| sqlx::Error::Decode(format!("mode {mode:?}: {e}").into()))?,
                 answers: row.try_get("answers")?,
                 tokens_per_s: get_f64(row, "tokens_per_s")?.unwrap_or_default(),
+                total_answers: row.try_get("total_answers")?,
+                mean_speedup: get_f64(row, "mean_speedup")?,
             })
         };
         rows.iter()
@@ -522,5 +538,62 @@ pub(crate) fn csv_field(text: &str) -> String {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
         text.to_owned()
+    }
+}
+
+/// The plain-decoding yardstick of speed-up estimates, kept per target.
+#[cfg(feature = "engine")]
+impl Store {
+    /// How fast plain decoding of `target` (a model name) runs on this
+    /// computer: the mean prompt and answer rates of its `recent` latest
+    /// complete plain answers, else the calibration kept by
+    /// [`Store::save_plain_calibration`], else `None`. Answers shorter than
+    /// 16 tokens are too short to time.
+    pub async fn plain_speed(
+        &self,
+        target: &str,
+        recent: i64,
+    ) -> Result<Option<lookahead_engine::PlainSpeed>> {
+        let row = sqlx::query(
+            "SELECT avg(prefill_tokens_per_s) AS prefill, avg(decode_tokens_per_s) AS decode,
+                    count(*) AS answers
+             FROM (SELECT x.prefill_tokens_per_s, x.decode_tokens_per_s
+                   FROM answer_metrics x JOIN messages m ON m.id = x.message_id
+                   WHERE m.status = 'complete' AND x.mode = 'plain' AND x.target_model IS ?1
+                     AND x.generated_tokens >= 16
+                     AND x.prefill_tokens_per_s > 0 AND x.decode_tokens_per_s > 0
+                   ORDER BY x.created_at DESC, x.message_id DESC LIMIT ?2)",
+        )
+        .bind(target)
+        .bind(recent)
+        .fetch_one(&self.pool)
+        .await
+        .at(&self.path)?;
+        let answers: i64 = row.try_get("answers").at(&self.path)?;
+        if answers > 0 {
+            let measured = lookahead_engine::PlainSpeed::new(
+                get_f64(&row, "prefill").at(&self.path)?.unwrap_or_default(),
+                get_f64(&row, "decode").at(&self.path)?.unwrap_or_default(),
+            );
+            if measured.is_some() {
+                return Ok(measured);
+            }
+        }
+        Ok(self
+            .get_setting::<lookahead_engine::PlainSpeed>(&calibration_key(target))
+            .await?
+            .and_then(|p| {
+                lookahead_engine::PlainSpeed::new(p.prefill_tokens_per_s, p.decode_tokens_per_s)
+            }))
+    }
+
+    /// Keeps a measured plain speed of `target` for
+    /// [`Store::plain_speed`] (used until plain answers replace it).
+    pub async fn save_plain_calibration(
+        &self,
+        target: &str,
+        speed: &lookahead_engine::PlainSpeed,
+    ) -> Result<()> {
+        self.set_setting(&calibration_key(target), speed).await
     }
 }

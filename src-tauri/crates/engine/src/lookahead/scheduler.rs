@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::control::{GammaController, SlowdownGuard};
 use super::{LookaheadEnd, LookaheadOutcome, LookaheadSettings, LookaheadStats, SchedulerEvent};
-use crate::answer::{KeptFrom, StepRecord, Verdict};
+use crate::answer::{KeptFrom, Stage, StepRecord, Verdict};
 use crate::arith;
 use crate::cancel::CancelFlag;
 use crate::error::{EngineError, Result};
@@ -180,7 +180,8 @@ impl<'a> Scheduler<'a> {
             if self.stats.answer_tokens >= self.token_room {
                 break LookaheadEnd::TokenBudget;
             }
-            let next = if self.speculating() && self.at_step_boundary() {
+            let first_step = self.answer.is_empty() && self.settings.first_step_by_target;
+            let next = if self.speculating() && self.at_step_boundary() && !first_step {
                 self.round()?
             } else {
                 self.plain_step()?
@@ -296,6 +297,11 @@ impl<'a> Scheduler<'a> {
 
     /// One step by the target alone.
     fn plain_step(&mut self) -> Result<Option<LookaheadEnd>> {
+        if !self.finishing_corrected_step {
+            (self.on_event)(SchedulerEvent::Stage(Stage::Writing {
+                step: self.steps.len(),
+            }));
+        }
         let max_tokens = self.step_max_tokens(self.token_room, 0);
         let request = StepRequest {
             text: format!("{}{}", self.prompt, self.answer),
@@ -369,6 +375,10 @@ impl<'a> Scheduler<'a> {
         let gamma = self.gamma.current();
         let base = format!("{}{}", self.prompt, self.answer);
         let delimiter = self.settings.delimiter.clone();
+        (self.on_event)(SchedulerEvent::Stage(Stage::Drafting {
+            step: self.steps.len(),
+            ahead: gamma,
+        }));
 
         // 1. The draft writes ahead, one step per call: each needs the last.
         let mut drafts: Vec<(Step, f64)> = Vec::new();
@@ -448,6 +458,10 @@ impl<'a> Scheduler<'a> {
         if self.cancel.is_cancelled() {
             return Ok(Some(LookaheadEnd::Cancelled));
         }
+        (self.on_event)(SchedulerEvent::Stage(Stage::Checking {
+            step: self.steps.len(),
+            drafted: drafts.len(),
+        }));
         let started = Instant::now();
         let result =
             self.target

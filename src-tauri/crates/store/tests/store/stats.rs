@@ -551,8 +551,10 @@ async fn speed_by_mode_pools_the_latest_complete_answers_of_the_same_models() {
         .unwrap();
 
     // Expected: per mode, the `recent` newest matching answers (ties in
-    // time: the later saved first), pooled tokens / seconds.
-    let expected = |keep: &dyn Fn(&Spec) -> bool, recent: usize| -> Vec<(Mode, i64, f64)> {
+    // time: the later saved first), pooled tokens / seconds, the mean of
+    // their speed-up estimates, and how many matching answers there are.
+    type Want = (Mode, i64, f64, i64, Option<f64>);
+    let expected = |keep: &dyn Fn(&Spec) -> bool, recent: usize| -> Vec<Want> {
         let mut by_mode: BTreeMap<&'static str, Vec<(usize, &Spec)>> = BTreeMap::new();
         for (i, s) in specs.iter().enumerate().filter(|(_, s)| keep(s)) {
             by_mode.entry(s.mode.as_str()).or_default().push((i, s));
@@ -560,19 +562,40 @@ async fn speed_by_mode_pools_the_latest_complete_answers_of_the_same_models() {
         by_mode
             .into_values()
             .map(|mut v| {
+                let total = v.len() as i64;
                 v.sort_by(|a, b| b.1.at.cmp(&a.1.at).then(b.0.cmp(&a.0)));
                 v.truncate(recent);
                 let tokens: i64 = v.iter().map(|(_, s)| s.metrics.generated_tokens).sum();
                 let secs: f64 = v.iter().map(|(_, s)| s.metrics.wall_seconds).sum();
-                (v[0].1.mode, v.len() as i64, tokens as f64 / secs)
+                let speedups: Vec<f64> = v
+                    .iter()
+                    .filter_map(|(_, s)| s.metrics.speedup_estimate)
+                    .collect();
+                let mean = (!speedups.is_empty())
+                    .then(|| speedups.iter().sum::<f64>() / speedups.len() as f64);
+                (
+                    v[0].1.mode,
+                    v.len() as i64,
+                    tokens as f64 / secs,
+                    total,
+                    mean,
+                )
             })
             .collect()
     };
-    let check = |got: Vec<ModeSpeed>, want: Vec<(Mode, i64, f64)>| {
+    let check = |got: Vec<ModeSpeed>, want: Vec<Want>| {
         assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
-        for (g, (mode, answers, speed)) in got.iter().zip(want) {
-            assert_eq!((g.mode, g.answers), (mode, answers), "{got:?}");
+        for (g, (mode, answers, speed, total, mean)) in got.iter().zip(want) {
+            assert_eq!(
+                (g.mode, g.answers, g.total_answers),
+                (mode, answers, total),
+                "{got:?}"
+            );
             assert!((g.tokens_per_s - speed).abs() < 1e-9, "{g:?} vs {speed}");
+            match (g.mean_speedup, mean) {
+                (Some(a), Some(b)) => assert!((a - b).abs() < 1e-9, "{g:?} vs {b}"),
+                (a, b) => assert_eq!(a, b, "{g:?}"),
+            }
         }
     };
 
@@ -603,6 +626,7 @@ async fn speed_by_mode_pools_the_latest_complete_answers_of_the_same_models() {
         100,
     );
     assert_eq!(want[1].1, 5, "half the ten SD+LR answers have judge-a");
+    assert!(want[1].4.is_some() && want[0].4.is_none());
     check(got, want);
 
     // Another target: nothing measured.
@@ -612,4 +636,61 @@ async fn speed_by_mode_pools_the_latest_complete_answers_of_the_same_models() {
         judge: None,
     };
     assert!(store.speed_by_mode(&models, 3).await.unwrap().is_empty());
+}
+
+#[cfg(feature = "engine")]
+#[tokio::test]
+async fn plain_speed_comes_from_recent_plain_answers_else_the_calibration() {
+    let db = temp_db();
+    let store = open(&db.path).await;
+    assert_eq!(store.plain_speed("big", 5).await.unwrap(), None);
+
+    let calibrated = lookahead_engine::PlainSpeed::new(40.0, 9.0).unwrap();
+    store
+        .save_plain_calibration("big", &calibrated)
+        .await
+        .unwrap();
+    assert_eq!(store.plain_speed("big", 5).await.unwrap(), Some(calibrated));
+    assert_eq!(store.plain_speed("other", 5).await.unwrap(), None);
+
+    // Plain answers replace it: the mean rates of the latest `recent`
+    // complete ones with this target. Step-mode answers, cancelled ones
+    // and other targets do not count.
+    let specs = fixture();
+    fill(&store, &specs).await;
+    let c = store.create_conversation("cancelled").await.unwrap();
+    let mut stopped = outcome("stopped", vec![], Some(metrics(0, 0, None)));
+    stopped.status = MessageStatus::Cancelled;
+    stopped.metrics.as_mut().unwrap().decode_tokens_per_s = Some(1e6);
+    store
+        .save_answer(
+            c.id,
+            NewAnswer {
+                start: start(Mode::Plain, None, "big", None, None),
+                outcome: stopped,
+                created_at: Some(day(2026, 1, 1, 0)),
+            },
+        )
+        .await
+        .unwrap();
+    let mut plain: Vec<(usize, &Spec)> = specs
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.mode == Mode::Plain && s.target == "big")
+        .collect();
+    plain.sort_by(|a, b| b.1.at.cmp(&a.1.at).then(b.0.cmp(&a.0)));
+    plain.truncate(3);
+    let mean = |f: &dyn Fn(&AnswerMetrics) -> f64| {
+        plain.iter().map(|(_, s)| f(&s.metrics)).sum::<f64>() / plain.len() as f64
+    };
+    let got = store
+        .plain_speed("big", 3)
+        .await
+        .unwrap()
+        .expect("measured");
+    let prefill = mean(&|m| m.prefill_tokens_per_s.unwrap());
+    let decode = mean(&|m| m.decode_tokens_per_s.unwrap());
+    assert!((got.prefill_tokens_per_s - prefill).abs() < 1e-9, "{got:?}");
+    assert!((got.decode_tokens_per_s - decode).abs() < 1e-9, "{got:?}");
+    assert_ne!(got, calibrated);
 }
