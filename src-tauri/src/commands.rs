@@ -3,6 +3,7 @@
 //! macro's generated items).
 
 pub mod ask;
+pub mod files;
 pub mod history;
 pub mod models;
 pub mod settings;

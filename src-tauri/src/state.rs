@@ -12,6 +12,9 @@ use crate::error::{CommandError, CommandResult};
 use crate::settings::{Settings, SETTINGS_KEY};
 use crate::worker::EngineWorker;
 
+/// Store errors worth opening the file again for.
+const TRANSIENT: [&str; 4] = ["store_locked", "store_read_only", "disk_full", "io"];
+
 pub struct AppState {
     pub data_dir: PathBuf,
     /// None when the history file could not be opened (damaged, newer
@@ -40,9 +43,27 @@ impl AppState {
         self.data_dir.join("history.sqlite")
     }
 
-    /// The open store, or the reason it is not open.
+    /// The open store, or the reason it is not open. A failure that may
+    /// have passed (the file was locked by another program, the folder was
+    /// not writable for a moment) is retried on every call instead of being
+    /// remembered until the app restarts; a damaged or newer file is not
+    /// retried (it needs the user's decision, [`crate::commands::settings::store_reset`]).
     pub async fn store(&self) -> CommandResult<Store> {
-        self.store.read().await.clone()
+        let cached = self.store.read().await.clone();
+        match cached {
+            Err(e) if TRANSIENT.contains(&e.code.as_str()) => {
+                let mut slot = self.store.write().await;
+                if let Err(e) = &*slot {
+                    if TRANSIENT.contains(&e.code.as_str()) {
+                        *slot = Store::open(self.db_path())
+                            .await
+                            .map_err(CommandError::from);
+                    }
+                }
+                slot.clone()
+            }
+            other => other,
+        }
     }
 
     pub async fn replace_store(&self, store: Result<Store, CommandError>) {

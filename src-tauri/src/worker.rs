@@ -63,6 +63,9 @@ struct PrepareJob {
 enum Job {
     Ask(Box<AskJob>),
     Prepare(Box<PrepareJob>),
+    /// Panics on the engine thread, to test that a panic costs one job.
+    #[cfg(test)]
+    Panic(oneshot::Sender<Result<(), EngineError>>),
 }
 
 /// A handle to the engine thread. Cheap to clone.
@@ -178,13 +181,37 @@ fn ensure_loaded<'a>(
     }
 }
 
+/// Runs one job's work; a panic inside it becomes an error for that job
+/// alone, and the loaded models are dropped (they may be half-changed), so
+/// the next question loads them afresh instead of the app needing a restart.
+fn guarded<T>(
+    loaded: &mut Option<(EngineConfig, Engine)>,
+    work: impl FnOnce(&mut Option<(EngineConfig, Engine)>) -> Result<T, EngineError>,
+) -> Result<T, EngineError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(loaded))) {
+        Ok(result) => result,
+        Err(panic) => {
+            *loaded = None;
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            eprintln!("Lookahead: the engine panicked ({what}); its models will be loaded again");
+            Err(EngineError::Generation(format!(
+                "the engine stopped unexpectedly ({what}); it has been reset"
+            )))
+        }
+    }
+}
+
 fn run(inbox: mpsc::Receiver<Job>) {
     let mut loaded: Option<(EngineConfig, Engine)> = None;
     while let Ok(job) = inbox.recv() {
         match job {
             Job::Prepare(mut job) => {
-                let result = (|| {
-                    let engine = ensure_loaded(&mut loaded, &job.config, &mut job.on_event)?;
+                let result = guarded(&mut loaded, |loaded| {
+                    let engine = ensure_loaded(loaded, &job.config, &mut job.on_event)?;
                     engine.set_plain_speed(job.plain_speed);
                     let measured = if engine.plain_speed().is_none() {
                         (job.on_event)(PrepareEvent::Measuring);
@@ -194,15 +221,15 @@ fn run(inbox: mpsc::Receiver<Job>) {
                     };
                     (job.on_event)(PrepareEvent::Ready);
                     Ok(measured)
-                })();
+                });
                 let _ = job.reply.send(result);
             }
             Job::Ask(mut job) => {
-                let result = (|| {
+                let result = guarded(&mut loaded, |loaded| {
                     if job.cancel.is_cancelled() {
                         return Err(EngineError::Cancelled);
                     }
-                    let engine = ensure_loaded(&mut loaded, &job.config, &mut job.on_load)?;
+                    let engine = ensure_loaded(loaded, &job.config, &mut job.on_load)?;
                     engine.set_plain_speed(job.plain_speed);
                     engine.ask_in(
                         &job.history,
@@ -211,9 +238,48 @@ fn run(inbox: mpsc::Receiver<Job>) {
                         &job.cancel,
                         &mut job.on_event,
                     )
-                })();
+                });
                 let _ = job.reply.send(result);
             }
+            #[cfg(test)]
+            Job::Panic(reply) => {
+                let result = guarded(&mut loaded, |_| -> Result<(), EngineError> {
+                    panic!("injected panic")
+                });
+                let _ = reply.send(result);
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_fails_one_job_and_the_engine_keeps_serving() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let worker = EngineWorker::spawn().expect("worker");
+        runtime.block_on(async {
+            let (reply, done) = oneshot::channel();
+            worker.jobs.send(Job::Panic(reply)).expect("send");
+            let err = done
+                .await
+                .expect("a reply, not a dead thread")
+                .expect_err("panicked");
+            assert!(err.to_string().contains("injected panic"), "{err}");
+            // The thread is alive: the next job is answered on its merits.
+            let missing = EngineConfig::new("/nonexistent/model.gguf".into(), None);
+            let err = worker
+                .prepare(missing, None, Box::new(|_| {}))
+                .await
+                .expect_err("no such model");
+            assert!(
+                !err.to_string().contains("stopped"),
+                "the engine thread survived: {err}"
+            );
+        });
     }
 }

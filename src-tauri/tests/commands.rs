@@ -199,3 +199,61 @@ fn engine_prepare_times_the_model_once_and_every_answer_gets_a_verdict() {
         stats["totals"]
     );
 }
+
+/// Issue 14 (M4): while an answer is written, what the user has seen is
+/// saved about once a second, so a crash keeps it.
+#[test]
+fn streamed_text_is_saved_while_the_answer_is_written() {
+    use lookahead_engine::models::{fetched, Role};
+    let tiny = fetched(Role::Tiny).unwrap_or_else(|e| panic!("{e}"));
+    let app = app();
+    let db = app._data.path().join("history.sqlite");
+    let mut settings = call(&app, "settings_get", json!({})).expect("settings_get");
+    settings["target_model_path"] = json!(tiny.display().to_string());
+    settings["mode"] = json!("plain");
+    settings["max_answer_tokens"] = json!(400);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Read the history beside the app (read-only) until the answer in
+    // progress has text in it.
+    let watcher = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                let text = runtime.block_on(async {
+                    let store = lookahead_store::Store::open_read_only(&db).await.ok()?;
+                    let list = store.list_conversations().await.ok()?;
+                    let detail = store.get_conversation(list.first()?.id).await.ok()?;
+                    store.close().await;
+                    detail
+                        .messages
+                        .iter()
+                        .find(|m| m.message.status == lookahead_store::MessageStatus::InProgress)
+                        .map(|m| m.message.text.clone())
+                });
+                if text.is_some_and(|t| !t.is_empty()) {
+                    return true;
+                }
+            }
+            false
+        })
+    };
+    let result = call(
+        &app,
+        "ask",
+        json!({
+            "conversation_id": null,
+            "question": "Count from 1 to 600, one number per line.",
+            "settings": settings,
+            "on_event": "__CHANNEL__:5"
+        }),
+    );
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = watcher.join().expect("watcher");
+    result.expect("ask");
+    assert!(seen, "no text was saved while the answer was being written");
+}

@@ -66,7 +66,7 @@ test.describe("dashboard", () => {
     await page.getByRole("button", { name: "All time" }).click();
     await page.getByRole("button", { name: "Export CSV" }).click();
     await expect(page.getByTestId("toast").filter({ hasText: "Saved to /home/alex/Documents/lookahead-stats-start-to-" })).toBeVisible();
-    expect((await calls(page, "stats_csv"))[0].args).toEqual({ since: null, until: null });
+    expect((await calls(page, "stats_csv_to_file"))[0].args).toEqual({ since: null, until: null });
     const files = Object.values(await savedFiles(page));
     expect(files[0].split("\n")[0]).toBe("day,answers,step_acceptance_rate,token_acceptance_rate,mean_speedup");
   });

@@ -85,8 +85,9 @@ test.describe("history sidebar", () => {
       await page.getByRole("menuitem", { name: label }).click();
       const path = `/home/alex/Documents/Printer cartridge costs.${ext}`;
       await expect(page.getByTestId("toast").filter({ hasText: `Saved to ${path}` })).toBeVisible();
-      expect((await calls(page, "conversation_export"))[0].args).toEqual({ id: 3, format });
-      expect((await calls(page, "plugin:dialog|save"))[0].args).toMatchObject({ options: { defaultPath: `Printer cartridge costs.${ext}` } });
+      // The shell opens the save dialog and writes the file: the page never names a path.
+      expect((await calls(page, "conversation_export_to_file"))[0].args).toEqual({ id: 3, format });
+      expect(await calls(page, "save_text_file")).toEqual([]);
       const files = await savedFiles(page);
       expect(files[path].startsWith(start)).toBe(true);
       if (format === "json") expect(JSON.parse(files[path]).title).toBe("Printer cartridge costs");

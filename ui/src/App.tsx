@@ -9,7 +9,7 @@ import { ErrorBox } from "./components/ErrorBox";
 import { FirstRun } from "./components/FirstRun";
 import { SettingsView } from "./components/SettingsView";
 import { Sidebar, type View } from "./components/Sidebar";
-import { Toasts } from "./components/Toasts";
+import { showToast, Toasts } from "./components/Toasts";
 import { applyFontScale, applyTheme } from "./lib/theme";
 
 /** The models for the next answer: loading in the background, ready, or failed to load. */
@@ -49,6 +49,16 @@ export function App() {
   useEffect(() => {
     void start();
   }, []);
+
+  async function moveAside() {
+    try {
+      const movedTo = await ipc.storeReset();
+      await start();
+      if (movedTo) showToast({ text: `Started a fresh history. The old file was kept as ${movedTo}.`, tone: "success" });
+    } catch (e) {
+      setBoot({ phase: "error", error: ipc.toIpcError(e) });
+    }
+  }
 
   const ready = boot.phase === "ready";
   const readySettings = boot.phase === "ready" ? boot.settings : null;
@@ -104,11 +114,18 @@ export function App() {
     );
   }
   if (boot.phase === "error") {
+    // A damaged history (or one a different build set up) can be moved aside: it is kept, renamed.
+    const canMoveAside = boot.error.code === "store_corrupt" || boot.error.code === "store_migration_changed";
     return (
       <div class="splash">
         <div class="card splash-card">
           <ErrorBox error={boot.error} title="Lookahead could not start">
-            <button type="button" class="btn btn-primary" onClick={() => void start()}>
+            {canMoveAside && (
+              <button type="button" class="btn btn-primary" onClick={() => void moveAside()}>
+                Move the damaged file aside and start fresh
+              </button>
+            )}
+            <button type="button" class={canMoveAside ? "btn btn-secondary" : "btn btn-primary"} onClick={() => void start()}>
               Try again
             </button>
           </ErrorBox>

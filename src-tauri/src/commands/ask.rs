@@ -1,10 +1,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use lookahead_engine::{
     AnswerEvent, AutoChoice, CancelFlag, EngineConfig, Mode, ModeRecord, PlainSpeed, Stage,
     StepRecord,
 };
-use lookahead_store::{AnswerOutcome, MessageStatus};
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::State;
@@ -210,20 +210,17 @@ pub async fn ask(
 
     // A follow-up sees the conversation so far (read before the new
     // question is added to it).
-    let (conversation_id, history) = match conversation_id {
-        Some(id) => (
-            id,
-            lookahead_store::from_engine::chat_history(&store.get_conversation(id).await?),
-        ),
-        None => (
-            store.create_conversation(&title_for(&question)).await?.id,
-            Vec::new(),
-        ),
+    let history = match conversation_id {
+        Some(id) => lookahead_store::from_engine::chat_history(&store.get_conversation(id).await?),
+        None => Vec::new(),
     };
-    store.add_user_message(conversation_id, &question).await?;
-    let message_id = store
-        .begin_answer(
-            conversation_id,
+    let title = title_for(&question);
+    // The question and the answer's row are saved together before any
+    // work: a failure here loses nothing the user has seen.
+    let (conversation_id, _, message_id) = store
+        .start_answer(
+            conversation_id.ok_or(title.as_str()),
+            &question,
             lookahead_store::from_engine::answer_start(
                 mode,
                 &config,
@@ -241,6 +238,11 @@ pub async fn ask(
         conversation_id,
     });
 
+    // What the user has seen so far is saved about once a second, so a
+    // crash keeps it (the finished answer replaces it).
+    let shown = Arc::new(Mutex::new(String::new()));
+    let saver = keep_saving(store.clone(), message_id, shown.clone());
+    let streamed = shown.clone();
     let events = on_event.clone();
     let loading = on_event.clone();
     let result = state
@@ -254,7 +256,12 @@ pub async fn ask(
             cancel,
             Box::new(move |event| {
                 let forwarded = match event {
-                    AnswerEvent::Token { text } => AskEvent::Token { text },
+                    AnswerEvent::Token { text } => {
+                        if let Ok(mut shown) = streamed.lock() {
+                            shown.push_str(&text);
+                        }
+                        AskEvent::Token { text }
+                    }
                     AnswerEvent::Step { step } => AskEvent::Step { step },
                     AnswerEvent::Stage { stage } => AskEvent::Stage { stage },
                     // The stored answer is sent instead, once saved.
@@ -281,22 +288,14 @@ pub async fn ask(
         )
         .await;
     state.unregister(&request_id);
+    saver.abort();
 
     let outcome = match &result {
         Ok(answer) => lookahead_store::from_engine::answer_outcome(answer),
-        Err(error) => AnswerOutcome {
-            text: String::new(),
-            final_answer: None,
-            status: if matches!(error, lookahead_engine::EngineError::Cancelled) {
-                MessageStatus::Cancelled
-            } else {
-                MessageStatus::Failed
-            },
-            error: Some(error.user_message()),
-            steps: vec![],
-            metrics: None,
-            notes: Default::default(),
-        },
+        Err(error) => lookahead_store::from_engine::failed_outcome(
+            error,
+            &shown.lock().map(|s| s.clone()).unwrap_or_default(),
+        ),
     };
     store.finish_answer(message_id, outcome).await?;
 
@@ -319,6 +318,31 @@ pub async fn ask(
         request_id,
     })
 }
+
+/// Saves `shown` as the answer's text whenever it has grown, once a second,
+/// until aborted.
+fn keep_saving(
+    store: lookahead_store::Store,
+    message_id: i64,
+    shown: Arc<Mutex<String>>,
+) -> tauri::async_runtime::JoinHandle<()> {
+    tauri::async_runtime::spawn(async move {
+        let mut saved = 0;
+        loop {
+            tokio::time::sleep(SAVE_EVERY).await;
+            let text = match shown.lock() {
+                Ok(text) if text.len() != saved => text.clone(),
+                _ => continue,
+            };
+            if store.update_answer_text(message_id, &text).await.is_ok() {
+                saved = text.len();
+            }
+        }
+    })
+}
+
+/// How often the text of an answer being written is saved.
+const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn cancel(state: State<'_, AppState>, request_id: String) -> CommandResult<()> {

@@ -1,4 +1,6 @@
-use tauri::State;
+use tauri::{AppHandle, Runtime, State};
+
+use crate::commands::files::{file_name_from, save_with_dialog};
 
 use crate::error::{CommandError, CommandResult};
 use crate::state::AppState;
@@ -84,4 +86,30 @@ pub async fn conversation_export(
             format!("Unknown export format \"{other}\"; use md or json."),
         )),
     }
+}
+
+/// Exports a conversation to a file the user picks in the save dialog,
+/// opened here (the web view never names a path). Returns where it was
+/// saved, or `None` when the user closed the dialog.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn conversation_export_to_file<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    id: i64,
+    format: String,
+) -> CommandResult<Option<String>> {
+    let store = state.store().await?;
+    let (body, filter) = match format.as_str() {
+        "md" => (store.export_markdown(id).await?, "Markdown"),
+        "json" => (store.export_json(id).await?, "JSON"),
+        other => {
+            return Err(CommandError::new(
+                "invalid_format",
+                format!("Unknown export format \"{other}\"; use md or json."),
+            ))
+        }
+    };
+    let title = store.get_conversation(id).await?.conversation.title;
+    let name = format!("{}.{format}", file_name_from(&title));
+    save_with_dialog(&app, &name, filter, &format, body).await
 }

@@ -92,16 +92,3 @@ pub async fn models_import(path: String, role: String) -> CommandResult<ModelsSt
         .map_err(CommandError::internal)??;
     Ok(status())
 }
-
-/// Writes an export the user chose a place for in the save dialog.
-#[tauri::command(rename_all = "snake_case")]
-pub async fn save_text_file(path: String, contents: String) -> CommandResult<()> {
-    tokio::fs::write(&path, contents).await.map_err(|e| {
-        let message = if e.raw_os_error() == Some(28) {
-            "The disk is full. Free some space and try again.".to_string()
-        } else {
-            format!("The file could not be saved to {path}.")
-        };
-        CommandError::new("save_failed", message).with_details(e)
-    })
-}

@@ -154,3 +154,25 @@ pub async fn stats_csv(
     let filter = filter(since, until)?;
     Ok(state.store().await?.export_metrics_csv(&filter).await?)
 }
+
+/// Saves the per-answer CSV to a file the user picks in the save dialog,
+/// opened here. Returns where it was saved, or `None` when the user closed
+/// the dialog.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn stats_csv_to_file<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    state: State<'_, AppState>,
+    since: Option<String>,
+    until: Option<String>,
+) -> CommandResult<Option<String>> {
+    let name = format!(
+        "lookahead-stats-{}-to-{}.csv",
+        since.as_deref().unwrap_or("start"),
+        until
+            .clone()
+            .unwrap_or_else(|| chrono::Local::now().format("%Y-%m-%d").to_string())
+    );
+    let filter = filter(since, until)?;
+    let csv = state.store().await?.export_metrics_csv(&filter).await?;
+    crate::commands::files::save_with_dialog(&app, &name, "CSV spreadsheet", "csv", csv).await
+}

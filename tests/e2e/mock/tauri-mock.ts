@@ -55,6 +55,8 @@ export interface MockConfig {
   noUsualSpeed?: boolean;
   /** stats_query: plain answers only, with no speed-up figures (nothing to chart). */
   plainStats?: boolean;
+  /** The history cannot be opened: every history command fails so until store_reset. */
+  storeError?: IpcError;
 }
 
 interface Call {
@@ -530,8 +532,16 @@ function record(cmd: string, args: unknown) {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
+let storeError: IpcError | null = cfg.storeError ?? null;
+const NEEDS_STORE = new Set(["settings_get", "settings_set", "conversations_list", "conversation_get", "ask", "stats_query", "engine_prepare"]);
+
 async function handle(cmd: string, a: any): Promise<unknown> {
+  if (storeError && NEEDS_STORE.has(cmd)) throw storeError;
   switch (cmd) {
+    case "store_reset":
+      if (!storeError) return null;
+      storeError = null;
+      return "/home/alex/.local/share/lookahead/history.sqlite.corrupt-20261202T101500";
     case "models_status":
       return modelsStatus();
     case "models_fetch_default":
@@ -579,9 +589,21 @@ async function handle(cmd: string, a: any): Promise<unknown> {
       const c = getConv(a.id);
       return a.format === "json" ? JSON.stringify(c, null, 2) : exportMd(c);
     }
-    case "save_text_file":
-      files[a.path] = a.contents;
-      return null;
+    case "conversation_export_to_file": {
+      // As the shell does: it opens the save dialog itself (here the user picks Documents) and writes the file.
+      const c = getConv(a.id);
+      if (a.format !== "md" && a.format !== "json") fail("invalid_format", `Unknown export format "${a.format}"; use md or json.`);
+      const name = c.title.replace(/[\\/:*?"<>|\u0000-\u001f]+/g, " ").replace(/\s+/g, " ").trim().slice(0, 80) || "conversation";
+      const path = `/home/alex/Documents/${name}.${a.format}`;
+      files[path] = a.format === "json" ? JSON.stringify(c, null, 2) : exportMd(c);
+      return path;
+    }
+    case "stats_csv_to_file": {
+      const s = stats(a.since, a.until);
+      const path = `/home/alex/Documents/lookahead-stats-${a.since ?? "start"}-to-${a.until ?? ymd(new Date())}.csv`;
+      files[path] = ["day,answers,step_acceptance_rate,token_acceptance_rate,mean_speedup", ...s.over_time.map((d) => `${d.day},${d.answers},${d.step_acceptance_rate},${d.token_acceptance_rate},${d.mean_speedup}`)].join("\n");
+      return path;
+    }
     case "stats_query":
       return stats(a.since, a.until);
     case "stats_csv": {

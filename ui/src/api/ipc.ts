@@ -3,7 +3,7 @@
 // (snake_case keys; see types.ts / CONTRACT.md).
 
 import { Channel, invoke } from "@tauri-apps/api/core";
-import { open, save } from "@tauri-apps/plugin-dialog";
+import { open } from "@tauri-apps/plugin-dialog";
 import type {
   AskEvent,
   AskResult,
@@ -103,22 +103,27 @@ export const conversationRestore = (id: ConversationId) => call<void>("conversat
 export const conversationExport = (id: ConversationId, format: ExportFormat) =>
   call<string>("conversation_export", { id, format });
 
-export const saveTextFile = (path: string, contents: string) =>
-  call<void>("save_text_file", { path, contents });
+/** Save a conversation to a file the user picks (the shell opens the save dialog); the path, or null if cancelled. */
+export const conversationExportToFile = (id: ConversationId, format: ExportFormat) =>
+  call<string | null>("conversation_export_to_file", { id, format });
 
 // ---------------------------------------------------------------- stats
 
 export const statsQuery = (since: IsoDate | null, until: IsoDate | null) =>
   call<Stats>("stats_query", { since, until });
 
-export const statsCsv = (since: IsoDate | null, until: IsoDate | null) =>
-  call<string>("stats_csv", { since, until });
+/** Save the per-answer CSV to a file the user picks (the shell opens the save dialog); the path, or null if cancelled. */
+export const statsCsvToFile = (since: IsoDate | null, until: IsoDate | null) =>
+  call<string | null>("stats_csv_to_file", { since, until });
 
 // ---------------------------------------------------------------- settings
 
 export const settingsGet = () => call<Settings>("settings_get");
 
 export const settingsSet = (settings: Settings) => call<Settings>("settings_set", { settings });
+
+/** Move a damaged history file aside (kept, renamed) and start a fresh one; returns where it went. */
+export const storeReset = () => call<string | null>("store_reset");
 
 // ---------------------------------------------------------------- dialogs (plugin-dialog)
 
@@ -134,21 +139,4 @@ export async function pickModelFile(): Promise<string | null> {
   } catch (e) {
     throw toIpcError(e);
   }
-}
-
-/** Ask where to save a file, then write `contents` there. Returns the path, or null if cancelled. */
-export async function saveWithDialog(
-  defaultName: string,
-  filter: { name: string; extensions: string[] },
-  contents: string,
-): Promise<string | null> {
-  let path: string | null;
-  try {
-    path = await save({ defaultPath: defaultName, filters: [filter] });
-  } catch (e) {
-    throw toIpcError(e);
-  }
-  if (!path) return null;
-  await saveTextFile(path, contents);
-  return path;
 }

@@ -84,9 +84,7 @@ export function Dashboard() {
 
   async function exportCsv() {
     try {
-      const csv = await ipc.statsCsv(range.since, range.until);
-      const name = `lookahead-stats-${range.since ?? "start"}-to-${range.until ?? isoDay(new Date())}.csv`;
-      const path = await ipc.saveWithDialog(name, { name: "CSV spreadsheet", extensions: ["csv"] }, csv);
+      const path = await ipc.statsCsvToFile(range.since, range.until);
       if (path) showToast({ text: `Saved to ${path}`, tone: "success" });
     } catch (e) {
       showToast({ text: ipc.toIpcError(e).message, tone: "error" });

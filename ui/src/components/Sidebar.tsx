@@ -34,11 +34,6 @@ function group(list: ConversationSummary[], now = new Date()): Array<[string, Co
   return order.filter((g) => groups[g]).map((g) => [g, groups[g]]);
 }
 
-function fileName(title: string) {
-  const base = title.replace(/[\\/:*?"<>|\u0000-\u001f]+/g, " ").replace(/\s+/g, " ").trim().slice(0, 80);
-  return base || "conversation";
-}
-
 function ItemMenu(props: {
   conv: ConversationSummary;
   onClose: () => void;
@@ -188,9 +183,7 @@ export function Sidebar(props: {
 
   async function exportConv(c: ConversationSummary, format: ExportFormat) {
     try {
-      const text = await ipc.conversationExport(c.id, format);
-      const filter = format === "md" ? { name: "Markdown", extensions: ["md"] } : { name: "JSON", extensions: ["json"] };
-      const path = await ipc.saveWithDialog(`${fileName(c.title)}.${format}`, filter, text);
+      const path = await ipc.conversationExportToFile(c.id, format);
       if (path) showToast({ text: `Saved to ${path}`, tone: "success" });
     } catch (e) {
       showToast({ text: ipc.toIpcError(e).message, tone: "error" });

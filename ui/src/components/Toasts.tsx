@@ -42,6 +42,9 @@ export function Toasts() {
   const [list, setList] = useState<Toast[]>(toasts);
   useEffect(() => {
     subs.add(setList);
+    // A toast shown between the first render and this effect (e.g. right
+    // after the app came up) would otherwise be missed.
+    setList(toasts);
     return () => {
       subs.delete(setList);
     };

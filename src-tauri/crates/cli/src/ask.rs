@@ -203,38 +203,90 @@ pub fn run(args: AskArgs) -> Result<()> {
     }
     let (conversation, history) = earlier_turns(&args)?;
     let config = engine_config(&args.models, args.mode)?;
-    let mut engine = load_engine(&config, args.json)?;
-    if !args.no_save {
-        // The speed-up is against this computer's usual plain speed, as the
-        // app keeps it (none yet: the answer carries no estimate).
-        let target = engine.target_name().to_string();
-        let usual = crate::with_store(async |store| Ok(store.plain_speed(&target, 5).await?));
-        engine.set_plain_speed(usual.ok().flatten());
-    }
-    let cancel = CancelFlag::new();
-    let json = args.json;
-    let answer = engine.ask_in(&history, &args.question, &options, &cancel, &mut |event| {
-        if json {
-            return;
-        }
-        match event {
-            AnswerEvent::Token { text } => {
-                print!("{text}");
-                let _ = std::io::stdout().flush();
-            }
-            AnswerEvent::Step { step } => {
-                for fix in step.arithmetic.iter().filter(|c| !c.correct) {
-                    eprintln!("\n[calculator: {}]", fix.describe());
-                }
-            }
-            AnswerEvent::Done { .. } | AnswerEvent::Stage { .. } => {}
-        }
-    })?;
-    let saved = if args.no_save {
+
+    // The question is saved before any work, with its answer's row; the
+    // answer is filled in at the end, also when it is stopped or fails. If
+    // the history cannot be written, the answer is still shown.
+    let mut save_error: Option<anyhow::Error> = None;
+    let started = if args.no_save {
         None
     } else {
-        Some(save(conversation, &args.question, &answer, &options)?)
+        match begin(conversation, &args.question, &config, &options) {
+            Ok(started) => Some(started),
+            Err(error) => {
+                let why = error
+                    .downcast_ref::<lookahead_store::StoreError>()
+                    .map_or_else(|| format!("{error:#}"), |e| e.user_message());
+                eprintln!("Note: {why}\nThe answer will be shown but not saved.");
+                save_error = Some(error);
+                None
+            }
+        }
     };
+
+    // Ctrl-C stops the answer (what was written is kept and saved); a
+    // second Ctrl-C quits at once.
+    let cancel = CancelFlag::new();
+    let _ = signal_hook::flag::register_conditional_shutdown(
+        signal_hook::consts::SIGINT,
+        130,
+        cancel.shared(),
+    );
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, cancel.shared());
+
+    let json = args.json;
+    let mut shown = String::new();
+    let result = load_engine(&config, args.json).and_then(|mut engine| {
+        // The speed-up is against this computer's usual plain speed, as
+        // the app keeps it (none yet: the answer carries no estimate).
+        engine.set_plain_speed(started.as_ref().and_then(|s| s.usual));
+        Ok(
+            engine.ask_in(&history, &args.question, &options, &cancel, &mut |event| {
+                if let AnswerEvent::Token { text } = &event {
+                    shown.push_str(text);
+                }
+                if json {
+                    return;
+                }
+                match event {
+                    AnswerEvent::Token { text } => {
+                        print!("{}", crate::history::printable(&text));
+                        let _ = std::io::stdout().flush();
+                    }
+                    AnswerEvent::Step { step } => {
+                        for fix in step.arithmetic.iter().filter(|c| !c.correct) {
+                            eprintln!("\n[calculator: {}]", fix.describe());
+                        }
+                    }
+                    AnswerEvent::Done { .. } | AnswerEvent::Stage { .. } => {}
+                }
+            })?,
+        )
+    });
+
+    if let Some(started) = &started {
+        let outcome = match &result {
+            Ok(answer) => lookahead_store::from_engine::answer_outcome(answer),
+            Err(error) => match error.downcast_ref::<lookahead_engine::EngineError>() {
+                Some(e) => lookahead_store::from_engine::failed_outcome(e, &shown),
+                None => lookahead_store::from_engine::failed_outcome(
+                    &lookahead_engine::EngineError::Generation(format!("{error:#}")),
+                    &shown,
+                ),
+            },
+        };
+        let message = started.message_id;
+        if let Err(error) =
+            crate::with_store(async |store| Ok(store.finish_answer(message, outcome).await?))
+        {
+            save_error = Some(error);
+        }
+    }
+    let answer = result?;
+    let saved = started
+        .as_ref()
+        .filter(|_| save_error.is_none())
+        .map(|s| s.conversation_id);
     if json {
         let mut value = answer_json(&answer);
         value["conversation_id"] = serde_json::json!(saved);
@@ -247,11 +299,58 @@ pub fn run(args: AskArgs) -> Result<()> {
         }
         println!(
             "Answer: {}",
-            answer.final_answer.as_deref().unwrap_or("(none found)")
+            crate::history::printable(answer.final_answer.as_deref().unwrap_or("(none found)"))
         );
         println!("{}", metrics_line(&answer));
     }
+    if let Some(error) = save_error {
+        return Err(error.context("the answer above could not be saved in the history"));
+    }
+    if answer.status == lookahead_engine::AnswerStatus::Cancelled {
+        eprintln!("Stopped. What was written so far is saved in the history.");
+        std::process::exit(130);
+    }
     Ok(())
+}
+
+/// A question saved before its answer is written.
+struct Started {
+    conversation_id: i64,
+    message_id: i64,
+    /// This computer's usual plain speed with the target, if known.
+    usual: Option<lookahead_engine::PlainSpeed>,
+}
+
+/// Saves the question and its answer's row (one transaction), in
+/// `conversation` or a new one.
+fn begin(
+    conversation: Option<i64>,
+    question: &str,
+    config: &EngineConfig,
+    options: &AskOptions,
+) -> Result<Started> {
+    let title: String = question.trim().chars().take(60).collect();
+    let start = lookahead_store::from_engine::answer_start(
+        options.mode,
+        config,
+        options
+            .mode
+            .uses_step_speculation()
+            .then(|| options.judge.label()),
+        serde_json::to_value(options)?,
+    );
+    let target = lookahead_engine::gguf_info::model_name(&config.target);
+    crate::with_store(async |store| {
+        let (conversation_id, _, message_id) = store
+            .start_answer(conversation.ok_or(title.as_str()), question, start)
+            .await?;
+        let usual = store.plain_speed(&target, 5).await.unwrap_or(None);
+        Ok(Started {
+            conversation_id,
+            message_id,
+            usual,
+        })
+    })
 }
 
 /// What a reader should know about an answer besides its text: a cut-off,
@@ -295,38 +394,6 @@ fn earlier_turns(args: &AskArgs) -> Result<(Option<i64>, Vec<ChatTurn>)> {
             Some(id),
             lookahead_store::from_engine::chat_history(&detail),
         ))
-    })
-}
-
-/// Stores the question and its answer, in `conversation` or a new one;
-/// returns the conversation's id.
-fn save(
-    conversation: Option<i64>,
-    question: &str,
-    answer: &Answer,
-    options: &AskOptions,
-) -> Result<i64> {
-    crate::with_store(async |store| {
-        let id = match conversation {
-            Some(id) => id,
-            None => {
-                let title: String = question.trim().chars().take(60).collect();
-                store.create_conversation(&title).await?.id
-            }
-        };
-        store.add_user_message(id, question).await?;
-        let settings = serde_json::to_value(options)?;
-        store
-            .save_answer(
-                id,
-                lookahead_store::NewAnswer {
-                    start: lookahead_store::from_engine::answer_start_of(answer, settings),
-                    outcome: lookahead_store::from_engine::answer_outcome(answer),
-                    created_at: None,
-                },
-            )
-            .await?;
-        Ok(id)
     })
 }
 

@@ -46,6 +46,23 @@ pub enum HistoryCommand {
         /// A file written by `history export --format json`.
         file: PathBuf,
     },
+    /// Delete the conversations in the bin for good (their text is wiped
+    /// from the file, not only hidden).
+    Purge,
+    /// Move a damaged history file aside (kept, renamed, not deleted) and
+    /// start a fresh one. A healthy history is left as it is.
+    Reset,
+}
+
+impl HistoryCommand {
+    /// Whether the command only reads the history (and so opens it
+    /// read-only, beside an app that is writing).
+    pub fn only_reads(&self) -> bool {
+        matches!(
+            self,
+            Self::List | Self::Show { .. } | Self::Search { .. } | Self::Export { .. }
+        )
+    }
 }
 
 /// Export file format.
@@ -95,6 +112,16 @@ pub async fn run_history(store: &Store, cmd: HistoryCommand) -> Result<()> {
                 None => body,
             }
         }
+        HistoryCommand::Purge => {
+            let purged = store.purge_deleted(None).await?;
+            format!(
+                "Deleted {purged} conversation{} from the bin for good.\n",
+                if purged == 1 { "" } else { "s" }
+            )
+        }
+        HistoryCommand::Reset => {
+            anyhow::bail!("history reset runs before the history is opened")
+        }
         HistoryCommand::Import { file } => {
             let json = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
@@ -139,7 +166,47 @@ pub fn stats_filter(args: &StatsArgs) -> Result<StatsFilter> {
     Ok(StatsFilter { since, until: None })
 }
 
+/// Moves a damaged history at `path` aside and starts a fresh one; says
+/// what it did.
+pub async fn reset(path: &std::path::Path) -> Result<String> {
+    let reset = Store::reset_corrupt(path).await?;
+    reset.store.close().await;
+    Ok(match reset.moved_to {
+        Some(moved) => format!(
+            "The damaged history was moved to {} (nothing was deleted) and a fresh one started at {}.\n",
+            moved.display(),
+            path.display()
+        ),
+        None => format!(
+            "The history at {} is healthy; nothing was changed.\n",
+            path.display()
+        ),
+    })
+}
+
+/// Text from the model or the history made safe for a terminal: control
+/// characters other than new lines and tabs (escape sequences that could
+/// retitle the window or write the clipboard) are shown as `\u{..}`.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if unsafe_char(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 fn print_out(text: &str) -> Result<()> {
+    let text = printable(text);
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())

@@ -42,16 +42,39 @@ enum Command {
 fn with_store<T>(
     run: impl AsyncFnOnce(&lookahead_store::Store) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
+    open_store(false, run)
+}
+
+/// Opens the history for `run`: read-only (beside an app that is writing,
+/// or a history this user may only read) or for writing.
+fn open_store<T>(
+    read_only: bool,
+    run: impl AsyncFnOnce(&lookahead_store::Store) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         let path = lookahead_store::default_db_path()?;
-        let store = lookahead_store::Store::open(&path).await?;
+        let store = if read_only {
+            lookahead_store::Store::open_read_only(&path).await?
+        } else {
+            lookahead_store::Store::open(&path).await?
+        };
         let result = run(&store).await;
         store.close().await;
         result
     })
+}
+
+/// `history reset`: the one command that must not open the history first.
+fn reset_history() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let path = lookahead_store::default_db_path()?;
+    print!("{}", runtime.block_on(history::reset(&path))?);
+    Ok(())
 }
 
 fn main() {
@@ -60,10 +83,15 @@ fn main() {
         Command::Models { command } => models::run(command),
         Command::Ask(args) => ask::run(args),
         Command::Bench(args) => bench::run(args),
-        Command::History { command } => {
-            with_store(async |store| history::run_history(store, command).await)
+        Command::History {
+            command: history::HistoryCommand::Reset,
+        } => reset_history(),
+        Command::History { command } => open_store(command.only_reads(), async |store| {
+            history::run_history(store, command).await
+        }),
+        Command::Stats(args) => {
+            open_store(true, async |store| history::run_stats(store, args).await)
         }
-        Command::Stats(args) => with_store(async |store| history::run_stats(store, args).await),
     };
     if let Err(error) = result {
         // Engine errors carry a plain-language message; show that first.

@@ -163,3 +163,171 @@ fn a_follow_up_is_saved_in_the_same_conversation_and_sees_it() {
         "{shown}"
     );
 }
+
+/// Runs `lookahead` with its history in `data`.
+fn lookahead_in(data: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lookahead"))
+        .args(args)
+        .env("LOOKAHEAD_DATA_DIR", data)
+        .env("LOOKAHEAD_MODELS_DIR", models::models_dir())
+        .output()
+        .expect("lookahead runs")
+}
+
+/// Issue 14 (M4): Ctrl-C stops the answer, and the question and what was
+/// written so far are in the history.
+#[test]
+fn ctrl_c_keeps_the_question_and_what_was_written() {
+    use std::io::Read;
+    let model = tiny();
+    let data = tempfile::tempdir().expect("temp dir");
+    let question = "Count from 1 to 400, one number per line.";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lookahead"))
+        .args(["ask", question, "--target", model.to_str().expect("utf-8")])
+        .args(["--mode", "plain", "--max-tokens", "2000"])
+        .env("LOOKAHEAD_DATA_DIR", data.path())
+        .env("LOOKAHEAD_MODELS_DIR", models::models_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("lookahead starts");
+    // Wait until the answer is being written.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 64];
+    while seen.len() < 40 {
+        let n = stdout.read(&mut buf).expect("read");
+        assert!(n > 0, "the answer ended before it could be stopped");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let mut rest = String::new();
+    let _ = stdout.read_to_string(&mut rest);
+    let out = child.wait_with_output().expect("lookahead ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("Stopped"), "{err}");
+
+    let shown = lookahead_in(data.path(), &["history", "show", "1"]);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains(question), "{shown}");
+    assert!(shown.contains("Status: cancelled"), "{shown}");
+    let written = String::from_utf8_lossy(&seen);
+    let first_line = written.lines().next().unwrap_or_default().trim();
+    assert!(
+        !first_line.is_empty() && shown.contains(first_line),
+        "what was shown ({first_line:?}) is saved:\n{shown}"
+    );
+}
+
+/// Issue 14 (M4, H2): a damaged history does not cost the answer (it is
+/// printed, then the save error reported), and `history reset` moves the
+/// file aside so the history works again.
+#[test]
+fn a_damaged_history_costs_no_answer_and_can_be_reset() {
+    let model = tiny();
+    let model = model.to_str().expect("utf-8 path");
+    let data = tempfile::tempdir().expect("temp dir");
+    let history = data.path().join("history.sqlite");
+    std::fs::write(&history, b"this is not a database, it is a shopping list").unwrap();
+
+    let out = lookahead_in(
+        data.path(),
+        &[
+            "ask",
+            "What is 2 + 2?",
+            "--target",
+            model,
+            "--max-tokens",
+            "16",
+            "--json",
+        ],
+    );
+    assert!(!out.status.success(), "a save failure is reported");
+    let answer: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("the answer is printed anyway");
+    assert!(
+        answer["text"].as_str().is_some_and(|t| !t.is_empty()),
+        "{answer}"
+    );
+    assert_eq!(answer["conversation_id"], serde_json::Value::Null);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("will be shown but not saved") && err.contains("damaged"),
+        "{err}"
+    );
+
+    let list = lookahead_in(data.path(), &["history", "list"]);
+    assert!(!list.status.success());
+    let reset = lookahead_in(data.path(), &["history", "reset"]);
+    let said = String::from_utf8_lossy(&reset.stdout);
+    assert!(
+        reset.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
+    assert!(
+        said.contains("moved to") && said.contains("nothing was deleted"),
+        "{said}"
+    );
+    let kept = std::fs::read_dir(data.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().contains(".corrupt-"))
+        .expect("the damaged file is kept");
+    assert_eq!(
+        std::fs::read(kept.path()).unwrap(),
+        b"this is not a database, it is a shopping list"
+    );
+    let list = lookahead_in(data.path(), &["history", "list"]);
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+}
+
+/// Issue 14 (L2): text from the history cannot drive the terminal.
+#[test]
+fn terminal_escape_sequences_in_the_history_are_shown_not_obeyed() {
+    let model = tiny();
+    let data = tempfile::tempdir().expect("temp dir");
+    let hostile = "\u{1b}]0;PWNED\u{7}\u{1b}[31mRed question\u{1b}[0m: what is 1 + 1?";
+    let out = lookahead_in(
+        data.path(),
+        &[
+            "ask",
+            hostile,
+            "--target",
+            model.to_str().expect("utf-8"),
+            "--max-tokens",
+            "8",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for args in [
+        vec!["history", "list"],
+        vec!["history", "show", "1"],
+        vec!["history", "search", "question"],
+    ] {
+        let out = lookahead_in(data.path(), &args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{args:?}: {text:?}"
+        );
+        assert!(
+            text.contains("Red question") || args[1] == "search",
+            "{args:?}: {text}"
+        );
+    }
+}

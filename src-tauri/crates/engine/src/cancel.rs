@@ -17,4 +17,9 @@ impl CancelFlag {
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
+    /// The flag itself, for code that sets it from elsewhere (a signal
+    /// handler: Ctrl-C in the CLI).
+    pub fn shared(&self) -> Arc<AtomicBool> {
+        self.0.clone()
+    }
 }

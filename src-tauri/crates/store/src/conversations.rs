@@ -230,10 +230,15 @@ impl Store {
     /// Creates an empty conversation.
     pub async fn create_conversation(&self, title: &str) -> Result<Conversation> {
         let at = now();
-        let mut conn = self.pool.acquire().await.at(&self.path)?;
-        let id = insert_conversation(&mut conn, title, at, at, false)
-            .await
-            .at(&self.path)?;
+        // In an explicit transaction: its COMMIT reports a full disk, where
+        // an autocommit `INSERT … RETURNING` read for its first row does not.
+        let id = self
+            .write(async |conn| {
+                insert_conversation(conn, title, at, at, false)
+                    .await
+                    .at(&self.path)
+            })
+            .await?;
         Ok(Conversation {
             id,
             title: title.to_owned(),
@@ -294,14 +299,36 @@ impl Store {
     /// Permanently removes binned conversations deleted before `before`
     /// (all binned ones when `None`). Returns how many went.
     pub async fn purge_deleted(&self, before: Option<DateTime<Utc>>) -> Result<u64> {
-        let r = sqlx::query(
-            "DELETE FROM conversations WHERE deleted_at IS NOT NULL AND (?1 IS NULL OR deleted_at < ?1)",
-        )
-        .bind(before.map(ts))
-        .execute(&self.pool)
-        .await
-        .at(&self.path)?;
-        Ok(r.rows_affected())
+        // secure_delete overwrites the freed pages with zeros, so the text
+        // is gone from the file, not only from the tables (it is a setting
+        // of the connection, so it is set on the one doing the delete).
+        let purged = self
+            .write(async |conn| {
+                sqlx::query("PRAGMA secure_delete = ON")
+                    .execute(&mut *conn)
+                    .await
+                    .at(&self.path)?;
+                let r = sqlx::query(
+                    "DELETE FROM conversations WHERE deleted_at IS NOT NULL AND (?1 IS NULL OR deleted_at < ?1)",
+                )
+                .bind(before.map(ts))
+                .execute(&mut *conn)
+                .await
+                .at(&self.path)?;
+                sqlx::query("PRAGMA secure_delete = OFF")
+                    .execute(&mut *conn)
+                    .await
+                    .at(&self.path)?;
+                Ok(r.rows_affected())
+            })
+            .await?;
+        if purged > 0 {
+            // Old copies of the pages may still sit in the write-ahead log.
+            let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
+                .await;
+        }
+        Ok(purged)
     }
 
     /// Conversations not in the bin: pinned first, then most recently active.
@@ -463,6 +490,59 @@ impl Store {
         insert_message(conn, conversation_id, row)
             .await
             .at(&self.path)
+    }
+
+    /// Saves a question and the start of its answer together, in one
+    /// transaction: in `conversation` (`Ok`), or in a new conversation
+    /// titled `Err(title)`. Either all of it is saved or nothing is, so no
+    /// conversation is left without its question or a question without its
+    /// answer row. Returns `(conversation id, question id, answer id)`;
+    /// finish the answer with [`Store::finish_answer`].
+    pub async fn start_answer(
+        &self,
+        conversation: std::result::Result<i64, &str>,
+        question: &str,
+        start: AnswerStart,
+    ) -> Result<(i64, i64, i64)> {
+        let at = now();
+        let asked = MessageRow {
+            role: Role::User,
+            text: question,
+            final_answer: None,
+            start: None,
+            status: MessageStatus::Complete,
+            error: None,
+            created_at: at,
+            finished_at: Some(at),
+            notes: AnswerNotes::default(),
+        };
+        let answer = MessageRow {
+            role: Role::Assistant,
+            text: "",
+            final_answer: None,
+            start: Some(&start),
+            status: MessageStatus::InProgress,
+            error: None,
+            created_at: at,
+            finished_at: None,
+            notes: AnswerNotes::default(),
+        };
+        self.write(async |conn| {
+            let conversation_id = match conversation {
+                Ok(id) => id,
+                Err(title) => insert_conversation(conn, title, at, at, false)
+                    .await
+                    .at(&self.path)?,
+            };
+            let question_id = self
+                .insert_in_conversation(conn, conversation_id, &asked)
+                .await?;
+            let answer_id = self
+                .insert_in_conversation(conn, conversation_id, &answer)
+                .await?;
+            Ok((conversation_id, question_id, answer_id))
+        })
+        .await
     }
 
     /// Records that an answer has started, as a message with status

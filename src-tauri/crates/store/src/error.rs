@@ -43,6 +43,13 @@ pub enum StoreError {
         supported: i64,
     },
 
+    /// The history was migrated by a build whose migration `version` had
+    /// different text (a development build): this build cannot safely
+    /// continue it. Nothing was changed; it can be moved aside like a
+    /// damaged file ([`crate::Store::reset_corrupt`]).
+    #[error("the history database {} was set up by a different build (migration {version} differs)", path.display())]
+    MigrationChanged { path: PathBuf, version: i64 },
+
     #[error("{what} {id} does not exist")]
     NotFound { what: &'static str, id: i64 },
 
@@ -99,6 +106,7 @@ impl StoreError {
             StoreError::NoDataDir => "no_data_dir",
             StoreError::Io { .. } => "io",
             StoreError::Migrate(_) => "store_migrate",
+            StoreError::MigrationChanged { .. } => "store_migration_changed",
             StoreError::Json(_) => "json",
             StoreError::Database(_) => "database",
         }
@@ -128,6 +136,13 @@ impl StoreError {
             StoreError::NewerSchema { .. } => "This history was saved by a newer version \
                 of Lookahead. Update Lookahead to open it; the file has not been changed."
                 .to_owned(),
+            StoreError::MigrationChanged { path, .. } => format!(
+                "This history was set up by a different build of Lookahead (a test or \
+                 development version), and this one cannot continue it safely. The file \
+                 has not been changed. Lookahead can move it aside (it is kept, not \
+                 deleted, next to {}) and start a fresh history.",
+                path.display()
+            ),
             StoreError::NotFound { what, .. } => format!("That {what} no longer exists."),
             StoreError::NotInProgress { .. } => {
                 "This answer was already saved and cannot be changed.".to_owned()
@@ -193,6 +208,10 @@ impl StoreError {
                     classified => classified,
                 }
             }
+            MigrateError::VersionMismatch(version) => StoreError::MigrationChanged {
+                path: path.to_path_buf(),
+                version,
+            },
             other => StoreError::Migrate(Box::new(other)),
         }
     }

@@ -130,7 +130,7 @@ pub fn render_markdown(detail: &ConversationDetail) -> String {
     let c = &detail.conversation;
     let mut out = String::new();
     // Writing to a String cannot fail; the results are ignored on purpose.
-    let _ = writeln!(out, "# {}\n", one_line(&c.title));
+    let _ = writeln!(out, "# {}\n", html_text(&one_line(&c.title)));
     let _ = writeln!(
         out,
         "_Started {} · last active {}_\n",
@@ -150,13 +150,15 @@ pub fn render_markdown(detail: &ConversationDetail) -> String {
                     parts.push(mode.to_string());
                 }
                 match (&msg.draft_model, &msg.target_model) {
-                    (Some(d), Some(t)) => parts.push(format!("{d} → {t}")),
-                    (None, Some(t)) => parts.push(t.clone()),
-                    (Some(d), None) => parts.push(d.clone()),
+                    (Some(d), Some(t)) => {
+                        parts.push(format!("{} → {}", html_text(d), html_text(t)))
+                    }
+                    (None, Some(t)) => parts.push(html_text(t)),
+                    (Some(d), None) => parts.push(html_text(d)),
                     (None, None) => {}
                 }
                 if let Some(j) = &msg.judge_model {
-                    parts.push(format!("judge {j}"));
+                    parts.push(format!("judge {}", html_text(j)));
                 }
                 if !parts.is_empty() {
                     let _ = write!(heading, " ({})", parts.join(" · "));
@@ -170,15 +172,15 @@ pub fn render_markdown(detail: &ConversationDetail) -> String {
             msg.created_at.format("%Y-%m-%d %H:%M:%S UTC")
         );
         if !msg.text.is_empty() {
-            let _ = writeln!(out, "{}\n", msg.text.trim_end());
+            let _ = writeln!(out, "{}\n", html_text(msg.text.trim_end()));
         }
         if let Some(answer) = &msg.final_answer {
-            let _ = writeln!(out, "**Final answer:** {}\n", answer.trim_end());
+            let _ = writeln!(out, "**Final answer:** {}\n", html_text(answer.trim_end()));
         }
         if msg.role == Role::Assistant && msg.status != MessageStatus::Complete {
             let _ = write!(out, "> Status: {}", msg.status);
             if let Some(e) = &msg.error {
-                let _ = write!(out, " — {}", one_line(e));
+                let _ = write!(out, " — {}", html_text(&one_line(e)));
             }
             let _ = writeln!(out, "\n");
         }
@@ -194,7 +196,8 @@ pub fn render_markdown(detail: &ConversationDetail) -> String {
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                    s.index,
+                    // Numbered from 1 for people, as in the app.
+                    s.index + 1,
                     s.verdict,
                     opt_num(s.judge_score, 2),
                     s.kept_from,
@@ -239,7 +242,7 @@ pub fn render_markdown(detail: &ConversationDetail) -> String {
                     .unwrap_or_default(),
             );
             if let Some(reason) = &x.speculation_stopped {
-                row("Step drafting switched off", one_line(reason));
+                row("Step drafting switched off", html_text(&one_line(reason)));
             }
             let _ = writeln!(out);
         }
@@ -251,8 +254,17 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Text as Markdown shows it, never as HTML: `&`, `<` and `>` escaped, so
+/// a viewer that renders HTML in Markdown runs nothing from model text.
+fn html_text(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 fn table_cell(text: &str) -> String {
-    text.replace('|', "\\|")
+    html_text(text)
+        .replace('|', "\\|")
         .replace("\r\n", "<br>")
         .replace('\n', "<br>")
 }

@@ -158,3 +158,22 @@ pub fn answer_outcome(answer: &engine::Answer) -> AnswerOutcome {
         },
     }
 }
+
+/// The stored outcome of an answer the engine could not give (`text`:
+/// what had been shown before it stopped). A cancel before any answer
+/// came back is stored as cancelled, not failed.
+pub fn failed_outcome(error: &engine::EngineError, text: &str) -> AnswerOutcome {
+    AnswerOutcome {
+        text: text.to_string(),
+        final_answer: None,
+        status: if matches!(error, engine::EngineError::Cancelled) {
+            MessageStatus::Cancelled
+        } else {
+            MessageStatus::Failed
+        },
+        error: Some(error.user_message()),
+        steps: vec![],
+        metrics: None,
+        notes: Default::default(),
+    }
+}

@@ -242,6 +242,54 @@ impl Store {
         }
     }
 
+    /// Opens the history for reading only: no migration, no recovery of
+    /// unfinished answers, no write lock and no writes, so it works beside
+    /// another process that is writing (the app answering), on a history
+    /// the user may not write, and never marks a live answer interrupted.
+    /// A history that does not exist yet, or that an older build wrote
+    /// (migrations to run), is opened normally instead. A damaged or newer
+    /// file is refused as by [`Store::open`].
+    pub async fn open_read_only(path: impl AsRef<Path>) -> Result<Store> {
+        let path = path.as_ref().to_path_buf();
+        if !path.is_file() {
+            return Store::open(&path).await;
+        }
+        check_header(&path)?;
+        let options = StoreOptions::default();
+        let connect = SqliteConnectOptions::new()
+            .filename(&path)
+            .read_only(true)
+            .foreign_keys(true)
+            .busy_timeout(options.busy_timeout);
+        let mut probe = connect.clone().connect().await.at(&path)?;
+        let verdict = check_file(&mut probe, &path, false).await;
+        let applied: Option<i64> = match &verdict {
+            Ok(()) => {
+                sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success = 1")
+                    .fetch_one(&mut probe)
+                    .await
+                    .ok()
+                    .flatten()
+            }
+            Err(_) => None,
+        };
+        let _ = probe.close().await;
+        verdict?;
+        if applied.unwrap_or(0) < schema_version() {
+            return Store::open(&path).await;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(options.busy_timeout + Duration::from_secs(2))
+            .connect_with(connect)
+            .await
+            .at(&path)?;
+        Ok(Store {
+            pool,
+            path: Arc::new(path),
+        })
+    }
+
     /// With the user's consent, moves a damaged history file aside (renamed
     /// to `<name>.corrupt-<timestamp>`, together with its -wal/-shm files;
     /// nothing is deleted) and starts a fresh one. A healthy file is opened
@@ -261,7 +309,7 @@ impl Store {
                 store,
                 moved_to: None,
             }),
-            Err(StoreError::Corrupt { .. }) => {
+            Err(StoreError::Corrupt { .. } | StoreError::MigrationChanged { .. }) => {
                 let moved_to = move_aside(path)?;
                 tracing::warn!(
                     "moved damaged history {} to {}",

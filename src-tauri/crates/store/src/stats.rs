@@ -529,15 +529,27 @@ fn cell_text(row: &SqliteRow, column: &str) -> std::result::Result<String, sqlx:
     Ok(match value.type_info().name() {
         "INTEGER" => row.try_get::<i64, _>(column)?.to_string(),
         "REAL" => row.try_get::<f64, _>(column)?.to_string(),
-        _ => row.try_get_unchecked::<String, _>(column)?,
+        _ => defuse_formula(row.try_get_unchecked::<String, _>(column)?),
     })
 }
 
+/// One CSV cell, quoted where it needs to be.
 pub(crate) fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
         text.to_owned()
+    }
+}
+
+/// A text cell a spreadsheet would read as a formula (starting with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, as OWASP
+/// advises, so opening the file runs nothing. Numbers are left alone.
+fn defuse_formula(text: String) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text
     }
 }
 

@@ -179,6 +179,7 @@ pub fn kind(e: &StoreError) -> &'static str {
         StoreError::NoDataDir => "NoDataDir",
         StoreError::Io { .. } => "Io",
         StoreError::Migrate(_) => "Migrate",
+        StoreError::MigrationChanged { .. } => "MigrationChanged",
         StoreError::Json(_) => "Json",
         StoreError::Database(_) => "Database",
         _ => "other",

@@ -13,6 +13,7 @@ mod conversations;
 mod crash;
 mod export;
 mod failures;
+mod hardening;
 mod migrations;
 mod search;
 mod stats;
