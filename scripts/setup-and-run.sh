@@ -9,6 +9,11 @@ bash scripts/install-deps.sh
 echo "== Building the command line and the desktop app (the first build takes about 30-40 minutes)"
 (cd ui && npm ci --no-audit --no-fund && npm run build)
 cargo build -p lookahead-cli -p lookahead-app --features lookahead-app/custom-protocol
+# The app people run is a copy: `cargo test` rebuilds target/debug/lookahead-app
+# without the embedded UI (a dev build that would load http://localhost:1420).
+APP="$CARGO_TARGET_DIR/app/lookahead-app"
+mkdir -p "$(dirname "$APP")"
+cp "$BIN/lookahead-app" "$APP.new" && mv "$APP.new" "$APP"
 echo "== Fetching the default models (about 1.7 GB, checked by sha256)"
 "$BIN/lookahead" models fetch
 "$BIN/lookahead" models list
@@ -20,7 +25,7 @@ echo "Q: $QUESTION"
 echo "(expected: 18)"
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   echo "== Opening the desktop app"
-  exec "$BIN/lookahead-app"
+  exec "$APP"
 else
-  echo "== No display here. To open the app on a headless machine: xvfb-run -a $BIN/lookahead-app"
+  echo "== No display here. To open the app on a headless machine: xvfb-run -a $APP"
 fi

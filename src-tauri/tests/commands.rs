@@ -257,3 +257,51 @@ fn streamed_text_is_saved_while_the_answer_is_written() {
     result.expect("ask");
     assert!(seen, "no text was saved while the answer was being written");
 }
+
+/// Issue 14 (L5): the window's capability grants exactly the app commands
+/// the UI calls (ui/src/api/ipc.ts), and every one of them is declared in
+/// build.rs; anything else is unreachable from the page.
+#[test]
+fn the_window_may_call_exactly_the_commands_the_ui_uses() {
+    use std::collections::BTreeSet;
+    let ipc = include_str!("../../ui/src/api/ipc.ts");
+    let used: BTreeSet<String> = ipc
+        .split("call<")
+        .skip(1)
+        .filter_map(|rest| {
+            let start = rest.find("(\"")? + 2;
+            let end = start + rest[start..].find('"')?;
+            Some(rest[start..end].to_string())
+        })
+        .collect();
+    assert!(used.contains("ask") && used.len() > 10, "{used:?}");
+    let capability: Value =
+        serde_json::from_str(include_str!("../capabilities/default.json")).expect("json");
+    let granted: BTreeSet<String> = capability["permissions"]
+        .as_array()
+        .expect("permissions")
+        .iter()
+        .filter_map(|p| p.as_str()?.strip_prefix("allow-"))
+        .map(|p| p.replace('-', "_"))
+        .collect();
+    assert_eq!(
+        used, granted,
+        "granted commands differ from those the UI calls"
+    );
+    let build = include_str!("../build.rs");
+    for command in &granted {
+        assert!(
+            build.contains(&format!("\"{command}\"")),
+            "{command} is not declared in build.rs"
+        );
+    }
+    let saves_anywhere = capability["permissions"]
+        .as_array()
+        .expect("permissions")
+        .iter()
+        .any(|p| p.as_str() == Some("dialog:allow-save") || p.as_str() == Some("core:default"));
+    assert!(
+        !saves_anywhere,
+        "the page needs neither the save dialog nor all of core"
+    );
+}

@@ -77,6 +77,10 @@ class Session {
       args: [],
     });
   }
+  /** Runs an async script; its last argument is the callback to return with. */
+  executeAsync(script, args = []) {
+    return wd("POST", `/session/${this.id}/execute/async`, { script, args });
+  }
   async end() {
     await wd("DELETE", `/session/${this.id}`).catch(() => {});
   }
@@ -120,6 +124,24 @@ try {
     await app.screenshot("app-settings");
     const [chat] = await app.findXPath("//div[@aria-label='Main']//button[contains(., 'Chat')]");
     await app.click(chat);
+  });
+  await step("the page can call only the commands its UI uses", async () => {
+    // Granted: answers normally. Not granted (the UI never calls it, and it
+    // would return the history as text): refused by Tauri's ACL.
+    const call = (cmd, args) =>
+      app.executeAsync(
+        "const done = arguments[arguments.length - 1];" +
+          "window.__TAURI_INTERNALS__.invoke(arguments[0], arguments[1])" +
+          ".then(() => done('allowed'), (e) => done('refused: ' + JSON.stringify(e)));",
+        [cmd, args],
+      );
+    const granted = await call("settings_get", {});
+    if (granted !== "allowed") throw new Error(`settings_get: ${granted}`);
+    const refused = await call("stats_csv", { since: null, until: null });
+    if (!/^refused: .*not allowed/i.test(refused)) throw new Error(`stats_csv was not refused: ${refused}`);
+    const gone = await call("save_text_file", { path: "/tmp/x", contents: "x" });
+    if (!/^refused/.test(gone)) throw new Error(`save_text_file: ${gone}`);
+    console.log(`     stats_csv: ${refused.slice(0, 120)}`);
   });
   await step("the models get ready in the background before the question", async () => {
     // engine_prepare runs at start and again after the settings were saved:

@@ -100,9 +100,6 @@ export const conversationDelete = (id: ConversationId) => call<void>("conversati
 
 export const conversationRestore = (id: ConversationId) => call<void>("conversation_restore", { id });
 
-export const conversationExport = (id: ConversationId, format: ExportFormat) =>
-  call<string>("conversation_export", { id, format });
-
 /** Save a conversation to a file the user picks (the shell opens the save dialog); the path, or null if cancelled. */
 export const conversationExportToFile = (id: ConversationId, format: ExportFormat) =>
   call<string | null>("conversation_export_to_file", { id, format });

