@@ -32,7 +32,7 @@ export interface MockConfig {
   /** Delay between fetch progress events, ms (default 40). */
   fetchStepMs?: number;
   /** Which answer `ask` streams (default "budget"). */
-  answer?: "budget" | "xss" | "error" | "sums";
+  answer?: "budget" | "xss" | "error" | "sums" | "markdown";
   /** Start with no conversations. */
   emptyHistory?: boolean;
   /** stats_query returns no answers. */
@@ -199,6 +199,18 @@ const SUMS: Script = {
   final: "",
 };
 
+/** What the standard prompt makes the model write: Markdown and LaTeX. */
+const MARKDOWN: Script = {
+  title: "Sharing pizza",
+  steps: [
+    { text: "We know:\n- **6** people\n- **3** pizzas of 8 slices", verdict: "target_only" },
+    { text: "Each person gets \\( \\frac{3 \\times 8}{6} = 4 \\) slices.", verdict: "accepted", score: 0.97 },
+    { text: "| Item | Count |\n|---|---|\n| Slices | 24 |\n| People | 6 |", verdict: "target_only" },
+  ],
+  // The real shell sends the concluding paragraph as it was written when nothing is boxed.
+  final: "So each person gets \\( \\frac{24}{6} = 4 \\) slices, and **none** are left over.",
+};
+
 const XSS_PAYLOAD = `<img src=x onerror="window.__xss = 'img'"><script>window.__xss = 'script'</script>`;
 const XSS: Script = {
   title: `Tricky <b>title</b> ${XSS_PAYLOAD}`,
@@ -354,7 +366,7 @@ async function ask(args: { conversation_id: number | null; question: string; set
   const delay = cfg.eventDelayMs ?? 30;
   const ch = args.on_event;
   const emit = (e: AskEvent) => send(ch, e);
-  const script = cfg.answer === "xss" ? XSS : cfg.answer === "sums" ? SUMS : BUDGET;
+  const script = cfg.answer === "xss" ? XSS : cfg.answer === "sums" ? SUMS : cfg.answer === "markdown" ? MARKDOWN : BUDGET;
   const mode = args.settings.mode;
 
   let conv: Stored;

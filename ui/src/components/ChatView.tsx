@@ -276,7 +276,29 @@ export function ChatView(props: {
               </ul>
             </div>
           )}
-          {messages.map((m) => (m.role === "user" ? <UserBubble key={m.id} text={m.text} /> : <AnswerCard key={m.id} msg={m} />))}
+          {messages.map((m, i) => {
+            if (m.role === "user") return <UserBubble key={m.id} text={m.text} />;
+            // The question this answers: the user message before it.
+            const asked = messages
+              .slice(0, i)
+              .reverse()
+              .find((x) => x.role === "user")?.text;
+            return (
+              <AnswerCard
+                key={m.id}
+                msg={m}
+                onRegenerate={asked && !live ? () => void send(asked) : undefined}
+                onEdit={
+                  asked && !live
+                    ? () => {
+                        setDraft(asked);
+                        inputRef.current?.focus();
+                      }
+                    : undefined
+                }
+              />
+            );
+          })}
           {showLive && <UserBubble text={showLive.question} />}
           {showLive &&
             (showLive.answer ? (

@@ -28,6 +28,12 @@ const PATHS: Record<string, JSX.Element> = {
   send: <path d="M4 12 20 4l-4 16-4-7zM12 13l8-9" />,
   stop: <rect x="6" y="6" width="12" height="12" rx="2" />,
   check: <path d="m5 12 5 5L20 7" />,
+  copy: (
+    <>
+      <rect x="9" y="9" width="11" height="11" rx="2" />
+      <path d="M5 15V6a2 2 0 0 1 2-2h9" />
+    </>
+  ),
   checkCircle: (
     <>
       <circle cx="12" cy="12" r="9" />

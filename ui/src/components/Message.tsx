@@ -13,7 +13,9 @@ import {
   stepsSummary,
   VERDICT_SHORT,
 } from "../lib/format";
+import { Markdown } from "../lib/markdown";
 import { ErrorBox } from "./ErrorBox";
+import { showToast } from "./Toasts";
 import { Icon, type IconName } from "./Icon";
 
 const VERDICT_ICON: Record<StepRecord["verdict"], IconName> = {
@@ -46,10 +48,8 @@ function StepItem(props: { step: StepRecord }) {
         <div class="step-meta" aria-hidden="true">
           <span class="step-num">Step {s.index + 1}</span>
           <span class="step-chip">{VERDICT_SHORT[s.verdict]}</span>
-          {s.judge_score != null && <span class="muted">match {s.judge_score.toFixed(2)}</span>}
-          {timing && <span class="muted step-timing">{timing}</span>}
         </div>
-        <p class="step-text">{s.text}</p>
+        <Markdown class="step-text" text={s.text} />
         {(s.arithmetic ?? [])
           .filter((c) => !c.correct)
           .map((c, i) => (
@@ -63,7 +63,15 @@ function StepItem(props: { step: StepRecord }) {
         {s.verdict === "rejected" && s.drafted && (
           <details class="step-draft">
             <summary>See the draft that was replaced</summary>
-            <p>{s.drafted}</p>
+            <Markdown text={s.drafted} />
+          </details>
+        )}
+        {(s.judge_score != null || timing) && (
+          <details class="step-details" data-testid="step-details">
+            <summary>Details</summary>
+            <p class="muted small">
+              {[s.judge_score != null && `meaning match ${s.judge_score.toFixed(2)}`, timing].filter(Boolean).join(" · ")}
+            </p>
           </details>
         )}
       </div>
@@ -113,7 +121,39 @@ export function UserBubble(props: { text: string }) {
   );
 }
 
-export function AnswerCard(props: { msg: Message }) {
+/** Puts text on the clipboard (the web view's API, else the older copy command). */
+async function copyText(text: string): Promise<boolean> {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.appendChild(area);
+    area.select();
+    const ok = document.execCommand("copy");
+    area.remove();
+    return ok;
+  }
+}
+
+/** The answer with its steps, as plain text for an email or a document. */
+export function answerWithSteps(m: Message): string {
+  const steps = m.steps.map((s) => `Step ${s.index + 1}: ${s.text.trim()}`).join("\n\n");
+  const answer = (m.final_answer ?? "").trim();
+  return [steps, answer && `Answer: ${answer}`].filter(Boolean).join("\n\n");
+}
+
+export function AnswerCard(props: {
+  msg: Message;
+  /** Ask the same question again. */
+  onRegenerate?: () => void;
+  /** Put the question back in the question box to change it. */
+  onEdit?: () => void;
+}) {
   const m = props.msg;
   const line = speedLine(m);
   // A cut-off answer shows only what the model marked as its answer: its
@@ -157,8 +197,14 @@ export function AnswerCard(props: { msg: Message }) {
               <Icon name="chevron" size={16} class="chev" />
               <span class="steps-summary">{stepsSummary(m)}</span>
               <VerdictBar steps={m.steps} />
-              <span class="sr-only">: {verdictCounts(m.steps)}</span>
+              <span class="verdict-counts small muted" data-testid="verdict-counts">
+                {verdictCounts(m.steps)}
+              </span>
             </summary>
+            <p class="steps-explain small muted" data-testid="steps-explain">
+              The <strong>helper</strong> is a small, quick model that drafts steps ahead; the <strong>main model</strong> is
+              the larger one that checks them and writes its own where they differ. The answer is always the main model’s.
+            </p>
             <p class="steps-legend small muted" aria-hidden="true">
               <span class="legend legend--accepted">
                 <Icon name="check" size={12} /> drafted ahead and kept
@@ -177,7 +223,7 @@ export function AnswerCard(props: { msg: Message }) {
           <section class="final-answer" aria-label="Final answer">
             <div class="final-label">{m.status === "complete" && !m.cut_off ? "Answer" : "Partial answer"}</div>
             <div class="final-text" data-testid="final-answer">
-              {answer}
+              <Markdown text={answer} />
             </div>
           </section>
         ) : (
@@ -189,6 +235,50 @@ export function AnswerCard(props: { msg: Message }) {
             <span>{line}</span>
           </p>
         )}
+        <div class="answer-actions" role="group" aria-label="Answer actions">
+          {answer && (
+            <button
+              type="button"
+              class="btn btn-ghost btn-sm"
+              data-testid="copy-answer"
+              onClick={async () =>
+                showToast(
+                  (await copyText(answer))
+                    ? { text: "Answer copied", tone: "success" }
+                    : { text: "Could not copy the answer", tone: "error" },
+                )
+              }
+            >
+              <Icon name="copy" size={14} /> Copy answer
+            </button>
+          )}
+          {m.steps.length > 0 && (
+            <button
+              type="button"
+              class="btn btn-ghost btn-sm"
+              data-testid="copy-with-steps"
+              onClick={async () =>
+                showToast(
+                  (await copyText(answerWithSteps(m)))
+                    ? { text: "Answer and steps copied", tone: "success" }
+                    : { text: "Could not copy the answer", tone: "error" },
+                )
+              }
+            >
+              <Icon name="copy" size={14} /> Copy with steps
+            </button>
+          )}
+          {props.onRegenerate && (
+            <button type="button" class="btn btn-ghost btn-sm" data-testid="regenerate" onClick={props.onRegenerate}>
+              <Icon name="swap" size={14} /> Ask again
+            </button>
+          )}
+          {props.onEdit && (
+            <button type="button" class="btn btn-ghost btn-sm" data-testid="edit-question" onClick={props.onEdit}>
+              <Icon name="pen" size={14} /> Edit question
+            </button>
+          )}
+        </div>
       </article>
     </div>
   );
