@@ -152,8 +152,27 @@ test.describe("chat", () => {
     await expect(alert).toContainText("The answer could not be finished");
     await expect(alert).toContainText("The main model stopped unexpectedly. Please try again.");
     await shot(page, "07-chat-error");
+    // One error box; the question is back in the box; the steps written before the failure stay.
+    await expect(alert).toHaveCount(1);
+    await expect(page.getByRole("textbox", { name: "Your question" })).toHaveValue(QUESTION);
+    await expect(page.getByTestId("failed-kept-note")).toBeVisible();
+    await page.getByTestId("answer").getByTestId("steps-summary").click();
+    await expect(page.getByTestId("answer").getByTestId("step")).toHaveCount(2);
     await alert.getByRole("button", { name: "Try again" }).click();
     await expect.poll(async () => (await calls(page, "ask")).length).toBe(2);
+    await expect(page.getByRole("textbox", { name: "Your question" })).toHaveValue("");
+  });
+
+  test("a question too long to answer comes back to the box to shorten, not to resend", async ({ page }) => {
+    await openApp(page, { emptyHistory: true, eventDelayMs: 1, answer: "too_long" });
+    await page.getByRole("textbox", { name: "Your question" }).fill(QUESTION);
+    await page.keyboard.press("Enter");
+    const alert = page.getByRole("alert");
+    await expect(alert).toContainText("Please shorten it.");
+    await expect(alert).toHaveCount(1);
+    await expect(alert.getByRole("button", { name: "Try again" })).toHaveCount(0);
+    await expect(page.getByTestId("shorten-hint")).toBeVisible();
+    await expect(page.getByRole("textbox", { name: "Your question" })).toHaveValue(QUESTION);
   });
 
   test("opens an earlier conversation from the sidebar", async ({ page }) => {

@@ -243,6 +243,9 @@ pub async fn ask(
     let shown = Arc::new(Mutex::new(String::new()));
     let saver = keep_saving(store.clone(), message_id, shown.clone());
     let streamed = shown.clone();
+    // Steps settled so far, kept if the answer fails part-way.
+    let settled: Arc<Mutex<Vec<StepRecord>>> = Arc::default();
+    let settling = settled.clone();
     let events = on_event.clone();
     let loading = on_event.clone();
     let result = state
@@ -262,7 +265,13 @@ pub async fn ask(
                         }
                         AskEvent::Token { text }
                     }
-                    AnswerEvent::Step { step } => AskEvent::Step { step },
+                    AnswerEvent::Step { step } => {
+                        if let Ok(mut steps) = settling.lock() {
+                            steps.retain(|s| s.index != step.index);
+                            steps.push(step.clone());
+                        }
+                        AskEvent::Step { step }
+                    }
                     AnswerEvent::Stage { stage } => AskEvent::Stage { stage },
                     // The stored answer is sent instead, once saved.
                     AnswerEvent::Done { .. } => return,
@@ -295,6 +304,7 @@ pub async fn ask(
         Err(error) => lookahead_store::from_engine::failed_outcome(
             error,
             &shown.lock().map(|s| s.clone()).unwrap_or_default(),
+            &settled.lock().map(|s| s.clone()).unwrap_or_default(),
         ),
     };
     store.finish_answer(message_id, outcome).await?;

@@ -32,7 +32,7 @@ export interface MockConfig {
   /** Delay between fetch progress events, ms (default 40). */
   fetchStepMs?: number;
   /** Which answer `ask` streams (default "budget"). */
-  answer?: "budget" | "xss" | "error" | "sums" | "markdown";
+  answer?: "budget" | "xss" | "error" | "sums" | "markdown" | "too_long";
   /** Start with no conversations. */
   emptyHistory?: boolean;
   /** stats_query returns no answers. */
@@ -403,7 +403,15 @@ async function ask(args: { conversation_id: number | null; question: string; set
       }
       if (state.cancelled) break;
       if (cfg.answer === "error" && i === 2) {
-        const error = { code: "model_crashed", message: "The main model stopped unexpectedly. Please try again." };
+        const error = { code: "generation_failed", message: "The main model stopped unexpectedly. Please try again." };
+        // As the shell does: the failed answer is stored with the steps settled before the failure.
+        conv.messages.push(assistantMessage(script, mode, "failed", done));
+        emit({ kind: "error", error });
+        throw error;
+      }
+      if (cfg.answer === "too_long") {
+        const error = { code: "prompt_too_long", message: "The question is too long (9000 pieces of text; at most 8176 fit). Please shorten it." };
+        conv.messages.push(assistantMessage(script, mode, "failed", 0));
         emit({ kind: "error", error });
         throw error;
       }

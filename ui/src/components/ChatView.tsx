@@ -183,7 +183,12 @@ export function ChatView(props: {
       else if (finished) setConv(withLocal(conv, cid, finished));
     }
     const f = failure as IpcError | null;
-    if (f && f.code !== "cancelled") setAskError({ error: f, question });
+    if (f && f.code !== "cancelled") {
+      setAskError({ error: f, question });
+      // The question is not lost: it goes back into the box (unless the
+      // user has started typing something else).
+      setDraft((d) => (d.trim() ? d : question));
+    }
     setLive(null);
     props.onFinished();
     inputRef.current?.focus();
@@ -287,6 +292,7 @@ export function ChatView(props: {
               <AnswerCard
                 key={m.id}
                 msg={m}
+                errorShownBelow={askError != null && i === messages.length - 1}
                 onRegenerate={asked && !live ? () => void send(asked) : undefined}
                 onEdit={
                   asked && !live
@@ -334,9 +340,22 @@ export function ChatView(props: {
         {askError && (
           <div class="chat-column">
             <ErrorBox error={askError.error} title="The answer could not be finished">
-              <button type="button" class="btn btn-secondary" onClick={() => void send(askError.question)}>
-                Try again
-              </button>
+              {askError.error.code === "prompt_too_long" ? (
+                <p class="small" data-testid="shorten-hint">
+                  Your question is back in the box below: shorten it, then send it again.
+                </p>
+              ) : (
+                <button
+                  type="button"
+                  class="btn btn-secondary"
+                  onClick={() => {
+                    setDraft((d) => (d.trim() === askError.question.trim() ? "" : d));
+                    void send(askError.question);
+                  }}
+                >
+                  Try again
+                </button>
+              )}
               <button type="button" class="btn btn-ghost" onClick={() => setAskError(null)}>
                 Dismiss
               </button>

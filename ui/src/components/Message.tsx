@@ -153,6 +153,8 @@ export function AnswerCard(props: {
   onRegenerate?: () => void;
   /** Put the question back in the question box to change it. */
   onEdit?: () => void;
+  /** The failure is explained in the box under the conversation: one error box, not two. */
+  errorShownBelow?: boolean;
 }) {
   const m = props.msg;
   const line = speedLine(m);
@@ -176,8 +178,13 @@ export function AnswerCard(props: {
             <Icon name="stop" size={14} /> You stopped this answer. Here is how far it got.
           </p>
         )}
-        {m.status === "failed" && (
+        {m.status === "failed" && !props.errorShownBelow && (
           <ErrorBox error={{ message: "This answer could not be finished." }} />
+        )}
+        {m.status === "failed" && m.steps.length > 0 && (
+          <p class="notice" data-testid="failed-kept-note">
+            <Icon name="stop" size={14} /> The answer stopped with a problem. The steps written before it are kept below.
+          </p>
         )}
         {m.turns_left_out > 0 && (
           <p class="notice" data-testid="turns-left-out-note">

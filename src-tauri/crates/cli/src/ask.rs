@@ -268,10 +268,11 @@ pub fn run(args: AskArgs) -> Result<()> {
         let outcome = match &result {
             Ok(answer) => lookahead_store::from_engine::answer_outcome(answer),
             Err(error) => match error.downcast_ref::<lookahead_engine::EngineError>() {
-                Some(e) => lookahead_store::from_engine::failed_outcome(e, &shown),
+                Some(e) => lookahead_store::from_engine::failed_outcome(e, &shown, &[]),
                 None => lookahead_store::from_engine::failed_outcome(
                     &lookahead_engine::EngineError::Generation(format!("{error:#}")),
                     &shown,
+                    &[],
                 ),
             },
         };

@@ -159,10 +159,14 @@ pub fn answer_outcome(answer: &engine::Answer) -> AnswerOutcome {
     }
 }
 
-/// The stored outcome of an answer the engine could not give (`text`:
-/// what had been shown before it stopped). A cancel before any answer
-/// came back is stored as cancelled, not failed.
-pub fn failed_outcome(error: &engine::EngineError, text: &str) -> AnswerOutcome {
+/// The stored outcome of an answer the engine could not give (`text` and
+/// `steps`: what had been shown before it stopped, kept for the reader). A
+/// cancel before any answer came back is stored as cancelled, not failed.
+pub fn failed_outcome(
+    error: &engine::EngineError,
+    text: &str,
+    steps: &[engine::StepRecord],
+) -> AnswerOutcome {
     AnswerOutcome {
         text: text.to_string(),
         final_answer: None,
@@ -172,7 +176,7 @@ pub fn failed_outcome(error: &engine::EngineError, text: &str) -> AnswerOutcome 
             MessageStatus::Failed
         },
         error: Some(error.user_message()),
-        steps: vec![],
+        steps: steps.iter().map(step).collect(),
         metrics: None,
         notes: Default::default(),
     }
