@@ -111,6 +111,9 @@ try {
     const [nav] = await app.findXPath("//div[@aria-label='Main']//button[contains(., 'Settings')]");
     if (!nav) throw new Error("no Settings button");
     await app.click(nav);
+    // The length limit is under Advanced.
+    const [advanced] = await app.waitFor('[data-testid="settings-advanced"] > summary', 30, "the Advanced section");
+    await app.click(advanced);
     const [limit] = await app.waitFor("#max_answer_tokens", 30, "the answer length field");
     await app.clear(limit);
     await app.type(limit, "160");

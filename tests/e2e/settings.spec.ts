@@ -29,6 +29,10 @@ test.describe("settings", () => {
     await expect(proposer).toHaveAccessibleDescription(/costs almost nothing/);
     await proposer.selectOption("draft");
 
+    // Judge and budgets live under Advanced, closed at first.
+    await expect(page.getByRole("slider", { name: "How close in meaning a draft must be" })).toBeHidden();
+    await page.getByTestId("settings-advanced").locator("summary").click();
+
     // Judge: embed threshold, then switch to a model judge
     const threshold = page.getByRole("slider", { name: "How close in meaning a draft must be" });
     await expect(threshold).toHaveValue("0.85");
@@ -83,6 +87,7 @@ test.describe("settings", () => {
   test("a cleared number field takes the value typed next", async ({ page }) => {
     await openApp(page);
     await page.getByRole("button", { name: "Settings" }).click();
+    await page.getByTestId("settings-advanced").locator("summary").click();
     const longest = page.getByRole("spinbutton", { name: "Longest answer (tokens)" });
     // Emptying the field must not snap it to the minimum (typing after
     // that would append to "16").
@@ -115,5 +120,28 @@ test.describe("settings", () => {
     await size.focus();
     await page.keyboard.press("ArrowLeft");
     await expect(page.locator("html")).toHaveCSS("font-size", "19.2px");
+  });
+
+  test("appearance comes first, and leaving with unsaved changes asks first", async ({ page }) => {
+    await openApp(page);
+    await page.getByRole("button", { name: "Settings" }).click();
+    const legends = await page.locator(".settings-card > legend").allTextContents();
+    expect(legends[0]).toBe("Appearance");
+    await page.getByRole("radio", { name: /Step drafting/ }).check();
+    await page.getByRole("button", { name: "Dashboard" }).click();
+    const dialog = page.getByTestId("unsaved-dialog");
+    await expect(dialog).toBeVisible();
+    await expect(dialog).toContainText("You changed some settings and have not saved them.");
+    await dialog.getByRole("button", { name: "Keep editing" }).click();
+    await expect(page.getByRole("heading", { name: "Settings", level: 1 })).toBeVisible();
+    await expect(page.getByRole("radio", { name: /Step drafting/ })).toBeChecked();
+    await page.getByRole("button", { name: "Dashboard" }).click();
+    await page.getByTestId("unsaved-dialog").getByRole("button", { name: "Discard changes" }).click();
+    await expect(page.getByRole("heading", { name: "Dashboard", level: 1 })).toBeVisible();
+    expect(await calls(page, "settings_set")).toEqual([]);
+    // Nothing changed: no question asked.
+    await page.getByRole("button", { name: "Settings" }).click();
+    await page.getByRole("button", { name: "Chat", exact: true }).click();
+    await expect(page.getByTestId("unsaved-dialog")).toHaveCount(0);
   });
 });

@@ -32,6 +32,9 @@ export function App() {
   const [listKey, setListKey] = useState(0);
   const searchRef = useRef<HTMLInputElement>(null);
   const [engine, setEngine] = useState<EngineState | null>(null);
+  // Unsaved Settings and where the user wanted to go instead.
+  const [settingsDirty, setSettingsDirty] = useState(false);
+  const [leaving, setLeaving] = useState<{ to: View; then?: () => void } | null>(null);
   const prepareSeq = useRef(0);
 
   async function start() {
@@ -78,10 +81,21 @@ export function App() {
       .catch((e) => mine() && setEngine({ phase: "failed", error: ipc.toIpcError(e) }));
   }, [readySettings]);
 
+  /** Goes to `to` (then runs `then`), first asking about unsaved Settings. */
+  function go(to: View, then?: () => void) {
+    if (view === "settings" && to !== "settings" && settingsDirty) {
+      setLeaving({ to, then });
+      return;
+    }
+    setView(to);
+    then?.();
+  }
+
   function newChat() {
-    setView("chat");
-    setConvId(null);
-    setFocusTick((t) => t + 1);
+    go("chat", () => {
+      setConvId(null);
+      setFocusTick((t) => t + 1);
+    });
   }
 
   // Global keyboard shortcuts (Ctrl on Windows/Linux, ⌘ on macOS).
@@ -154,15 +168,9 @@ export function App() {
         view={view}
         refreshKey={listKey}
         searchRef={searchRef}
-        onOpen={(id) => {
-          setView("chat");
-          setConvId(id);
-        }}
+        onOpen={(id) => go("chat", () => setConvId(id))}
         onNewChat={newChat}
-        onNavigate={(v) => {
-          setView(v);
-          if (v === "chat") setFocusTick((t) => t + 1);
-        }}
+        onNavigate={(v) => go(v, () => v === "chat" && setFocusTick((t) => t + 1))}
         onDeleted={(id) => {
           if (id === convId) setConvId(null);
         }}
@@ -182,7 +190,40 @@ export function App() {
           onOpenSettings={() => setView("settings")}
         />
         {view === "dashboard" && <Dashboard />}
-        {view === "settings" && <SettingsView settings={settings} active onSaved={(s) => setBoot({ phase: "ready", settings: s })} />}
+        {view === "settings" && (
+          <SettingsView
+            settings={settings}
+            active
+            onSaved={(s) => setBoot({ phase: "ready", settings: s })}
+            onDirtyChange={setSettingsDirty}
+          />
+        )}
+        {leaving && (
+          <div class="modal-backdrop">
+            <div class="modal card" role="alertdialog" aria-modal="true" aria-labelledby="leave-title" data-testid="unsaved-dialog">
+              <h2 id="leave-title">Leave without saving?</h2>
+              <p>You changed some settings and have not saved them.</p>
+              <div class="modal-actions">
+                <button type="button" class="btn btn-primary" autoFocus onClick={() => setLeaving(null)}>
+                  Keep editing
+                </button>
+                <button
+                  type="button"
+                  class="btn btn-secondary"
+                  onClick={() => {
+                    const { to, then } = leaving;
+                    setLeaving(null);
+                    setSettingsDirty(false);
+                    setView(to);
+                    then?.();
+                  }}
+                >
+                  Discard changes
+                </button>
+              </div>
+            </div>
+          </div>
+        )}
       </main>
       <Toasts />
     </div>

@@ -60,7 +60,13 @@ function clampInt(v: number, lo: number, hi: number) {
   return Math.min(hi, Math.max(lo, Math.round(v)));
 }
 
-export function SettingsView(props: { settings: Settings; active: boolean; onSaved: (s: Settings) => void }) {
+export function SettingsView(props: {
+  settings: Settings;
+  active: boolean;
+  onSaved: (s: Settings) => void;
+  /** Told whether the form has changes that are not saved. */
+  onDirtyChange?: (dirty: boolean) => void;
+}) {
   const [form, setForm] = useState<Settings>(props.settings);
   const [saving, setSaving] = useState(false);
   const [error, setError] = useState<IpcError | null>(null);
@@ -85,6 +91,7 @@ export function SettingsView(props: { settings: Settings; active: boolean; onSav
   }, [props.active]);
 
   const dirty = JSON.stringify(form) !== JSON.stringify(props.settings);
+  useEffect(() => props.onDirtyChange?.(dirty), [dirty]);
   const set = <K extends keyof Settings>(k: K, v: Settings[K]) => setForm((f) => ({ ...f, [k]: v }));
 
   function setTheme(t: Theme) {
@@ -181,6 +188,38 @@ export function SettingsView(props: { settings: Settings; active: boolean; onSav
           {error && <ErrorBox error={error} title="Settings were not saved" />}
 
           <fieldset class="card settings-card">
+            <legend>Appearance</legend>
+            <div class="field" role="radiogroup" aria-labelledby="theme-label">
+              <span class="field-label" id="theme-label">
+                Colours
+              </span>
+              <div class="segmented">
+                {THEMES.map((t) => (
+                  <label key={t.value} class={form.theme === t.value ? "is-checked" : ""}>
+                    <input type="radio" name="theme" value={t.value} checked={form.theme === t.value} onChange={() => setTheme(t.value)} />
+                    {t.value === "light" && <Icon name="sun" size={16} />}
+                    {t.value === "dark" && <Icon name="moon" size={16} />}
+                    {t.label}
+                  </label>
+                ))}
+              </div>
+              <p class="field-help">Dark colours are easier on the eyes in dim light.</p>
+            </div>
+            <Field id="font_scale" label="Text size" value={`${Math.round(form.font_scale * 100)}%`} help="Makes all the text in Lookahead bigger or smaller.">
+              <input
+                id="font_scale"
+                type="range"
+                min={0.85}
+                max={1.5}
+                step={0.05}
+                value={form.font_scale}
+                aria-describedby="font_scale-help"
+                onInput={(e) => setFont(Number((e.currentTarget as HTMLInputElement).value))}
+              />
+            </Field>
+          </fieldset>
+
+          <fieldset class="card settings-card">
             <legend>Models</legend>
             {modelField("draft_model_path", "draft", "The small, quick model that writes reasoning steps ahead.")}
             {modelField("target_model_path", "target", "The large model that has the final say on every step.")}
@@ -240,6 +279,11 @@ export function SettingsView(props: { settings: Settings; active: boolean; onSav
             </Field>
           </fieldset>
 
+          <details class="settings-advanced" data-testid="settings-advanced">
+            <summary class="card settings-card">
+              <span class="legend-like">Advanced</span>
+              <span class="muted small"> — how drafted steps are checked, and length limits</span>
+            </summary>
           <fieldset class="card settings-card">
             <legend>Checking drafted steps</legend>
             <div class="field" role="radiogroup" aria-labelledby="judge-kind-label">
@@ -347,37 +391,7 @@ export function SettingsView(props: { settings: Settings; active: boolean; onSav
             </div>
           </fieldset>
 
-          <fieldset class="card settings-card">
-            <legend>Appearance</legend>
-            <div class="field" role="radiogroup" aria-labelledby="theme-label">
-              <span class="field-label" id="theme-label">
-                Colours
-              </span>
-              <div class="segmented">
-                {THEMES.map((t) => (
-                  <label key={t.value} class={form.theme === t.value ? "is-checked" : ""}>
-                    <input type="radio" name="theme" value={t.value} checked={form.theme === t.value} onChange={() => setTheme(t.value)} />
-                    {t.value === "light" && <Icon name="sun" size={16} />}
-                    {t.value === "dark" && <Icon name="moon" size={16} />}
-                    {t.label}
-                  </label>
-                ))}
-              </div>
-              <p class="field-help">Dark colours are easier on the eyes in dim light.</p>
-            </div>
-            <Field id="font_scale" label="Text size" value={`${Math.round(form.font_scale * 100)}%`} help="Makes all the text in Lookahead bigger or smaller.">
-              <input
-                id="font_scale"
-                type="range"
-                min={0.85}
-                max={1.5}
-                step={0.05}
-                value={form.font_scale}
-                aria-describedby="font_scale-help"
-                onInput={(e) => setFont(Number((e.currentTarget as HTMLInputElement).value))}
-              />
-            </Field>
-          </fieldset>
+          </details>
 
           <section class="card settings-card" aria-labelledby="keys-title">
             <h2 id="keys-title" class="legend-like">
