@@ -39,3 +39,11 @@ if ! command -v cargo >/dev/null; then
   # shellcheck disable=SC1091
   . "$HOME/.cargo/env"
 fi
+# The test command checks formatting and lints: the minimal profile has
+# neither tool.
+# shellcheck disable=SC1091
+[ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  echo "Adding rustfmt and clippy"
+  rustup component add rustfmt clippy
+fi

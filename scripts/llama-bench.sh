@@ -38,7 +38,10 @@ WORK="$CACHE/llama.cpp"
 DL_DIR="$WORK/dl"
 SRC_ROOT="$WORK/src"
 BUILD_DIR="$WORK/build"
-BENCH="$BUILD_DIR/bin/llama-bench"
+# What to build: llama-bench (this script's benchmark) or llama-server
+# (scripts/llama-reference.sh sets LLAMA_TARGET=llama-server).
+LLAMA_TARGET="${LLAMA_TARGET:-llama-bench}"
+BENCH="$BUILD_DIR/bin/$LLAMA_TARGET"
 MODELS_DIR="${LOOKAHEAD_MODELS:-$HOME/.local/share/lookahead/models}"
 THREADS="${THREADS:-2}"
 JOBS="${JOBS:-2}"
@@ -76,7 +79,7 @@ find_llama_src() {
 
 build() {
   if [ -x "$BENCH" ]; then
-    echo "llama-bench already built: $BENCH"
+    echo "$LLAMA_TARGET already built: $BENCH"
     return 0
   fi
 
@@ -144,8 +147,9 @@ build() {
   #   libcurl/libssl headers needed (LLAMA_CURL is deprecated and ignored in
   #   this llama.cpp; kept for older trees).
   # - BUILD_SHARED_LIBS=OFF: one self-contained binary in build/bin.
-  # - No tests, examples, server or unified app; tools stay on since
-  #   llama-bench is one, and only the llama-bench target is built below.
+  # - No tests, examples or unified app; tools and the server are
+  #   configured (llama-bench is a tool, llama-server the reference's
+  #   server), and only the one target asked for is built below.
   # - LLAMA_BUILD_NUMBER/COMMIT: the sdist has no .git, so tell llama.cpp its
   #   release; llama-bench prints it under its table.
   echo "== Configuring (cmake)"
@@ -156,12 +160,12 @@ build() {
     -DGGML_AVX512=OFF \
     -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
     -DBUILD_SHARED_LIBS=OFF \
-    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON \
     -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_TOOLS=ON \
     -DLLAMA_BUILD_NUMBER="${LLAMA_CPP_TAG#b}" -DLLAMA_BUILD_COMMIT="$LLAMA_CPP_TAG"
 
-  echo "== Building llama-bench with $JOBS jobs (slow the first time: ~20+ minutes on 2 cores)"
-  cmake --build "$BUILD_DIR" --config Release --target llama-bench -j "$JOBS"
+  echo "== Building $LLAMA_TARGET with $JOBS jobs (slow the first time: ~20+ minutes on 2 cores)"
+  cmake --build "$BUILD_DIR" --config Release --target "$LLAMA_TARGET" -j "$JOBS"
 
   if [ ! -x "$BENCH" ]; then
     echo "The build finished but $BENCH is not there." >&2

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the tests: Rust unit and integration tests on real models (engine,
+# Runs the tests: formatting and lints (cargo fmt, clippy -D warnings), Rust
+# unit and integration tests on real models (engine,
 # store, CLI, the desktop shell's commands on Tauri's mock runtime), the UI
 # in Chromium (Playwright, IPC mocked) and the real app under Xvfb.
 # Fetches the models the tests need first (tiny test model + defaults).
@@ -12,6 +13,10 @@ echo "== Building"
 cargo build -p lookahead-cli
 echo "== Fetching test models"
 "$BIN/lookahead" models fetch --tiny
+
+echo "== Formatting and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== Rust tests"
 cargo test --workspace -- --test-threads=2

@@ -6,6 +6,7 @@
 const COMMANDS: &[&str] = &[
     "models_status",
     "models_fetch_default",
+    "models_fetch_cancel",
     "models_import",
     "ask",
     "cancel",
@@ -13,6 +14,7 @@ const COMMANDS: &[&str] = &[
     "conversations_list",
     "conversation_get",
     "conversation_rename",
+    "conversation_pin",
     "conversation_delete",
     "conversation_restore",
     "conversation_export",

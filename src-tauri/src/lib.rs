@@ -30,6 +30,7 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         .invoke_handler(tauri::generate_handler![
             commands::models::models_status,
             commands::models::models_fetch_default,
+            commands::models::models_fetch_cancel,
             commands::models::models_import,
             commands::ask::ask,
             commands::ask::cancel,
@@ -37,6 +38,7 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::history::conversations_list,
             commands::history::conversation_get,
             commands::history::conversation_rename,
+            commands::history::conversation_pin,
             commands::history::conversation_delete,
             commands::history::conversation_restore,
             commands::history::conversation_export,

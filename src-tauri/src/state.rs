@@ -23,6 +23,8 @@ pub struct AppState {
     pub worker: EngineWorker,
     /// Running answers by request id, so `cancel` can reach them.
     pub running: Mutex<HashMap<String, CancelFlag>>,
+    /// The model download in progress, so `models_fetch_cancel` can stop it.
+    pub fetching: Mutex<Option<CancelFlag>>,
 }
 
 impl AppState {
@@ -36,6 +38,7 @@ impl AppState {
             store: RwLock::new(store),
             worker: EngineWorker::spawn()?,
             running: Mutex::new(HashMap::new()),
+            fetching: Mutex::new(None),
         })
     }
 

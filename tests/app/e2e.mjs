@@ -112,8 +112,11 @@ try {
     if (!nav) throw new Error("no Settings button");
     await app.click(nav);
     // The length limit is under Advanced.
-    const [advanced] = await app.waitFor('[data-testid="settings-advanced"] > summary', 30, "the Advanced section");
-    await app.click(advanced);
+    await app.waitFor('[data-testid="settings-advanced"] > summary', 30, "the Advanced section");
+    await wd("POST", `/session/${app.id}/execute/sync`, {
+      script: "const d = document.querySelector('[data-testid=settings-advanced]'); d.open = true; d.scrollIntoView({block: 'center'});",
+      args: [],
+    });
     const [limit] = await app.waitFor("#max_answer_tokens", 30, "the answer length field");
     await app.clear(limit);
     await app.type(limit, "160");
@@ -163,6 +166,14 @@ try {
     const [input] = await app.waitFor("#composer-input", 60, "the question box");
     await app.type(input, QUESTION);
     await app.type(input, "\uE007"); // Enter sends
+    // While it is written, the live answer says what the engine is doing.
+    const [stage] = await app.waitFor('[data-testid="live-stage"]', 60, "the live answer's stage");
+    const said = await app.text(stage).catch(() => "");
+    if (!/^(Reading your question|Writing step \d+|Drafting steps? \d+|Checking|Loading the)/.test(said)) {
+      throw new Error(`odd live stage: ${said}`);
+    }
+    console.log(`     live stage: ${said}`);
+    await app.screenshot("app-live-stage");
     await app.waitFor('[data-testid="speed-line"]', Number(process.env.E2E_ANSWER_TIMEOUT ?? 600), "the finished answer's speed line");
     const steps = await app.find('[data-testid="step"]');
     if (steps.length < 1) throw new Error("no steps shown");

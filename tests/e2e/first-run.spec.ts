@@ -5,6 +5,11 @@ test.describe("first run", () => {
     await openApp(page, { modelsReady: false, fetchStepMs: 120 });
     await expect(page.getByRole("heading", { name: "Welcome! Let’s get Lookahead ready" })).toBeVisible();
     await expect(page.getByTestId("model-target")).toContainText("Not on this computer yet");
+    // Friendly names first; the file's name behind Details; sizes before anything is downloaded.
+    await expect(page.getByTestId("model-target")).toContainText("Main model");
+    await expect(page.getByTestId("model-target").locator("details")).not.toHaveAttribute("open", "");
+    await expect(page.getByTestId("model-target")).toContainText("1.1 GB");
+    await expect(page.getByText("about 1.7 GB, downloaded once")).toBeVisible();
     await shot(page, "01-first-run");
 
     await page.getByRole("button", { name: "Get the default models" }).click();
@@ -13,8 +18,11 @@ test.describe("first run", () => {
     await expect
       .poll(async () => Number(await bar.getAttribute("aria-valuenow")), { timeout: 10_000 })
       .toBeGreaterThanOrEqual(30);
-    await expect(page.getByTestId("fetch-status")).toContainText("Downloading Qwen3 0.6B");
-    await expect(page.getByTestId("model-draft")).toContainText(/Downloading · [\d.]+ MB of 484 MB/);
+    await expect(page.getByTestId("fetch-status")).toContainText("Downloading Qwen2.5-Coder 0.5B");
+    await expect(page.getByTestId("model-draft")).toContainText(/Downloading · [\d.]+ MB of 491 MB/);
+    // The total over all models, and (once there is a rate) the time left.
+    await expect(page.getByTestId("fetch-total")).toContainText(/ of 1\.7 GB/);
+    await expect(page.getByTestId("fetch-total")).toContainText(/left$/, { timeout: 10_000 });
     await shot(page, "02-first-run-progress");
 
     // When every model is in place the app opens on an empty chat.
@@ -40,5 +48,17 @@ test.describe("first run", () => {
     await page.getByRole("button", { name: "Choose a file for the helper model" }).click();
     await expect(page.getByRole("alert")).toContainText("That file is not a GGUF model.");
     await expect(page.getByRole("heading", { name: "Welcome! Let’s get Lookahead ready" })).toBeVisible();
+  });
+
+  test("a download can be cancelled, and started again", async ({ page }) => {
+    await openApp(page, { modelsReady: false, fetchStepMs: 150 });
+    await page.getByRole("button", { name: "Get the default models" }).click();
+    await expect(page.getByTestId("fetch-status")).toBeVisible();
+    await page.getByTestId("fetch-cancel").click();
+    await expect(page.getByTestId("fetch-stopped")).toContainText("Download stopped.");
+    await expect(page.getByRole("alert")).toHaveCount(0);
+    expect((await calls(page, "models_fetch_cancel")).length).toBe(1);
+    await page.getByRole("button", { name: "Get the default models" }).click();
+    await expect(page.getByTestId("fetch-cancel")).toBeVisible();
   });
 });

@@ -93,4 +93,16 @@ test.describe("history sidebar", () => {
       if (format === "json") expect(JSON.parse(files[path]).title).toBe("Printer cartridge costs");
     });
   }
+
+  test("a conversation can be pinned to the top and unpinned", async ({ page }) => {
+    await openApp(page);
+    await page.getByRole("button", { name: "More actions for Catering order for 40 guests" }).click();
+    await page.getByRole("menuitem", { name: "Pin to the top" }).click();
+    const pinned = page.locator("nav[aria-label='Conversations'] h2", { hasText: "Pinned" }).locator("xpath=following-sibling::ul[1]");
+    await expect(pinned).toContainText("Catering order for 40 guests");
+    expect((await calls(page, "conversation_pin"))[0].args).toEqual({ id: 5, pinned: true });
+    await page.getByRole("button", { name: "More actions for Catering order for 40 guests" }).click();
+    await page.getByRole("menuitem", { name: "Unpin" }).click();
+    await expect(pinned).not.toContainText("Catering order for 40 guests");
+  });
 });

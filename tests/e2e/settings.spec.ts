@@ -8,7 +8,7 @@ test.describe("settings", () => {
     await expect(page.getByText("All changes saved.")).toBeVisible();
 
     // Models
-    await expect(page.getByTestId("draft_model_path-value")).toHaveText("Qwen3 0.6B (Q4_K_M) (default)");
+    await expect(page.getByTestId("draft_model_path-value")).toHaveText("Qwen2.5-Coder 0.5B Instruct (Q4_K_M) (default)");
     await expect(page.getByText("The small, quick model that writes reasoning steps ahead.")).toBeVisible();
     await page.getByRole("button", { name: "Choose a file for the helper model" }).click();
     await expect(page.getByTestId("draft_model_path-value")).toHaveText("my-helper-model.gguf");

@@ -25,6 +25,8 @@ test.describe("keyboard shortcuts", () => {
     await page.keyboard.press("Enter");
     await expect(page.getByRole("menuitem", { name: "Rename" })).toBeFocused();
     await page.keyboard.press("ArrowDown");
+    await expect(page.getByRole("menuitem", { name: "Pin to the top" })).toBeFocused();
+    await page.keyboard.press("ArrowDown");
     await expect(page.getByRole("menuitem", { name: "Export as Markdown (.md)" })).toBeFocused();
     await page.keyboard.press("Escape");
     await expect(page.getByRole("menu")).toHaveCount(0);
@@ -70,6 +72,8 @@ test.describe("light and dark", () => {
     await page.getByText("Dark", { exact: true }).click();
     await expect(page.locator("html")).toHaveAttribute("data-theme", "dark");
     await page.getByRole("button", { name: "Chat", exact: true }).click();
+    // Leaving asks first; discarding puts the saved theme back.
+    await page.getByTestId("unsaved-dialog").getByRole("button", { name: "Discard changes" }).click();
     await expect(page.locator("html")).toHaveAttribute("data-theme", "light");
   });
 });

@@ -7,6 +7,7 @@ import { ChatView } from "./components/ChatView";
 import { Dashboard } from "./components/Dashboard";
 import { ErrorBox } from "./components/ErrorBox";
 import { FirstRun } from "./components/FirstRun";
+import { Icon } from "./components/Icon";
 import { SettingsView } from "./components/SettingsView";
 import { Sidebar, type View } from "./components/Sidebar";
 import { showToast, Toasts } from "./components/Toasts";
@@ -34,6 +35,9 @@ export function App() {
   const [engine, setEngine] = useState<EngineState | null>(null);
   // Unsaved Settings and where the user wanted to go instead.
   const [settingsDirty, setSettingsDirty] = useState(false);
+  // The sidebar can be hidden to give a small screen to the answer.
+  const [collapsed, setCollapsed] = useState(() => localStorage.getItem("lookahead.sidebar") === "hidden");
+  useEffect(() => localStorage.setItem("lookahead.sidebar", collapsed ? "hidden" : "shown"), [collapsed]);
   const [leaving, setLeaving] = useState<{ to: View; then?: () => void } | null>(null);
   const prepareSeq = useRef(0);
 
@@ -111,6 +115,9 @@ export function App() {
         e.preventDefault();
         searchRef.current?.focus();
         searchRef.current?.select();
+      } else if (k === "b" && !e.shiftKey) {
+        e.preventDefault();
+        setCollapsed((c) => !c);
       } else if (k === "," || e.code === "Comma") {
         e.preventDefault();
         setView("settings");
@@ -159,11 +166,23 @@ export function App() {
 
   const settings = boot.settings;
   return (
-    <div class="app">
+    <div class={`app${collapsed ? " is-collapsed" : ""}`}>
       <a class="skip-link" href="#composer-input">
         Skip to the question box
       </a>
-      <Sidebar
+      {collapsed && (
+        <button
+          type="button"
+          class="icon-btn sidebar-show"
+          aria-label="Show the sidebar"
+          title="Show the sidebar (Ctrl+B)"
+          data-testid="sidebar-show"
+          onClick={() => setCollapsed(false)}
+        >
+          <Icon name="chevron" size={16} />
+        </button>
+      )}
+      {!collapsed && <Sidebar
         currentId={view === "chat" ? convId : null}
         view={view}
         refreshKey={listKey}
@@ -174,7 +193,8 @@ export function App() {
         onDeleted={(id) => {
           if (id === convId) setConvId(null);
         }}
-      />
+        onCollapse={() => setCollapsed(true)}
+      />}
       <main class="main" id="main">
         <ChatView
           conversationId={convId}

@@ -61,6 +61,16 @@ pub async fn conversation_rename(
         .await?)
 }
 
+/// Pins a conversation to the top of the list, or unpins it.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn conversation_pin(
+    state: State<'_, AppState>,
+    id: i64,
+    pinned: bool,
+) -> CommandResult<()> {
+    Ok(state.store().await?.set_pinned(id, pinned).await?)
+}
+
 #[tauri::command(rename_all = "snake_case")]
 pub async fn conversation_delete(state: State<'_, AppState>, id: i64) -> CommandResult<()> {
     Ok(state.store().await?.delete_conversation(id).await?)

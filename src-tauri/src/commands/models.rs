@@ -59,11 +59,15 @@ pub async fn models_status() -> CommandResult<ModelsStatus> {
 /// Downloads the default models, reporting progress through `on_progress`.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn models_fetch_default(
+    state: tauri::State<'_, crate::state::AppState>,
     on_progress: Channel<FetchProgress>,
 ) -> CommandResult<ModelsStatus> {
-    tokio::task::spawn_blocking(move || {
+    let cancel = CancelFlag::new();
+    if let Ok(mut fetching) = state.fetching.lock() {
+        *fetching = Some(cancel.clone());
+    }
+    let result = tokio::task::spawn_blocking(move || {
         let dir = models::models_dir();
-        let cancel = CancelFlag::new();
         for id in models::DEFAULT_MODEL_IDS {
             let Some(spec) = models::spec(id) else {
                 continue;
@@ -76,9 +80,25 @@ pub async fn models_fetch_default(
         }
         Ok::<_, CommandError>(())
     })
-    .await
-    .map_err(CommandError::internal)??;
+    .await;
+    if let Ok(mut fetching) = state.fetching.lock() {
+        *fetching = None;
+    }
+    result.map_err(CommandError::internal)??;
     Ok(status())
+}
+
+/// Stops the model download in progress (the file being fetched is
+/// dropped; models already complete stay). `models_fetch_default` then
+/// rejects with code `cancelled`.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn models_fetch_cancel(
+    state: tauri::State<'_, crate::state::AppState>,
+) -> CommandResult<()> {
+    if let Some(cancel) = state.fetching.lock().ok().and_then(|f| f.clone()) {
+        cancel.cancel();
+    }
+    Ok(())
 }
 
 #[tauri::command(rename_all = "snake_case")]

@@ -115,11 +115,14 @@ function closeChannel(ch: Channelish) {
 
 // ------------------------------------------------------------------ models
 
+// What the real shell's models_status sends: the catalog's titles and sizes (src-tauri/crates/engine/src/models.rs),
+// sizes also for models not on disk yet.
 const MODEL_DEFS: Array<{ role: ModelRole; name: string; bytes: number }> = [
-  { role: "draft", name: "Qwen3 0.6B (Q4_K_M)", bytes: 484_000_000 },
-  { role: "target", name: "Qwen3 8B (Q4_K_M)", bytes: 5_030_000_000 },
-  { role: "embedding", name: "all-MiniLM-L6-v2", bytes: 90_900_000 },
+  { role: "draft", name: "Qwen2.5-Coder 0.5B Instruct (Q4_K_M)", bytes: 491_400_064 },
+  { role: "target", name: "Qwen2.5-Coder 1.5B Instruct (Q4_K_M)", bytes: 1_117_320_768 },
+  { role: "embedding", name: "all-MiniLM-L6-v2 (sentence embeddings)", bytes: 90_868_376 },
 ];
+let fetchCancelled = false;
 const installed = new Map<ModelRole, string | null>();
 if (cfg.modelsReady !== false) for (const m of MODEL_DEFS) installed.set(m.role, `/home/alex/.local/share/lookahead/models/${m.role}.gguf`);
 
@@ -458,10 +461,15 @@ async function prepare(ch: Channelish): Promise<null> {
 
 async function fetchDefault(ch: Channelish): Promise<ModelsStatus> {
   const step = cfg.fetchStepMs ?? 40;
+  fetchCancelled = false;
   for (const m of MODEL_DEFS) {
     if (installed.has(m.role)) continue;
     const p = (stage: FetchProgress["stage"], done: number): FetchProgress => ({ model: m.name, stage, done_bytes: done, total_bytes: m.bytes });
     for (let i = 0; i <= 10; i++) {
+      if (fetchCancelled) {
+        closeChannel(ch);
+        fail("cancelled", "Stopped.");
+      }
       send(ch, p("download", Math.round((m.bytes * i) / 10)));
       await sleep(step);
     }
@@ -566,6 +574,9 @@ async function handle(cmd: string, a: any): Promise<unknown> {
       return modelsStatus();
     case "models_fetch_default":
       return fetchDefault(a.on_progress);
+    case "models_fetch_cancel":
+      fetchCancelled = true;
+      return null;
     case "models_import":
       if (!String(a.path).endsWith(".gguf")) fail("invalid_model", "That file is not a GGUF model.");
       installed.set(a.role, a.path);
@@ -595,6 +606,9 @@ async function handle(cmd: string, a: any): Promise<unknown> {
     }
     case "conversation_rename":
       getConv(a.id).title = a.title;
+      return null;
+    case "conversation_pin":
+      getConv(a.id).pinned = a.pinned;
       return null;
     case "conversation_delete":
       getConv(a.id).deleted = true;

@@ -61,6 +61,9 @@ export function modelsFetchDefault(onProgress: (p: FetchProgress) => void): Prom
   return call<ModelsStatus>("models_fetch_default", { on_progress });
 }
 
+/** Stop the download in progress; modelsFetchDefault then rejects with code "cancelled". */
+export const modelsFetchCancel = () => call<void>("models_fetch_cancel");
+
 export const modelsImport = (path: string, role: ModelRole) =>
   call<ModelsStatus>("models_import", { path, role });
 
@@ -95,6 +98,9 @@ export const conversationGet = (id: ConversationId) => call<Conversation>("conve
 
 export const conversationRename = (id: ConversationId, title: string) =>
   call<void>("conversation_rename", { id, title });
+
+export const conversationPin = (id: ConversationId, pinned: boolean) =>
+  call<void>("conversation_pin", { id, pinned });
 
 export const conversationDelete = (id: ConversationId) => call<void>("conversation_delete", { id });
 

@@ -1,6 +1,6 @@
 // First run: check the models; fetch the defaults with a real progress bar, or import a GGUF.
 
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import * as ipc from "../api/ipc";
 import type { FetchProgress, IpcError, ModelInfo, ModelRole, ModelsStatus } from "../api/types";
 import { bytes } from "../lib/format";
@@ -28,6 +28,15 @@ const STAGE_LABEL: Record<FetchProgress["stage"], string> = {
   done: "Ready",
 };
 
+/** "about 3 minutes left", "less than a minute left". */
+function timeLeft(seconds: number): string {
+  if (seconds < 60) return "less than a minute left";
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `about ${minutes} minute${minutes === 1 ? "" : "s"} left`;
+  const hours = Math.round(minutes / 6) / 10;
+  return `about ${hours} hours left`;
+}
+
 function ProgressRow(props: { model: ModelInfo; progress: FetchProgress | undefined; fetching: boolean }) {
   const { model, progress } = props;
   const ready = (model.installed && model.verified) || progress?.stage === "done";
@@ -52,10 +61,13 @@ function ProgressRow(props: { model: ModelInfo; progress: FetchProgress | undefi
           {ready ? <Icon name="checkCircle" /> : <Icon name="download" />}
         </span>
         <div class="model-row-text">
-          <div class="model-name">
-            {ROLE_LABEL[model.role]} <span class="muted">· {model.name}</span>
-          </div>
+          <div class="model-name">{ROLE_LABEL[model.role]}</div>
+          <div class="model-help small muted">{ROLE_HELP[model.role]}</div>
           <div class="model-state muted">{state}</div>
+          <details class="model-details small">
+            <summary>Details</summary>
+            <span class="muted">{model.name}</span>
+          </details>
         </div>
         {model.bytes != null && <span class="muted small">{bytes(model.bytes)}</span>}
       </div>
@@ -84,6 +96,12 @@ export function FirstRun(props: { status: ModelsStatus; onReady: (s: ModelsStatu
   const [error, setError] = useState<IpcError | null>(null);
   const [showImport, setShowImport] = useState(false);
   const [importing, setImporting] = useState<ModelRole | null>(null);
+  const [cancelling, setCancelling] = useState(false);
+  const [stopped, setStopped] = useState(false);
+  // Bytes finished in earlier models, and when this fetch started, for the
+  // total and the time left.
+  const started = useRef(0);
+  const [doneTotal, setDoneTotal] = useState(0);
 
   const missing = status.models.filter((m) => !(m.installed && m.verified));
   const missingBytes = missing.reduce((a, m) => a + (m.bytes ?? 0), 0);
@@ -95,21 +113,48 @@ export function FirstRun(props: { status: ModelsStatus; onReady: (s: ModelsStatu
 
   async function fetchDefaults() {
     setError(null);
+    setStopped(false);
     setFetching(true);
     setProgress({});
+    setDoneTotal(0);
+    started.current = Date.now();
+    const seen: Record<string, FetchProgress> = {};
     try {
       const s = await ipc.modelsFetchDefault((p) => {
+        seen[p.model] = p;
         setOverall(p);
         setProgress((prev) => ({ ...prev, [p.model]: p }));
+        // Downloaded bytes over all models of this fetch.
+        setDoneTotal(
+          Object.values(seen).reduce((a, x) => a + (x.stage === "download" ? x.done_bytes : x.total_bytes), 0),
+        );
       });
       finish(s);
       if (!s.ready) setError({ code: "incomplete", message: "Some models are still missing. Please try again." });
     } catch (e) {
-      setError(ipc.toIpcError(e));
+      const err = ipc.toIpcError(e);
+      if (err.code === "cancelled") setStopped(true);
+      else setError(err);
     } finally {
       setFetching(false);
+      setCancelling(false);
     }
   }
+
+  async function cancelFetch() {
+    setCancelling(true);
+    try {
+      await ipc.modelsFetchCancel();
+    } catch (e) {
+      setError(ipc.toIpcError(e));
+      setCancelling(false);
+    }
+  }
+
+  // "1.2 GB of 1.7 GB · about 3 minutes left" (once there is a rate to go by).
+  const elapsed = (Date.now() - started.current) / 1000;
+  const rate = elapsed > 2 && doneTotal > 0 ? doneTotal / elapsed : 0;
+  const left = rate > 0 ? Math.max(0, missingBytes - doneTotal) / rate : null;
 
   async function importFor(role: ModelRole) {
     setError(null);
@@ -153,6 +198,17 @@ export function FirstRun(props: { status: ModelsStatus; onReady: (s: ModelsStatu
               : "…"}
           </p>
         )}
+        {fetching && missingBytes > 0 && (
+          <p class="small" data-testid="fetch-total">
+            {bytes(Math.min(doneTotal, missingBytes))} of {bytes(missingBytes)}
+            {left != null ? ` · ${timeLeft(left)}` : ""}
+          </p>
+        )}
+        {stopped && !fetching && (
+          <p class="notice" data-testid="fetch-stopped">
+            Download stopped. Models that had finished are kept; choose “Get the default models” to go on.
+          </p>
+        )}
 
         {error && <ErrorBox error={error} />}
 
@@ -161,6 +217,12 @@ export function FirstRun(props: { status: ModelsStatus; onReady: (s: ModelsStatu
             <Icon name="download" />
             {fetching ? "Getting the models…" : error ? "Try again" : "Get the default models"}
           </button>
+          {fetching && (
+            <button type="button" class="btn btn-secondary btn-lg" data-testid="fetch-cancel" onClick={cancelFetch} disabled={cancelling}>
+              <Icon name="stop" />
+              {cancelling ? "Stopping…" : "Cancel"}
+            </button>
+          )}
           <button
             type="button"
             class="btn btn-secondary btn-lg"

@@ -28,6 +28,7 @@ const PATHS: Record<string, JSX.Element> = {
   send: <path d="M4 12 20 4l-4 16-4-7zM12 13l8-9" />,
   stop: <rect x="6" y="6" width="12" height="12" rx="2" />,
   check: <path d="m5 12 5 5L20 7" />,
+  pin: <path d="M9 4h6l-1 6 4 3v2h-5v5l-1 1-1-1v-5H6v-2l4-3z" />,
   copy: (
     <>
       <rect x="9" y="9" width="11" height="11" rx="2" />

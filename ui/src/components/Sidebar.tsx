@@ -38,6 +38,7 @@ function ItemMenu(props: {
   conv: ConversationSummary;
   onClose: () => void;
   onRename: () => void;
+  onPin: () => void;
   onExport: (f: ExportFormat) => void;
   onDelete: () => void;
 }) {
@@ -83,6 +84,7 @@ function ItemMenu(props: {
   return (
     <div class="menu" role="menu" aria-label={`Actions for ${props.conv.title}`} ref={ref} onKeyDown={onKey}>
       {item("edit", "Rename", props.onRename)}
+      {item("pin", props.conv.pinned ? "Unpin" : "Pin to the top", props.onPin)}
       {item("download", "Export as Markdown (.md)", () => props.onExport("md"))}
       {item("download", "Export as data (.json)", () => props.onExport("json"))}
       <div class="menu-sep" role="separator" />
@@ -100,6 +102,8 @@ export function Sidebar(props: {
   onNewChat: () => void;
   onNavigate: (v: View) => void;
   onDeleted: (id: ConversationId) => void;
+  /** Hides the sidebar to give the answer more room. */
+  onCollapse?: () => void;
 }) {
   const [query, setQuery] = useState("");
   const [list, setList] = useState<ConversationSummary[] | null>(null);
@@ -212,6 +216,18 @@ export function Sidebar(props: {
           <Icon name="bolt" size={16} />
         </span>
         Lookahead
+        {props.onCollapse && (
+          <button
+            type="button"
+            class="icon-btn sidebar-toggle"
+            aria-label="Hide the sidebar"
+            title="Hide the sidebar (Ctrl+B)"
+            data-testid="sidebar-hide"
+            onClick={props.onCollapse}
+          >
+            <Icon name="chevron" size={16} class="chev-left" />
+          </button>
+        )}
       </div>
       <button type="button" class="btn btn-primary new-chat" onClick={props.onNewChat}>
         <Icon name="plus" />
@@ -301,6 +317,15 @@ export function Sidebar(props: {
                       conv={c}
                       onClose={() => setMenuFor(null)}
                       onRename={() => setRenaming({ id: c.id, title: c.title })}
+                      onPin={() =>
+                        void ipc
+                          .conversationPin(c.id, !c.pinned)
+                          .then(() => {
+                            reload();
+                            showToast({ text: c.pinned ? "Unpinned" : "Pinned to the top", tone: "success" });
+                          })
+                          .catch((e) => showToast({ text: ipc.toIpcError(e).message, tone: "error" }))
+                      }
                       onExport={(f) => void exportConv(c, f)}
                       onDelete={() => void remove(c)}
                     />

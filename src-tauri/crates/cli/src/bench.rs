@@ -17,7 +17,7 @@ use crate::ask::{engine_config, JudgeArgs, ModelArgs};
 
 const DEFAULT_DATASET: &str = include_str!("../data/gsm8k_test_100.jsonl");
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 pub struct BenchArgs {
     /// Modes to compare, comma separated (plain is always run first, as the baseline).
     #[arg(long, value_delimiter = ',', default_value = "plain")]
@@ -39,6 +39,11 @@ pub struct BenchArgs {
     /// Also run the draft model alone (plain), to measure its cost ratio c.
     #[arg(long)]
     pub with_draft_alone: bool,
+    /// Start every question with nothing cached (as after a fresh load), so
+    /// each mode's time to first token includes reading the whole prompt.
+    /// Without it, later modes find the prompts the earlier ones read.
+    #[arg(long)]
+    pub cold_cache: bool,
     /// Also run automatic mode as a new user meets it: nothing measured
     /// yet, plain speed from the app's short calibration, then learning
     /// from its own answers (one in ten tries another mode).
@@ -48,6 +53,14 @@ pub struct BenchArgs {
     pub max_tokens: usize,
     #[arg(long, default_value_t = 100)]
     pub step_budget: usize,
+    /// Grade answers written elsewhere instead of running models: JSON
+    /// lines of {"line", "text", "tokens", "seconds", "cut_off"} (e.g. from
+    /// scripts/llama-reference.sh), read and marked exactly as our own.
+    #[arg(long, value_name = "FILE")]
+    pub grade: Option<PathBuf>,
+    /// The row's name for --grade (e.g. "llama.cpp b11434").
+    #[arg(long, default_value = "graded")]
+    pub grade_label: String,
     /// Print one JSON object instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -255,6 +268,9 @@ fn run_questions(
                 .judge
                 .ask_options(mode, args.max_tokens, args.step_budget)?
         };
+        if args.cold_cache {
+            engine.forget_cached_prompts();
+        }
         let answer = engine.ask(&problem.question, &options, &cancel, &mut |_| {})?;
         if matches!(choice, Choice::Auto) {
             remember(&mut records, &answer);
@@ -337,7 +353,158 @@ fn load_timed(config: &EngineConfig, quiet: bool) -> Result<(Engine, f64, f64)> 
     Ok((engine, target_s, draft_s))
 }
 
+/// One answer written by another engine, for --grade.
+#[derive(Deserialize)]
+struct Written {
+    /// 1-based line of the dataset the question came from.
+    line: usize,
+    text: String,
+    #[serde(default)]
+    tokens: usize,
+    #[serde(default)]
+    seconds: f64,
+    #[serde(default)]
+    cut_off: bool,
+}
+
+/// An answer another engine wrote, read the way ours are: steps between
+/// blank lines (with their sums checked), the marked answer or the
+/// concluding paragraph.
+fn as_answer(written: &Written, question: &str) -> Answer {
+    use lookahead_engine::{prompt, AnswerMetrics, AnswerStatus, StepRecord};
+    let steps = written
+        .text
+        .split("\n\n")
+        .filter(|s| !s.trim().is_empty())
+        .enumerate()
+        .map(|(i, s)| {
+            let mut step = StepRecord::target_only(i, s.to_string(), 0.0);
+            step.arithmetic = lookahead_engine::arith::find(s)
+                .into_iter()
+                .map(|f| f.check)
+                .collect();
+            step
+        })
+        .collect();
+    Answer {
+        question: question.to_string(),
+        final_answer: if written.cut_off {
+            prompt::marked_answer(&written.text)
+        } else {
+            prompt::extract_final_answer(&written.text)
+        },
+        cut_off: written.cut_off,
+        turns_left_out: 0,
+        text: written.text.clone(),
+        steps,
+        metrics: AnswerMetrics {
+            generated_tokens: written.tokens,
+            wall_seconds: written.seconds,
+            tokens_per_s: if written.seconds > 0.0 {
+                written.tokens as f64 / written.seconds
+            } else {
+                0.0
+            },
+            ..AnswerMetrics::default()
+        },
+        status: AnswerStatus::Complete,
+        mode: Mode::Plain,
+        draft_model: None,
+        target_model: String::new(),
+        judge: None,
+        gamma: None,
+    }
+}
+
+/// `bench --grade FILE`: marks answers written elsewhere against the same
+/// questions, with the same reading of the answer.
+fn grade(args: &BenchArgs, path: &std::path::Path) -> Result<()> {
+    let (dataset, problems) = load_problems(&BenchArgs {
+        limit: usize::MAX,
+        only: Vec::new(),
+        ..args.clone()
+    })?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut answers = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let written: Written = serde_json::from_str(line)
+            .with_context(|| format!("line {} of {} is not an answer", n + 1, path.display()))?;
+        let Some((_, problem)) = problems.iter().find(|(l, _)| *l == written.line) else {
+            bail!(
+                "{}: no question on line {} of the dataset",
+                path.display(),
+                written.line
+            );
+        };
+        let answer = as_answer(&written, &problem.question);
+        let ok = answer
+            .final_answer
+            .as_deref()
+            .is_some_and(|got| same_number(got, &problem.answer));
+        answers.push((answer, ok));
+    }
+    let lines: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Written>(l).ok())
+        .map(|w| w.line.to_string())
+        .collect();
+    let report = Report {
+        machine: machine_description(),
+        dataset: format!(
+            "{dataset}, {} answers graded (lines {})",
+            answers.len(),
+            compact(&lines)
+        ),
+        rows: vec![summarise(
+            &args.grade_label,
+            "",
+            &args.judge.prompt.to_string(),
+            &answers,
+        )],
+    };
+    let markdown = markdown_table(&report);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{markdown}");
+    }
+    if let Some(out) = &args.markdown {
+        std::fs::write(out, &markdown)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    Ok(())
+}
+
+/// "1–30, 41" from ["1", …, "30", "41"].
+fn compact(lines: &[String]) -> String {
+    let mut n: Vec<usize> = lines.iter().filter_map(|l| l.parse().ok()).collect();
+    n.sort_unstable();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < n.len() {
+        let mut j = i;
+        while j + 1 < n.len() && n[j + 1] == n[j] + 1 {
+            j += 1;
+        }
+        out.push(if j > i {
+            format!("{}–{}", n[i], n[j])
+        } else {
+            n[i].to_string()
+        });
+        i = j + 1;
+    }
+    out.join(", ")
+}
+
 pub fn run(args: BenchArgs) -> Result<()> {
+    if let Some(path) = &args.grade {
+        return grade(&args, path);
+    }
     // Bad options are reported before seconds of model loading.
     args.judge
         .ask_options(Mode::Plain, args.max_tokens, args.step_budget)?;

@@ -331,3 +331,59 @@ fn terminal_escape_sequences_in_the_history_are_shown_not_obeyed() {
         );
     }
 }
+
+/// Issue 11: answers written by another engine (llama.cpp's server, by
+/// scripts/llama-reference.sh) are graded exactly as ours.
+#[test]
+fn bench_grades_answers_written_elsewhere_as_its_own() {
+    let first: serde_json::Value = serde_json::from_str(
+        include_str!("../data/gsm8k_test_100.jsonl")
+            .lines()
+            .next()
+            .expect("a question"),
+    )
+    .expect("json");
+    let right = first["answer"].as_str().expect("answer").trim().to_string();
+    let data = tempfile::tempdir().expect("temp dir");
+    let answers = data.path().join("answers.jsonl");
+    let lines = [
+        serde_json::json!({"line": 1, "text": format!("Step one.\n\nSo 3 + 4 = 8.\n\nThe answer is \\boxed{{{right}}}."), "tokens": 30, "seconds": 3.0}),
+        serde_json::json!({"line": 2, "text": "I think it is \\boxed{123456789}.", "tokens": 10, "seconds": 1.0}),
+        serde_json::json!({"line": 3, "text": "Cut before the end: 5 + 5 =", "tokens": 1024, "seconds": 90.0, "cut_off": true}),
+    ];
+    std::fs::write(
+        &answers,
+        lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+    )
+    .unwrap();
+    let out = lookahead_in(
+        data.path(),
+        &[
+            "bench",
+            "--grade",
+            answers.to_str().unwrap(),
+            "--grade-label",
+            "other engine",
+            "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let row = &report["rows"][0];
+    assert_eq!(row["label"], "other engine");
+    assert_eq!(
+        (row["correct"].as_u64(), row["questions"].as_u64()),
+        (Some(1), Some(3)),
+        "{row}"
+    );
+    assert_eq!(row["cut_off"], 1);
+    assert_eq!(row["wrong_sums"], 1, "3 + 4 = 8 is found: {row}");
+    assert!(
+        report["dataset"].as_str().unwrap().contains("lines 1–3"),
+        "{report}"
+    );
+}

@@ -325,6 +325,18 @@ impl Engine {
         self.plain_speed
     }
 
+    /// Forgets every cached prompt (the batched executor keeps the work of
+    /// earlier prompts to reuse their shared beginnings), so the next
+    /// answer reads its whole prompt as after a fresh load. For measuring
+    /// time to first token fairly.
+    pub fn forget_cached_prompts(&self) {
+        for model in std::iter::once(&self.target).chain(self.draft.as_ref()) {
+            if let Some(exec) = model.executor() {
+                exec.clear_prefix_cache();
+            }
+        }
+    }
+
     pub fn set_plain_speed(&mut self, speed: Option<PlainSpeed>) {
         if speed.is_some() {
             self.plain_speed = speed;

@@ -93,7 +93,9 @@ impl EngineError {
             Self::Load(_) => "The model could not be loaded. It may be damaged, or the computer may not have enough free memory.".to_string(),
             Self::Generation(_) => "Something went wrong while writing the answer. Please try again.".to_string(),
             Self::Judge(_) => "The step checker failed; the answer continued without it.".to_string(),
-            Self::Fetch(detail) => format!("The models could not be downloaded: {detail}"),
+            // The detail (which package, pip's last line) goes to Details;
+            // the sentence says what to do.
+            Self::Fetch(_) => "The models could not be downloaded. Check that this computer is connected to the internet, then choose Try again. If it cannot go online, choose \"Use a model file I have\" to add model files your IT team copied.".to_string(),
             Self::Checksum { file, .. } => format!(
                 "The downloaded file {file} is not the expected one (its checksum differs). It was removed; please try again."
             ),

