@@ -123,7 +123,7 @@ pub fn choose_mode(available: &[Mode], measured: &[ModeRecord]) -> AutoChoice {
         .max_by(|a, b| score(*a).total_cmp(&score(*b)))
         .unwrap_or(Mode::Plain);
     let answered: usize = measured.iter().map(|r| r.answers).sum();
-    if (answered + 1) % EXPLORE_EVERY == 0 {
+    if (answered + 1).is_multiple_of(EXPLORE_EVERY) {
         let mut untried: Vec<Mode> = candidates()
             .filter(|m| *m != Mode::Plain && *m != best)
             .filter(|m| record(*m).is_none_or(|r| r.answers < AUTO_TRIALS))
