@@ -215,6 +215,9 @@ pub async fn ask(
         None => Vec::new(),
     };
     let title = title_for(&question);
+    // While this answer is written, another process opening the history
+    // (the command line) leaves it alone instead of marking it interrupted.
+    let _answering = store.answering().ok();
     // The question and the answer's row are saved together before any
     // work: a failure here loses nothing the user has seen.
     let (conversation_id, _, message_id) = store

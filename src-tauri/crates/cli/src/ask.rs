@@ -208,6 +208,12 @@ pub fn run(args: AskArgs) -> Result<()> {
     // answer is filled in at the end, also when it is stopped or fails. If
     // the history cannot be written, the answer is still shown.
     let mut save_error: Option<anyhow::Error> = None;
+    // While this answer is written, another process opening the history
+    // (the app) leaves it alone instead of marking it interrupted.
+    let _answering = (!args.no_save)
+        .then(|| lookahead_store::default_db_path().ok())
+        .flatten()
+        .and_then(|db| lookahead_store::Store::answering_at(&db).ok());
     let started = if args.no_save {
         None
     } else {

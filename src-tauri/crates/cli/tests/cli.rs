@@ -387,3 +387,40 @@ fn bench_grades_answers_written_elsewhere_as_its_own() {
         "{report}"
     );
 }
+
+/// Issue 14 (M4): a process killed mid-answer (SIGKILL: nothing can be
+/// saved then) still leaves the question in the history, its answer marked
+/// interrupted.
+#[test]
+fn a_killed_answer_keeps_its_question() {
+    use std::io::Read;
+    let model = tiny();
+    let data = tempfile::tempdir().expect("temp dir");
+    let question = "Count from 1 to 400, one number per line.";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lookahead"))
+        .args(["ask", question, "--target", model.to_str().expect("utf-8")])
+        .args(["--mode", "plain", "--max-tokens", "2000"])
+        .env("LOOKAHEAD_DATA_DIR", data.path())
+        .env("LOOKAHEAD_MODELS_DIR", models::models_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("lookahead starts");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut buf = [0u8; 64];
+    let mut seen = 0;
+    while seen < 40 {
+        let n = stdout.read(&mut buf).expect("read");
+        assert!(n > 0, "the answer ended before it could be killed");
+        seen += n;
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let shown = lookahead_in(data.path(), &["history", "show", "1"]);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains(question), "{shown}");
+    assert!(
+        shown.contains("Status: in_progress") || shown.contains("Status: interrupted"),
+        "{shown}"
+    );
+}

@@ -334,6 +334,29 @@ impl Store {
         integrity(&mut conn, &self.path).await
     }
 
+    /// Says "this process is writing an answer" until the guard is
+    /// dropped (a shared lock on `<history>.answering`, which any number of
+    /// processes may hold at once), so another process that opens the
+    /// history for writing does not mark the live answer interrupted.
+    pub fn answering(&self) -> Result<AnsweringGuard> {
+        Store::answering_at(&self.path)
+    }
+
+    /// [`Store::answering`] for the history at `db` (without opening it).
+    pub fn answering_at(db: &Path) -> Result<AnsweringGuard> {
+        let marker = answering_marker(db);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&marker)
+            .map_err(|e| StoreError::from_io(&marker, e))?;
+        file.lock_shared()
+            .map_err(|e| StoreError::from_io(&marker, e))?;
+        Ok(AnsweringGuard { _file: file })
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -380,7 +403,28 @@ impl Store {
         self.recover_interrupted().await
     }
 
+    /// Marks answers left `in_progress` as interrupted, unless some process
+    /// is writing an answer right now ([`Store::answering`] holds the
+    /// marker): then they may be its live answers, and they are left alone
+    /// (the next open after it ends recovers them).
     async fn recover_interrupted(&self) -> Result<()> {
+        // The marker exists once some process has answered; without it (or
+        // in a folder we may not write) nobody is answering now.
+        let marker = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(answering_marker(&self.path));
+        let _held = match marker {
+            Ok(file) => match file.try_lock() {
+                Ok(()) => Some(file),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    tracing::info!("another process is answering; unfinished answers left to it");
+                    return Ok(());
+                }
+                Err(std::fs::TryLockError::Error(_)) => None,
+            },
+            Err(_) => None,
+        };
         let result = sqlx::query(
             "UPDATE messages SET status = 'interrupted', finished_at = ?1,
                  error = COALESCE(error, 'Lookahead stopped before this answer was finished.')
@@ -526,6 +570,19 @@ impl Companions {
             let _ = std::fs::remove_file(&shm);
         }
     }
+}
+
+/// Held while answers are being written; see [`Store::answering`].
+fn answering_marker(db: &Path) -> PathBuf {
+    companion(db, ".answering")
+}
+
+/// Proof that this process is writing an answer: while any process holds
+/// one, no other process opening the history marks unfinished answers
+/// interrupted. Released when dropped (or when the process dies).
+#[derive(Debug)]
+pub struct AnsweringGuard {
+    _file: std::fs::File,
 }
 
 fn companion(path: &Path, suffix: &str) -> PathBuf {

@@ -296,3 +296,42 @@ async fn exports_defuse_formulas_and_html() {
     assert!(md.contains("| 1 | "), "{md}");
     store.close().await;
 }
+
+/// M6: a process that opens the history for writing (the command line)
+/// does not mark an answer another process is still writing (the app) as
+/// interrupted; once nobody is answering, a crashed answer is recovered.
+#[tokio::test]
+async fn a_live_answer_is_left_alone_by_another_writer() {
+    let db = temp_db();
+    let app = open(&db.path).await;
+    let c = app.create_conversation("live").await.unwrap();
+    let answering = app.answering().unwrap();
+    let id = app.begin_answer(c.id, sd_start()).await.unwrap();
+    let status = |store: Store| async move {
+        let detail = store.get_conversation(c.id).await.unwrap();
+        let s = detail
+            .messages
+            .iter()
+            .find(|m| m.message.id == id)
+            .unwrap()
+            .message
+            .status;
+        store.close().await;
+        s
+    };
+    // Another writer opens the history meanwhile.
+    assert_eq!(
+        status(open(&db.path).await).await,
+        MessageStatus::InProgress
+    );
+    // The app finishes normally.
+    app.update_answer_text(id, "still mine").await.unwrap();
+    // The app dies without finishing: its lock goes with it, and the next
+    // open recovers the answer.
+    drop(answering);
+    std::mem::forget(app);
+    assert_eq!(
+        status(open(&db.path).await).await,
+        MessageStatus::Interrupted
+    );
+}
