@@ -174,24 +174,24 @@ fn lookahead_in(data: &std::path::Path, args: &[&str]) -> Output {
         .expect("lookahead runs")
 }
 
-/// Issue 14 (M4): Ctrl-C stops the answer, and the question and what was
-/// written so far are in the history.
-#[test]
-fn ctrl_c_keeps_the_question_and_what_was_written() {
+/// Starts `lookahead ask` on a long answer with its history in `data`, and
+/// returns it once it has written some of the answer (and what it wrote).
+fn a_long_answer_under_way(
+    data: &std::path::Path,
+    question: &str,
+    stderr: std::process::Stdio,
+) -> (std::process::Child, std::process::ChildStdout, Vec<u8>) {
     use std::io::Read;
     let model = tiny();
-    let data = tempfile::tempdir().expect("temp dir");
-    let question = "Count from 1 to 400, one number per line.";
     let mut child = Command::new(env!("CARGO_BIN_EXE_lookahead"))
         .args(["ask", question, "--target", model.to_str().expect("utf-8")])
         .args(["--mode", "plain", "--max-tokens", "2000"])
-        .env("LOOKAHEAD_DATA_DIR", data.path())
+        .env("LOOKAHEAD_DATA_DIR", data)
         .env("LOOKAHEAD_MODELS_DIR", models::models_dir())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .expect("lookahead starts");
-    // Wait until the answer is being written.
     let mut stdout = child.stdout.take().expect("stdout");
     let mut seen = Vec::new();
     let mut buf = [0u8; 64];
@@ -200,6 +200,18 @@ fn ctrl_c_keeps_the_question_and_what_was_written() {
         assert!(n > 0, "the answer ended before it could be stopped");
         seen.extend_from_slice(&buf[..n]);
     }
+    (child, stdout, seen)
+}
+
+/// Issue 14 (M4): Ctrl-C stops the answer, and the question and what was
+/// written so far are in the history.
+#[test]
+fn ctrl_c_keeps_the_question_and_what_was_written() {
+    use std::io::Read;
+    let data = tempfile::tempdir().expect("temp dir");
+    let question = "Count from 1 to 400, one number per line.";
+    let (child, mut stdout, seen) =
+        a_long_answer_under_way(data.path(), question, std::process::Stdio::piped());
     let sent = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -393,27 +405,10 @@ fn bench_grades_answers_written_elsewhere_as_its_own() {
 /// interrupted.
 #[test]
 fn a_killed_answer_keeps_its_question() {
-    use std::io::Read;
-    let model = tiny();
     let data = tempfile::tempdir().expect("temp dir");
     let question = "Count from 1 to 400, one number per line.";
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lookahead"))
-        .args(["ask", question, "--target", model.to_str().expect("utf-8")])
-        .args(["--mode", "plain", "--max-tokens", "2000"])
-        .env("LOOKAHEAD_DATA_DIR", data.path())
-        .env("LOOKAHEAD_MODELS_DIR", models::models_dir())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("lookahead starts");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut buf = [0u8; 64];
-    let mut seen = 0;
-    while seen < 40 {
-        let n = stdout.read(&mut buf).expect("read");
-        assert!(n > 0, "the answer ended before it could be killed");
-        seen += n;
-    }
+    let (mut child, _stdout, _) =
+        a_long_answer_under_way(data.path(), question, std::process::Stdio::null());
     child.kill().expect("SIGKILL");
     let _ = child.wait();
     let shown = lookahead_in(data.path(), &["history", "show", "1"]);

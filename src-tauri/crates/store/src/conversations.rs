@@ -26,6 +26,38 @@ pub(crate) struct MessageRow<'a> {
     pub notes: AnswerNotes,
 }
 
+impl<'a> MessageRow<'a> {
+    /// What the user asked, saved complete.
+    fn question(text: &'a str, at: DateTime<Utc>) -> Self {
+        Self {
+            role: Role::User,
+            text,
+            final_answer: None,
+            start: None,
+            status: MessageStatus::Complete,
+            error: None,
+            created_at: at,
+            finished_at: Some(at),
+            notes: AnswerNotes::default(),
+        }
+    }
+
+    /// An answer just begun: no text yet, in progress.
+    fn answer_begun(start: &'a AnswerStart, at: DateTime<Utc>) -> Self {
+        Self {
+            role: Role::Assistant,
+            text: "",
+            final_answer: None,
+            start: Some(start),
+            status: MessageStatus::InProgress,
+            error: None,
+            created_at: at,
+            finished_at: None,
+            notes: AnswerNotes::default(),
+        }
+    }
+}
+
 pub(crate) async fn insert_conversation(
     conn: &mut SqliteConnection,
     title: &str,
@@ -436,17 +468,7 @@ impl Store {
     /// Adds what the user asked. Saved at once, before any answer.
     pub async fn add_user_message(&self, conversation_id: i64, text: &str) -> Result<Message> {
         let at = now();
-        let row = MessageRow {
-            role: Role::User,
-            text,
-            final_answer: None,
-            start: None,
-            status: MessageStatus::Complete,
-            error: None,
-            created_at: at,
-            finished_at: Some(at),
-            notes: AnswerNotes::default(),
-        };
+        let row = MessageRow::question(text, at);
         let id = self
             .write(async |conn| {
                 self.insert_in_conversation(conn, conversation_id, &row)
@@ -505,28 +527,8 @@ impl Store {
         start: AnswerStart,
     ) -> Result<(i64, i64, i64)> {
         let at = now();
-        let asked = MessageRow {
-            role: Role::User,
-            text: question,
-            final_answer: None,
-            start: None,
-            status: MessageStatus::Complete,
-            error: None,
-            created_at: at,
-            finished_at: Some(at),
-            notes: AnswerNotes::default(),
-        };
-        let answer = MessageRow {
-            role: Role::Assistant,
-            text: "",
-            final_answer: None,
-            start: Some(&start),
-            status: MessageStatus::InProgress,
-            error: None,
-            created_at: at,
-            finished_at: None,
-            notes: AnswerNotes::default(),
-        };
+        let asked = MessageRow::question(question, at);
+        let answer = MessageRow::answer_begun(&start, at);
         self.write(async |conn| {
             let conversation_id = match conversation {
                 Ok(id) => id,
@@ -550,17 +552,7 @@ impl Store {
     /// [`Store::finish_answer`]; if the app dies first, the next
     /// [`Store::open`] marks it `interrupted`.
     pub async fn begin_answer(&self, conversation_id: i64, start: AnswerStart) -> Result<i64> {
-        let row = MessageRow {
-            role: Role::Assistant,
-            text: "",
-            final_answer: None,
-            start: Some(&start),
-            status: MessageStatus::InProgress,
-            error: None,
-            created_at: now(),
-            finished_at: None,
-            notes: AnswerNotes::default(),
-        };
+        let row = MessageRow::answer_begun(&start, now());
         self.write(async |conn| {
             self.insert_in_conversation(conn, conversation_id, &row)
                 .await
