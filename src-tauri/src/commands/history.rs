@@ -81,21 +81,41 @@ pub async fn conversation_restore(state: State<'_, AppState>, id: i64) -> Comman
     Ok(state.store().await?.restore_conversation(id).await?)
 }
 
+/// The save dialog's name for an export format; an unknown format is
+/// refused (before anything is read).
+fn export_filter(format: &str) -> CommandResult<&'static str> {
+    match format {
+        "md" => Ok("Markdown"),
+        "json" => Ok("JSON"),
+        other => Err(CommandError::new(
+            "invalid_format",
+            format!("Unknown export format \"{other}\"; use md or json."),
+        )),
+    }
+}
+
+/// A conversation as the text of an export in `format` (checked by
+/// [`export_filter`]).
+fn export_body(
+    detail: &lookahead_store::ConversationDetail,
+    format: &str,
+) -> CommandResult<String> {
+    Ok(if format == "json" {
+        lookahead_store::render_json(detail)?
+    } else {
+        lookahead_store::render_markdown(detail)
+    })
+}
+
 #[tauri::command(rename_all = "snake_case")]
 pub async fn conversation_export(
     state: State<'_, AppState>,
     id: i64,
     format: String,
 ) -> CommandResult<String> {
-    let store = state.store().await?;
-    match format.as_str() {
-        "md" => Ok(store.export_markdown(id).await?),
-        "json" => Ok(store.export_json(id).await?),
-        other => Err(CommandError::new(
-            "invalid_format",
-            format!("Unknown export format \"{other}\"; use md or json."),
-        )),
-    }
+    export_filter(&format)?;
+    let detail = state.store().await?.get_conversation(id).await?;
+    export_body(&detail, &format)
 }
 
 /// Exports a conversation to a file the user picks in the save dialog,
@@ -108,18 +128,9 @@ pub async fn conversation_export_to_file<R: Runtime>(
     id: i64,
     format: String,
 ) -> CommandResult<Option<String>> {
-    let store = state.store().await?;
-    let (body, filter) = match format.as_str() {
-        "md" => (store.export_markdown(id).await?, "Markdown"),
-        "json" => (store.export_json(id).await?, "JSON"),
-        other => {
-            return Err(CommandError::new(
-                "invalid_format",
-                format!("Unknown export format \"{other}\"; use md or json."),
-            ))
-        }
-    };
-    let title = store.get_conversation(id).await?.conversation.title;
-    let name = format!("{}.{format}", file_name_from(&title));
+    let filter = export_filter(&format)?;
+    let detail = state.store().await?.get_conversation(id).await?;
+    let body = export_body(&detail, &format)?;
+    let name = format!("{}.{format}", file_name_from(&detail.conversation.title));
     save_with_dialog(&app, &name, filter, &format, body).await
 }

@@ -230,6 +230,9 @@ export function ChatView(props: {
           ? "New chat"
           : "";
 
+  // The question each answer answers: the user message before it, as the
+  // list is rendered.
+  let asked: string | undefined;
   return (
     <section class="chat" aria-labelledby="chat-title" hidden={!props.active}>
       <header class="view-header">
@@ -282,22 +285,22 @@ export function ChatView(props: {
             </div>
           )}
           {messages.map((m, i) => {
-            if (m.role === "user") return <UserBubble key={m.id} text={m.text} />;
-            // The question this answers: the user message before it.
-            const asked = messages
-              .slice(0, i)
-              .reverse()
-              .find((x) => x.role === "user")?.text;
+            if (m.role === "user") {
+              asked = m.text;
+              return <UserBubble key={m.id} text={m.text} />;
+            }
+            // This answer's own question (`asked` moves on with the list).
+            const question = asked;
             return (
               <AnswerCard
                 key={m.id}
                 msg={m}
                 errorShownBelow={askError != null && i === messages.length - 1}
-                onRegenerate={asked && !live ? () => void send(asked) : undefined}
+                onRegenerate={question && !live ? () => void send(question) : undefined}
                 onEdit={
-                  asked && !live
+                  question && !live
                     ? () => {
-                        setDraft(asked);
+                        setDraft(question);
                         inputRef.current?.focus();
                       }
                     : undefined

@@ -253,6 +253,7 @@ fn run_questions(
     let cancel = CancelFlag::new();
     let available = engine.available_modes();
     let mut records: Vec<ModeRecord> = Vec::new();
+    let mut recent: Vec<(Mode, f64)> = Vec::new();
     let mut out = Vec::new();
     for (line, problem) in problems {
         let (mode, exploring) = match choice {
@@ -273,7 +274,7 @@ fn run_questions(
         }
         let answer = engine.ask(&problem.question, &options, &cancel, &mut |_| {})?;
         if matches!(choice, Choice::Auto) {
-            remember(&mut records, &answer);
+            remember(&mut records, &mut recent, &answer);
         }
         let label = match choice {
             Choice::Fixed(_) => label.to_string(),
@@ -311,26 +312,33 @@ fn run_questions(
     Ok(out)
 }
 
-/// Adds an answer to what automatic mode has measured (the app keeps the
-/// five latest per mode; so does this).
-fn remember(records: &mut Vec<ModeRecord>, answer: &Answer) {
+/// Adds an answer to what automatic mode has measured: its answers per
+/// mode and the mean speed-up of each mode's five latest, as the app reads
+/// them from its history (`Store::speed_by_mode`).
+fn remember(records: &mut Vec<ModeRecord>, recent: &mut Vec<(Mode, f64)>, answer: &Answer) {
     const RECENT: usize = 5;
-    let at = match records.iter().position(|r| r.mode == answer.mode) {
-        Some(at) => at,
-        None => {
-            records.push(ModeRecord {
-                mode: answer.mode,
-                answers: 0,
-                mean_speedup: None,
-            });
-            records.len() - 1
-        }
-    };
-    let r = &mut records[at];
-    r.answers += 1;
     if let Some(s) = answer.metrics.speedup_estimate {
-        let n = r.answers.min(RECENT) as f64;
-        r.mean_speedup = Some(r.mean_speedup.map_or(s, |m| m + (s - m) / n));
+        recent.push((answer.mode, s));
+    }
+    let latest: Vec<f64> = recent
+        .iter()
+        .rev()
+        .filter(|(m, _)| *m == answer.mode)
+        .take(RECENT)
+        .map(|(_, s)| *s)
+        .collect();
+    let mean_speedup =
+        (!latest.is_empty()).then(|| latest.iter().sum::<f64>() / latest.len() as f64);
+    match records.iter_mut().find(|r| r.mode == answer.mode) {
+        Some(r) => {
+            r.answers += 1;
+            r.mean_speedup = mean_speedup;
+        }
+        None => records.push(ModeRecord {
+            mode: answer.mode,
+            answers: 1,
+            mean_speedup,
+        }),
     }
 }
 
@@ -427,6 +435,7 @@ fn grade(args: &BenchArgs, path: &std::path::Path) -> Result<()> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut answers = Vec::new();
+    let mut lines = Vec::new();
     for (n, line) in text
         .lines()
         .enumerate()
@@ -447,12 +456,8 @@ fn grade(args: &BenchArgs, path: &std::path::Path) -> Result<()> {
             .as_deref()
             .is_some_and(|got| same_number(got, &problem.answer));
         answers.push((answer, ok));
+        lines.push(written.line);
     }
-    let lines: Vec<String> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Written>(l).ok())
-        .map(|w| w.line.to_string())
-        .collect();
     let report = Report {
         machine: machine_description(),
         dataset: format!(
@@ -480,9 +485,9 @@ fn grade(args: &BenchArgs, path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-/// "1–30, 41" from ["1", …, "30", "41"].
-fn compact(lines: &[String]) -> String {
-    let mut n: Vec<usize> = lines.iter().filter_map(|l| l.parse().ok()).collect();
+/// "1–30, 41" from [1, …, 30, 41].
+fn compact(lines: &[usize]) -> String {
+    let mut n = lines.to_vec();
     n.sort_unstable();
     let mut out: Vec<String> = Vec::new();
     let mut i = 0;

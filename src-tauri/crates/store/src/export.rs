@@ -30,13 +30,7 @@ pub struct ConversationExport {
 impl Store {
     /// A conversation as pretty-printed JSON ([`ConversationExport`]).
     pub async fn export_json(&self, conversation_id: i64) -> Result<String> {
-        let export = ConversationExport {
-            format: EXPORT_FORMAT.to_owned(),
-            version: EXPORT_VERSION,
-            exported_at: now(),
-            conversation: self.get_conversation(conversation_id).await?,
-        };
-        Ok(serde_json::to_string_pretty(&export)?)
+        render_json(&self.get_conversation(conversation_id).await?)
     }
 
     /// A conversation as a readable Markdown document.
@@ -122,6 +116,18 @@ impl Store {
         })
         .await
     }
+}
+
+/// A conversation as pretty-printed JSON ([`ConversationExport`]), stamped
+/// now.
+pub fn render_json(detail: &ConversationDetail) -> Result<String> {
+    let export = ConversationExport {
+        format: EXPORT_FORMAT.to_owned(),
+        version: EXPORT_VERSION,
+        exported_at: now(),
+        conversation: detail.clone(),
+    };
+    Ok(serde_json::to_string_pretty(&export)?)
 }
 
 /// Renders a conversation as Markdown: each message under a heading, answers

@@ -74,7 +74,7 @@ use sqlx::{ConnectOptions, Connection, SqliteConnection, SqlitePool};
 // matching version.
 pub use chrono;
 pub use error::{Result, StoreError};
-pub use export::{render_markdown, ConversationExport, EXPORT_FORMAT, EXPORT_VERSION};
+pub use export::{render_json, render_markdown, ConversationExport, EXPORT_FORMAT, EXPORT_VERSION};
 pub use model::*;
 pub use stats::{
     AcceptanceRow, ConfigAcceptance, GroupBy, HistogramBucket, ModeSpeed, ModelSet, PositionStat,
