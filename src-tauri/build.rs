@@ -8,6 +8,8 @@ const COMMANDS: &[&str] = &[
     "models_fetch_default",
     "models_fetch_cancel",
     "models_import",
+    "models_import_folder",
+    "model_file_pick",
     "ask",
     "cancel",
     "engine_prepare",

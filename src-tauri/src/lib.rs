@@ -32,6 +32,8 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::models::models_fetch_default,
             commands::models::models_fetch_cancel,
             commands::models::models_import,
+            commands::models::models_import_folder,
+            commands::models::model_file_pick,
             commands::ask::ask,
             commands::ask::cancel,
             commands::ask::engine_prepare,

@@ -30,9 +30,7 @@ pub struct AppState {
 impl AppState {
     pub async fn open(data_dir: PathBuf) -> std::io::Result<Self> {
         std::fs::create_dir_all(&data_dir)?;
-        let store = Store::open(data_dir.join("history.sqlite"))
-            .await
-            .map_err(CommandError::from);
+        let store = open_store(&data_dir.join("history.sqlite")).await;
         Ok(Self {
             data_dir,
             store: RwLock::new(store),
@@ -58,9 +56,7 @@ impl AppState {
                 let mut slot = self.store.write().await;
                 if let Err(e) = &*slot {
                     if TRANSIENT.contains(&e.code.as_str()) {
-                        *slot = Store::open(self.db_path())
-                            .await
-                            .map_err(CommandError::from);
+                        *slot = open_store(&self.db_path()).await;
                     }
                 }
                 slot.clone()
@@ -101,4 +97,13 @@ impl AppState {
             .map(|flag| flag.cancel())
             .is_some()
     }
+}
+
+/// Opens the history for the app, and wipes the conversations deleted more
+/// than a week ago (`lookahead_store::BIN_KEEPS`) from it: failing to wipe
+/// them costs nothing now, so that error is not the app's.
+async fn open_store(path: &std::path::Path) -> CommandResult<Store> {
+    let store = Store::open(path).await.map_err(CommandError::from)?;
+    let _ = store.empty_expired_bin().await;
+    Ok(store)
 }

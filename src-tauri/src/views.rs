@@ -104,7 +104,11 @@ pub struct MessageView {
     pub text: String,
     pub final_answer: Option<String>,
     pub mode: String,
+    /// complete, cancelled, failed, interrupted (the app or command stopped
+    /// while writing it) or in_progress (another window is writing it now).
     pub status: String,
+    /// Why a failed answer failed, in plain words (as it was shown then).
+    pub error: Option<String>,
     pub created_at: String,
     pub steps: Vec<StepView>,
     pub metrics: Option<MetricsView>,
@@ -120,13 +124,7 @@ pub struct MessageView {
 impl From<&store::MessageDetail> for MessageView {
     fn from(d: &store::MessageDetail) -> Self {
         let m = &d.message;
-        // The UI knows three endings; an answer cut off by a crash reads as
-        // failed there (the stored status keeps the difference).
-        let status = match m.status {
-            store::MessageStatus::Complete => "complete",
-            store::MessageStatus::Cancelled => "cancelled",
-            _ => "failed",
-        };
+        let status = m.status.as_str();
         Self {
             id: m.id,
             role: m.role.as_str().to_string(),
@@ -134,6 +132,7 @@ impl From<&store::MessageDetail> for MessageView {
             final_answer: m.final_answer.clone(),
             mode: m.mode.map_or("plain", |mode| mode.as_str()).to_string(),
             status: status.to_string(),
+            error: m.error.clone(),
             created_at: m.created_at.to_rfc3339(),
             steps: d.steps.iter().map(StepView::from).collect(),
             metrics: d.metrics.as_ref().map(MetricsView::from),

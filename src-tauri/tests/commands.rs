@@ -125,13 +125,32 @@ fn models_status_lists_each_role() {
     for role in ["draft", "target", "embedding"] {
         assert!(roles.contains(&role), "{role} missing from {roles:?}");
     }
-    let err = call(
-        &app,
-        "models_import",
-        json!({ "path": "/nonexistent/x.gguf", "role": "target" }),
-    )
+    // The file comes from the shell's own dialog; what it then checks:
+    let err = tauri::async_runtime::block_on(lookahead_app::commands::models::import_file(
+        "/nonexistent/x.gguf".into(),
+        lookahead_engine::models::Role::Target,
+    ))
     .expect_err("missing file");
-    assert_eq!(err["code"], "model_missing");
+    assert_eq!(err.code, "model_missing");
+    let err = call(&app, "models_import", json!({ "role": "boss" })).expect_err("role");
+    assert_eq!(err["code"], "invalid_role");
+}
+
+/// Issue 15: a folder without any of the models says so in plain words.
+#[test]
+fn a_folder_without_models_says_what_it_should_hold() {
+    let empty = tempfile::tempdir().expect("tmp");
+    let err = tauri::async_runtime::block_on(lookahead_app::commands::models::import_folder(
+        empty.path().to_path_buf(),
+        lookahead_engine::CancelFlag::new(),
+    ))
+    .expect_err("nothing there");
+    assert_eq!(err.code, "no_models_found");
+    assert!(
+        err.message.contains("recognised by their contents"),
+        "{}",
+        err.message
+    );
 }
 
 /// Issue 12: the models are loaded and this computer's plain speed timed
@@ -299,9 +318,12 @@ fn the_window_may_call_exactly_the_commands_the_ui_uses() {
         .as_array()
         .expect("permissions")
         .iter()
-        .any(|p| p.as_str() == Some("dialog:allow-save") || p.as_str() == Some("core:default"));
+        .any(|p| {
+            p.as_str()
+                .is_some_and(|p| p.starts_with("dialog:") || p == "core:default")
+        });
     assert!(
         !saves_anywhere,
-        "the page needs neither the save dialog nor all of core"
+        "the page needs no file dialog (the shell opens them) nor all of core"
     );
 }

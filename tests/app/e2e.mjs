@@ -147,6 +147,9 @@ try {
     if (!/^refused: .*not allowed/i.test(refused)) throw new Error(`stats_csv was not refused: ${refused}`);
     const gone = await call("save_text_file", { path: "/tmp/x", contents: "x" });
     if (!/^refused/.test(gone)) throw new Error(`save_text_file: ${gone}`);
+    // No file dialog for the page either: the shell opens them itself.
+    const dialog = await call("plugin:dialog|open", { options: { directory: false, multiple: false } });
+    if (!/^refused: .*not allowed/i.test(dialog)) throw new Error(`plugin:dialog|open was not refused: ${dialog}`);
     console.log(`     stats_csv: ${refused.slice(0, 120)}`);
   });
   await step("the models get ready in the background before the question", async () => {

@@ -150,7 +150,7 @@ test.describe("chat", () => {
     await page.keyboard.press("Enter");
     const alert = page.getByRole("alert");
     await expect(alert).toContainText("The answer could not be finished");
-    await expect(alert).toContainText("The main model stopped unexpectedly. Please try again.");
+    await expect(alert).toContainText("Something went wrong while writing the answer. Please try again.");
     await shot(page, "07-chat-error");
     // One error box; the question is back in the box; the steps written before the failure stay.
     await expect(alert).toHaveCount(1);
@@ -161,6 +161,18 @@ test.describe("chat", () => {
     await alert.getByRole("button", { name: "Try again" }).click();
     await expect.poll(async () => (await calls(page, "ask")).length).toBe(2);
     await expect(page.getByRole("textbox", { name: "Your question" })).toHaveValue("");
+  });
+
+  test("after a restart an interrupted answer says so, and a failed one says why", async ({ page }) => {
+    await openApp(page, { brokenAnswers: true });
+    await page.getByRole("button", { name: /Desks in the small office/ }).first().click();
+    await expect(page.getByTestId("interrupted-note")).toContainText("Lookahead was closed while it wrote this answer.");
+    await expect(page.getByRole("alert")).toHaveCount(0);
+    await page.getByRole("button", { name: /Team budget by headcount/ }).first().click();
+    await expect(page.getByRole("alert")).toContainText(
+      "This answer could not be finished. The model could not be loaded. It may be damaged, or the computer may not have enough free memory.",
+    );
+    await expect(page.getByTestId("interrupted-note")).toHaveCount(0);
   });
 
   test("a question too long to answer comes back to the box to shorten, not to resend", async ({ page }) => {

@@ -36,17 +36,44 @@ test.describe("first run", () => {
     await page.getByRole("button", { name: "Choose a file for the main model" }).click();
     await expect(page.getByRole("heading", { name: "New chat" })).toBeVisible();
 
-    const [open] = await calls(page, "plugin:dialog|open");
-    expect(open.args).toMatchObject({ options: { filters: [{ name: "GGUF model", extensions: ["gguf"] }] } });
+    // The shell opens the file dialog itself: the page names the role, never a path.
     const [imp] = await calls(page, "models_import");
-    expect(imp.args).toEqual({ path: "/home/alex/Models/my-helper-model.gguf", role: "target" });
+    expect(imp.args).toEqual({ role: "target" });
+    expect(await calls(page, "plugin:dialog|open")).toHaveLength(0);
+  });
+
+  test("installs the models from a folder IT copied", async ({ page }) => {
+    await openApp(page, { modelsReady: false, folderHolds: ["draft", "target", "embedding"] });
+    await page.getByRole("button", { name: "Use a model file I have" }).click();
+    await page.getByRole("button", { name: "Choose a folder…" }).click();
+    await expect(page.getByRole("heading", { name: "New chat" })).toBeVisible();
+    const [imp] = await calls(page, "models_import_folder");
+    expect(imp.args).toEqual({});
+  });
+
+  test("a folder without the models says what it should hold", async ({ page }) => {
+    await openApp(page, { modelsReady: false, folderHolds: [] });
+    await page.getByRole("button", { name: "Use a model file I have" }).click();
+    await page.getByRole("button", { name: "Choose a folder…" }).click();
+    await expect(page.getByRole("alert")).toContainText("No Lookahead model files were found in /media/alex/USB/lookahead-models.");
+    await expect(page.getByRole("alert")).toContainText("recognised by their contents");
+    await expect(page.getByRole("heading", { name: "Welcome! Let’s get Lookahead ready" })).toBeVisible();
+  });
+
+  test("a folder with only the helper model adds it and says so", async ({ page }) => {
+    await openApp(page, { modelsReady: false, folderHolds: ["draft"] });
+    await page.getByRole("button", { name: "Use a model file I have" }).click();
+    await page.getByRole("button", { name: "Choose a folder…" }).click();
+    await expect(page.getByTestId("import-added")).toHaveText("Added from the folder: Helper model.");
+    await expect(page.getByTestId("model-draft")).toContainText("Ready");
+    await expect(page.getByRole("heading", { name: "Welcome! Let’s get Lookahead ready" })).toBeVisible();
   });
 
   test("says in plain words when a file is not a model", async ({ page }) => {
     await openApp(page, { modelsReady: false, openPath: "/home/alex/notes.txt" });
     await page.getByRole("button", { name: "Use a model file I have" }).click();
     await page.getByRole("button", { name: "Choose a file for the helper model" }).click();
-    await expect(page.getByRole("alert")).toContainText("That file is not a GGUF model.");
+    await expect(page.getByRole("alert")).toContainText("The model file /home/alex/notes.txt is damaged or incomplete.");
     await expect(page.getByRole("heading", { name: "Welcome! Let’s get Lookahead ready" })).toBeVisible();
   });
 

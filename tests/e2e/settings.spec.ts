@@ -12,6 +12,9 @@ test.describe("settings", () => {
     await expect(page.getByText("The small, quick model that writes reasoning steps ahead.")).toBeVisible();
     await page.getByRole("button", { name: "Choose a file for the helper model" }).click();
     await expect(page.getByTestId("draft_model_path-value")).toHaveText("my-helper-model.gguf");
+    // The shell opened the dialog; the page asked for no dialog itself.
+    expect(await calls(page, "model_file_pick")).toHaveLength(1);
+    expect(await calls(page, "plugin:dialog|open")).toHaveLength(0);
 
     // Mode
     await page.getByRole("radio", { name: /Step drafting/ }).check();

@@ -4,6 +4,8 @@ use lookahead_engine::models::{self, FetchProgress, InstalledModel, Role};
 use lookahead_engine::CancelFlag;
 use serde::Serialize;
 use tauri::ipc::Channel;
+use tauri::{AppHandle, Runtime};
+use tauri_plugin_dialog::DialogExt;
 
 use crate::error::{CommandError, CommandResult};
 
@@ -28,7 +30,8 @@ fn info(m: &InstalledModel) -> ModelInfo {
     ModelInfo {
         role: m.role.as_str().to_string(),
         name: m.name.clone(),
-        path: Some(m.path.display().to_string()),
+        // Where the file is; none while it is not on disk (the contract's `path`).
+        path: m.installed.then(|| m.path.display().to_string()),
         bytes: m.bytes,
         installed: m.installed,
         verified: m.verified,
@@ -101,14 +104,128 @@ pub async fn models_fetch_cancel(
     Ok(())
 }
 
+/// Adds a GGUF file for `role`: the shell opens the file dialog itself, so
+/// the page never names a path. `None` when the user closed the dialog.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn models_import(path: String, role: String) -> CommandResult<ModelsStatus> {
-    let role: Role = role
-        .parse()
-        .map_err(|e: String| CommandError::new("invalid_role", e))?;
-    let path = PathBuf::from(path);
+pub async fn models_import<R: Runtime>(
+    app: AppHandle<R>,
+    role: String,
+) -> CommandResult<Option<ModelsStatus>> {
+    let role = parse_role(&role)?;
+    let Some(path) = pick_model_file(&app).await? else {
+        return Ok(None);
+    };
+    import_file(path, role).await.map(Some)
+}
+
+/// Registers the GGUF at `path` for `role` (checked as a GGUF first).
+pub async fn import_file(path: PathBuf, role: Role) -> CommandResult<ModelsStatus> {
     tokio::task::spawn_blocking(move || models::import(&path, role))
         .await
         .map_err(CommandError::internal)??;
     Ok(status())
+}
+
+/// What a folder import found.
+#[derive(Serialize, Clone, Debug)]
+pub struct FolderImport {
+    /// The friendly names of the models installed from the folder.
+    pub added: Vec<String>,
+    pub status: ModelsStatus,
+}
+
+/// Installs the default models from a folder someone copied (the shell
+/// opens the folder dialog): files are recognised by size and sha256,
+/// whatever their names. `None` when the user closed the dialog; an error
+/// in plain words when the folder held none of the missing models.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn models_import_folder<R: Runtime>(
+    app: AppHandle<R>,
+    state: tauri::State<'_, crate::state::AppState>,
+) -> CommandResult<Option<FolderImport>> {
+    let (chosen, picked) = tokio::sync::oneshot::channel();
+    app.dialog().file().pick_folder(move |path| {
+        let _ = chosen.send(path);
+    });
+    let Some(folder) = picked.await.ok().flatten() else {
+        return Ok(None);
+    };
+    let folder = folder.into_path().map_err(|e| {
+        CommandError::new("invalid_folder", "That folder cannot be read.").with_details(e)
+    })?;
+    let cancel = CancelFlag::new();
+    if let Ok(mut fetching) = state.fetching.lock() {
+        *fetching = Some(cancel.clone());
+    }
+    let result = import_folder(folder, cancel).await;
+    if let Ok(mut fetching) = state.fetching.lock() {
+        *fetching = None;
+    }
+    result.map(Some)
+}
+
+/// Installs the catalog models found in `folder` (see `models_import_folder`).
+pub async fn import_folder(folder: PathBuf, cancel: CancelFlag) -> CommandResult<FolderImport> {
+    let shown = folder.display().to_string();
+    let added = tokio::task::spawn_blocking(move || {
+        models::import_folder(&models::models_dir(), &folder, &cancel)
+    })
+    .await
+    .map_err(CommandError::internal)??;
+    if added.is_empty() {
+        return Err(CommandError::new(
+            "no_models_found",
+            format!(
+                "No Lookahead model files were found in {shown}. It should hold the files of Lookahead's model packages (any names: they are recognised by their contents), for example a copy of the models folder of a computer where Lookahead already works."
+            ),
+        ));
+    }
+    Ok(FolderImport {
+        added: added
+            .iter()
+            .map(|spec| friendly_name(spec.role).to_string())
+            .collect(),
+        status: status(),
+    })
+}
+
+/// A GGUF file the user picks (the shell opens the dialog), for Settings'
+/// model fields. `None` when the user closed the dialog.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn model_file_pick<R: Runtime>(app: AppHandle<R>) -> CommandResult<Option<String>> {
+    Ok(pick_model_file(&app)
+        .await?
+        .map(|p| p.display().to_string()))
+}
+
+async fn pick_model_file<R: Runtime>(app: &AppHandle<R>) -> CommandResult<Option<PathBuf>> {
+    let (chosen, picked) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .add_filter("GGUF model", &["gguf"])
+        .pick_file(move |path| {
+            let _ = chosen.send(path);
+        });
+    let Some(path) = picked.await.ok().flatten() else {
+        return Ok(None);
+    };
+    path.into_path().map(Some).map_err(|e| {
+        CommandError::new("invalid_model", "That file cannot be read.").with_details(e)
+    })
+}
+
+fn parse_role(role: &str) -> CommandResult<Role> {
+    role.parse()
+        .map_err(|e: String| CommandError::new("invalid_role", e))
+}
+
+/// The name people see for each model (as the UI's ROLE_LABEL).
+fn friendly_name(role: Role) -> &'static str {
+    match role {
+        Role::Target => "Main model",
+        Role::Draft => "Helper model",
+        Role::Embedding => "Meaning checker",
+        Role::Judge => "Checker model",
+        Role::Tiny => "Test model",
+    }
 }

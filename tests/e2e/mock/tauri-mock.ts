@@ -39,8 +39,14 @@ export interface MockConfig {
   emptyStats?: boolean;
   /** Initial settings overrides. */
   settings?: Partial<Settings>;
-  /** What the file dialog returns (null = the user cancelled). */
+  /** What the file dialog the shell opens returns (null = the user cancelled). */
   openPath?: string | null;
+  /** Seed two conversations whose answers did not end well: one interrupted, one failed. */
+  brokenAnswers?: boolean;
+  /** What the folder dialog returns (null = the user cancelled). */
+  openFolder?: string | null;
+  /** Which models the picked folder holds (none by default). */
+  folderHolds?: ModelRole[];
   /** Fix "today" for stable dates (ISO date-time). */
   now?: string;
   /** Answers report step drafting switched off partway, for this reason. */
@@ -135,7 +141,8 @@ function modelsStatus(): ModelsStatus {
     installed: installed.has(m.role),
     verified: installed.has(m.role),
   }));
-  return { ready: models.every((m) => m.installed), models };
+  // As the shell: an answer can be written once the main model is there.
+  return { ready: models.some((m) => m.role === "target" && m.installed && m.verified), models };
 }
 
 // ------------------------------------------------------------------ settings
@@ -273,7 +280,13 @@ function stepRecord(i: number, s: Script["steps"][number], plain: boolean): Step
 }
 
 let nextMsgId = 1000;
-function assistantMessage(script: Script, mode: Settings["mode"], status: Message["status"], upto = script.steps.length): AnswerView {
+function assistantMessage(
+  script: Script,
+  mode: Settings["mode"],
+  status: Message["status"],
+  upto = script.steps.length,
+  error: string | null = null,
+): AnswerView {
   const plain = mode === "plain";
   const resolved = mode === "auto" ? "sd+lr" : mode;
   const steps = script.steps.slice(0, upto).map((s, i) => stepRecord(i, s, plain));
@@ -284,6 +297,7 @@ function assistantMessage(script: Script, mode: Settings["mode"], status: Messag
     final_answer: status === "complete" && script.final ? script.final : null,
     mode: resolved,
     status,
+    error,
     created_at: iso(new Date()),
     steps,
     metrics: metricsFor(resolved, steps, status === "complete" ? 12.4 : 4.1),
@@ -303,6 +317,7 @@ function userMessage(text: string, at: Date): Message {
     final_answer: null,
     mode: settings.mode,
     status: "complete",
+    error: null,
     created_at: iso(at),
     steps: [],
     metrics: null,
@@ -336,6 +351,38 @@ if (!cfg.emptyHistory) {
   seed("Printer cartridge costs", daysAgo(3), "Which printer cartridge is cheaper over a year?", BUDGET);
   seed("Holiday rota for December", daysAgo(12), "How do we split 10 holiday days fairly between 4 people?", BUDGET, true);
   seed("Catering order for 40 guests", daysAgo(20), "How many sandwich platters for 40 guests if each serves 6?", BUDGET);
+}
+
+// Answers that did not end well, as the real shell lists them after a restart.
+if (cfg.brokenAnswers) {
+  const at = daysAgo(2, 11, 5);
+  const cut = userMessage("How many desks fit in a 6 m by 4 m room if each needs 2 m²?", at);
+  convs.set(nextConvId, {
+    id: nextConvId++,
+    title: "Desks in the small office",
+    created_at: iso(at),
+    updated_at: iso(at),
+    messages: [cut, { ...assistantMessage(BUDGET, "sd+lr", "interrupted", 2), created_at: iso(at) }],
+    pinned: false,
+    deleted: false,
+  });
+  const failedAt = daysAgo(2, 10, 0);
+  const q = userMessage("Split £900 between three teams by headcount 4, 5 and 6.", failedAt);
+  convs.set(nextConvId, {
+    id: nextConvId++,
+    title: "Team budget by headcount",
+    created_at: iso(failedAt),
+    updated_at: iso(failedAt),
+    messages: [
+      q,
+      {
+        ...assistantMessage(BUDGET, "plain", "failed", 0, "The model could not be loaded. It may be damaged, or the computer may not have enough free memory."),
+        created_at: iso(failedAt),
+      },
+    ],
+    pinned: false,
+    deleted: false,
+  });
 }
 
 function summary(c: Stored) {
@@ -406,15 +453,16 @@ async function ask(args: { conversation_id: number | null; question: string; set
       }
       if (state.cancelled) break;
       if (cfg.answer === "error" && i === 2) {
-        const error = { code: "generation_failed", message: "The main model stopped unexpectedly. Please try again." };
-        // As the shell does: the failed answer is stored with the steps settled before the failure.
-        conv.messages.push(assistantMessage(script, mode, "failed", done));
+        // EngineError::Generation's words, as the real shell sends them.
+        const error = { code: "generation_failed", message: "Something went wrong while writing the answer. Please try again." };
+        // As the shell does: the failed answer is stored with the steps settled before the failure, and why.
+        conv.messages.push(assistantMessage(script, mode, "failed", done, error.message));
         emit({ kind: "error", error });
         throw error;
       }
       if (cfg.answer === "too_long") {
         const error = { code: "prompt_too_long", message: "The question is too long (9000 pieces of text; at most 8176 fit). Please shorten it." };
-        conv.messages.push(assistantMessage(script, mode, "failed", 0));
+        conv.messages.push(assistantMessage(script, mode, "failed", 0, error.message));
         emit({ kind: "error", error });
         throw error;
       }
@@ -577,12 +625,44 @@ async function handle(cmd: string, a: any): Promise<unknown> {
     case "models_fetch_cancel":
       fetchCancelled = true;
       return null;
-    case "models_import":
-      if (!String(a.path).endsWith(".gguf")) fail("invalid_model", "That file is not a GGUF model.");
-      installed.set(a.role, a.path);
+    case "models_import": {
+      // As the shell does: it opens the file dialog itself (cfg.openPath is what the user picks; null = closed),
+      // then checks the file is a GGUF (engine::gguf_info::inspect; the message is EngineError::ModelCorrupt's).
+      if (!["draft", "target", "judge", "embedding"].includes(a.role)) fail("invalid_role", `unknown role "${a.role}"`);
+      const path = cfg.openPath === undefined ? "/home/alex/Models/my-helper-model.gguf" : cfg.openPath;
+      if (path === null) return null;
+      if (!path.endsWith(".gguf")) fail("model_corrupt", `The model file ${path} is damaged or incomplete. Download it again or choose another file.`);
+      installed.set(a.role, path);
       // One imported file stands in for whatever else is missing, to keep the tests short.
       for (const m of MODEL_DEFS) if (!installed.has(m.role)) installed.set(m.role, `/home/alex/.local/share/lookahead/models/${m.role}.gguf`);
       return modelsStatus();
+    }
+    case "models_import_folder": {
+      // The shell opens the folder dialog (cfg.openFolder; null = closed) and installs what it recognises.
+      const folder = cfg.openFolder === undefined ? "/media/alex/USB/lookahead-models" : cfg.openFolder;
+      if (folder === null) return null;
+      if (cfg.folderHolds === undefined || cfg.folderHolds.length === 0)
+        fail(
+          "no_models_found",
+          `No Lookahead model files were found in ${folder}. It should hold the files of Lookahead's model packages (any names: they are recognised by their contents), for example a copy of the models folder of a computer where Lookahead already works.`,
+        );
+      const names: Record<string, string> = { draft: "Helper model", target: "Main model", embedding: "Meaning checker" };
+      const added: string[] = [];
+      for (const m of MODEL_DEFS)
+        if (cfg.folderHolds.includes(m.role) && !installed.has(m.role)) {
+          installed.set(m.role, `/home/alex/.local/share/lookahead/models/${m.role}.gguf`);
+          added.push(names[m.role]);
+        }
+      if (added.length === 0)
+        fail(
+          "no_models_found",
+          `No Lookahead model files were found in ${folder}. It should hold the files of Lookahead's model packages (any names: they are recognised by their contents), for example a copy of the models folder of a computer where Lookahead already works.`,
+        );
+      return { added, status: modelsStatus() };
+    }
+    case "model_file_pick":
+      // The shell opens the file dialog and returns the path the user picked (null = closed).
+      return cfg.openPath === undefined ? "/home/alex/Models/my-helper-model.gguf" : cfg.openPath;
     case "ask":
       return ask(a);
     case "engine_prepare":
@@ -653,10 +733,6 @@ async function handle(cmd: string, a: any): Promise<unknown> {
       window.__LOOKAHEAD_MOCK__!.settings = settings;
       return { ...settings };
     }
-    case "plugin:dialog|open":
-      return cfg.openPath === undefined ? "/home/alex/Models/my-helper-model.gguf" : cfg.openPath;
-    case "plugin:dialog|save":
-      return `/home/alex/Documents/${a.options?.defaultPath ?? "export.txt"}`;
     default:
       fail("unknown_command", `The app asked for “${cmd}”, which this version does not know.`);
   }

@@ -3,7 +3,6 @@
 // (snake_case keys; see types.ts / CONTRACT.md).
 
 import { Channel, invoke } from "@tauri-apps/api/core";
-import { open } from "@tauri-apps/plugin-dialog";
 import type {
   AskEvent,
   AskResult,
@@ -11,6 +10,7 @@ import type {
   ConversationId,
   ConversationSummary,
   ExportFormat,
+  FolderImport,
   FetchProgress,
   IpcError,
   IsoDate,
@@ -64,8 +64,11 @@ export function modelsFetchDefault(onProgress: (p: FetchProgress) => void): Prom
 /** Stop the download in progress; modelsFetchDefault then rejects with code "cancelled". */
 export const modelsFetchCancel = () => call<void>("models_fetch_cancel");
 
-export const modelsImport = (path: string, role: ModelRole) =>
-  call<ModelsStatus>("models_import", { path, role });
+/** Add a GGUF file for a role; the shell opens the file dialog. null when the user closed it. */
+export const modelsImport = (role: ModelRole) => call<ModelsStatus | null>("models_import", { role });
+
+/** Install the default models from a folder IT copied (recognised by their contents); the shell opens the folder dialog. null when closed. */
+export const modelsImportFolder = () => call<FolderImport | null>("models_import_folder");
 
 // ---------------------------------------------------------------- asking
 
@@ -128,18 +131,7 @@ export const settingsSet = (settings: Settings) => call<Settings>("settings_set"
 /** Move a damaged history file aside (kept, renamed) and start a fresh one; returns where it went. */
 export const storeReset = () => call<string | null>("store_reset");
 
-// ---------------------------------------------------------------- dialogs (plugin-dialog)
+// ---------------------------------------------------------------- dialogs (opened by the shell)
 
-/** Ask the user for a GGUF file; null when they close the dialog. */
-export async function pickModelFile(): Promise<string | null> {
-  try {
-    const picked = await open({
-      multiple: false,
-      directory: false,
-      filters: [{ name: "GGUF model", extensions: ["gguf"] }],
-    });
-    return typeof picked === "string" ? picked : null;
-  } catch (e) {
-    throw toIpcError(e);
-  }
-}
+/** Ask the user for a GGUF file (the shell opens the dialog); null when they close it. */
+export const pickModelFile = () => call<string | null>("model_file_pick");

@@ -52,6 +52,13 @@ export interface ModelsStatus {
   models: ModelInfo[];
 }
 
+/** What `models_import_folder` installed from the folder. */
+export interface FolderImport {
+  /** Friendly names of the models added ("Main model", …). */
+  added: string[];
+  status: ModelsStatus;
+}
+
 export type FetchStage = "download" | "assemble" | "verify" | "done";
 
 /** Sent on `models_fetch_default`'s `on_progress` channel. */
@@ -157,7 +164,12 @@ export interface Metrics {
   guard_stopped?: boolean;
 }
 
-export type MessageStatus = "complete" | "cancelled" | "failed";
+/**
+ * How an answer ended: complete; cancelled (the user stopped it); failed (`error` says why);
+ * interrupted (Lookahead was closed or stopped while writing it); in_progress (another
+ * Lookahead window or the lookahead command is writing it now).
+ */
+export type MessageStatus = "complete" | "cancelled" | "failed" | "interrupted" | "in_progress";
 export type MessageRole = "user" | "assistant";
 
 export interface Message {
@@ -170,6 +182,8 @@ export interface Message {
   /** The mode actually used (never "auto" for assistant messages once resolved; may be "auto" for user messages). */
   mode: Mode;
   status: MessageStatus;
+  /** A failed answer: why, in plain words (as it was shown when it failed); null otherwise. */
+  error: string | null;
   created_at: IsoDateTime;
   steps: StepRecord[];
   metrics: Metrics | null;

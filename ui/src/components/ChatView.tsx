@@ -417,6 +417,7 @@ function withLocal(conv: Conversation | null, cid: ConversationId | null, l: Liv
     final_answer: null,
     mode: "auto",
     status: "complete",
+    error: null,
     created_at: now,
     steps: [],
     metrics: null,

@@ -1,4 +1,5 @@
-// First run: check the models; fetch the defaults with a real progress bar, or import a GGUF.
+// First run: check the models; fetch the defaults with a real progress bar, or add
+// model files IT copied (a folder, recognised by contents) or a GGUF per role.
 
 import { useRef, useState } from "preact/hooks";
 import * as ipc from "../api/ipc";
@@ -95,7 +96,9 @@ export function FirstRun(props: { status: ModelsStatus; onReady: (s: ModelsStatu
   const [overall, setOverall] = useState<FetchProgress | null>(null);
   const [error, setError] = useState<IpcError | null>(null);
   const [showImport, setShowImport] = useState(false);
-  const [importing, setImporting] = useState<ModelRole | null>(null);
+  // Which import runs: a role's file, or a whole folder.
+  const [importing, setImporting] = useState<ModelRole | "folder" | null>(null);
+  const [added, setAdded] = useState<string[] | null>(null);
   const [cancelling, setCancelling] = useState(false);
   const [stopped, setStopped] = useState(false);
   // Bytes finished in earlier models, and when this fetch started, for the
@@ -160,8 +163,25 @@ export function FirstRun(props: { status: ModelsStatus; onReady: (s: ModelsStatu
     setError(null);
     setImporting(role);
     try {
-      const path = await ipc.pickModelFile();
-      if (path) finish(await ipc.modelsImport(path, role));
+      const s = await ipc.modelsImport(role);
+      if (s) finish(s);
+    } catch (e) {
+      setError(ipc.toIpcError(e));
+    } finally {
+      setImporting(null);
+    }
+  }
+
+  async function importFolder() {
+    setError(null);
+    setAdded(null);
+    setImporting("folder");
+    try {
+      const r = await ipc.modelsImportFolder();
+      if (r) {
+        setAdded(r.added);
+        finish(r.status);
+      }
     } catch (e) {
       setError(ipc.toIpcError(e));
     } finally {
@@ -237,7 +257,22 @@ export function FirstRun(props: { status: ModelsStatus; onReady: (s: ModelsStatu
 
         {showImport && (
           <div class="import-panel" data-testid="import-panel">
-            <p class="small muted">Pick a GGUF file for each model that is missing.</p>
+            <div class="import-folder">
+              <p class="small">
+                Did your IT team copy the model files (from another computer or a USB stick)? Choose that folder:
+                Lookahead recognises its files by their contents, whatever they are called, and copies them in.
+              </p>
+              <button type="button" class="btn btn-secondary" onClick={importFolder} disabled={importing != null}>
+                <Icon name="file" />
+                {importing === "folder" ? "Looking through the folder…" : "Choose a folder…"}
+              </button>
+              {added && added.length > 0 && (
+                <p class="notice small" role="status" data-testid="import-added">
+                  Added from the folder: {added.join(", ")}.
+                </p>
+              )}
+            </div>
+            <p class="small muted">Or pick a GGUF file for each model that is missing.</p>
             <ul class="import-list">
               {missing.map((m) => (
                 <li key={m.role}>

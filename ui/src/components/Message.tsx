@@ -179,7 +179,19 @@ export function AnswerCard(props: {
           </p>
         )}
         {m.status === "failed" && !props.errorShownBelow && (
-          <ErrorBox error={{ message: "This answer could not be finished." }} />
+          <ErrorBox error={{ message: m.error ? `This answer could not be finished. ${m.error}` : "This answer could not be finished." }} />
+        )}
+        {m.status === "interrupted" && (
+          <p class="notice" data-testid="interrupted-note">
+            <Icon name="stop" size={14} /> Lookahead was closed while it wrote this answer. Here is how far it got; choose
+            “Ask again” for a whole answer.
+          </p>
+        )}
+        {m.status === "in_progress" && (
+          <p class="notice" data-testid="in-progress-note">
+            <Icon name="info" size={14} /> This answer is still being written elsewhere (another Lookahead window or the
+            lookahead command). Open the conversation again in a moment to see it.
+          </p>
         )}
         {m.status === "failed" && m.steps.length > 0 && (
           <p class="notice" data-testid="failed-kept-note">

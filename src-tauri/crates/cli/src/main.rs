@@ -59,7 +59,10 @@ fn open_store<T>(
         let store = if read_only {
             lookahead_store::Store::open_read_only(&path).await?
         } else {
-            lookahead_store::Store::open(&path).await?
+            let store = lookahead_store::Store::open(&path).await?;
+            // Conversations deleted more than a week ago leave the file.
+            let _ = store.empty_expired_bin().await;
+            store
         };
         let result = run(&store).await;
         store.close().await;

@@ -794,6 +794,134 @@ pub fn import(path: &Path, role: Role) -> Result<InstalledModel> {
     })
 }
 
+/// How deep [`import_folder`] looks below the folder it is given.
+const FOLDER_DEPTH: usize = 3;
+
+/// Finds the catalog's model files in a folder someone copied (a USB stick,
+/// a share IT prepared) and installs them as if they had been downloaded:
+/// a file is recognised only by its size and sha256, whatever its name,
+/// then copied into `models` and stamped verified. The embedding model is
+/// recognised by its checked file and copied with the folder around it.
+/// Only regular files are read (no pipes or devices), at most
+/// [`FOLDER_DEPTH`] folders deep. Returns the models installed, in catalog
+/// order; models already installed and verified are left alone.
+pub fn import_folder(
+    models: &Path,
+    source: &Path,
+    cancel: &CancelFlag,
+) -> Result<Vec<&'static ModelSpec>> {
+    import_folder_of(CATALOG, models, source, cancel)
+}
+
+fn import_folder_of<'a>(
+    catalog: &'a [ModelSpec],
+    models: &Path,
+    source: &Path,
+    cancel: &CancelFlag,
+) -> Result<Vec<&'a ModelSpec>> {
+    let mut files = Vec::new();
+    collect_regular_files(source, FOLDER_DEPTH, &mut files);
+    files.sort();
+    let mut installed = Vec::new();
+    for spec in catalog {
+        if is_verified(models, spec) {
+            continue;
+        }
+        for file in &files {
+            if cancel.is_cancelled() {
+                return Err(EngineError::Cancelled);
+            }
+            let size_fits = fs::metadata(file).is_ok_and(|m| m.len() == spec.bytes);
+            let name_fits = match spec.layout {
+                Layout::Folder { checked_file } => {
+                    file.file_name().is_some_and(|n| n == checked_file)
+                }
+                _ => true,
+            };
+            if !(size_fits && name_fits) {
+                continue;
+            }
+            if check_sum(file, spec).is_err() {
+                continue;
+            }
+            install_copy(models, spec, file)?;
+            installed.push(spec);
+            break;
+        }
+    }
+    Ok(installed)
+}
+
+/// Regular files under `dir`, `depth` folders down (symbolic links are
+/// followed only to regular files; unreadable entries are skipped).
+fn collect_regular_files(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(meta) = fs::metadata(&path) else {
+            continue;
+        };
+        if meta.is_file() {
+            out.push(path);
+        } else if meta.is_dir() && depth > 0 && !entry.file_type().is_ok_and(|t| t.is_symlink()) {
+            collect_regular_files(&path, depth - 1, out);
+        }
+    }
+}
+
+/// Copies a recognised `file` (or, for a folder model, the folder holding
+/// it) into `models` under the catalog's name: into a `.partial` first,
+/// renamed when complete, then stamped verified.
+fn install_copy(models: &Path, spec: &ModelSpec, file: &Path) -> Result<()> {
+    fs::create_dir_all(models)?;
+    let target = models.join(spec.file_name);
+    let partial = partial_path(&target);
+    let guard = RemoveOnDrop(Some(partial.clone()));
+    match spec.layout {
+        Layout::Folder { .. } => {
+            let from = file.parent().unwrap_or(Path::new("."));
+            let _ = fs::remove_dir_all(&partial);
+            copy_folder(from, &partial, FOLDER_DEPTH)?;
+        }
+        _ => {
+            fs::copy(file, &partial)?;
+            File::open(&partial)?.sync_all()?;
+        }
+    }
+    if target.is_dir() {
+        fs::remove_dir_all(&target)?;
+    }
+    fs::rename(&partial, &target)?;
+    guard.disarm();
+    let checked = checked_path(models, spec);
+    // The copy is hashed again: what is stamped is what is on this disk.
+    let (bytes, digest) = check_sum(&checked, spec)?;
+    record_verified(&checked, bytes, digest)
+}
+
+/// Copies the regular files of `from` (and its folders, `depth` down) to `to`.
+fn copy_folder(from: &Path, to: &Path, depth: usize) -> Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)?.flatten() {
+        let path = entry.path();
+        let Ok(meta) = fs::metadata(&path) else {
+            continue;
+        };
+        let name = entry.file_name();
+        if name.to_string_lossy().ends_with(".verified") {
+            continue;
+        }
+        if meta.is_file() {
+            fs::copy(&path, to.join(&name))?;
+        } else if meta.is_dir() && depth > 0 {
+            copy_folder(&path, &to.join(&name), depth - 1)?;
+        }
+    }
+    Ok(())
+}
+
 /// The model path to use for a role: an imported file wins over the default.
 pub fn path_for_role(role: Role) -> PathBuf {
     if let Some(path) = load_registry().imported.get(&role) {
@@ -998,5 +1126,67 @@ mod fetch_tests {
             .collect();
         left.sort();
         assert_eq!(left, [".download-running", "kept.gguf"]);
+    }
+
+    /// Issue 15: a folder IT copied is searched for the catalog's files,
+    /// recognised by size and sha256 whatever their names (a wrong file of
+    /// the right size is passed over), copied in and stamped verified; a
+    /// folder model comes with its folder; a pipe is never opened.
+    #[test]
+    fn a_copied_folder_installs_the_models_it_holds() {
+        let tmp = tempfile::tempdir().unwrap();
+        let source = tmp.path().join("usb");
+        let models = tmp.path().join("models");
+        fs::create_dir_all(source.join("deep/er")).unwrap();
+        let lm = b"GGUF pretend language model".to_vec();
+        let mut lm_spec = spec_for(&lm);
+        lm_spec.file_name = "lm.gguf";
+        // Same size, other bytes: not the model.
+        fs::write(source.join("a-decoy.bin"), b"GGUF pretend language mode!").unwrap();
+        fs::write(source.join("deep/renamed by IT.gguf"), &lm).unwrap();
+        let weights = b"embedding weights".to_vec();
+        let mut folder_spec = spec_for(&weights);
+        folder_spec.file_name = "embed";
+        folder_spec.layout = Layout::Folder {
+            checked_file: "model.safetensors",
+        };
+        fs::create_dir_all(source.join("deep/er/1_Pooling")).unwrap();
+        fs::write(source.join("deep/er/model.safetensors"), &weights).unwrap();
+        fs::write(source.join("deep/er/tokenizer.json"), b"{}").unwrap();
+        fs::write(source.join("deep/er/1_Pooling/config.json"), b"{}").unwrap();
+        let pipe = source.join("a-pipe");
+        assert!(Command::new("mkfifo")
+            .arg(&pipe)
+            .status()
+            .unwrap()
+            .success());
+
+        let catalog = [lm_spec, folder_spec];
+        let found = import_folder_of(&catalog, &models, &source, &CancelFlag::new()).unwrap();
+        let names: Vec<_> = found.iter().map(|s| s.file_name).collect();
+        assert_eq!(names, ["lm.gguf", "embed"]);
+        assert_eq!(fs::read(models.join("lm.gguf")).unwrap(), lm);
+        assert!(is_verified(&models, &catalog[0]));
+        assert!(is_verified(&models, &catalog[1]));
+        assert!(models.join("embed/1_Pooling/config.json").is_file());
+        assert!(models.join("embed/tokenizer.json").is_file());
+        // Nothing half-made, and the source is untouched.
+        assert!(!models.join("lm.gguf.partial").exists());
+        assert!(source.join("deep/renamed by IT.gguf").is_file());
+        // Installed models are not copied again.
+        assert!(
+            import_folder_of(&catalog, &models, &source, &CancelFlag::new())
+                .unwrap()
+                .is_empty()
+        );
+        // A folder with none of them installs nothing.
+        let empty = tmp.path().join("empty");
+        fs::create_dir(&empty).unwrap();
+        let other = tmp.path().join("other-models");
+        assert!(
+            import_folder_of(&catalog, &other, &empty, &CancelFlag::new())
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -328,6 +328,15 @@ impl Store {
         expect_row(r.rows_affected(), "conversation", id)
     }
 
+    /// Empties the bin of conversations deleted more than [`crate::BIN_KEEPS`]
+    /// ago (the app and `lookahead ask` call it when they open the history):
+    /// what a person deleted does not stay in the file for ever. Returns how
+    /// many went.
+    pub async fn empty_expired_bin(&self) -> Result<u64> {
+        self.purge_deleted(Some(Utc::now() - crate::BIN_KEEPS))
+            .await
+    }
+
     /// Permanently removes binned conversations deleted before `before`
     /// (all binned ones when `None`). Returns how many went.
     pub async fn purge_deleted(&self, before: Option<DateTime<Utc>>) -> Result<u64> {

@@ -61,6 +61,14 @@ pub enum StoreError {
     #[error("invalid input: {0}")]
     InvalidInput(String),
 
+    /// A day that is not written `YYYY-MM-DD`.
+    #[error("{text:?} is not a YYYY-MM-DD date")]
+    InvalidDate { text: String },
+
+    /// A conversation exported by a newer Lookahead (a higher export version).
+    #[error("export version {version} is newer than this build's")]
+    NewerExport { version: u32 },
+
     /// An import file that is not a Lookahead conversation export.
     #[error("not a Lookahead conversation export: {0}")]
     InvalidImport(String),
@@ -102,6 +110,8 @@ impl StoreError {
             StoreError::NotFound { .. } => "not_found",
             StoreError::NotInProgress { .. } => "not_in_progress",
             StoreError::InvalidInput(_) => "invalid_input",
+            StoreError::InvalidDate { .. } => "invalid_date",
+            StoreError::NewerExport { .. } => "newer_export",
             StoreError::InvalidImport(_) => "invalid_import",
             StoreError::NoDataDir => "no_data_dir",
             StoreError::Io { .. } => "io",
@@ -150,6 +160,12 @@ impl StoreError {
             StoreError::InvalidInput(detail) => {
                 format!("Lookahead refused to save this: {detail}.")
             }
+            StoreError::InvalidDate { text } => {
+                format!("\"{text}\" is not a date. Write dates like 2026-11-28 (year-month-day).")
+            }
+            StoreError::NewerExport { .. } => "This conversation was exported by a newer version \
+                of Lookahead. Update Lookahead to import it."
+                .to_owned(),
             StoreError::InvalidImport(detail) => {
                 format!("This file is not a conversation exported from Lookahead ({detail}).")
             }

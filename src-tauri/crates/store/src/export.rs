@@ -43,20 +43,29 @@ impl Store {
     /// Imports a JSON export as a new conversation (new ids, same content)
     /// in one transaction. Returns the new conversation's id.
     pub async fn import_json(&self, json: &str) -> Result<i64> {
-        let export: ConversationExport =
+        // Format and version first: a newer export is named as such, not
+        // as "not an export" because a field it added or renamed fails the
+        // full parse.
+        #[derive(serde::Deserialize)]
+        struct Header {
+            format: String,
+            version: u32,
+        }
+        let header: Header =
             serde_json::from_str(json).map_err(|e| StoreError::InvalidImport(e.to_string()))?;
-        if export.format != EXPORT_FORMAT {
+        if header.format != EXPORT_FORMAT {
             return Err(StoreError::InvalidImport(format!(
                 "format is {:?}, expected {EXPORT_FORMAT:?}",
-                export.format
+                header.format
             )));
         }
-        if export.version > EXPORT_VERSION {
-            return Err(StoreError::InvalidImport(format!(
-                "made by a newer Lookahead (export version {})",
-                export.version
-            )));
+        if header.version > EXPORT_VERSION {
+            return Err(StoreError::NewerExport {
+                version: header.version,
+            });
         }
+        let export: ConversationExport =
+            serde_json::from_str(json).map_err(|e| StoreError::InvalidImport(e.to_string()))?;
         self.import_conversation(&export.conversation).await
     }
 

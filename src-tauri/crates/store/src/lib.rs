@@ -93,6 +93,10 @@ pub const MATCH_END: &str = "\u{3}";
 /// File name of the history database inside the data directory.
 pub const DB_FILE_NAME: &str = "history.sqlite";
 
+/// How long a deleted conversation stays in the bin (where the app's
+/// "Undo" finds it) before it is wiped from the file.
+pub const BIN_KEEPS: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// Where the history lives unless the caller says otherwise:
@@ -109,8 +113,9 @@ pub fn default_db_path() -> Result<PathBuf> {
 
 /// Parses a calendar day written `YYYY-MM-DD` (for [`StatsFilter`]).
 pub fn parse_day(text: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|e| StoreError::InvalidInput(format!("{text:?} is not a YYYY-MM-DD date: {e}")))
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| StoreError::InvalidDate {
+        text: text.to_string(),
+    })
 }
 
 /// The schema version this build creates and understands (the highest

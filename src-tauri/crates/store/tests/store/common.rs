@@ -176,6 +176,8 @@ pub fn kind(e: &StoreError) -> &'static str {
         StoreError::NotInProgress { .. } => "NotInProgress",
         StoreError::InvalidInput(_) => "InvalidInput",
         StoreError::InvalidImport(_) => "InvalidImport",
+        StoreError::InvalidDate { .. } => "InvalidDate",
+        StoreError::NewerExport { .. } => "NewerExport",
         StoreError::NoDataDir => "NoDataDir",
         StoreError::Io { .. } => "Io",
         StoreError::Migrate(_) => "Migrate",

@@ -120,11 +120,20 @@ async fn bad_imports_are_refused_and_change_nothing() {
         "not json".to_owned(),
         "{}".to_owned(),
         wrong_format.to_string(),
-        newer.to_string(),
         bad_step.to_string(),
     ] {
         assert_kind(store.import_json(&input).await, "InvalidImport");
     }
+    // Issue 14 (L7): a newer export is called newer, even when its body no
+    // longer parses as this build's (the version is read first).
+    let err = assert_kind(store.import_json(&newer.to_string()).await, "NewerExport");
+    assert!(err.user_message().contains("newer version of Lookahead"));
+    let mut newer_shape = newer.clone();
+    newer_shape["conversation"] = serde_json::json!({ "renamed": true });
+    assert_kind(
+        store.import_json(&newer_shape.to_string()).await,
+        "NewerExport",
+    );
     // Valid JSON whose steps collide fails inside the transaction.
     let mut dup = good.clone();
     dup["conversation"]["messages"][1]["steps"][1]["index"] = 0.into();

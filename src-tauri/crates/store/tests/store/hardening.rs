@@ -256,6 +256,48 @@ async fn purged_conversations_are_wiped_from_the_file() {
     );
 }
 
+/// M8: the bin empties itself: a conversation deleted more than a week
+/// ago is wiped when the history is opened for writing (the app and
+/// `lookahead ask` call `empty_expired_bin`); one deleted yesterday stays
+/// for "Undo".
+#[tokio::test]
+async fn the_bin_forgets_conversations_deleted_over_a_week_ago() {
+    let db = temp_db();
+    let store = open(&db.path).await;
+    let old = store.create_conversation("old secret").await.unwrap();
+    let recent = store.create_conversation("recent").await.unwrap();
+    let kept = store.create_conversation("kept").await.unwrap();
+    store.delete_conversation(old.id).await.unwrap();
+    store.delete_conversation(recent.id).await.unwrap();
+    store.close().await;
+    {
+        let mut conn = raw(&db.path).await;
+        let eight_days_ago = (chrono::Utc::now() - chrono::TimeDelta::days(8))
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string();
+        sqlx::query("UPDATE conversations SET deleted_at = ?1 WHERE id = ?2")
+            .bind(eight_days_ago)
+            .bind(old.id)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::Connection::close(conn).await.unwrap();
+    }
+    let store = open(&db.path).await;
+    assert_eq!(store.empty_expired_bin().await.unwrap(), 1);
+    let binned: Vec<i64> = store
+        .list_deleted_conversations()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(binned, [recent.id]);
+    assert!(store.get_conversation(old.id).await.is_err());
+    assert!(store.get_conversation(kept.id).await.is_ok());
+    store.close().await;
+}
+
 /// L1 + L3: exported text cannot run as a spreadsheet formula or as HTML.
 #[tokio::test]
 async fn exports_defuse_formulas_and_html() {
