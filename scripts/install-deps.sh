@@ -33,6 +33,15 @@ if [ ${#filtered[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${filtered[@]}"
 fi
+# cmake builds llama.cpp's llama-server, the real inference server the
+# tests talk to. Any cmake will do: PyPI's wheel (no apt needed), else apt.
+if ! command -v cmake >/dev/null; then
+  echo "Installing cmake (for building llama.cpp's server)"
+  python3 -m pip install --quiet cmake 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages cmake 2>/dev/null \
+    || { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends cmake; }
+  hash -r
+fi
 if ! command -v cargo >/dev/null; then
   echo "Installing Rust (rustup, stable)"
   curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal

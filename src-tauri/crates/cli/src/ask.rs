@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use lookahead_engine::models::Role;
+use lookahead_engine::server::ServerConfig;
 use lookahead_engine::{
     Answer, AnswerEvent, AskOptions, Backend, CancelFlag, ChatTurn, Engine, EngineConfig,
     JudgeChoice, Mode, PromptStyle, Sampling, DEFAULT_MAX_ANSWER_TOKENS,
@@ -21,6 +22,20 @@ pub struct ModelArgs {
     /// executor or mistralrs.
     #[arg(long = "engine", default_value = "auto")]
     pub backend: Backend,
+    /// The target on an inference server (llama.cpp's llama-server, vLLM,
+    /// mistral.rs: any OpenAI-compatible API), e.g. http://gpu-box:8000.
+    /// An API key, if the server needs one, is read from LOOKAHEAD_SERVER_KEY.
+    #[arg(long, value_name = "URL")]
+    pub target_server: Option<String>,
+    /// The target's model name on that server (default: the first it serves).
+    #[arg(long, value_name = "NAME", requires = "target_server")]
+    pub target_name: Option<String>,
+    /// The draft on an inference server (for lr; sd needs a local target).
+    #[arg(long, value_name = "URL")]
+    pub draft_server: Option<String>,
+    /// The draft's model name on that server.
+    #[arg(long, value_name = "NAME", requires = "draft_server")]
+    pub draft_name: Option<String>,
 }
 
 /// How Lookahead Reasoning judges drafted steps.
@@ -166,11 +181,18 @@ impl AskArgs {
 /// The engine configuration for a mode: the draft is loaded only when the
 /// mode uses it.
 pub fn engine_config(models: &ModelArgs, mode: Mode) -> Result<EngineConfig> {
-    let target = match &models.target {
-        Some(path) => path.clone(),
-        None => crate::models::require(Role::Target)?,
+    let server = |url: &Option<String>, name: &Option<String>| {
+        url.as_ref()
+            .map(|url| ServerConfig::new(url.clone(), name.clone()))
     };
-    let draft = if mode == Mode::Plain {
+    let target_server = server(&models.target_server, &models.target_name);
+    let draft_server = server(&models.draft_server, &models.draft_name);
+    let target = match (&models.target, &target_server) {
+        (Some(path), _) => path.clone(),
+        (None, Some(_)) => PathBuf::new(),
+        (None, None) => crate::models::require(Role::Target)?,
+    };
+    let draft = if mode == Mode::Plain || draft_server.is_some() {
         None
     } else {
         Some(match &models.draft {
@@ -180,6 +202,8 @@ pub fn engine_config(models: &ModelArgs, mode: Mode) -> Result<EngineConfig> {
     };
     Ok(EngineConfig {
         backend: models.backend,
+        target_server,
+        draft_server: draft_server.filter(|_| mode != Mode::Plain),
         ..EngineConfig::new(target, draft)
     })
 }

@@ -539,14 +539,15 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let started = Instant::now();
     let (mut engine, target_load_s, draft_load_s) = load_timed(
         &EngineConfig {
-            backend: args.models.backend,
-            ..EngineConfig::new(
-                config.target.clone(),
-                config
-                    .draft
-                    .clone()
-                    .filter(|_| modes.len() > 1 || args.auto),
-            )
+            draft: config
+                .draft
+                .clone()
+                .filter(|_| modes.len() > 1 || args.auto),
+            draft_server: config
+                .draft_server
+                .clone()
+                .filter(|_| modes.len() > 1 || args.auto),
+            ..config.clone()
         },
         args.json,
     )?;

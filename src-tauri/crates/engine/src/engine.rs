@@ -25,6 +25,7 @@ use crate::lookahead::{
 use crate::mistral::MistralGenerator;
 use crate::models;
 use crate::prompt::{self, PromptStyle};
+use crate::server::{ServerConfig, ServerGenerator};
 use crate::speculative::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
 use crate::speed::PlainSpeed;
 
@@ -62,6 +63,12 @@ pub struct EngineConfig {
     pub draft: Option<PathBuf>,
     #[serde(default)]
     pub backend: Backend,
+    /// The target on an inference server instead of `target`.
+    #[serde(default)]
+    pub target_server: Option<ServerConfig>,
+    /// The draft on an inference server instead of `draft`.
+    #[serde(default)]
+    pub draft_server: Option<ServerConfig>,
 }
 
 impl EngineConfig {
@@ -70,6 +77,8 @@ impl EngineConfig {
             target,
             draft,
             backend: Backend::Auto,
+            target_server: None,
+            draft_server: None,
         }
     }
 }
@@ -221,6 +230,8 @@ impl AskOptions {
 enum Loaded {
     Executor(Arc<Executor>),
     Mistral(Box<MistralGenerator>),
+    /// On an inference server (connected, not loaded).
+    Server(Box<ServerGenerator>),
 }
 
 impl Loaded {
@@ -242,6 +253,17 @@ impl Loaded {
     fn executor(&self) -> Option<&Arc<Executor>> {
         match self {
             Loaded::Executor(exec) => Some(exec),
+            Loaded::Mistral(_) | Loaded::Server(_) => None,
+        }
+    }
+
+    /// A generator of its own for one answer's steps, where the backend
+    /// can run several texts at once (the executor batches them; a server
+    /// takes concurrent requests). mistral.rs cannot.
+    fn step_generator(&self) -> Option<Box<dyn StepGenerator>> {
+        match self {
+            Loaded::Executor(exec) => Some(Box::new(ExecutorGenerator::new(exec.clone()))),
+            Loaded::Server(server) => Some(Box::new(server.as_ref().clone())),
             Loaded::Mistral(_) => None,
         }
     }
@@ -269,6 +291,9 @@ impl Engine {
     /// on a missing or damaged file or on a draft/target pair whose
     /// vocabularies differ.
     pub fn load(config: &EngineConfig, progress: &mut dyn FnMut(LoadProgress)) -> Result<Self> {
+        if config.target_server.is_some() || config.draft_server.is_some() {
+            return Self::load_with_servers(config, progress);
+        }
         let target_info = gguf_info::inspect(&config.target, "target")?;
         let draft_info = match &config.draft {
             Some(path) => {
@@ -308,6 +333,88 @@ impl Engine {
             chat,
             target_name: target_info.name(),
             draft_name: draft_info.map(|i| i.name()),
+            embedding: None,
+            plain_speed: None,
+            speculation_lost_last_time: false,
+        })
+    }
+
+    /// [`Engine::load`] when a model runs on a server: each model is
+    /// connected to (a server) or loaded (a local file); the prompt is
+    /// rendered with the target's template (the server's own when it
+    /// reports one, else the local file's, else ChatML).
+    fn load_with_servers(
+        config: &EngineConfig,
+        progress: &mut dyn FnMut(LoadProgress),
+    ) -> Result<Self> {
+        let mut open = |role: &str,
+                        server: &Option<ServerConfig>,
+                        path: Option<&PathBuf>|
+         -> Result<Option<(Loaded, String, Option<ChatTemplate>)>> {
+            if let Some(server) = server {
+                let shown = server.model.clone().unwrap_or_else(|| server.url.clone());
+                progress(LoadProgress {
+                    model: shown.clone(),
+                    role: role.into(),
+                    done: false,
+                });
+                let connected = ServerGenerator::connect(server)?;
+                let name = format!("{} on {}", connected.name(), connected.url());
+                let chat = match connected.chat_template() {
+                    Some(t) => Some(ChatTemplate::from_model(
+                        Some(&t.source),
+                        &t.bos_token,
+                        &t.eos_token,
+                    )?),
+                    None => None,
+                };
+                progress(LoadProgress {
+                    model: shown,
+                    role: role.into(),
+                    done: true,
+                });
+                return Ok(Some((Loaded::Server(Box::new(connected)), name, chat)));
+            }
+            let Some(path) = path else {
+                return Ok(None);
+            };
+            let info = gguf_info::inspect(path, role)?;
+            progress(LoadProgress {
+                model: info.name(),
+                role: role.into(),
+                done: false,
+            });
+            let loaded = Loaded::load(path, role, config.backend)?;
+            progress(LoadProgress {
+                model: info.name(),
+                role: role.into(),
+                done: true,
+            });
+            let chat = ChatTemplate::from_model(
+                info.chat_template.as_deref(),
+                info.bos_token.as_deref().unwrap_or(""),
+                info.eos_token.as_deref().unwrap_or(""),
+            )?;
+            Ok(Some((loaded, info.name(), Some(chat))))
+        };
+        let (target, target_name, target_chat) =
+            open("target", &config.target_server, Some(&config.target))?.ok_or_else(|| {
+                EngineError::ModelMissing {
+                    role: "target".into(),
+                    path: config.target.clone(),
+                }
+            })?;
+        let draft = open("draft", &config.draft_server, config.draft.as_ref())?;
+        let (draft, draft_name) = match draft {
+            Some((loaded, name, _)) => (Some(loaded), Some(name)),
+            None => (None, None),
+        };
+        Ok(Self {
+            target,
+            draft,
+            chat: target_chat.unwrap_or_default(),
+            target_name,
+            draft_name,
             embedding: None,
             plain_speed: None,
             speculation_lost_last_time: false,
@@ -381,16 +488,23 @@ impl Engine {
         self.draft_name.as_deref()
     }
 
-    /// The modes these models can run.
+    /// The modes these models can run. Token-level speculation (sd,
+    /// sd+lr) needs the target in the local executor (a server exposes no
+    /// verification pass); step speculation needs a draft, and models that
+    /// can run several texts at once (the executor or a server).
     pub fn available_modes(&self) -> Vec<Mode> {
         let mut modes = vec![Mode::Plain];
-        if self.target.executor().is_some() {
+        let local_target = self.target.executor().is_some();
+        if local_target {
             modes.push(Mode::Sd);
         }
-        if self.draft.is_some() {
-            modes.push(Mode::Lr);
-            if self.target.executor().is_some() {
-                modes.push(Mode::SdLr);
+        let batches = |m: &Loaded| !matches!(m, Loaded::Mistral(_));
+        if let Some(draft) = &self.draft {
+            if batches(draft) && batches(&self.target) {
+                modes.push(Mode::Lr);
+                if local_target {
+                    modes.push(Mode::SdLr);
+                }
             }
         }
         modes
@@ -401,6 +515,7 @@ impl Engine {
         match &mut self.target {
             Loaded::Executor(exec) => Box::new(ExecutorGenerator::new(exec.clone())),
             Loaded::Mistral(m) => Box::new(BorrowedGenerator(m.as_mut())),
+            Loaded::Server(server) => Box::new(server.as_ref().clone()),
         }
     }
 
@@ -512,7 +627,9 @@ impl Engine {
         if !self.available_modes().contains(&mode) {
             return Err(EngineError::Unsupported(format!(
                 "mode {mode} needs {}",
-                if self.draft.is_none() {
+                if matches!(self.target, Loaded::Server(_)) && mode.uses_token_speculation() {
+                    "the main model on this computer (a server cannot check drafted tokens)"
+                } else if self.draft.is_none() {
                     "a draft model"
                 } else {
                     "models the batched executor can run"
@@ -578,25 +695,29 @@ impl Engine {
                 outcome
             }
             Mode::Lr | Mode::SdLr => {
-                let (Some(target), Some(draft)) = (target_exec, draft_exec) else {
-                    return Err(EngineError::Unsupported(
-                        "Lookahead Reasoning runs on the batched executor".into(),
-                    ));
+                let unsupported = || {
+                    EngineError::Unsupported(
+                        "Lookahead Reasoning runs on the batched executor or a server".into(),
+                    )
                 };
-                let mut target_gen: Box<dyn StepGenerator> = if mode == Mode::SdLr {
-                    Box::new(SpeculativeGenerator::with_ngram(
+                let mut target_gen: Box<dyn StepGenerator> = match (mode, target_exec) {
+                    (Mode::SdLr, Some(target)) => Box::new(SpeculativeGenerator::with_ngram(
                         target,
                         NgramConfig::default(),
                         SpeculationConfig::default(),
-                    ))
-                } else {
-                    Box::new(ExecutorGenerator::new(target))
+                    )),
+                    (Mode::SdLr, None) => return Err(unsupported()),
+                    _ => self.target.step_generator().ok_or_else(unsupported)?,
                 };
-                let mut draft_gen = ExecutorGenerator::new(draft);
+                let mut draft_gen = self
+                    .draft
+                    .as_ref()
+                    .and_then(Loaded::step_generator)
+                    .ok_or_else(unsupported)?;
                 let mut judge = self.judge(&options.judge)?;
                 let outcome = run_lookahead(
                     LookaheadModels {
-                        draft: &mut draft_gen,
+                        draft: draft_gen.as_mut(),
                         target: target_gen.as_mut(),
                         judge: judge.as_mut(),
                     },

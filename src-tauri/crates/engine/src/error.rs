@@ -39,6 +39,9 @@ pub enum EngineError {
     },
     #[error("cancelled")]
     Cancelled,
+    /// A model on an inference server could not be used.
+    #[error("model server: {0}")]
+    Server(#[from] crate::server::ServerError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error("tensor error: {0}")]
@@ -64,6 +67,7 @@ impl EngineError {
             Self::Fetch(_) => "fetch_failed",
             Self::Checksum { .. } => "checksum_mismatch",
             Self::Cancelled => "cancelled",
+            Self::Server(e) => e.code(),
             Self::Io(e) if e.raw_os_error() == Some(28) => "disk_full",
             Self::Io(_) => "io",
             Self::Tensor(_) => "tensor",
@@ -100,6 +104,7 @@ impl EngineError {
                 "The downloaded file {file} is not the expected one (its checksum differs). It was removed; please try again."
             ),
             Self::Cancelled => "Stopped.".to_string(),
+            Self::Server(e) => e.user_message(),
             Self::Io(e) if e.raw_os_error() == Some(28) => {
                 "The disk is full. Free some space and try again.".to_string()
             }

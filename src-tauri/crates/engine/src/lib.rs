@@ -21,6 +21,7 @@ pub mod lookahead;
 pub mod mistral;
 pub mod models;
 pub mod prompt;
+pub mod server;
 pub mod speculative;
 pub mod speed;
 

@@ -1,0 +1,319 @@
+//! Models on an inference server (issue 17), against a real one: llama.cpp's
+//! `llama-server`, built from the same pinned source as
+//! scripts/llama-bench.sh (`LLAMA_TARGET=llama-server scripts/llama-bench.sh
+//! --build-only`, which the test command runs; cached in /var/tmp/lookahead),
+//! serving the tiny test model with four parallel slots. A missing server
+//! binary or model fails these tests; nothing is skipped.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lookahead_engine::models::{self, Role};
+use lookahead_engine::server::{ServerConfig, ServerGenerator};
+use lookahead_engine::{
+    AnswerEvent, AnswerStatus, AskOptions, CancelFlag, Engine, EngineConfig, JudgeChoice, Mode,
+    Sampling, StepEnd, StepGenerator, StepRequest, Verdict,
+};
+
+/// The llama-server binary: `$LOOKAHEAD_LLAMA_SERVER`, else where
+/// scripts/llama-bench.sh builds it.
+fn server_binary() -> PathBuf {
+    let path = std::env::var_os("LOOKAHEAD_LLAMA_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let cache = std::env::var_os("LOOKAHEAD_CACHE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/var/tmp/lookahead"));
+            cache.join("llama.cpp/build/bin/llama-server")
+        });
+    assert!(
+        path.is_file(),
+        "llama-server is not built at {}: run `LLAMA_TARGET=llama-server bash scripts/llama-bench.sh --build-only` (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// A llama-server on a free port, stopped when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let model = models::fetched(Role::Tiny).unwrap_or_else(|e| panic!("{e}"));
+        let child = Command::new(server_binary())
+            .args(["-m", &model.display().to_string()])
+            .args(["-t", "1", "-c", "4096", "-np", "4", "--host", "127.0.0.1"])
+            .args(["--port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("llama-server starts");
+        let url = format!("http://127.0.0.1:{port}");
+        let server = Server { child, url };
+        let until = Instant::now() + Duration::from_secs(60);
+        while ServerGenerator::connect(&server.config()).is_err() {
+            assert!(Instant::now() < until, "llama-server did not come up");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        server
+    }
+
+    fn config(&self) -> ServerConfig {
+        ServerConfig {
+            url: self.url.clone(),
+            model: None,
+            api_key: None,
+        }
+    }
+
+    fn engine_config(&self, with_draft: bool) -> EngineConfig {
+        EngineConfig {
+            target_server: Some(self.config()),
+            draft_server: with_draft.then(|| self.config()),
+            ..EngineConfig::new(PathBuf::new(), None)
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn options(mode: Mode, max_tokens: usize) -> AskOptions {
+    AskOptions {
+        mode,
+        max_answer_tokens: max_tokens,
+        step_token_budget: 100,
+        gamma: 2,
+        judge: JudgeChoice::Exact,
+        slowdown_guard: false,
+        ..AskOptions::default()
+    }
+}
+
+const QUESTION: &str = "List three colours, one per paragraph.";
+
+#[test]
+fn plain_and_lookahead_answers_come_from_the_server_with_per_step_verdicts() {
+    let server = Server::start();
+    let mut engine = Engine::load(&server.engine_config(true), &mut |_| {}).expect("connects");
+    assert!(
+        engine.target_name().contains(&server.url),
+        "where it ran is named: {}",
+        engine.target_name()
+    );
+    // Token-level speculation needs a local target.
+    assert_eq!(engine.available_modes(), [Mode::Plain, Mode::Lr]);
+
+    let plain = engine
+        .ask(
+            QUESTION,
+            &options(Mode::Plain, 48),
+            &CancelFlag::new(),
+            &mut |_| {},
+        )
+        .expect("plain answer");
+    assert_eq!(plain.status, AnswerStatus::Complete);
+    assert!(plain.metrics.generated_tokens > 0 && !plain.text.is_empty());
+
+    let mut streamed = String::new();
+    let lr = engine
+        .ask(
+            QUESTION,
+            &options(Mode::Lr, 300),
+            &CancelFlag::new(),
+            &mut |e| {
+                if let AnswerEvent::Token { text } = e {
+                    streamed.push_str(&text);
+                }
+            },
+        )
+        .expect("lr answer");
+    assert_eq!(lr.status, AnswerStatus::Complete);
+    assert!(lr.steps.len() >= 2, "{} steps", lr.steps.len());
+    // The same model drafts and checks: drafted steps are judged, and kept.
+    let judged = lr
+        .steps
+        .iter()
+        .filter(|s| s.verdict != Verdict::TargetOnly)
+        .count();
+    assert!(judged > 0, "no drafted step was judged: {:?}", lr.steps);
+    assert!(lr.metrics.drafted_steps.unwrap_or(0) > 0);
+    assert!(
+        streamed.len() >= lr.text.trim().len() / 2,
+        "the answer streamed"
+    );
+
+    let err = engine
+        .ask(
+            QUESTION,
+            &options(Mode::Sd, 16),
+            &CancelFlag::new(),
+            &mut |_| {},
+        )
+        .expect_err("sd needs a local target");
+    assert!(
+        err.user_message().contains("on this computer"),
+        "{}",
+        err.user_message()
+    );
+}
+
+#[test]
+fn branches_run_at_the_same_time_and_steps_end_at_the_delimiter() {
+    let server = Server::start();
+    let mut generator = ServerGenerator::connect(&server.config()).expect("connects");
+    let prompt = "<|im_start|>user\nCount from one to thirty in words, one per paragraph.<|im_end|>\n<|im_start|>assistant\n";
+    let requests: Vec<StepRequest> = (0..3)
+        .map(|i| StepRequest {
+            text: format!("{prompt}{}", ["", "One.\n\n", "One.\n\nTwo.\n\n"][i]),
+            max_tokens: 24,
+            stop_at_delimiter: i == 0,
+        })
+        .collect();
+    let mut pieces = vec![0usize; 3];
+    let outputs = generator
+        .continue_steps(
+            &requests,
+            &Sampling::default(),
+            &CancelFlag::new(),
+            &mut |i, _| pieces[i] += 1,
+        )
+        .expect("three branches");
+    assert_eq!(outputs.len(), 3);
+    assert!(
+        pieces.iter().all(|&n| n > 0),
+        "every branch streamed: {pieces:?}"
+    );
+    for (i, out) in outputs.iter().enumerate() {
+        assert!(out.tokens > 0, "branch {i} wrote nothing");
+        match out.end {
+            Some(StepEnd::Delimiter) => assert!(out.text.ends_with("\n\n"), "{:?}", out.text),
+            Some(StepEnd::Budget) => assert_eq!(out.tokens, 24),
+            Some(StepEnd::EndOfSequence) => {}
+            other => panic!("branch {i}: {other:?}"),
+        }
+    }
+    // The server's slots ran them together: every branch was writing
+    // before any of them had finished.
+    let timings = generator.last_timings();
+    let last_first = timings
+        .iter()
+        .map(|t| t.first_text.expect("text came"))
+        .max()
+        .expect("timings");
+    let first_done = timings.iter().map(|t| t.done).min().expect("timings");
+    assert!(
+        last_first < first_done,
+        "the branches ran one after another, not at the same time"
+    );
+    let stats = generator.take_stats();
+    assert_eq!((stats.forward_passes, stats.batched_sequences), (1, 3));
+}
+
+#[test]
+fn cancelling_closes_the_request_and_the_server_serves_on() {
+    let server = Server::start();
+    let mut engine = Engine::load(&server.engine_config(false), &mut |_| {}).expect("connects");
+    let cancel = CancelFlag::new();
+    let mut tokens = 0;
+    let started = Instant::now();
+    let answer = engine
+        .ask(QUESTION, &options(Mode::Plain, 600), &cancel, &mut |e| {
+            if let AnswerEvent::Token { .. } = e {
+                tokens += 1;
+                if tokens == 5 {
+                    cancel.cancel();
+                }
+            }
+        })
+        .expect("a cancelled answer is an answer");
+    assert_eq!(answer.status, AnswerStatus::Cancelled);
+    assert!(!answer.text.is_empty(), "what was written is kept");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // The slot was freed: the next question is answered.
+    let next = engine
+        .ask(
+            QUESTION,
+            &options(Mode::Plain, 8),
+            &CancelFlag::new(),
+            &mut |_| {},
+        )
+        .expect("served on");
+    assert_eq!(next.status, AnswerStatus::Complete);
+}
+
+#[test]
+fn a_wrong_address_a_wrong_name_and_a_server_that_dies_are_said_in_plain_words() {
+    let mut server = Server::start();
+    let wrong_name = ServerConfig {
+        model: Some("qwen-72b".into()),
+        ..server.config()
+    };
+    let err = Engine::load(
+        &EngineConfig {
+            target_server: Some(wrong_name),
+            ..EngineConfig::new(PathBuf::new(), None)
+        },
+        &mut |_| {},
+    )
+    .err()
+    .expect("no such model");
+    assert_eq!(err.code(), "server_unknown_model");
+    assert!(
+        err.user_message().contains("SmolLM2"),
+        "{}",
+        err.user_message()
+    );
+
+    let mut engine = Engine::load(&server.engine_config(false), &mut |_| {}).expect("connects");
+    let mut streamed = String::new();
+    let mut killed = false;
+    let err = engine
+        .ask(
+            QUESTION,
+            &options(Mode::Plain, 600),
+            &CancelFlag::new(),
+            &mut |e| {
+                if let AnswerEvent::Token { text } = e {
+                    streamed.push_str(&text);
+                    if !killed && streamed.len() > 10 {
+                        killed = true;
+                        server.kill();
+                    }
+                }
+            },
+        )
+        .expect_err("the server died");
+    assert!(
+        ["server_dropped", "server_unreachable"].contains(&err.code()),
+        "{}: {err}",
+        err.code()
+    );
+    assert!(
+        !streamed.is_empty(),
+        "the text written before is the caller's to keep"
+    );
+
+    let gone = Engine::load(&server.engine_config(false), &mut |_| {})
+        .err()
+        .expect("nothing listens now");
+    assert_eq!(gone.code(), "server_unreachable");
+    assert!(gone.user_message().contains("cannot be reached"));
+}
