@@ -26,6 +26,7 @@ const COMMANDS: &[&str] = &[
     "stats_csv_to_file",
     "settings_get",
     "settings_set",
+    "server_test",
     "store_status",
     "store_reset",
 ];

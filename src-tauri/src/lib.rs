@@ -50,6 +50,7 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::stats::stats_csv_to_file,
             commands::settings::settings_get,
             commands::settings::settings_set,
+            commands::settings::server_test,
             commands::settings::store_status,
             commands::settings::store_reset,
         ])

@@ -2,6 +2,7 @@
 //! options.
 
 use lookahead_engine::models::{self, Role};
+use lookahead_engine::server::ServerConfig;
 use lookahead_engine::{
     choose_mode, AskOptions, AutoChoice, EngineConfig, JudgeChoice, Mode, ModeRecord, Sampling,
 };
@@ -35,6 +36,25 @@ pub struct Settings {
     /// "system", "light" or "dark".
     pub theme: String,
     pub font_scale: f64,
+    /// Where the models run: "this_computer" or "server" (an inference
+    /// server on the network: llama.cpp's server, vLLM, mistral.rs).
+    pub models_location: String,
+    /// The server's address, e.g. `http://gpu-box:8000`.
+    pub server_url: String,
+    /// The main model's name on the server ("" = the first it serves).
+    pub server_model: String,
+    /// The helper model's name on the server; "" = the helper stays on
+    /// this computer.
+    pub server_draft_model: String,
+    /// Write-only: a new API key for the server. Kept in its own file in
+    /// the data folder (readable by this user only), never in the history
+    /// file; always empty when read back.
+    pub server_key: String,
+    /// Read-only: whether a key is kept.
+    pub server_key_saved: bool,
+    /// The kept key, filled in by the shell for the engine; never sent or stored.
+    #[serde(skip)]
+    pub server_key_kept: Option<String>,
 }
 
 impl Default for Settings {
@@ -57,6 +77,13 @@ impl Default for Settings {
             calculator: CALCULATOR_BY_DEFAULT,
             theme: "system".into(),
             font_scale: 1.0,
+            models_location: "this_computer".into(),
+            server_url: String::new(),
+            server_model: String::new(),
+            server_draft_model: String::new(),
+            server_key: String::new(),
+            server_key_saved: false,
+            server_key_kept: None,
         }
     }
 }
@@ -97,7 +124,52 @@ impl Settings {
         if !(0.5..=2.0).contains(&self.font_scale) {
             return invalid("Text size must be between 50% and 200%.");
         }
+        match self.models_location.as_str() {
+            "this_computer" => {}
+            "server" => {
+                let url = self.server_url.trim();
+                let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+                if !scheme_ok || url.len() < 10 || url.chars().any(char::is_whitespace) {
+                    return invalid(
+                        "The server address must start with http:// or https://, e.g. http://gpu-box:8000.",
+                    );
+                }
+            }
+            _ => return invalid("The models run either on this computer or on a server."),
+        }
         Ok(())
+    }
+
+    /// The main model's server, when the models run on one.
+    pub fn target_server(&self) -> Option<ServerConfig> {
+        (self.models_location == "server").then(|| ServerConfig {
+            url: self.server_url.trim().to_string(),
+            model: Some(self.server_model.trim().to_string()).filter(|m| !m.is_empty()),
+            api_key: self.server_key_kept.clone().or_else(|| {
+                std::env::var(lookahead_engine::server::API_KEY_VAR)
+                    .ok()
+                    .filter(|k| !k.is_empty())
+            }),
+        })
+    }
+
+    /// The helper model's server, when it runs on one too.
+    pub fn draft_server(&self) -> Option<ServerConfig> {
+        let draft = self.server_draft_model.trim();
+        self.target_server()
+            .filter(|_| !draft.is_empty())
+            .map(|server| ServerConfig {
+                model: Some(draft.to_string()),
+                ..server
+            })
+    }
+
+    /// The name answers record for the main model (and speeds are kept under).
+    pub fn target_name(&self) -> String {
+        match self.target_server() {
+            Some(server) => server.display_name(),
+            None => lookahead_engine::gguf_info::model_name(&self.target_path()),
+        }
     }
 
     pub fn target_path(&self) -> std::path::PathBuf {
@@ -135,7 +207,13 @@ impl Settings {
     pub fn engine_config(&self, mode: Mode) -> EngineConfig {
         let needs_draft =
             mode.uses_step_speculation() || (mode == Mode::Sd && self.sd_proposer == "draft");
-        EngineConfig::new(self.target_path(), needs_draft.then(|| self.draft_path()))
+        let draft_server = self.draft_server().filter(|_| needs_draft);
+        let local_draft = needs_draft && draft_server.is_none();
+        EngineConfig {
+            target_server: self.target_server(),
+            draft_server,
+            ..EngineConfig::new(self.target_path(), local_draft.then(|| self.draft_path()))
+        }
     }
 
     /// The judge as stored with an answer ("embed@0.95", "llm:draft"), or

@@ -71,10 +71,54 @@ impl AppState {
 
     pub async fn settings(&self) -> CommandResult<Settings> {
         let store = self.store().await?;
-        Ok(store
-            .get_setting::<Settings>(SETTINGS_KEY)
-            .await?
-            .unwrap_or_default())
+        Ok(self.with_server_key(
+            store
+                .get_setting::<Settings>(SETTINGS_KEY)
+                .await?
+                .unwrap_or_default(),
+        ))
+    }
+
+    /// Where the server's API key is kept: its own file, readable by this
+    /// user only, never the history file.
+    pub fn server_key_path(&self) -> PathBuf {
+        self.data_dir.join("server-key")
+    }
+
+    /// `settings` with the kept server key filled in for the engine (and
+    /// `server_key_saved` saying whether there is one); whatever key the
+    /// page sent is not used.
+    pub fn with_server_key(&self, mut settings: Settings) -> Settings {
+        settings.server_key_kept = std::fs::read_to_string(self.server_key_path())
+            .ok()
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty());
+        settings.server_key_saved = settings.server_key_kept.is_some();
+        settings.server_key.clear();
+        settings
+    }
+
+    /// Keeps a new server API key (replacing the old one).
+    pub fn save_server_key(&self, key: &str) -> CommandResult<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.server_key_path();
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| {
+                f.write_all(key.trim().as_bytes())?;
+                Ok(f)
+            })
+            .map_err(|e| {
+                CommandError::new("save_failed", "The server key could not be kept.")
+                    .with_details(e)
+            })?;
+        let _ = file.flush();
+        Ok(())
     }
 
     pub fn register(&self, request_id: &str, cancel: CancelFlag) {

@@ -327,3 +327,80 @@ fn the_window_may_call_exactly_the_commands_the_ui_uses() {
         "the page needs no file dialog (the shell opens them) nor all of core"
     );
 }
+
+/// Issue 17: the models can run on a server: its address is checked, the
+/// API key is kept in its own file (this user only), never in the history,
+/// and never sent back; "Test connection" says in plain words when nothing
+/// answers.
+#[test]
+fn a_server_key_is_kept_apart_and_a_dead_server_is_named() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = app();
+    let mut settings = call(&app, "settings_get", json!({})).expect("settings_get");
+    assert_eq!(settings["models_location"], "this_computer");
+    settings["models_location"] = json!("server");
+    settings["server_url"] = json!("gpu-box:8000");
+    let err = call(
+        &app,
+        "settings_set",
+        json!({ "settings": settings.clone() }),
+    )
+    .expect_err("no scheme");
+    assert!(
+        err["message"].as_str().unwrap_or("").contains("http://"),
+        "{err}"
+    );
+
+    settings["server_url"] = json!("http://127.0.0.1:9");
+    settings["server_key"] = json!("s3cret-key-4711");
+    let saved = call(
+        &app,
+        "settings_set",
+        json!({ "settings": settings.clone() }),
+    )
+    .expect("saved");
+    assert_eq!(saved["server_key"], "", "the key is never sent back");
+    assert_eq!(saved["server_key_saved"], true);
+    let key_file = app._data.path().join("server-key");
+    assert_eq!(
+        std::fs::read_to_string(&key_file).expect("kept"),
+        "s3cret-key-4711"
+    );
+    let mode = std::fs::metadata(&key_file)
+        .expect("meta")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "readable by this user only: {mode:o}");
+    for entry in std::fs::read_dir(app._data.path())
+        .expect("data dir")
+        .flatten()
+    {
+        if entry.path() == key_file || !entry.path().is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).expect("read");
+        assert!(
+            !bytes.windows(15).any(|w| w == b"s3cret-key-4711"),
+            "the key is in {}",
+            entry.path().display()
+        );
+    }
+    let again = call(&app, "settings_get", json!({})).expect("settings_get");
+    assert_eq!(
+        (
+            again["server_key"].clone(),
+            again["server_key_saved"].clone()
+        ),
+        (json!(""), json!(true))
+    );
+
+    let err = call(&app, "server_test", json!({ "settings": again })).expect_err("nothing listens");
+    assert_eq!(err["code"], "server_unreachable");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("cannot be reached"),
+        "{err}"
+    );
+}

@@ -160,7 +160,11 @@ test.describe("chat", () => {
     await expect(page.getByTestId("answer").getByTestId("step")).toHaveCount(2);
     await alert.getByRole("button", { name: "Try again" }).click();
     await expect.poll(async () => (await calls(page, "ask")).length).toBe(2);
-    await expect(page.getByRole("textbox", { name: "Your question" })).toHaveValue("");
+    // The same question was sent again; it fails again here, so it is back
+    // in the box once more, under one error box.
+    expect((await calls(page, "ask"))[1].args.question).toBe(QUESTION);
+    await expect(page.getByRole("textbox", { name: "Your question" })).toHaveValue(QUESTION);
+    await expect(page.getByRole("alert")).toHaveCount(1);
   });
 
   test("after a restart an interrupted answer says so, and a failed one says why", async ({ page }) => {
@@ -169,9 +173,11 @@ test.describe("chat", () => {
     await expect(page.getByTestId("interrupted-note")).toContainText("Lookahead was closed while it wrote this answer.");
     await expect(page.getByRole("alert")).toHaveCount(0);
     await page.getByRole("button", { name: /Team budget by headcount/ }).first().click();
-    await expect(page.getByRole("alert")).toContainText(
+    await expect(page.getByTestId("past-error")).toContainText(
       "This answer could not be finished. The model could not be loaded. It may be damaged, or the computer may not have enough free memory.",
     );
+    // Something that went wrong days ago is not announced as happening now.
+    await expect(page.getByRole("alert")).toHaveCount(0);
     await expect(page.getByTestId("interrupted-note")).toHaveCount(0);
   });
 

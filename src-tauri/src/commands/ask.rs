@@ -77,10 +77,13 @@ fn title_for(question: &str) -> String {
 
 /// Modes the installed models allow: "auto" never picks a mode whose model
 /// is missing (a chosen mode still runs, and names the missing file).
+/// With the main model on a server, word drafting (sd, sd+lr) is not
+/// possible (it needs to check drafted words inside the model).
 fn available_modes(settings: &Settings) -> Vec<Mode> {
     let mut modes = vec![Mode::Plain];
-    let draft = settings.draft_path().exists();
-    if draft || settings.sd_proposer == "ngram" {
+    let on_server = settings.target_server().is_some();
+    let draft = settings.draft_server().is_some() || settings.draft_path().exists();
+    if !on_server && (draft || settings.sd_proposer == "ngram") {
         modes.push(Mode::Sd);
     }
     if draft {
@@ -88,7 +91,10 @@ fn available_modes(settings: &Settings) -> Vec<Mode> {
             || lookahead_engine::models::path_for_role(lookahead_engine::models::Role::Embedding)
                 .exists();
         if judge_ready {
-            modes.extend([Mode::Lr, Mode::SdLr]);
+            modes.push(Mode::Lr);
+            if !on_server {
+                modes.push(Mode::SdLr);
+            }
         }
     }
     modes
@@ -104,7 +110,7 @@ async fn measured_modes(
         return Ok(Vec::new());
     }
     let name = |p: &std::path::Path| lookahead_engine::gguf_info::model_name(p);
-    let (target, draft) = (name(&settings.target_path()), name(&settings.draft_path()));
+    let (target, draft) = (settings.target_name(), name(&settings.draft_path()));
     let judge = settings.judge_label(Mode::Lr);
     let models = lookahead_store::ModelSet {
         target: &target,
@@ -140,7 +146,7 @@ async fn plan(store: &lookahead_store::Store, settings: &Settings) -> CommandRes
         &available_modes(settings),
         &measured_modes(store, settings).await?,
     );
-    let target_name = lookahead_engine::gguf_info::model_name(&settings.target_path());
+    let target_name = settings.target_name();
     let plain_speed = store.plain_speed(&target_name, 5).await?;
     Ok(Plan {
         choice,
@@ -161,7 +167,7 @@ pub async fn engine_prepare(
     on_event: Channel<PrepareEvent>,
 ) -> CommandResult<()> {
     let settings = match settings {
-        Some(s) => s,
+        Some(s) => state.with_server_key(s),
         None => state.settings().await?,
     };
     settings.validate()?;
@@ -195,7 +201,7 @@ pub async fn ask(
     on_event: Channel<AskEvent>,
 ) -> CommandResult<AskResult> {
     let settings = match settings {
-        Some(s) => s,
+        Some(s) => state.with_server_key(s),
         None => state.settings().await?,
     };
     settings.validate()?;

@@ -41,6 +41,8 @@ export interface MockConfig {
   settings?: Partial<Settings>;
   /** What the file dialog the shell opens returns (null = the user cancelled). */
   openPath?: string | null;
+  /** What the model server in Settings serves (none = it cannot be reached). */
+  serverModels?: string[];
   /** Seed two conversations whose answers did not end well: one interrupted, one failed. */
   brokenAnswers?: boolean;
   /** What the folder dialog returns (null = the user cancelled). */
@@ -147,6 +149,7 @@ function modelsStatus(): ModelsStatus {
 
 // ------------------------------------------------------------------ settings
 
+// The real shell's defaults (src-tauri/src/settings.rs, Settings::default).
 let settings: Settings = {
   draft_model_path: null,
   target_model_path: null,
@@ -155,14 +158,22 @@ let settings: Settings = {
   gamma: 4,
   sd_proposer: "ngram",
   judge_kind: "embed",
-  embed_threshold: 0.85,
-  step_token_budget: 256,
-  max_answer_tokens: 2048,
-  calculator: false,
+  embed_threshold: 0.95,
+  step_token_budget: 100,
+  max_answer_tokens: 1024,
+  calculator: true,
   theme: "system",
   font_scale: 1,
+  models_location: "this_computer",
+  server_url: "",
+  server_model: "",
+  server_draft_model: "",
+  server_key: "",
+  server_key_saved: false,
   ...cfg.settings,
 };
+// The key the shell keeps in its own file (never sent back).
+let serverKey = "";
 
 // ------------------------------------------------------------------ answers
 
@@ -729,9 +740,31 @@ async function handle(cmd: string, a: any): Promise<unknown> {
     case "settings_set": {
       const s = a.settings as Settings;
       if (!(s.gamma >= 1 && s.gamma <= 8)) fail("invalid_settings", "Steps drafted ahead must be between 1 and 8.");
-      settings = { ...s, embed_threshold: Math.min(1, Math.max(0.5, s.embed_threshold)) };
+      if (s.models_location === "server" && !/^https?:\/\/\S{3,}$/.test(s.server_url.trim()))
+        fail("invalid_settings", "The server address must start with http:// or https://, e.g. http://gpu-box:8000.");
+      if (s.server_key.trim()) serverKey = s.server_key.trim();
+      settings = { ...s, embed_threshold: Math.min(1, Math.max(0.5, s.embed_threshold)), server_key: "", server_key_saved: serverKey !== "" };
       window.__LOOKAHEAD_MOCK__!.settings = settings;
       return { ...settings };
+    }
+    case "server_test": {
+      // As the shell: connect to the server the settings name (cfg.serverModels is what it serves; none = down).
+      const s = a.settings as Settings;
+      const url = s.server_url.trim().replace(/\/+$/, "").replace(/\/v1$/, "");
+      if (!/^https?:\/\/\S{3,}$/.test(url))
+        fail("invalid_settings", "The server address must start with http:// or https://, e.g. http://gpu-box:8000.");
+      const served = cfg.serverModels ?? [];
+      if (served.length === 0)
+        fail("server_unreachable", `The model server at ${url} cannot be reached. Check the address and that the server is running, then try again.`);
+      const find = (name: string) => (name.trim() === "" ? served[0] : served.find((m) => m === name.trim()));
+      const main = find(s.server_model);
+      if (!main) fail("server_unknown_model", `The model server at ${url} has no model called "${s.server_model.trim()}". It offers: ${served.join(", ")}.`);
+      let draft: string | null = null;
+      if (s.server_draft_model.trim()) {
+        draft = find(s.server_draft_model) ?? null;
+        if (!draft) fail("server_unknown_model", `The model server at ${url} has no model called "${s.server_draft_model.trim()}". It offers: ${served.join(", ")}.`);
+      }
+      return { model: main, context_tokens: 32768, draft_model: draft };
     }
     default:
       fail("unknown_command", `The app asked for “${cmd}”, which this version does not know.`);

@@ -11,6 +11,7 @@ import type {
   ConversationSummary,
   ExportFormat,
   FolderImport,
+  ServerTest,
   FetchProgress,
   IpcError,
   IsoDate,
@@ -127,6 +128,9 @@ export const statsCsvToFile = (since: IsoDate | null, until: IsoDate | null) =>
 export const settingsGet = () => call<Settings>("settings_get");
 
 export const settingsSet = (settings: Settings) => call<Settings>("settings_set", { settings });
+
+/** Connect to the server these settings name and say what it serves (or why it cannot be used). */
+export const serverTest = (settings: Settings) => call<ServerTest>("server_test", { settings });
 
 /** Move a damaged history file aside (kept, renamed) and start a fresh one; returns where it went. */
 export const storeReset = () => call<string | null>("store_reset");

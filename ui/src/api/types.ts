@@ -101,6 +101,27 @@ export interface Settings {
   theme: Theme;
   /** Multiplier of the base font size, 0.85..1.5. */
   font_scale: number;
+  /** Where the models run: this computer, or an inference server on the network. */
+  models_location: ModelsLocation;
+  /** The server's address, e.g. "http://gpu-box:8000" (models_location "server"). */
+  server_url: string;
+  /** The main model's name on the server; "" = the first it serves. */
+  server_model: string;
+  /** The helper model's name on the server; "" = the helper stays on this computer. */
+  server_draft_model: string;
+  /** Write-only: a new API key to keep (the shell keeps it in its own file, never in the history); always "" when read. */
+  server_key: string;
+  /** Read-only: a server key is kept. */
+  server_key_saved: boolean;
+}
+
+export type ModelsLocation = "this_computer" | "server";
+
+/** What `server_test` found on the server. */
+export interface ServerTest {
+  model: string;
+  context_tokens: number;
+  draft_model: string | null;
 }
 
 // ---------------------------------------------------------------- answers

@@ -179,7 +179,10 @@ export function AnswerCard(props: {
           </p>
         )}
         {m.status === "failed" && !props.errorShownBelow && (
-          <ErrorBox error={{ message: m.error ? `This answer could not be finished. ${m.error}` : "This answer could not be finished." }} />
+          <ErrorBox
+            past
+            error={{ message: m.error ? `This answer could not be finished. ${m.error}` : "This answer could not be finished." }}
+          />
         )}
         {m.status === "interrupted" && (
           <p class="notice" data-testid="interrupted-note">

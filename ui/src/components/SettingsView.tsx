@@ -3,7 +3,7 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import * as ipc from "../api/ipc";
-import type { IpcError, JudgeKind, Mode, ModelsStatus, SdProposer, Settings, Theme } from "../api/types";
+import type { IpcError, JudgeKind, Mode, ModelsLocation, ModelsStatus, SdProposer, ServerTest, Settings, Theme } from "../api/types";
 import { bytes } from "../lib/format";
 import { applyFontScale, applyTheme } from "../lib/theme";
 import { ErrorBox } from "./ErrorBox";
@@ -18,6 +18,11 @@ const MODES: Array<{ value: Mode; label: string; help: string }> = [
   { value: "sd", label: "Word drafting", help: "Likely next words are guessed ahead and the main model checks them all at once; the answer stays the main model’s own." },
   { value: "lr", label: "Step drafting", help: "The helper writes whole steps ahead; a checker keeps those that agree." },
   { value: "sd+lr", label: "Step + word drafting", help: "Both together. Fastest when the helper and the main model agree on most steps." },
+];
+
+const LOCATIONS: Array<{ value: ModelsLocation; label: string }> = [
+  { value: "this_computer", label: "This computer" },
+  { value: "server", label: "A server on your network" },
 ];
 
 const THEMES: Array<{ value: Theme; label: string }> = [
@@ -71,6 +76,9 @@ export function SettingsView(props: {
   const [saving, setSaving] = useState(false);
   const [error, setError] = useState<IpcError | null>(null);
   const [models, setModels] = useState<ModelsStatus | null>(null);
+  const [testing, setTesting] = useState(false);
+  const [tested, setTested] = useState<ServerTest | null>(null);
+  const [testError, setTestError] = useState<IpcError | null>(null);
   const saved = useRef(props.settings);
   saved.current = props.settings;
 
@@ -108,6 +116,19 @@ export function SettingsView(props: {
       judge_kind: k,
       judge_model: k === "embed" ? "embedding" : f.judge_model === "embedding" ? "target" : f.judge_model,
     }));
+  }
+
+  async function testServer() {
+    setTesting(true);
+    setTested(null);
+    setTestError(null);
+    try {
+      setTested(await ipc.serverTest(form));
+    } catch (e) {
+      setTestError(ipc.toIpcError(e));
+    } finally {
+      setTesting(false);
+    }
   }
 
   async function pick(key: "draft_model_path" | "target_model_path") {
@@ -223,6 +244,106 @@ export function SettingsView(props: {
             <legend>Models</legend>
             {modelField("draft_model_path", "draft", "The small, quick model that writes reasoning steps ahead.")}
             {modelField("target_model_path", "target", "The large model that has the final say on every step.")}
+          </fieldset>
+
+          <fieldset class="card settings-card" data-testid="models-location">
+            <legend>Where the models run</legend>
+            <div class="field" role="radiogroup" aria-labelledby="location-label">
+              <span class="field-label" id="location-label">
+                The main model runs on
+              </span>
+              <div class="segmented">
+                {LOCATIONS.map((l) => (
+                  <label key={l.value} class={form.models_location === l.value ? "is-checked" : ""}>
+                    <input
+                      type="radio"
+                      name="models_location"
+                      value={l.value}
+                      checked={form.models_location === l.value}
+                      onChange={() => {
+                        set("models_location", l.value);
+                        setTested(null);
+                      }}
+                    />
+                    {l.label}
+                  </label>
+                ))}
+              </div>
+              <p class="field-help">
+                A server on your network (llama.cpp’s server, vLLM) can run a bigger main model than this computer. Your
+                questions and history stay here.
+              </p>
+            </div>
+            {form.models_location === "server" && (
+              <>
+                <Field id="server_url" label="Server address" help="Ask whoever runs the server, e.g. http://gpu-box:8000.">
+                  <input
+                    id="server_url"
+                    type="url"
+                    value={form.server_url}
+                    placeholder="http://gpu-box:8000"
+                    aria-describedby="server_url-help"
+                    onInput={(e) => set("server_url", (e.currentTarget as HTMLInputElement).value)}
+                  />
+                </Field>
+                <Field id="server_model" label="Main model’s name on the server" help="Leave empty to use the first model the server offers.">
+                  <input
+                    id="server_model"
+                    type="text"
+                    value={form.server_model}
+                    aria-describedby="server_model-help"
+                    onInput={(e) => set("server_model", (e.currentTarget as HTMLInputElement).value)}
+                  />
+                </Field>
+                <Field
+                  id="server_draft_model"
+                  label="Helper model’s name on the server"
+                  help="Leave empty to keep the helper on this computer."
+                >
+                  <input
+                    id="server_draft_model"
+                    type="text"
+                    value={form.server_draft_model}
+                    aria-describedby="server_draft_model-help"
+                    onInput={(e) => set("server_draft_model", (e.currentTarget as HTMLInputElement).value)}
+                  />
+                </Field>
+                <Field
+                  id="server_key"
+                  label="Key (only if the server needs one)"
+                  help={
+                    form.server_key_saved
+                      ? "A key is kept (in its own file, not with your history). Type a new one to replace it."
+                      : "Kept in its own file on this computer, never with your history."
+                  }
+                >
+                  <input
+                    id="server_key"
+                    type="password"
+                    autocomplete="off"
+                    value={form.server_key}
+                    aria-describedby="server_key-help"
+                    onInput={(e) => set("server_key", (e.currentTarget as HTMLInputElement).value)}
+                  />
+                </Field>
+                <div class="field">
+                  <button type="button" class="btn btn-secondary" onClick={() => void testServer()} disabled={testing}>
+                    {testing ? "Connecting…" : "Test connection"}
+                  </button>
+                  {tested && (
+                    <p class="notice small" role="status" data-testid="server-test-result">
+                      Connected: {tested.model} ({tested.context_tokens.toLocaleString()} tokens of context)
+                      {tested.draft_model ? `; helper: ${tested.draft_model}` : ""}.
+                    </p>
+                  )}
+                  {testError && <ErrorBox error={testError} title="Could not connect" />}
+                  <p class="field-help">
+                    With the main model on a server, answers use plain writing or step drafting: word drafting needs the
+                    main model on this computer.
+                  </p>
+                </div>
+              </>
+            )}
           </fieldset>
 
           <fieldset class="card settings-card">

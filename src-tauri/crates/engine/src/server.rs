@@ -56,6 +56,16 @@ impl ServerConfig {
         }
     }
 
+    /// The name answers record for this model ("<model> on <address>"),
+    /// as [`ServerGenerator`] names it once connected; the address alone
+    /// while no model name was given.
+    pub fn display_name(&self) -> String {
+        match &self.model {
+            Some(model) => format!("{} on {}", file_stem(model), self.base()),
+            None => self.base(),
+        }
+    }
+
     /// The address without trailing slashes or `/v1`.
     fn base(&self) -> String {
         let url = self.url.trim().trim_end_matches('/');
