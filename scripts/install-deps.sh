@@ -10,7 +10,8 @@ packages=(
   # Tauri 2 on Linux
   libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev
   libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libxdo-dev
-  # model download (pip) and the web UI (node)
+  # pip (the llama.cpp source for the benchmark/server builds; models download
+  # without it) and the web UI (node)
   python3 python3-pip nodejs npm
   # tests: the UI in Chromium, the real app in WebKit under a virtual display
   chromium xvfb xauth webkit2gtk-driver

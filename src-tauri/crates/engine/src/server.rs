@@ -206,10 +206,7 @@ impl ServerGenerator {
     /// chat template). Fails in plain words when the server is down, the
     /// key is refused or the model is not there.
     pub fn connect(config: &ServerConfig) -> Result<Self> {
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(CONNECT_TIMEOUT)
-            .timeout_read(READ_TIMEOUT)
-            .build();
+        let agent = crate::net::agent(CONNECT_TIMEOUT, READ_TIMEOUT);
         let base = config.base();
         let mut server = Self {
             agent,
