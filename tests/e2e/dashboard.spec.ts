@@ -36,7 +36,14 @@ test.describe("dashboard", () => {
 
     const table = page.getByTestId("config-table");
     await expect(table.locator("tbody tr")).toHaveCount(3);
-    await expect(table.locator("tbody tr").first()).toContainText("Qwen3 0.6B (Q4_K_M)");
+    // Friendly names for what the shell records ("….gguf", "embed@0.95"), the key columns first.
+    const first = table.locator("tbody tr").first();
+    await expect(first.locator("td").nth(0)).toHaveText("Qwen2.5-Coder 1.5B");
+    await expect(first.locator("td").nth(1)).toHaveText("1.8×");
+    await expect(first.locator("td").nth(3)).toHaveText("Qwen2.5-Coder 0.5B");
+    await expect(first.locator("td").nth(4)).toHaveText("Meaning match ≥ 0.95");
+    await expect(table).not.toContainText(".gguf");
+    await expect(table).not.toContainText("embed@");
     await expect(table.locator("tbody tr").first()).toContainText("1.8×");
     await shot(page, "10-dashboard");
   });

@@ -130,6 +130,9 @@ const MODEL_DEFS: Array<{ role: ModelRole; name: string; bytes: number }> = [
   { role: "target", name: "Qwen2.5-Coder 1.5B Instruct (Q4_K_M)", bytes: 1_117_320_768 },
   { role: "embedding", name: "all-MiniLM-L6-v2 (sentence embeddings)", bytes: 90_868_376 },
 ];
+// The file names the shell records for the default models (gguf_info::model_name).
+const DRAFT_FILE = "qwen2.5-coder-0.5b-instruct-awq-q4_k_m.gguf";
+const TARGET_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf";
 let fetchCancelled = false;
 const installed = new Map<ModelRole, string | null>();
 if (cfg.modelsReady !== false) for (const m of MODEL_DEFS) installed.set(m.role, `/home/alex/.local/share/lookahead/models/${m.role}.gguf`);
@@ -312,9 +315,10 @@ function assistantMessage(
     created_at: iso(new Date()),
     steps,
     metrics: metricsFor(resolved, steps, status === "complete" ? 12.4 : 4.1),
-    draft_model: plain ? null : "Qwen3 0.6B (Q4_K_M)",
-    target_model: "Qwen3 8B (Q4_K_M)",
-    judge: plain ? null : "meaning match ≥ 0.85",
+    // What the shell records: the models' file names and the judge's label (engine::JudgeChoice::label).
+    draft_model: plain ? null : DRAFT_FILE,
+    target_model: TARGET_FILE,
+    judge: plain ? null : "embed@0.95",
     cut_off: script === SUMS,
     turns_left_out: script === SUMS ? 2 : 0,
   };
@@ -581,7 +585,7 @@ function stats(since: string | null, until: string | null): Stats {
       over_time: plainDays,
       per_position: [],
       speedup_histogram: [],
-      by_config: [{ draft_model: null, target_model: "Qwen3 8B (Q4_K_M)", judge: null, gamma: null, answers, step_acceptance_rate: null, token_acceptance_rate: null, mean_speedup: null }],
+      by_config: [{ draft_model: null, target_model: TARGET_FILE, judge: null, gamma: null, answers, step_acceptance_rate: null, token_acceptance_rate: null, mean_speedup: null }],
     };
   }
   return {
@@ -602,9 +606,9 @@ function stats(since: string | null, until: string | null): Stats {
     speedup_histogram: answers ? hist.map(([a, b, c]) => ({ bucket_start: a, bucket_end: b, count: Math.round(c * scale) })) : [],
     by_config: answers
       ? [
-          { draft_model: "Qwen3 0.6B (Q4_K_M)", target_model: "Qwen3 8B (Q4_K_M)", judge: "meaning match ≥ 0.85", gamma: 4, answers: Math.round(answers * 0.6), step_acceptance_rate: 0.74, token_acceptance_rate: 0.82, mean_speedup: 1.82 },
-          { draft_model: "Qwen3 0.6B (Q4_K_M)", target_model: "Qwen3 8B (Q4_K_M)", judge: "main model", gamma: 2, answers: Math.round(answers * 0.3), step_acceptance_rate: 0.81, token_acceptance_rate: 0.8, mean_speedup: 1.41 },
-          { draft_model: null, target_model: "Qwen3 8B (Q4_K_M)", judge: null, gamma: null, answers: answers - Math.round(answers * 0.6) - Math.round(answers * 0.3), step_acceptance_rate: null, token_acceptance_rate: null, mean_speedup: 1.0 },
+          { draft_model: DRAFT_FILE, target_model: TARGET_FILE, judge: "embed@0.95", gamma: 4, answers: Math.round(answers * 0.6), step_acceptance_rate: 0.74, token_acceptance_rate: 0.82, mean_speedup: 1.82 },
+          { draft_model: DRAFT_FILE, target_model: TARGET_FILE, judge: "llm:target", gamma: 2, answers: Math.round(answers * 0.3), step_acceptance_rate: 0.81, token_acceptance_rate: 0.8, mean_speedup: 1.41 },
+          { draft_model: null, target_model: TARGET_FILE, judge: null, gamma: null, answers: answers - Math.round(answers * 0.6) - Math.round(answers * 0.3), step_acceptance_rate: null, token_acceptance_rate: null, mean_speedup: 1.0 },
         ]
       : [],
   };

@@ -4,7 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import * as ipc from "../api/ipc";
 import type { IpcError, Stats } from "../api/types";
-import { isoDay, pct, times } from "../lib/format";
+import { checkerLabel, isoDay, modelLabel, pct, times } from "../lib/format";
 import { ChartCanvas } from "./Chart";
 import { ErrorBox } from "./ErrorBox";
 import { Icon } from "./Icon";
@@ -294,15 +294,15 @@ export function Dashboard() {
                   <table class="data-table" data-testid="config-table">
                     <thead>
                       <tr>
-                        <th scope="col">Helper model</th>
                         <th scope="col">Main model</th>
-                        <th scope="col">Checker</th>
                         <th scope="col" class="num">
-                          Steps ahead (γ)
+                          Speed-up
                         </th>
                         <th scope="col" class="num">
                           Answers
                         </th>
+                        <th scope="col">Helper model</th>
+                        <th scope="col">Checker</th>
                         <th scope="col" class="num">
                           Steps kept
                         </th>
@@ -310,23 +310,23 @@ export function Dashboard() {
                           Tokens kept
                         </th>
                         <th scope="col" class="num">
-                          Speed-up
+                          Steps ahead (γ)
                         </th>
                       </tr>
                     </thead>
                     <tbody>
                       {s.by_config.map((r, i) => (
                         <tr key={i}>
-                          <td>{r.draft_model ?? "—"}</td>
-                          <td>{r.target_model ?? "—"}</td>
-                          <td>{r.judge ?? "—"}</td>
-                          <td class="num">{r.gamma ?? "—"}</td>
-                          <td class="num">{r.answers}</td>
-                          <td class="num">{pct(r.step_acceptance_rate)}</td>
-                          <td class="num">{pct(r.token_acceptance_rate)}</td>
+                          <td title={r.target_model ?? undefined}>{modelLabel(r.target_model)}</td>
                           <td class="num">
                             <strong>{times(r.mean_speedup)}</strong>
                           </td>
+                          <td class="num">{r.answers}</td>
+                          <td title={r.draft_model ?? undefined}>{modelLabel(r.draft_model)}</td>
+                          <td title={r.judge ?? undefined}>{checkerLabel(r.judge)}</td>
+                          <td class="num">{pct(r.step_acceptance_rate)}</td>
+                          <td class="num">{pct(r.token_acceptance_rate)}</td>
+                          <td class="num">{r.gamma ?? "—"}</td>
                         </tr>
                       ))}
                     </tbody>

@@ -3,10 +3,12 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Message, StepRecord } from "../api/types";
 import {
+  checkerLabel,
   countVerdicts,
   duration,
   liveStatusLabel,
   type LiveStatus,
+  modelLabel,
   plural,
   speedLine,
   stepLabel,
@@ -162,9 +164,9 @@ export function AnswerCard(props: {
   // last paragraph is not a conclusion.
   const answer = (m.final_answer ?? (m.cut_off ? "" : m.text) ?? "").trim();
   const detail = [
-    m.draft_model && `Helper: ${m.draft_model}`,
-    m.target_model && `Main: ${m.target_model}`,
-    m.judge && `Checker: ${m.judge}`,
+    m.draft_model && `Helper: ${modelLabel(m.draft_model)}`,
+    m.target_model && `Main: ${modelLabel(m.target_model)}`,
+    m.judge && `Checker: ${checkerLabel(m.judge)}`,
     m.metrics && `first words after ${duration(m.metrics.time_to_first_token_s)}`,
     m.metrics && `${m.metrics.generated_tokens} tokens in ${duration(m.metrics.wall_seconds)}`,
   ]

@@ -34,6 +34,36 @@ export function bytes(n: number | null | undefined): string {
   return u === 0 ? `${v} bytes` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
 }
 
+/** The models Lookahead downloads, by the file name the shell records. */
+const KNOWN_MODELS: Record<string, string> = {
+  "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf": "Qwen2.5-Coder 1.5B",
+  "qwen2.5-coder-0.5b-instruct-awq-q4_k_m.gguf": "Qwen2.5-Coder 0.5B",
+  "SmolLM2-135M-Instruct.Q4_1.gguf": "SmolLM2 135M (test model)",
+};
+
+/**
+ * A model as people read it: the downloaded ones by their family name, a
+ * file of one's own without its ".gguf", a server's model with where it runs
+ * ("qwen2.5-32b on http://gpu-box:8000" stays as it is).
+ */
+export function modelLabel(name: string | null | undefined): string {
+  if (!name) return "—";
+  const known = KNOWN_MODELS[name];
+  if (known) return known;
+  return name.replace(/\.gguf$/i, "");
+}
+
+/** How drafted steps were checked, as the shell records it ("embed@0.95", "llm:draft", …), in words. */
+export function checkerLabel(judge: string | null | undefined): string {
+  if (!judge) return "—";
+  const embed = /^embed@([0-9.]+)$/.exec(judge);
+  if (embed) return `Meaning match ≥ ${embed[1]}`;
+  if (judge === "llm:draft") return "The helper reads it";
+  if (judge === "llm:target") return "The main model reads it";
+  if (judge === "exact") return "Same words";
+  return judge;
+}
+
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
