@@ -34,7 +34,7 @@ export APP_BINARY="$CARGO_TARGET_DIR/e2e/lookahead-app"
 export SCREENSHOTS="$ROOT/tests/app/screenshots"
 mkdir -p "$SCREENSHOTS"
 rm -f "$SCREENSHOTS"/failed-*.png
-timeout 900 xvfb-run -a -s "-screen 0 1280x800x24" bash -c '
+timeout 900 xvfb-run -a -s "-screen 0 1366x768x24" bash -c '
   TAURI_WEBVIEW_AUTOMATION=true WebKitWebDriver --port=4444 >/tmp/lookahead-webdriver.log 2>&1 &
   driver=$!
   for _ in $(seq 50); do curl -s localhost:4444/status >/dev/null && break; sleep 0.2; done

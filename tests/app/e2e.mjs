@@ -36,6 +36,8 @@ class Session {
     });
     const s = new Session();
     s.id = value.sessionId;
+    // The screen the office review used: 1366×768.
+    await wd("POST", `/session/${s.id}/window/rect`, { width: 1366, height: 768 }).catch(() => {});
     return s;
   }
   async find(css) {
@@ -217,11 +219,37 @@ try {
     await app.click(nav);
     await app.waitFor('[data-testid="config-table"]', 30, "the dashboard table");
     const table = await app.text((await app.find('[data-testid="config-table"]'))[0]);
-    if (!/SmolLM2/i.test(table)) throw new Error(`dashboard table lacks the model: ${table}`);
+    if (!/SmolLM2 135M/i.test(table)) throw new Error(`dashboard table lacks the model: ${table}`);
+    // Friendly names, not what the shell records ("….gguf", "embed@0.95").
+    if (/\.gguf|embed@/.test(table)) throw new Error(`dashboard table shows file names or codes: ${table}`);
     const card = await app.text((await app.find('[data-testid="stat-speedup"]'))[0]);
     if (!/\d+(\.\d+)?×/.test(card)) throw new Error(`the average speed-up is not a number: ${card}`);
     console.log(`     average speed-up card: ${card.replace(/\s+/g, " ")}`);
     await app.screenshot("app-dashboard");
+  });
+  await step("dark colours, saved in Settings, at 1366×768", async () => {
+    const [nav] = await app.findXPath("//div[@aria-label='Main']//button[contains(., 'Settings')]");
+    await app.click(nav);
+    const [dark] = await app.waitFor("input[name=theme][value=dark]", 30, "the Dark choice");
+    await app.click(dark);
+    const [save] = await app.findXPath("//button[@type='submit' and contains(., 'Save')]");
+    await app.click(save);
+    const theme = await wd("POST", `/session/${app.id}/execute/sync`, {
+      script: "return document.documentElement.dataset.theme || getComputedStyle(document.documentElement).colorScheme",
+      args: [],
+    });
+    if (!/dark/.test(String(theme))) throw new Error(`the window is not dark: ${theme}`);
+    await app.screenshot("app-settings-dark");
+    const [dash] = await app.findXPath("//button[contains(., 'Dashboard')] | //a[contains(., 'Dashboard')]");
+    await app.click(dash);
+    await app.waitFor('[data-testid="config-table"]', 30, "the dashboard table");
+    await app.screenshot("app-dashboard-dark");
+    const [chat] = await app.findXPath("//div[@aria-label='Main']//button[contains(., 'Chat')]");
+    await app.click(chat);
+    const items = await app.waitFor('[data-testid="conversation"]', 30, "a conversation in history");
+    await app.click((await app.findXPath("//*[@data-testid='conversation']//button[1]"))[0] ?? items[0]);
+    await app.waitFor('[data-testid="step"]', 30, "the stored steps");
+    await app.screenshot("app-history-dark");
   });
 } finally {
   await app.end();

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::answer::{Answer, AnswerEvent, AnswerMetrics, AnswerStatus, Mode, PositionCount};
+use crate::answer::{Answer, AnswerEvent, AnswerMetrics, AnswerStatus, Mode};
 use crate::cancel::CancelFlag;
 use crate::chat::{ChatTemplate, ChatTurn, Speaker};
 use crate::error::{EngineError, Result};
@@ -740,35 +740,7 @@ impl Engine {
             metrics.tokens_per_s = rate(metrics.generated_tokens, metrics.wall_seconds);
         }
         if mode.uses_step_speculation() {
-            let st = &outcome.stats;
-            metrics.drafted_steps = Some(st.judged_steps);
-            metrics.accepted_steps = Some(st.accepted_steps);
-            metrics.step_acceptance_rate =
-                (st.judged_steps > 0).then(|| st.accepted_steps as f64 / st.judged_steps as f64);
-            metrics.step_mean_acceptance_length =
-                (st.rounds > 0).then(|| 1.0 + st.accepted_steps as f64 / st.rounds as f64);
-            let counts: Vec<PositionCount> = st
-                .proposed_per_position
-                .iter()
-                .zip(st.accepted_per_position.iter().chain(std::iter::repeat(&0)))
-                .map(|(p, a)| PositionCount {
-                    proposed: *p,
-                    accepted: *a,
-                })
-                .collect();
-            metrics.per_position_step_acceptance = Some(
-                counts
-                    .iter()
-                    .map(|c| {
-                        if c.proposed > 0 {
-                            c.accepted as f64 / c.proposed as f64
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect(),
-            );
-            metrics.per_position_step_counts = Some(counts);
+            outcome.stats.fill_metrics(&mut metrics);
         }
         metrics.fallback = outcome.fallback.clone();
         metrics.guard_stopped = outcome.stats.guard_stopped;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::answer::AnswerMetrics;
+use crate::answer::{AnswerMetrics, PositionCount};
 
 /// Counters of one answer. Rates are derived by the methods, so pooling
 /// several answers is adding the counters ([`LookaheadStats::merge`]).
@@ -124,16 +124,29 @@ impl LookaheadStats {
         self.wall_seconds += other.wall_seconds;
     }
 
-    /// Fills the step-speculation fields of an answer's metrics.
-    pub fn fill_metrics(&self, metrics: &mut AnswerMetrics, fallback: Option<&str>) {
-        metrics.drafted_steps = Some(self.drafted_steps);
+    /// Fills the step-speculation fields of an answer's metrics: the one
+    /// definition of them. A drafted step counts once the judge compared
+    /// it (a draft cut short by the round's end was never offered), so the
+    /// step acceptance rate is the judge's: accepted ÷ judged.
+    pub fn fill_metrics(&self, metrics: &mut AnswerMetrics) {
+        metrics.drafted_steps = Some(self.judged_steps);
         metrics.accepted_steps = Some(self.accepted_steps);
-        metrics.step_acceptance_rate = self.step_acceptance_rate();
+        metrics.step_acceptance_rate = self.judge_acceptance_rate();
         metrics.step_mean_acceptance_length = self.mean_acceptance_length();
-        metrics.per_position_step_acceptance = Some(self.per_position_acceptance());
-        if metrics.fallback.is_none() {
-            metrics.fallback = fallback.map(str::to_string);
-        }
+        let counts: Vec<PositionCount> = self
+            .proposed_per_position
+            .iter()
+            .zip(self.accepted_per_position.iter().chain(std::iter::repeat(&0)))
+            .map(|(&proposed, &accepted)| PositionCount { proposed, accepted })
+            .collect();
+        metrics.per_position_step_acceptance = Some(
+            counts
+                .iter()
+                .map(|c| ratio(c.accepted, c.proposed).unwrap_or(0.0))
+                .collect(),
+        );
+        metrics.per_position_step_counts = Some(counts);
+        metrics.guard_stopped = self.guard_stopped;
     }
 
     pub(crate) fn count_at(counts: &mut Vec<usize>, index: usize) {
