@@ -1,6 +1,9 @@
 //! The IPC contract, on Tauri's mock runtime: each command called the way
 //! the web view calls it, against a temporary data folder.
 
+#[path = "../crates/engine/tests/support/llama_server.rs"]
+mod llama_server;
+
 use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
@@ -403,4 +406,70 @@ fn a_server_key_is_kept_apart_and_a_dead_server_is_named() {
             .contains("cannot be reached"),
         "{err}"
     );
+}
+
+/// Issue 17: the app answers from a model on a real server (llama.cpp's
+/// llama-server with the tiny model): Settings name it, "Test connection"
+/// finds it, the models are got ready by connecting, and the answer records
+/// where it ran, with a speed verdict measured against plain writing there.
+#[test]
+fn the_app_answers_from_a_model_on_a_server() {
+    let server = llama_server::Server::start();
+    let app = app();
+    let mut settings = call(&app, "settings_get", json!({})).expect("settings_get");
+    settings["models_location"] = json!("server");
+    settings["server_url"] = json!(server.url);
+    settings["max_answer_tokens"] = json!(48);
+    call(
+        &app,
+        "settings_set",
+        json!({ "settings": settings.clone() }),
+    )
+    .expect("saved");
+    let found =
+        call(&app, "server_test", json!({ "settings": settings.clone() })).expect("connects");
+    assert!(
+        found["model"].as_str().unwrap_or("").contains("SmolLM2"),
+        "{found}"
+    );
+    call(
+        &app,
+        "engine_prepare",
+        json!({ "settings": settings.clone(), "on_event": "__CHANNEL__:11" }),
+    )
+    .expect("engine_prepare connects");
+    call(
+        &app,
+        "ask",
+        json!({
+            "conversation_id": null,
+            "question": "What is 2 + 3?",
+            "settings": settings,
+            "on_event": "__CHANNEL__:12"
+        }),
+    )
+    .expect("ask");
+    let list = call(&app, "conversations_list", json!({ "query": null })).expect("list");
+    let conv = call(
+        &app,
+        "conversation_get",
+        json!({ "id": list[0]["id"].clone() }),
+    )
+    .expect("conv");
+    let answer = &conv["messages"][1];
+    assert_eq!(answer["status"], "complete", "{answer}");
+    // Word drafting needs the main model here: automatic mode never picks it.
+    assert!(
+        ["plain", "lr"].contains(&answer["mode"].as_str().unwrap_or("")),
+        "{}",
+        answer["mode"]
+    );
+    assert!(
+        answer["target_model"]
+            .as_str()
+            .is_some_and(|t| t.contains(&server.url)),
+        "where it ran: {}",
+        answer["target_model"]
+    );
+    assert!(!answer["text"].as_str().unwrap_or("").is_empty());
 }

@@ -455,8 +455,12 @@ impl Engine {
     /// it as the yardstick and returns it. `None` when the backend does
     /// not report its timings or the measurement was cancelled.
     pub fn measure_plain_speed(&mut self, cancel: &CancelFlag) -> Result<Option<PlainSpeed>> {
+        let calibration = AskOptions {
+            max_answer_tokens: CALIBRATION_TOKENS,
+            ..AskOptions::default()
+        };
         let prompt = self
-            .prepare_prompt(&[], prompt::CALIBRATION_QUESTION, &AskOptions::default())?
+            .prepare_prompt(&[], prompt::CALIBRATION_QUESTION, &calibration)?
             .text;
         let mut generator = self.plain_target();
         generator.take_stats();
@@ -543,6 +547,13 @@ impl Engine {
             let turns = options.prompt.conversation(&history[skip..], question);
             let text = self.chat.render(&turns, true)?;
             let (tokens, context) = self.count_tokens(&text)?;
+            if options.max_answer_tokens >= context {
+                // No question could fit: the limit is the thing to change.
+                return Err(EngineError::InvalidOptions(format!(
+                    "The answer length limit ({} tokens) leaves no room for the question: this model reads at most {context} tokens at a time. Choose a lower \"Longest answer\" in Settings.",
+                    options.max_answer_tokens
+                )));
+            }
             let limit = context.saturating_sub(options.max_answer_tokens);
             let history_limit = limit.min(HISTORY_TOKEN_BUDGET);
             if skip >= history.len() || tokens <= history_limit {

@@ -150,6 +150,23 @@ fn empty_and_overlong_questions_are_refused_in_plain_words() {
         other => panic!("expected PromptTooLong, got {other:?}"),
     }
     assert!(long.user_message().contains("too long"));
+
+    // An answer limit as large as the model's whole context leaves room
+    // for no question: that limit is named, not "at most 0 fit".
+    let greedy = AskOptions {
+        max_answer_tokens: 32_000,
+        ..short_options()
+    };
+    let err = engine
+        .ask("What is 2 + 2?", &greedy, &cancel, &mut |_| {})
+        .expect_err("no room");
+    assert!(matches!(err, EngineError::InvalidOptions(_)), "{err:?}");
+    assert!(
+        err.user_message()
+            .contains("leaves no room for the question"),
+        "{}",
+        err.user_message()
+    );
 }
 
 #[test]

@@ -26,8 +26,15 @@ pub fn answer_start(
 ) -> AnswerStart {
     AnswerStart {
         mode: mode(answer_mode),
-        draft_model: config.draft.as_deref().map(engine::gguf_info::model_name),
-        target_model: Some(engine::gguf_info::model_name(&config.target)),
+        // A model on a server is named with where it ran.
+        draft_model: match &config.draft_server {
+            Some(server) => Some(server.display_name()),
+            None => config.draft.as_deref().map(engine::gguf_info::model_name),
+        },
+        target_model: Some(match &config.target_server {
+            Some(server) => server.display_name(),
+            None => engine::gguf_info::model_name(&config.target),
+        }),
         judge_model: judge,
         settings,
     }

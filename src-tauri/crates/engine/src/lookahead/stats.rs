@@ -136,7 +136,11 @@ impl LookaheadStats {
         let counts: Vec<PositionCount> = self
             .proposed_per_position
             .iter()
-            .zip(self.accepted_per_position.iter().chain(std::iter::repeat(&0)))
+            .zip(
+                self.accepted_per_position
+                    .iter()
+                    .chain(std::iter::repeat(&0)),
+            )
             .map(|(&proposed, &accepted)| PositionCount { proposed, accepted })
             .collect();
         metrics.per_position_step_acceptance = Some(
