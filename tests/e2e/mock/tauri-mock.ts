@@ -369,35 +369,23 @@ if (!cfg.emptyHistory) {
 }
 
 // Answers that did not end well, as the real shell lists them after a restart.
+function seedEnding(title: string, at: Date, question: string, answer: AnswerView) {
+  const messages = [userMessage(question, at), { ...answer, created_at: iso(at) }];
+  convs.set(nextConvId, { id: nextConvId++, title, created_at: iso(at), updated_at: iso(at), messages, pinned: false, deleted: false });
+}
 if (cfg.brokenAnswers) {
-  const at = daysAgo(2, 11, 5);
-  const cut = userMessage("How many desks fit in a 6 m by 4 m room if each needs 2 m²?", at);
-  convs.set(nextConvId, {
-    id: nextConvId++,
-    title: "Desks in the small office",
-    created_at: iso(at),
-    updated_at: iso(at),
-    messages: [cut, { ...assistantMessage(BUDGET, "sd+lr", "interrupted", 2), created_at: iso(at) }],
-    pinned: false,
-    deleted: false,
-  });
-  const failedAt = daysAgo(2, 10, 0);
-  const q = userMessage("Split £900 between three teams by headcount 4, 5 and 6.", failedAt);
-  convs.set(nextConvId, {
-    id: nextConvId++,
-    title: "Team budget by headcount",
-    created_at: iso(failedAt),
-    updated_at: iso(failedAt),
-    messages: [
-      q,
-      {
-        ...assistantMessage(BUDGET, "plain", "failed", 0, "The model could not be loaded. It may be damaged, or the computer may not have enough free memory."),
-        created_at: iso(failedAt),
-      },
-    ],
-    pinned: false,
-    deleted: false,
-  });
+  seedEnding(
+    "Desks in the small office",
+    daysAgo(2, 11, 5),
+    "How many desks fit in a 6 m by 4 m room if each needs 2 m²?",
+    assistantMessage(BUDGET, "sd+lr", "interrupted", 2),
+  );
+  seedEnding(
+    "Team budget by headcount",
+    daysAgo(2, 10, 0),
+    "Split £900 between three teams by headcount 4, 5 and 6.",
+    assistantMessage(BUDGET, "plain", "failed", 0, "The model could not be loaded. It may be damaged, or the computer may not have enough free memory."),
+  );
 }
 
 function summary(c: Stored) {

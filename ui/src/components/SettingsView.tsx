@@ -164,6 +164,27 @@ export function SettingsView(props: {
     applyFontScale(props.settings.font_scale);
   }
 
+  // One line of text for a server setting, with its help below.
+  const textField = (
+    key: "server_url" | "server_model" | "server_draft_model" | "server_key",
+    label: string,
+    help: string,
+    type: "text" | "url" | "password" = "text",
+  ) => (
+    <Field id={key} label={label} help={help}>
+      <input
+        id={key}
+        // Preact types each input type apart; these three take the same attributes.
+        type={type as "text"}
+        autocomplete="off"
+        value={form[key]}
+        placeholder={type === "url" ? "http://gpu-box:8000" : undefined}
+        aria-describedby={`${key}-help`}
+        onInput={(e) => set(key, (e.currentTarget as HTMLInputElement).value)}
+      />
+    </Field>
+  );
+
   const modelInfo = (role: "draft" | "target") => models?.models.find((m) => m.role === role);
 
   const modelField = (key: "draft_model_path" | "target_model_path", role: "draft" | "target", help: string) => {
@@ -276,56 +297,17 @@ export function SettingsView(props: {
             </div>
             {form.models_location === "server" && (
               <>
-                <Field id="server_url" label="Server address" help="Ask whoever runs the server, e.g. http://gpu-box:8000.">
-                  <input
-                    id="server_url"
-                    type="url"
-                    value={form.server_url}
-                    placeholder="http://gpu-box:8000"
-                    aria-describedby="server_url-help"
-                    onInput={(e) => set("server_url", (e.currentTarget as HTMLInputElement).value)}
-                  />
-                </Field>
-                <Field id="server_model" label="Main model’s name on the server" help="Leave empty to use the first model the server offers.">
-                  <input
-                    id="server_model"
-                    type="text"
-                    value={form.server_model}
-                    aria-describedby="server_model-help"
-                    onInput={(e) => set("server_model", (e.currentTarget as HTMLInputElement).value)}
-                  />
-                </Field>
-                <Field
-                  id="server_draft_model"
-                  label="Helper model’s name on the server"
-                  help="Leave empty to keep the helper on this computer."
-                >
-                  <input
-                    id="server_draft_model"
-                    type="text"
-                    value={form.server_draft_model}
-                    aria-describedby="server_draft_model-help"
-                    onInput={(e) => set("server_draft_model", (e.currentTarget as HTMLInputElement).value)}
-                  />
-                </Field>
-                <Field
-                  id="server_key"
-                  label="Key (only if the server needs one)"
-                  help={
-                    form.server_key_saved
-                      ? "A key is kept (in its own file, not with your history). Type a new one to replace it."
-                      : "Kept in its own file on this computer, never with your history."
-                  }
-                >
-                  <input
-                    id="server_key"
-                    type="password"
-                    autocomplete="off"
-                    value={form.server_key}
-                    aria-describedby="server_key-help"
-                    onInput={(e) => set("server_key", (e.currentTarget as HTMLInputElement).value)}
-                  />
-                </Field>
+                {textField("server_url", "Server address", "Ask whoever runs the server, e.g. http://gpu-box:8000.", "url")}
+                {textField("server_model", "Main model’s name on the server", "Leave empty to use the first model the server offers.")}
+                {textField("server_draft_model", "Helper model’s name on the server", "Leave empty to keep the helper on this computer.")}
+                {textField(
+                  "server_key",
+                  "Key (only if the server needs one)",
+                  form.server_key_saved
+                    ? "A key is kept (in its own file, not with your history). Type a new one to replace it."
+                    : "Kept in its own file on this computer, never with your history.",
+                  "password",
+                )}
                 <div class="field">
                   <button type="button" class="btn btn-secondary" onClick={() => void testServer()} disabled={testing}>
                     {testing ? "Connecting…" : "Test connection"}
