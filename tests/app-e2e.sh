@@ -30,6 +30,17 @@ ln -s "$EMBEDDING" "$DATA/models/$(basename "$EMBEDDING")"
 "$BIN/lookahead" models import "$TINY" --role target
 "$BIN/lookahead" models import "$TINY" --role draft
 
+# A real inference server for the "models on a server" step: llama.cpp's
+# llama-server (built by scripts/test.sh) serving the tiny model.
+LLAMA_SERVER="${LOOKAHEAD_LLAMA_SERVER:-${LOOKAHEAD_CACHE:-/var/tmp/lookahead}/llama.cpp/build/bin/llama-server}"
+[ -x "$LLAMA_SERVER" ] || { echo "llama-server is not built at $LLAMA_SERVER: run LLAMA_TARGET=llama-server bash scripts/llama-bench.sh --build-only" >&2; exit 1; }
+LLAMA_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+"$LLAMA_SERVER" -m "$TINY" -t 1 -c 4096 -np 4 --metrics --host 127.0.0.1 --port "$LLAMA_PORT" >/dev/null 2>&1 &
+LLAMA_PID=$!
+trap 'kill $LLAMA_PID 2>/dev/null; rm -rf "$DATA"' EXIT
+export LLAMA_SERVER_URL="http://127.0.0.1:$LLAMA_PORT"
+for _ in $(seq 120); do curl -sf "$LLAMA_SERVER_URL/health" >/dev/null && break; sleep 0.5; done
+
 export APP_BINARY="$CARGO_TARGET_DIR/e2e/lookahead-app"
 export SCREENSHOTS="$ROOT/tests/app/screenshots"
 mkdir -p "$SCREENSHOTS"

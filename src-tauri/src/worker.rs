@@ -140,13 +140,19 @@ impl EngineWorker {
     }
 }
 
-/// The loaded models serve `wanted` if the target is the same and any
-/// draft it needs is the one loaded (a loaded draft that is not needed
-/// does no harm).
+/// The loaded models serve `wanted` if the target is the same (the same
+/// file here, or the same server and model) and any draft it needs is the
+/// one loaded (a loaded draft that is not needed does no harm).
 fn serves(loaded: &EngineConfig, wanted: &EngineConfig) -> bool {
-    loaded.target == wanted.target
-        && loaded.backend == wanted.backend
-        && (wanted.draft.is_none() || wanted.draft == loaded.draft)
+    let same_target = match &wanted.target_server {
+        Some(server) => loaded.target_server.as_ref() == Some(server),
+        None => loaded.target_server.is_none() && loaded.target == wanted.target,
+    };
+    let draft_ok = match &wanted.draft_server {
+        Some(server) => loaded.draft_server.as_ref() == Some(server),
+        None => wanted.draft.is_none() || wanted.draft == loaded.draft,
+    };
+    same_target && draft_ok && loaded.backend == wanted.backend
 }
 
 /// Makes sure the models of `config` are loaded, telling `on_event` about
@@ -255,6 +261,35 @@ fn run(inbox: mpsc::Receiver<Job>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 17 (found by the real-app test): switching the main model to
+    /// a server must not keep answering with the file loaded here.
+    #[test]
+    fn a_model_on_a_server_is_not_served_by_the_file_loaded_here() {
+        use lookahead_engine::server::ServerConfig;
+        let local = EngineConfig::new("/models/target.gguf".into(), None);
+        let server = |model: &str| ServerConfig {
+            url: "http://gpu-box:8000".into(),
+            model: Some(model.into()),
+            api_key: None,
+        };
+        let remote = EngineConfig {
+            target_server: Some(server("big")),
+            ..local.clone()
+        };
+        assert!(serves(&local, &local));
+        assert!(
+            !serves(&local, &remote),
+            "a server target is not the local file"
+        );
+        assert!(!serves(&remote, &local), "and back");
+        assert!(serves(&remote, &remote.clone()));
+        let other = EngineConfig {
+            target_server: Some(server("other")),
+            ..local.clone()
+        };
+        assert!(!serves(&remote, &other), "another model on the server");
+    }
 
     #[test]
     fn a_panic_fails_one_job_and_the_engine_keeps_serving() {

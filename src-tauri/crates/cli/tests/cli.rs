@@ -1,6 +1,9 @@
 //! The `lookahead` binary end to end, on the tiny test model (fetched by the
 //! test setup, `lookahead models fetch --tiny`; a missing model fails).
 
+#[path = "../../engine/tests/support/llama_server.rs"]
+mod llama_server;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -418,4 +421,62 @@ fn a_killed_answer_keeps_its_question() {
         shown.contains("Status: in_progress") || shown.contains("Status: interrupted"),
         "{shown}"
     );
+}
+
+/// Issue 17: `lookahead ask --mode lr --target-server URL --json` answers
+/// with per-step verdicts from a real llama-server (the tiny model drafts
+/// and checks, both on the server), and records where the model ran.
+#[test]
+fn step_drafting_runs_on_a_real_server_from_the_command_line() {
+    let server = llama_server::Server::start();
+    let (out, _data) = lookahead(&[
+        "ask",
+        "List three colours, one per paragraph.",
+        "--mode",
+        "lr",
+        "--judge",
+        "exact",
+        "--target-server",
+        &server.url,
+        "--draft-server",
+        &server.url,
+        "--max-tokens",
+        "200",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "lookahead ask failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(answer["mode"], "lr");
+    assert!(
+        answer["target_model"]
+            .as_str()
+            .is_some_and(|t| t.contains(&server.url)),
+        "{}",
+        answer["target_model"]
+    );
+    let steps = answer["steps"].as_array().expect("steps");
+    assert!(steps.len() >= 2, "{steps:?}");
+    let verdicts: Vec<&str> = steps.iter().filter_map(|s| s["verdict"].as_str()).collect();
+    assert!(
+        verdicts.iter().any(|v| *v != "target_only"),
+        "some drafted step was judged: {verdicts:?}"
+    );
+    // Word drafting needs the main model on this computer: refused in words.
+    let (out, _data) = lookahead(&[
+        "ask",
+        "Hi",
+        "--mode",
+        "sd",
+        "--proposer",
+        "ngram",
+        "--target-server",
+        &server.url,
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("on this computer"), "{err}");
 }

@@ -550,7 +550,7 @@ impl Engine {
             if options.max_answer_tokens >= context {
                 // No question could fit: the limit is the thing to change.
                 return Err(EngineError::InvalidOptions(format!(
-                    "The answer length limit ({} tokens) leaves no room for the question: this model reads at most {context} tokens at a time. Choose a lower \"Longest answer\" in Settings.",
+                    "The answer length limit ({} tokens) leaves no room for the question: this model reads at most {context} tokens at a time. Choose a lower answer length limit (\"Longest answer\" in Settings, --max-tokens on the command line).",
                     options.max_answer_tokens
                 )));
             }
@@ -631,9 +631,6 @@ impl Engine {
         on_event: &mut dyn FnMut(AnswerEvent),
     ) -> Result<Answer> {
         options.check()?;
-        let prepared = self.prepare_prompt(history, question, options)?;
-        let prompt_text = prepared.text;
-        let prompt_tokens = prepared.tokens;
         let mode = options.mode;
         if !self.available_modes().contains(&mode) {
             return Err(EngineError::Unsupported(format!(
@@ -647,6 +644,9 @@ impl Engine {
                 }
             )));
         }
+        let prepared = self.prepare_prompt(history, question, options)?;
+        let prompt_text = prepared.text;
+        let prompt_tokens = prepared.tokens;
         let started = Instant::now();
         let mut first_token: Option<Instant> = None;
         let settings = LookaheadSettings {
