@@ -150,6 +150,7 @@ impl Settings {
                     .ok()
                     .filter(|k| !k.is_empty())
             }),
+            openai_only: false,
         })
     }
 

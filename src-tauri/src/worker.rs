@@ -272,6 +272,7 @@ mod tests {
             url: "http://gpu-box:8000".into(),
             model: Some(model.into()),
             api_key: None,
+            openai_only: false,
         };
         let remote = EngineConfig {
             target_server: Some(server("big")),

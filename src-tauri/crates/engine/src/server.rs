@@ -45,6 +45,11 @@ pub struct ServerConfig {
     /// files; front ends read [`API_KEY_VAR`] or ask the keyring.
     #[serde(skip)]
     pub api_key: Option<String>,
+    /// Speak only the OpenAI-compatible API even to llama.cpp's server
+    /// (whose own endpoints are otherwise preferred). The tests use it to
+    /// run the path vLLM and mistral.rs's server take against a real server.
+    #[serde(default)]
+    pub openai_only: bool,
 }
 
 impl ServerConfig {
@@ -53,6 +58,7 @@ impl ServerConfig {
             url: url.into(),
             model,
             api_key: std::env::var(API_KEY_VAR).ok().filter(|k| !k.is_empty()),
+            openai_only: false,
         }
     }
 
@@ -266,6 +272,9 @@ impl ServerGenerator {
             server.context = len as usize;
         }
         // llama-server describes itself; other servers have no /props.
+        if config.openai_only {
+            return Ok(server);
+        }
         if let Ok(props) = server.get("/props") {
             if props.get("default_generation_settings").is_some() {
                 server.flavour = Flavour::LlamaCpp;
@@ -682,6 +691,7 @@ mod tests {
             url: " http://gpu-box:8000/v1/ ".into(),
             model: None,
             api_key: None,
+            openai_only: false,
         };
         assert_eq!(c.base(), "http://gpu-box:8000");
         assert_eq!(
@@ -701,6 +711,7 @@ mod tests {
             url: "http://127.0.0.1:9".into(),
             model: None,
             api_key: None,
+            openai_only: false,
         })
         .err()
         .expect("nothing listens there");

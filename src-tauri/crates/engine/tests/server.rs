@@ -238,3 +238,67 @@ fn a_wrong_address_a_wrong_name_and_a_server_that_dies_are_said_in_plain_words()
     assert_eq!(gone.code(), "server_unreachable");
     assert!(gone.user_message().contains("cannot be reached"));
 }
+
+/// The OpenAI-compatible path (vLLM's, mistral.rs's) against the same real
+/// server's own `/v1` endpoints: steps stop at the delimiter, branches
+/// stream, and an answer is written end to end.
+#[test]
+fn the_openai_compatible_path_answers_too() {
+    let server = Server::start();
+    let config = ServerConfig {
+        openai_only: true,
+        ..server.config()
+    };
+    let mut generator = ServerGenerator::connect(&config).expect("connects");
+    let prompt = "<|im_start|>user\nList three colours, one per paragraph.<|im_end|>\n<|im_start|>assistant\n";
+    let outputs = generator
+        .continue_steps(
+            &[
+                StepRequest {
+                    text: prompt.to_string(),
+                    max_tokens: 60,
+                    stop_at_delimiter: true,
+                },
+                StepRequest {
+                    text: prompt.to_string(),
+                    max_tokens: 12,
+                    stop_at_delimiter: false,
+                },
+            ],
+            &Sampling::default(),
+            &CancelFlag::new(),
+            &mut |_, _| {},
+        )
+        .expect("two completions");
+    assert!(outputs.iter().all(|o| o.tokens > 0 && !o.text.is_empty()));
+    assert!(
+        matches!(
+            outputs[0].end,
+            Some(StepEnd::Delimiter | StepEnd::EndOfSequence | StepEnd::Budget)
+        ),
+        "{:?}",
+        outputs[0].end
+    );
+    if outputs[0].end == Some(StepEnd::Delimiter) {
+        assert!(outputs[0].text.ends_with("\n\n"));
+    }
+    assert_eq!(outputs[1].end, Some(StepEnd::Budget));
+
+    let mut engine = Engine::load(
+        &EngineConfig {
+            target_server: Some(config),
+            ..EngineConfig::new(PathBuf::new(), None)
+        },
+        &mut |_| {},
+    )
+    .expect("connects");
+    let answer = engine
+        .ask(
+            QUESTION,
+            &options(Mode::Plain, 48),
+            &CancelFlag::new(),
+            &mut |_| {},
+        )
+        .expect("answer");
+    assert!(!answer.text.is_empty());
+}

@@ -69,6 +69,7 @@ impl Server {
             url: self.url.clone(),
             model: None,
             api_key: None,
+            openai_only: false,
         }
     }
 
