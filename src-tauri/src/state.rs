@@ -87,19 +87,20 @@ impl AppState {
 
     /// `settings` with the kept server key filled in for the engine (and
     /// `server_key_saved` saying whether there is one); whatever key the
-    /// page sent is not used.
+    /// page sent is not used. A key belongs to the server it was saved
+    /// with: it is never sent to another address, whoever names it.
     pub fn with_server_key(&self, mut settings: Settings) -> Settings {
-        settings.server_key_kept = std::fs::read_to_string(self.server_key_path())
-            .ok()
-            .map(|k| k.trim().to_string())
-            .filter(|k| !k.is_empty());
+        let kept = std::fs::read_to_string(self.server_key_path()).unwrap_or_default();
+        let (url, key) = kept.split_once('\n').unwrap_or(("", ""));
+        settings.server_key_kept = Some(key.trim().to_string())
+            .filter(|k| !k.is_empty() && same_server(url, &settings.server_url));
         settings.server_key_saved = settings.server_key_kept.is_some();
         settings.server_key.clear();
         settings
     }
 
-    /// Keeps a new server API key (replacing the old one).
-    pub fn save_server_key(&self, key: &str) -> CommandResult<()> {
+    /// Keeps a new API key for the server at `url` (replacing the old one).
+    pub fn save_server_key(&self, url: &str, key: &str) -> CommandResult<()> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
         let path = self.server_key_path();
@@ -110,7 +111,7 @@ impl AppState {
             .mode(0o600)
             .open(&path)
             .and_then(|mut f| {
-                f.write_all(key.trim().as_bytes())?;
+                f.write_all(format!("{}\n{}", url.trim(), key.trim()).as_bytes())?;
                 Ok(f)
             })
             .map_err(|e| {
@@ -150,4 +151,10 @@ async fn open_store(path: &std::path::Path) -> CommandResult<Store> {
     let store = Store::open(path).await.map_err(CommandError::from)?;
     let _ = store.empty_expired_bin().await;
     Ok(store)
+}
+
+/// Two ways of writing one server address ("http://h:8000/" and "http://h:8000").
+fn same_server(a: &str, b: &str) -> bool {
+    let norm = |u: &str| u.trim().trim_end_matches('/').to_lowercase();
+    !a.trim().is_empty() && norm(a) == norm(b)
 }

@@ -367,7 +367,8 @@ fn a_server_key_is_kept_apart_and_a_dead_server_is_named() {
     let key_file = app._data.path().join("server-key");
     assert_eq!(
         std::fs::read_to_string(&key_file).expect("kept"),
-        "s3cret-key-4711"
+        "http://127.0.0.1:9\ns3cret-key-4711",
+        "kept with the server it belongs to"
     );
     let mode = std::fs::metadata(&key_file)
         .expect("meta")
@@ -396,6 +397,13 @@ fn a_server_key_is_kept_apart_and_a_dead_server_is_named() {
         ),
         (json!(""), json!(true))
     );
+
+    // The key belongs to its server: another address does not get it.
+    let mut elsewhere = again.clone();
+    elsewhere["server_url"] = json!("http://attacker.example:80");
+    let moved = call(&app, "settings_set", json!({ "settings": elsewhere })).expect("saved");
+    assert_eq!(moved["server_key_saved"], false, "{moved}");
+    call(&app, "settings_set", json!({ "settings": again.clone() })).expect("saved");
 
     let err = call(&app, "server_test", json!({ "settings": again })).expect_err("nothing listens");
     assert_eq!(err["code"], "server_unreachable");

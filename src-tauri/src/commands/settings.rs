@@ -17,7 +17,7 @@ pub async fn settings_set(
     settings.validate()?;
     // A new server key goes to its own file, never into the history.
     if !settings.server_key.trim().is_empty() {
-        state.save_server_key(&settings.server_key)?;
+        state.save_server_key(&settings.server_url, &settings.server_key)?;
     }
     settings.server_key.clear();
     settings.server_key_saved = false;

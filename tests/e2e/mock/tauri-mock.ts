@@ -175,8 +175,10 @@ let settings: Settings = {
   server_key_saved: false,
   ...cfg.settings,
 };
-// The key the shell keeps in its own file (never sent back).
+// The key the shell keeps in its own file (never sent back), with the server it belongs to.
 let serverKey = "";
+let serverKeyUrl = "";
+const sameServer = (a: string, b: string) => a.trim() !== "" && a.trim().replace(/\/+$/, "").toLowerCase() === b.trim().replace(/\/+$/, "").toLowerCase();
 
 // ------------------------------------------------------------------ answers
 
@@ -734,8 +736,12 @@ async function handle(cmd: string, a: any): Promise<unknown> {
       if (!(s.gamma >= 1 && s.gamma <= 8)) fail("invalid_settings", "Steps drafted ahead must be between 1 and 8.");
       if (s.models_location === "server" && !/^https?:\/\/\S{3,}$/.test(s.server_url.trim()))
         fail("invalid_settings", "The server address must start with http:// or https://, e.g. http://gpu-box:8000.");
-      if (s.server_key.trim()) serverKey = s.server_key.trim();
-      settings = { ...s, embed_threshold: Math.min(1, Math.max(0.5, s.embed_threshold)), server_key: "", server_key_saved: serverKey !== "" };
+      if (s.server_key.trim()) {
+        serverKey = s.server_key.trim();
+        serverKeyUrl = s.server_url.trim();
+      }
+      const keyKept = serverKey !== "" && sameServer(serverKeyUrl, s.server_url);
+      settings = { ...s, embed_threshold: Math.min(1, Math.max(0.5, s.embed_threshold)), server_key: "", server_key_saved: keyKept };
       window.__LOOKAHEAD_MOCK__!.settings = settings;
       return { ...settings };
     }
