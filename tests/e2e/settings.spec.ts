@@ -190,5 +190,8 @@ test.describe("settings", () => {
     // The key is never shown again; the form says one is kept.
     await expect(page.getByLabel("Key (only if the server needs one)")).toHaveValue("");
     await expect(page.getByText("A key is kept (in its own file, not with your history).")).toBeVisible();
+    // Saved means saved: leaving asks nothing.
+    await page.getByRole("button", { name: "Chat", exact: true }).click();
+    await expect(page.getByTestId("unsaved-dialog")).toHaveCount(0);
   });
 });
