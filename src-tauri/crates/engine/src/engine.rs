@@ -269,6 +269,69 @@ impl Loaded {
     }
 }
 
+/// Where a model comes from: a local file (inspected) or a server.
+enum Source<'a> {
+    File(&'a PathBuf, gguf_info::GgufInfo),
+    Server(&'a ServerConfig),
+}
+
+impl Source<'_> {
+    /// Loads the file or connects to the server, telling `progress`;
+    /// returns the model and the name answers record for it (a server's
+    /// with where it runs).
+    fn open(
+        &self,
+        role: &str,
+        backend: Backend,
+        progress: &mut dyn FnMut(LoadProgress),
+    ) -> Result<(Loaded, String)> {
+        let shown = match self {
+            Source::File(_, info) => info.name(),
+            Source::Server(server) => server.model.clone().unwrap_or_else(|| server.url.clone()),
+        };
+        let mut tell = |done| {
+            progress(LoadProgress {
+                model: shown.clone(),
+                role: role.into(),
+                done,
+            })
+        };
+        tell(false);
+        let opened = match self {
+            Source::File(path, info) => (Loaded::load(path, role, backend)?, info.name()),
+            Source::Server(server) => {
+                let connected = ServerGenerator::connect(server)?;
+                let name = format!("{} on {}", connected.name(), connected.url());
+                (Loaded::Server(Box::new(connected)), name)
+            }
+        };
+        tell(true);
+        Ok(opened)
+    }
+
+    /// The chat template prompts are rendered with: the file's, or the one
+    /// the server reports; ChatML where there is none.
+    fn chat_template(&self, opened: &Loaded) -> Result<ChatTemplate> {
+        let (source, bos, eos) = match (self, opened) {
+            (Source::File(_, info), _) => (
+                info.chat_template.as_deref(),
+                info.bos_token.as_deref().unwrap_or(""),
+                info.eos_token.as_deref().unwrap_or(""),
+            ),
+            (Source::Server(_), Loaded::Server(server)) => match server.chat_template() {
+                Some(t) => (
+                    Some(t.source.as_str()),
+                    t.bos_token.as_str(),
+                    t.eos_token.as_str(),
+                ),
+                None => (None, "", ""),
+            },
+            (Source::Server(_), _) => (None, "", ""),
+        };
+        ChatTemplate::from_model(source, bos, eos)
+    }
+}
+
 /// Loaded models, ready to answer.
 pub struct Engine {
     target: Loaded,
@@ -287,132 +350,37 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Checks and loads the models. Fails early, before any heavy loading,
-    /// on a missing or damaged file or on a draft/target pair whose
-    /// vocabularies differ.
+    /// Checks and loads the models (a model on a server is connected to).
+    /// Fails early, before any heavy loading, on a missing or damaged file
+    /// or on a pair of local files whose vocabularies differ.
     pub fn load(config: &EngineConfig, progress: &mut dyn FnMut(LoadProgress)) -> Result<Self> {
-        if config.target_server.is_some() || config.draft_server.is_some() {
-            return Self::load_with_servers(config, progress);
+        let target = match &config.target_server {
+            Some(server) => Source::Server(server),
+            None => Source::File(
+                &config.target,
+                gguf_info::inspect(&config.target, "target")?,
+            ),
+        };
+        let draft = match (&config.draft_server, &config.draft) {
+            (Some(server), _) => Some(Source::Server(server)),
+            (None, Some(path)) => Some(Source::File(path, gguf_info::inspect(path, "draft")?)),
+            (None, None) => None,
+        };
+        if let (Some(Source::File(_, draft)), Source::File(_, target)) = (&draft, &target) {
+            gguf_info::check_pair(draft, target)?;
         }
-        let target_info = gguf_info::inspect(&config.target, "target")?;
-        let draft_info = match &config.draft {
-            Some(path) => {
-                let info = gguf_info::inspect(path, "draft")?;
-                gguf_info::check_pair(&info, &target_info)?;
-                Some(info)
+        let (target_model, target_name) = target.open("target", config.backend, progress)?;
+        let (draft, draft_name) = match &draft {
+            Some(source) => {
+                let (model, name) = source.open("draft", config.backend, progress)?;
+                (Some(model), Some(name))
             }
-            None => None,
-        };
-        let mut announce = |info: &gguf_info::GgufInfo, role: &str, done: bool| {
-            progress(LoadProgress {
-                model: info.name(),
-                role: role.into(),
-                done,
-            })
-        };
-        announce(&target_info, "target", false);
-        let target = Loaded::load(&config.target, "target", config.backend)?;
-        announce(&target_info, "target", true);
-        let draft = match (&config.draft, &draft_info) {
-            (Some(path), Some(info)) => {
-                announce(info, "draft", false);
-                let draft = Loaded::load(path, "draft", config.backend)?;
-                announce(info, "draft", true);
-                Some(draft)
-            }
-            _ => None,
-        };
-        let chat = ChatTemplate::from_model(
-            target_info.chat_template.as_deref(),
-            target_info.bos_token.as_deref().unwrap_or(""),
-            target_info.eos_token.as_deref().unwrap_or(""),
-        )?;
-        Ok(Self {
-            target,
-            draft,
-            chat,
-            target_name: target_info.name(),
-            draft_name: draft_info.map(|i| i.name()),
-            embedding: None,
-            plain_speed: None,
-            speculation_lost_last_time: false,
-        })
-    }
-
-    /// [`Engine::load`] when a model runs on a server: each model is
-    /// connected to (a server) or loaded (a local file); the prompt is
-    /// rendered with the target's template (the server's own when it
-    /// reports one, else the local file's, else ChatML).
-    fn load_with_servers(
-        config: &EngineConfig,
-        progress: &mut dyn FnMut(LoadProgress),
-    ) -> Result<Self> {
-        let mut open = |role: &str,
-                        server: &Option<ServerConfig>,
-                        path: Option<&PathBuf>|
-         -> Result<Option<(Loaded, String, Option<ChatTemplate>)>> {
-            if let Some(server) = server {
-                let shown = server.model.clone().unwrap_or_else(|| server.url.clone());
-                progress(LoadProgress {
-                    model: shown.clone(),
-                    role: role.into(),
-                    done: false,
-                });
-                let connected = ServerGenerator::connect(server)?;
-                let name = format!("{} on {}", connected.name(), connected.url());
-                let chat = match connected.chat_template() {
-                    Some(t) => Some(ChatTemplate::from_model(
-                        Some(&t.source),
-                        &t.bos_token,
-                        &t.eos_token,
-                    )?),
-                    None => None,
-                };
-                progress(LoadProgress {
-                    model: shown,
-                    role: role.into(),
-                    done: true,
-                });
-                return Ok(Some((Loaded::Server(Box::new(connected)), name, chat)));
-            }
-            let Some(path) = path else {
-                return Ok(None);
-            };
-            let info = gguf_info::inspect(path, role)?;
-            progress(LoadProgress {
-                model: info.name(),
-                role: role.into(),
-                done: false,
-            });
-            let loaded = Loaded::load(path, role, config.backend)?;
-            progress(LoadProgress {
-                model: info.name(),
-                role: role.into(),
-                done: true,
-            });
-            let chat = ChatTemplate::from_model(
-                info.chat_template.as_deref(),
-                info.bos_token.as_deref().unwrap_or(""),
-                info.eos_token.as_deref().unwrap_or(""),
-            )?;
-            Ok(Some((loaded, info.name(), Some(chat))))
-        };
-        let (target, target_name, target_chat) =
-            open("target", &config.target_server, Some(&config.target))?.ok_or_else(|| {
-                EngineError::ModelMissing {
-                    role: "target".into(),
-                    path: config.target.clone(),
-                }
-            })?;
-        let draft = open("draft", &config.draft_server, config.draft.as_ref())?;
-        let (draft, draft_name) = match draft {
-            Some((loaded, name, _)) => (Some(loaded), Some(name)),
             None => (None, None),
         };
         Ok(Self {
-            target,
+            chat: target.chat_template(&target_model)?,
+            target: target_model,
             draft,
-            chat: target_chat.unwrap_or_default(),
             target_name,
             draft_name,
             embedding: None,
