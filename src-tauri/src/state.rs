@@ -40,6 +40,20 @@ impl AppState {
         })
     }
 
+    /// Registers model work (a download, a folder import) that
+    /// `models_fetch_cancel` can stop; the registration ends when the
+    /// returned guard is dropped, however the work ends.
+    pub fn model_work(&self) -> ModelWork<'_> {
+        let cancel = CancelFlag::new();
+        if let Ok(mut fetching) = self.fetching.lock() {
+            *fetching = Some(cancel.clone());
+        }
+        ModelWork {
+            state: self,
+            cancel,
+        }
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("history.sqlite")
     }
@@ -157,4 +171,18 @@ async fn open_store(path: &std::path::Path) -> CommandResult<Store> {
 fn same_server(a: &str, b: &str) -> bool {
     let norm = |u: &str| u.trim().trim_end_matches('/').to_lowercase();
     !a.trim().is_empty() && norm(a) == norm(b)
+}
+
+/// Model work `models_fetch_cancel` can stop (see [`AppState::model_work`]).
+pub struct ModelWork<'a> {
+    state: &'a AppState,
+    pub cancel: CancelFlag,
+}
+
+impl Drop for ModelWork<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut fetching) = self.state.fetching.lock() {
+            *fetching = None;
+        }
+    }
 }

@@ -1,8 +1,11 @@
-//! Files the user saves: the save dialog is opened on the Rust side and the
-//! file written here, so the web view can never name a path to write.
+//! File dialogs, opened on the Rust side: files the user saves are written
+//! here, and files and folders the user picks come back as paths, so the
+//! web view never names a path to read or write.
+
+use std::path::PathBuf;
 
 use tauri::{AppHandle, Runtime};
-use tauri_plugin_dialog::DialogExt;
+use tauri_plugin_dialog::{DialogExt, FileDialogBuilder};
 
 use crate::error::{CommandError, CommandResult};
 
@@ -33,6 +36,38 @@ pub fn file_name_from(title: &str) -> String {
     }
 }
 
+/// Which file dialog to show.
+pub enum Dialog {
+    PickFile,
+    PickFolder,
+    Save,
+}
+
+/// Shows `dialog` (built with its filters and names) and waits for the
+/// user: the path chosen, `None` when they closed it, or `refused` (code,
+/// message) when the choice is not a path on this computer.
+pub async fn chosen_path<R: Runtime>(
+    dialog: FileDialogBuilder<R>,
+    kind: Dialog,
+    refused: (&str, &str),
+) -> CommandResult<Option<PathBuf>> {
+    let (chosen, picked) = tokio::sync::oneshot::channel();
+    let answer = move |path| {
+        let _ = chosen.send(path);
+    };
+    match kind {
+        Dialog::PickFile => dialog.pick_file(answer),
+        Dialog::PickFolder => dialog.pick_folder(answer),
+        Dialog::Save => dialog.save_file(answer),
+    }
+    let Some(path) = picked.await.ok().flatten() else {
+        return Ok(None);
+    };
+    path.into_path()
+        .map(Some)
+        .map_err(|e| CommandError::new(refused.0, refused.1).with_details(e))
+}
+
 /// Asks where to save `name` (filter `filter_name`, `*.extension`) and
 /// writes `contents` there. `None` when the user closed the dialog.
 pub async fn save_with_dialog<R: Runtime>(
@@ -42,20 +77,20 @@ pub async fn save_with_dialog<R: Runtime>(
     extension: &str,
     contents: String,
 ) -> CommandResult<Option<String>> {
-    let (chosen, picked) = tokio::sync::oneshot::channel();
-    app.dialog()
+    let dialog = app
+        .dialog()
         .file()
         .set_file_name(name)
-        .add_filter(filter_name, &[extension])
-        .save_file(move |path| {
-            let _ = chosen.send(path);
-        });
-    let Some(path) = picked.await.ok().flatten() else {
+        .add_filter(filter_name, &[extension]);
+    let picked = chosen_path(
+        dialog,
+        Dialog::Save,
+        ("save_failed", "That place cannot be saved to."),
+    )
+    .await?;
+    let Some(path) = picked else {
         return Ok(None);
     };
-    let path = path.into_path().map_err(|e| {
-        CommandError::new("save_failed", "That place cannot be saved to.").with_details(e)
-    })?;
     tokio::fs::write(&path, contents).await.map_err(|e| {
         let message = if e.raw_os_error() == Some(28) {
             "The disk is full. Free some space and try again.".to_string()

@@ -7,6 +7,8 @@ use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_dialog::DialogExt;
 
+use crate::commands::files::{self, Dialog};
+
 use crate::error::{CommandError, CommandResult};
 
 #[derive(Serialize, Clone, Debug)]
@@ -65,10 +67,8 @@ pub async fn models_fetch_default(
     state: tauri::State<'_, crate::state::AppState>,
     on_progress: Channel<FetchProgress>,
 ) -> CommandResult<ModelsStatus> {
-    let cancel = CancelFlag::new();
-    if let Ok(mut fetching) = state.fetching.lock() {
-        *fetching = Some(cancel.clone());
-    }
+    let work = state.model_work();
+    let cancel = work.cancel.clone();
     let result = tokio::task::spawn_blocking(move || {
         let dir = models::models_dir();
         for id in models::DEFAULT_MODEL_IDS {
@@ -84,9 +84,7 @@ pub async fn models_fetch_default(
         Ok::<_, CommandError>(())
     })
     .await;
-    if let Ok(mut fetching) = state.fetching.lock() {
-        *fetching = None;
-    }
+    drop(work);
     result.map_err(CommandError::internal)??;
     Ok(status())
 }
@@ -143,25 +141,17 @@ pub async fn models_import_folder<R: Runtime>(
     app: AppHandle<R>,
     state: tauri::State<'_, crate::state::AppState>,
 ) -> CommandResult<Option<FolderImport>> {
-    let (chosen, picked) = tokio::sync::oneshot::channel();
-    app.dialog().file().pick_folder(move |path| {
-        let _ = chosen.send(path);
-    });
-    let Some(folder) = picked.await.ok().flatten() else {
+    let picked = files::chosen_path(
+        app.dialog().file(),
+        Dialog::PickFolder,
+        ("invalid_folder", "That folder cannot be read."),
+    )
+    .await?;
+    let Some(folder) = picked else {
         return Ok(None);
     };
-    let folder = folder.into_path().map_err(|e| {
-        CommandError::new("invalid_folder", "That folder cannot be read.").with_details(e)
-    })?;
-    let cancel = CancelFlag::new();
-    if let Ok(mut fetching) = state.fetching.lock() {
-        *fetching = Some(cancel.clone());
-    }
-    let result = import_folder(folder, cancel).await;
-    if let Ok(mut fetching) = state.fetching.lock() {
-        *fetching = None;
-    }
-    result.map(Some)
+    let work = state.model_work();
+    import_folder(folder, work.cancel.clone()).await.map(Some)
 }
 
 /// Installs the catalog models found in `folder` (see `models_import_folder`).
@@ -199,19 +189,12 @@ pub async fn model_file_pick<R: Runtime>(app: AppHandle<R>) -> CommandResult<Opt
 }
 
 async fn pick_model_file<R: Runtime>(app: &AppHandle<R>) -> CommandResult<Option<PathBuf>> {
-    let (chosen, picked) = tokio::sync::oneshot::channel();
-    app.dialog()
-        .file()
-        .add_filter("GGUF model", &["gguf"])
-        .pick_file(move |path| {
-            let _ = chosen.send(path);
-        });
-    let Some(path) = picked.await.ok().flatten() else {
-        return Ok(None);
-    };
-    path.into_path().map(Some).map_err(|e| {
-        CommandError::new("invalid_model", "That file cannot be read.").with_details(e)
-    })
+    files::chosen_path(
+        app.dialog().file().add_filter("GGUF model", &["gguf"]),
+        Dialog::PickFile,
+        ("invalid_model", "That file cannot be read."),
+    )
+    .await
 }
 
 fn parse_role(role: &str) -> CommandResult<Role> {
