@@ -142,15 +142,16 @@ impl Settings {
 
     /// The main model's server, when the models run on one.
     pub fn target_server(&self) -> Option<ServerConfig> {
-        (self.models_location == "server").then(|| ServerConfig {
-            url: self.server_url.trim().to_string(),
-            model: Some(self.server_model.trim().to_string()).filter(|m| !m.is_empty()),
-            api_key: self.server_key_kept.clone().or_else(|| {
-                std::env::var(lookahead_engine::server::API_KEY_VAR)
-                    .ok()
-                    .filter(|k| !k.is_empty())
-            }),
-            openai_only: false,
+        (self.models_location == "server").then(|| {
+            // The key from the environment, unless the app keeps one.
+            let mut server = ServerConfig::new(
+                self.server_url.trim(),
+                Some(self.server_model.trim().to_string()).filter(|m| !m.is_empty()),
+            );
+            if let Some(kept) = &self.server_key_kept {
+                server.api_key = Some(kept.clone());
+            }
+            server
         })
     }
 
