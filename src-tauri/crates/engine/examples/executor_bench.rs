@@ -19,13 +19,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lookahead_engine::executor::sampling::argmax;
-use lookahead_engine::executor::{
-    BatchItem, Executor, ExecutorGenerator, ExecutorOptions, KvSequence, LogitsWanted,
-};
 use lookahead_engine::mistral::completion_request;
 use lookahead_engine::speculative::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
+use lookahead_engine::ExecutorGenerator;
 use lookahead_engine::{CancelFlag, Sampling, StepGenerator, StepRequest};
+use lookahead_executor::argmax;
+use lookahead_executor::{BatchItem, Executor, ExecutorOptions, KvSequence, LogitsWanted};
 use mistralrs::core::Response;
 use mistralrs::{GgufModelBuilder, Model, SamplingParams, TokenSource};
 

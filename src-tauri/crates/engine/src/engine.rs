@@ -8,10 +8,10 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::answer::{Answer, AnswerEvent, AnswerMetrics, AnswerStatus, Mode};
+use crate::batched::ExecutorGenerator;
 use crate::cancel::CancelFlag;
 use crate::chat::{ChatTemplate, ChatTurn, Speaker};
 use crate::error::{EngineError, Result};
-use crate::executor::{Executor, ExecutorGenerator, ExecutorOptions};
 use crate::generate::{GeneratorStats, Sampling, StepGenerator, StepRequest};
 use crate::gguf_info;
 use crate::judge::embedding::EmbeddingJudge;
@@ -28,6 +28,7 @@ use crate::prompt::{self, PromptStyle};
 use crate::server::{ServerConfig, ServerGenerator};
 use crate::speculative::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
 use crate::speed::PlainSpeed;
+use lookahead_executor::{Executor, ExecutorOptions};
 
 /// Which code runs the models.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -239,10 +240,12 @@ impl Loaded {
         if backend != Backend::Mistralrs {
             match Executor::load(path, ExecutorOptions::default()) {
                 Ok(exec) => return Ok(Loaded::Executor(Arc::new(exec))),
-                Err(EngineError::Unsupported(what)) if backend == Backend::Auto => {
+                Err(lookahead_executor::ExecutorError::Unsupported(what))
+                    if backend == Backend::Auto =>
+                {
                     tracing::warn!("executor cannot run {what}; using mistral.rs");
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(Loaded::Mistral(Box::new(MistralGenerator::load(

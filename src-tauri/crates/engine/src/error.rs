@@ -48,6 +48,27 @@ pub enum EngineError {
     Tensor(#[from] candle_core::Error),
 }
 
+impl From<lookahead_executor::ExecutorError> for EngineError {
+    /// The executor's failures, in the engine's words (the role of a missing
+    /// file is filled in where the engine knows it).
+    fn from(e: lookahead_executor::ExecutorError) -> Self {
+        use lookahead_executor::ExecutorError as X;
+        match e {
+            X::ModelMissing { path } => Self::ModelMissing {
+                role: "model".into(),
+                path,
+            },
+            X::ModelCorrupt { path, reason } => Self::ModelCorrupt { path, reason },
+            X::Unsupported(why) => Self::Unsupported(why),
+            X::PromptTooLong { tokens, limit } => Self::PromptTooLong { tokens, limit },
+            X::Load(why) => Self::Load(why),
+            X::Generation(why) => Self::Generation(why),
+            X::Io(e) => Self::Io(e),
+            X::Tensor(e) => Self::Tensor(e),
+        }
+    }
+}
+
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 
 impl EngineError {

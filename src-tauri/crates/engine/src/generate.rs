@@ -23,30 +23,7 @@ pub enum StepEnd {
     Cancelled,
 }
 
-/// How to generate.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Sampling {
-    /// 0 = greedy (the default: reproducible answers).
-    pub temperature: f64,
-    pub top_p: f64,
-    pub seed: u64,
-}
-
-impl Default for Sampling {
-    fn default() -> Self {
-        Self {
-            temperature: 0.0,
-            top_p: 1.0,
-            seed: 0,
-        }
-    }
-}
-
-impl Sampling {
-    pub fn is_greedy(&self) -> bool {
-        self.temperature <= 0.0
-    }
-}
+pub use lookahead_executor::Sampling;
 
 /// One continuation asked of a model.
 #[derive(Clone, Debug)]

@@ -8,11 +8,11 @@
 
 pub mod answer;
 pub mod arith;
+mod batched;
 pub mod cancel;
 pub mod chat;
 pub mod engine;
 pub mod error;
-pub mod executor;
 pub mod generate;
 pub mod gguf_info;
 mod gguf_scan;
@@ -30,6 +30,7 @@ pub use answer::{
     Answer, AnswerEvent, AnswerMetrics, AnswerStatus, KeptFrom, Mode, PositionCount, Stage,
     StepRecord, Verdict,
 };
+pub use batched::ExecutorGenerator;
 pub use cancel::CancelFlag;
 pub use chat::{ChatTurn, Speaker};
 pub use error::{EngineError, Result};

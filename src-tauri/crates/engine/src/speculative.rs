@@ -22,14 +22,14 @@ use std::time::Instant;
 
 pub use ngram::NgramConfig;
 
+use crate::batched::{admit_waiting, plan_groups, start_states, StepState};
 use crate::cancel::CancelFlag;
 use crate::error::{EngineError, Result};
-use crate::executor::generator::{admit_waiting, plan_groups, start_states, StepState};
-use crate::executor::kv::{common_prefix, KvSequence};
-use crate::executor::sampling::{self, argmax, Distribution, Rng};
-use crate::executor::{BatchItem, Executor, LogitsWanted};
 use crate::generate::{
     GeneratorStats, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, TokenSink,
+};
+use lookahead_executor::{
+    argmax, common_prefix, BatchItem, Distribution, Executor, KvSequence, LogitsWanted, Rng,
 };
 
 /// Where guesses come from.
@@ -433,7 +433,7 @@ fn accept(
     s: &mut StepState,
     guesses: &[u32],
     q_dists: &[Distribution],
-    logits: &crate::executor::Logits,
+    logits: &lookahead_executor::Logits,
     sampling: &Sampling,
     on_token: &mut TokenSink<'_>,
 ) -> Result<Verdict> {
@@ -453,7 +453,7 @@ fn accept(
         let row = logits.row(p);
         let Some(&guess) = guesses.get(p) else {
             // Every guess held: the last row gives a bonus token.
-            let token = sampling::pick(row, sampling, &mut s.rng);
+            let token = lookahead_executor::pick(row, sampling, &mut s.rng);
             verdict.committed += 1;
             s.commit(target, token, on_token)?;
             break;

@@ -6,13 +6,15 @@ use std::io::Write;
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
-use lookahead_engine::executor::{Executor, ExecutorOptions};
 use lookahead_engine::EngineError;
+use lookahead_executor::{Executor, ExecutorOptions};
 
 use crate::common::{model_path, SMOL};
 
 fn load(path: &std::path::Path) -> EngineError {
-    Executor::load(path, ExecutorOptions::default()).expect_err("must be refused")
+    Executor::load(path, ExecutorOptions::default())
+        .expect_err("must be refused")
+        .into()
 }
 
 fn write_gguf(path: &std::path::Path, arch: &str, embed_dtype: GgmlDType) {

@@ -1,9 +1,7 @@
 //! The forward pass: ragged batches, chunked prefill, fork and truncate all
 //! give the same logits, bit for bit, as computing each sequence alone.
 
-use lookahead_engine::executor::{
-    BatchItem, Executor, ExecutorOptions, KvSequence, Logits, LogitsWanted,
-};
+use lookahead_executor::{BatchItem, Executor, ExecutorOptions, KvSequence, Logits, LogitsWanted};
 
 use crate::common::{chat, load, shared_smol, smol, QUESTION, SMOL};
 
@@ -55,7 +53,7 @@ fn ragged_batch_matches_single_sequences() {
     // And one decode step for all three (different positions) in one pass.
     let next: Vec<u32> = together
         .iter()
-        .map(|l| lookahead_engine::executor::sampling::argmax(l.last().unwrap()))
+        .map(|l| lookahead_executor::argmax(l.last().unwrap()))
         .collect();
     let mut items: Vec<BatchItem<'_>> = seqs
         .iter_mut()

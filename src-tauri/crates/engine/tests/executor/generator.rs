@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use lookahead_engine::executor::{Executor, ExecutorGenerator, ExecutorOptions};
+use lookahead_engine::ExecutorGenerator;
 use lookahead_engine::{CancelFlag, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest};
+use lookahead_executor::{Executor, ExecutorOptions};
 
 use crate::common::{chat, load, smol, QUESTION, SMOL};
 

@@ -3,10 +3,11 @@
 
 use std::path::Path;
 
-use lookahead_engine::executor::sampling::argmax;
-use lookahead_engine::executor::{BatchItem, Executor, ExecutorGenerator, LogitsWanted};
 use lookahead_engine::mistral::completion_request;
+use lookahead_engine::ExecutorGenerator;
 use lookahead_engine::{Sampling, StepRequest};
+use lookahead_executor::argmax;
+use lookahead_executor::{BatchItem, Executor, LogitsWanted};
 use mistralrs::core::Response;
 use mistralrs::{GgufModelBuilder, Model, Request, SamplingParams, TokenSource};
 

@@ -2,9 +2,10 @@
 //! proposers, several requests speculate in the same passes, counters add
 //! up, incompatible models are refused.
 
-use lookahead_engine::executor::{ExecutorGenerator, ExecutorOptions};
 use lookahead_engine::speculative::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
+use lookahead_engine::ExecutorGenerator;
 use lookahead_engine::{EngineError, GeneratorStats, Sampling, StepGenerator};
+use lookahead_executor::ExecutorOptions;
 
 use crate::common::{load, smol, QWEN_DRAFT};
 use crate::generator::{requests, run};

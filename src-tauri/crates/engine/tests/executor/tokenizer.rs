@@ -2,7 +2,7 @@
 
 use crate::common::{load, shared_smol, QWEN_DRAFT};
 use crate::mistral::TEXTS;
-use lookahead_engine::executor::ExecutorOptions;
+use lookahead_executor::ExecutorOptions;
 
 #[test]
 fn text_round_trips_through_the_tokenizer() {

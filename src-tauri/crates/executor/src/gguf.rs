@@ -1,5 +1,5 @@
 //! Reading a GGUF file: architecture hyper-parameters and the weight bytes,
-//! with every refusal turned into a plain [`EngineError`].
+//! with every refusal turned into a plain [`ExecutorError`].
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -8,8 +8,9 @@ use std::path::Path;
 
 use candle_core::quantized::gguf_file::{Content, Value};
 
-use super::quant::{QWeight, WeightFormat};
-use crate::error::{EngineError, Result};
+use crate::error::{ExecutorError, Result};
+use crate::format::WeightFormat;
+use crate::quant::QWeight;
 
 /// Decoder families the executor runs. Both are pre-norm transformers with
 /// grouped-query attention, RMSNorm and a SwiGLU MLP; they differ in RoPE
@@ -100,8 +101,8 @@ pub(crate) struct LoadedModel {
     pub metadata: HashMap<String, Value>,
 }
 
-fn corrupt(path: &Path, reason: impl Into<String>) -> EngineError {
-    EngineError::ModelCorrupt {
+fn corrupt(path: &Path, reason: impl Into<String>) -> ExecutorError {
+    ExecutorError::ModelCorrupt {
         path: path.to_path_buf(),
         reason: reason.into(),
     }
@@ -157,7 +158,7 @@ impl Reader<'_> {
             .get(name)
             .ok_or_else(|| corrupt(self.path, format!("tensor {name} is missing")))?;
         let format = WeightFormat::from_ggml(info.ggml_dtype).ok_or_else(|| {
-            EngineError::Unsupported(format!(
+            ExecutorError::Unsupported(format!(
                 "{}: tensor {name} is stored as {:?}, which the batched executor has no kernel for",
                 file_name(self.path),
                 info.ggml_dtype
@@ -242,18 +243,17 @@ fn value_f32(v: &Value) -> Option<f32> {
 /// Loads a llama or qwen2 GGUF.
 pub(crate) fn load(path: &Path) -> Result<LoadedModel> {
     let file = File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => EngineError::ModelMissing {
-            role: "model".into(),
+        std::io::ErrorKind::NotFound => ExecutorError::ModelMissing {
             path: path.to_path_buf(),
         },
-        _ => EngineError::Io(e),
+        _ => ExecutorError::Io(e),
     })?;
     let file_len = file.metadata()?.len();
     let mut file = BufReader::new(file);
     let content = Content::read(&mut file).map_err(|e| {
         let reason = e.to_string();
         if reason.contains("unknown dtype") {
-            EngineError::Unsupported(format!("{}: {reason}", file_name(path)))
+            ExecutorError::Unsupported(format!("{}: {reason}", file_name(path)))
         } else {
             corrupt(path, format!("unreadable GGUF header: {reason}"))
         }
@@ -266,7 +266,7 @@ pub(crate) fn load(path: &Path) -> Result<LoadedModel> {
         "llama" => (Architecture::Llama, "llama"),
         "qwen2" => (Architecture::Qwen2, "qwen2"),
         other => {
-            return Err(EngineError::Unsupported(format!(
+            return Err(ExecutorError::Unsupported(format!(
                 "{}: architecture `{other}` (the batched executor runs llama and qwen2)",
                 file_name(path)
             )))
@@ -280,14 +280,14 @@ pub(crate) fn load(path: &Path) -> Result<LoadedModel> {
         prefix,
     };
     if r.has_tensor("rope_freqs.weight") {
-        return Err(EngineError::Unsupported(format!(
+        return Err(ExecutorError::Unsupported(format!(
             "{}: per-frequency RoPE factors (llama 3.1 style)",
             file_name(path)
         )));
     }
     if let Some(Value::String(kind)) = r.value("rope.scaling.type") {
         if kind != "none" {
-            return Err(EngineError::Unsupported(format!(
+            return Err(ExecutorError::Unsupported(format!(
                 "{}: RoPE scaling `{kind}`",
                 file_name(path)
             )));

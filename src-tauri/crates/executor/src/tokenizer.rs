@@ -19,7 +19,7 @@ use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::tokenizer::normalizer::SplitDelimiterBehavior;
 use tokenizers::{AddedToken, Tokenizer};
 
-use crate::error::{EngineError, Result};
+use crate::error::{ExecutorError, Result};
 
 /// The split regex mistral.rs uses for all GGUF BPE tokenizers.
 const SPLIT_REGEX: &str = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
@@ -64,17 +64,17 @@ impl GgufTokenizer {
         let kind = match meta(md, "model") {
             Some(Value::String(s)) => s.clone(),
             _ => {
-                return Err(EngineError::Unsupported(format!(
+                return Err(ExecutorError::Unsupported(format!(
                     "{model_name}: no tokenizer in the GGUF metadata"
                 )))
             }
         };
         if kind != "gpt2" {
-            return Err(EngineError::Unsupported(format!(
+            return Err(ExecutorError::Unsupported(format!(
                 "{model_name}: tokenizer type `{kind}` (the batched executor reads byte-level BPE, `gpt2`)"
             )));
         }
-        let bad = |what: &str| EngineError::Load(format!("{model_name}: tokenizer {what}"));
+        let bad = |what: &str| ExecutorError::Load(format!("{model_name}: tokenizer {what}"));
         let tokens = meta_strings(md, "tokens").ok_or_else(|| bad("token list is missing"))?;
         let merges: Vec<(String, String)> = meta_strings(md, "merges")
             .ok_or_else(|| bad("merges are missing"))?
@@ -164,7 +164,7 @@ impl GgufTokenizer {
         let enc = self
             .inner
             .encode_fast(text, false)
-            .map_err(|e| EngineError::Generation(format!("tokenizing: {e}")))?;
+            .map_err(|e| ExecutorError::Generation(format!("tokenizing: {e}")))?;
         let mut ids = Vec::with_capacity(enc.len() + 1);
         if self.add_bos {
             ids.extend(self.bos);
@@ -177,7 +177,7 @@ impl GgufTokenizer {
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
         self.inner
             .decode(ids, false)
-            .map_err(|e| EngineError::Generation(format!("detokenizing: {e}")))
+            .map_err(|e| ExecutorError::Generation(format!("detokenizing: {e}")))
     }
 
     /// Whether `id` ends the sequence (EOS, `<|im_end|>`, `<|endoftext|>`).
@@ -232,7 +232,7 @@ impl GgufTokenizer {
 /// each time (not token by token) keeps multi-byte characters split across
 /// tokens intact: a piece is released only once it decodes cleanly.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct StreamDecoder {
+pub struct StreamDecoder {
     ids: Vec<u32>,
     /// Ids before this index are already fully reflected in the text.
     prefix_start: usize,
@@ -241,7 +241,7 @@ pub(crate) struct StreamDecoder {
 
 impl StreamDecoder {
     /// Adds `id`; returns the new text it completes (may be empty).
-    pub(crate) fn push(&mut self, tok: &GgufTokenizer, id: u32) -> Result<String> {
+    pub fn push(&mut self, tok: &GgufTokenizer, id: u32) -> Result<String> {
         self.ids.push(id);
         let prefix = tok.decode(&self.ids[self.prefix_start..self.prefix_end])?;
         let full = tok.decode(&self.ids[self.prefix_start..])?;
@@ -262,7 +262,7 @@ impl StreamDecoder {
 
     /// Text held back so far (an incomplete character at the very end),
     /// released as is when generation stops.
-    pub(crate) fn flush(&mut self, tok: &GgufTokenizer) -> Result<String> {
+    pub fn flush(&mut self, tok: &GgufTokenizer) -> Result<String> {
         if self.prefix_end == self.ids.len() {
             return Ok(String::new());
         }

@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::error::{EngineError, Result};
+use crate::error::{ExecutorError, Result};
 
 /// Geometry of one model's cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -223,7 +223,7 @@ impl KvSequence {
             .get_mut(b)
             .and_then(Arc::get_mut)
             .ok_or_else(|| {
-                EngineError::Generation(format!("KV block for position {pos} was not reserved"))
+                ExecutorError::Generation(format!("KV block for position {pos} was not reserved"))
             })?;
         let slab = layout.block_tokens * layout.kv_dim;
         let k_at = layer * 2 * slab + slot * layout.kv_dim;
@@ -255,7 +255,7 @@ impl KvSequence {
 pub(crate) fn reserve_all(pool: &KvPool, seqs: &mut [(&mut KvSequence, usize)]) -> Result<()> {
     let needed: usize = seqs.iter().map(|(s, n)| s.blocks_needed(*n)).sum();
     if !pool.fits(needed) {
-        return Err(EngineError::Generation(format!(
+        return Err(ExecutorError::Generation(format!(
             "KV cache budget exhausted: {} MiB in use, {} MiB more needed, budget {} MiB",
             pool.bytes_in_use() >> 20,
             (needed * pool.layout.block_bytes()) >> 20,

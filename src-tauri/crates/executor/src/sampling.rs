@@ -1,7 +1,30 @@
 //! Turning logits into tokens: greedy, temperature + top-p, and the
 //! distributions speculative decoding compares.
 
-use crate::generate::Sampling;
+/// How to choose tokens.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Sampling {
+    /// 0 = greedy (the default: reproducible answers).
+    pub temperature: f64,
+    pub top_p: f64,
+    pub seed: u64,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Self {
+            temperature: 0.0,
+            top_p: 1.0,
+            seed: 0,
+        }
+    }
+}
+
+impl Sampling {
+    pub fn is_greedy(&self) -> bool {
+        self.temperature <= 0.0
+    }
+}
 
 /// A small, seedable generator (SplitMix64): reproducible across platforms
 /// and with no dependency.

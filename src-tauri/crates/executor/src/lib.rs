@@ -7,16 +7,28 @@
 //! (each a different prefix length) to cost about one pass, and token-level
 //! speculation needs a multi-token verification pass and cache rollback.
 //!
-//! Pieces, bottom up: [`quant`] (GGUF block formats, activation encodings,
-//! the batched multiply) with AVX2 kernels in `kernels`; [`kv`] (cache
-//! blocks, sequences, prefix cache); `forward` (the transformer pass);
-//! [`tokenizer`] (GGUF → `tokenizers`); [`sampling`]; and
-//! [`ExecutorGenerator`], the [`StepGenerator`](crate::generate::StepGenerator)
-//! on top.
+//! The whole API:
+//! - [`Executor`] (`load`, `forward`, `new_sequence`, `cached_sequence`,
+//!   `remember`, `tokenizer`, `config`, cache accounting) with
+//!   [`ExecutorOptions`];
+//! - a pass: [`BatchItem`]s (a [`KvSequence`], its new tokens, the
+//!   [`LogitsWanted`]) in, one [`Logits`] per item out;
+//! - [`KvSequence`] (`fork`, `truncate`, `tokens`), [`KvLayout`],
+//!   [`common_prefix`];
+//! - [`GgufTokenizer`] and [`StreamDecoder`], [`ModelConfig`], [`Architecture`];
+//! - choosing tokens: [`Sampling`], [`argmax`], [`pick`], [`Distribution`],
+//!   [`Rng`];
+//! - [`ExecutorError`];
+//! - for benchmarks only: [`quant`] (the weight formats and one multiply).
+//!
+//! Inside, bottom up: `format` (GGUF block layouts and activation
+//! encodings), `kernels` (AVX2 dot products), `quant` (the batched
+//! multiply), `kv` (cache blocks, sequences, prefix cache), `forward` (the
+//! transformer pass), `tokenizer` (GGUF → `tokenizers`), `sampling`.
 //!
 //! ```no_run
-//! use lookahead_engine::executor::{BatchItem, Executor, ExecutorOptions, LogitsWanted};
-//! # fn main() -> lookahead_engine::Result<()> {
+//! use lookahead_executor::{BatchItem, Executor, ExecutorOptions, LogitsWanted};
+//! # fn main() -> lookahead_executor::Result<()> {
 //! let exec = Executor::load("SmolLM2-135M-Instruct.Q4_1.gguf", ExecutorOptions::default())?;
 //! let prompt = exec.tokenizer().encode("The capital of France is")?;
 //! let mut a = exec.new_sequence();
@@ -30,24 +42,25 @@
 //! # Ok(()) }
 //! ```
 
+mod error;
+mod format;
 mod forward;
-pub mod generator;
 mod gguf;
 mod kernels;
-pub mod kv;
+mod kv;
 pub mod quant;
-pub mod sampling;
-pub mod tokenizer;
+mod sampling;
+mod tokenizer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-pub use generator::ExecutorGenerator;
+pub use error::{ExecutorError, Result};
 pub use gguf::{Architecture, ModelConfig};
-pub use kv::{KvLayout, KvPool, KvSequence};
-pub use tokenizer::GgufTokenizer;
+pub use kv::{common_prefix, KvLayout, KvPool, KvSequence};
+pub use sampling::{argmax, pick, Distribution, Rng, Sampling};
+pub use tokenizer::{GgufTokenizer, StreamDecoder};
 
-use crate::error::{EngineError, Result};
 use forward::{PassItem, Scratch};
 use gguf::ModelWeights;
 use kv::PrefixCache;
@@ -170,8 +183,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Executor {
     /// Loads a llama or qwen2 GGUF. Unsupported architectures, tensor
-    /// types and tokenizers give [`EngineError::Unsupported`] (fall back to
-    /// mistral.rs); damaged files [`EngineError::ModelCorrupt`].
+    /// types and tokenizers give [`ExecutorError::Unsupported`] (fall back to
+    /// mistral.rs); damaged files [`ExecutorError::ModelCorrupt`].
     pub fn load(path: impl AsRef<Path>, options: ExecutorOptions) -> Result<Self> {
         let path = path.as_ref();
         let name = path
@@ -188,7 +201,7 @@ impl Executor {
             .num_threads(threads)
             .thread_name(|i| format!("executor-{i}"))
             .build()
-            .map_err(|e| EngineError::Load(format!("worker threads: {e}")))?;
+            .map_err(|e| ExecutorError::Load(format!("worker threads: {e}")))?;
         let layout = KvLayout {
             layers: loaded.config.layers,
             kv_dim: loaded.config.kv_dim(),
@@ -296,12 +309,12 @@ impl Executor {
         let vocab = self.weights.output().rows();
         for item in batch.iter() {
             if !Arc::ptr_eq(item.seq.pool(), &self.kv) {
-                return Err(EngineError::Generation(
+                return Err(ExecutorError::Generation(
                     "a sequence from another model was passed to forward".into(),
                 ));
             }
             if item.seq.len() + item.tokens.len() > self.config.context_length {
-                return Err(EngineError::PromptTooLong {
+                return Err(ExecutorError::PromptTooLong {
                     tokens: item.seq.len() + item.tokens.len(),
                     limit: self.config.context_length,
                 });

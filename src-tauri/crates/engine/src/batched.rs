@@ -9,15 +9,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::kv::{common_prefix, KvSequence};
-use super::sampling::{self, Rng};
-use super::tokenizer::StreamDecoder;
-use super::{BatchItem, Executor, LogitsWanted};
 use crate::cancel::CancelFlag;
 use crate::error::{EngineError, Result};
 use crate::generate::{
     GeneratorStats, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, TokenSink,
     STEP_DELIMITER,
+};
+use lookahead_executor::{
+    common_prefix, BatchItem, Executor, KvSequence, LogitsWanted, Rng, StreamDecoder,
 };
 
 /// A request sharing a long prefix with a shorter request of the same call
@@ -337,7 +336,7 @@ impl ExecutorGenerator {
                 let row = l
                     .last()
                     .ok_or_else(|| EngineError::Generation("no logits returned".into()))?;
-                let token = sampling::pick(row, sampling, &mut s.rng);
+                let token = lookahead_executor::pick(row, sampling, &mut s.rng);
                 s.commit(&exec, token, on_token)?;
                 self.stats.generated_tokens += 1;
             }

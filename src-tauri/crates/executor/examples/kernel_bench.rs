@@ -10,10 +10,10 @@ use std::time::Instant;
 
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
-use lookahead_engine::executor::quant::{multiply, QWeight, WeightFormat};
+use lookahead_executor::quant::{multiply, QWeight, WeightFormat};
 
 fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut rng = lookahead_engine::executor::sampling::Rng::new(seed);
+    let mut rng = lookahead_executor::Rng::new(seed);
     (0..n)
         .map(|_| (rng.next_f64() * 2.0 - 1.0) as f32)
         .collect()

@@ -175,7 +175,7 @@ pub(crate) fn forward_pass(
         for &tok in item.tokens {
             let tok = tok as usize;
             if tok >= model.embed.rows() {
-                return Err(crate::error::EngineError::Generation(format!(
+                return Err(crate::error::ExecutorError::Generation(format!(
                     "token id {tok} is outside the vocabulary ({})",
                     model.embed.rows()
                 )));

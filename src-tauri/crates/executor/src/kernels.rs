@@ -10,7 +10,7 @@
 //! The math follows ggml's AVX2 kernels (as ported in candle-core's `avx.rs`).
 #![allow(unsafe_code)]
 
-use super::quant::{interleaved_block_bytes, QuantizedActs, WeightFormat, WeightLayout};
+use crate::format::{interleaved_block_bytes, QuantizedActs, WeightFormat, WeightLayout};
 
 /// Whether this CPU runs the kernels (AVX2, FMA and F16C: x86-64-v3).
 pub(crate) fn available() -> bool {
@@ -75,7 +75,7 @@ mod x86 {
         };
         // The kernels read raw memory: check every length they will touch.
         assert!(available());
-        assert_eq!(format.activation_format(), Some(act_format));
+        assert_eq!(format.kernel_activation_format(), Some(act_format));
         let blocks = cols / format.block_elems();
         // Bytes of one row, or of one group of eight interleaved rows.
         let (unit_bytes, unit_rows) = match layout {
@@ -203,7 +203,7 @@ mod x86 {
         ys: &[*const u8; 4],
         out: &mut [[f32; 8]; 4],
     ) {
-        use super::super::quant::Q4K_X8_BYTES;
+        use crate::format::Q4K_X8_BYTES;
         let m4 = _mm256_set1_epi8(0xF);
         let mut acc = [_mm256_setzero_ps(); T];
         for b in 0..blocks {
@@ -269,7 +269,7 @@ mod x86 {
         ys: &[*const u8; 4],
         out: &mut [[f32; 8]; 4],
     ) {
-        use super::super::quant::Q6K_X8_BYTES;
+        use crate::format::Q6K_X8_BYTES;
         let m4 = _mm256_set1_epi8(0xF);
         let m30 = _mm256_set1_epi8(0x30);
         let mut acc = [_mm256_setzero_ps(); T];

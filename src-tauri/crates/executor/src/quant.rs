@@ -10,104 +10,18 @@
 use half::{bf16, f16};
 use rayon::prelude::*;
 
-use candle_core::quantized::GgmlDType;
+pub use crate::format::WeightFormat;
+use crate::format::{
+    interleaved_block_bytes, ActFormat, QuantizedActs, WeightLayout, Q4K_X8_BYTES, Q6K_X8_BYTES,
+    QK_K,
+};
 
-/// Elements in a k-quant super-block.
-const QK_K: usize = 256;
-/// Elements in a legacy (Q4_0 … Q8_0) block.
-const QK: usize = 32;
-
-/// The weight encodings the executor can multiply with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WeightFormat {
-    F32,
-    F16,
-    BF16,
-    Q4_0,
-    Q4_1,
-    Q5_0,
-    Q5_1,
-    Q8_0,
-    Q4K,
-    Q5K,
-    Q6K,
-}
-
-impl WeightFormat {
-    /// Maps candle's GGUF type; `None` for types we have no kernels for.
-    pub fn from_ggml(dtype: GgmlDType) -> Option<Self> {
-        Some(match dtype {
-            GgmlDType::F32 => Self::F32,
-            GgmlDType::F16 => Self::F16,
-            GgmlDType::BF16 => Self::BF16,
-            GgmlDType::Q4_0 => Self::Q4_0,
-            GgmlDType::Q4_1 => Self::Q4_1,
-            GgmlDType::Q5_0 => Self::Q5_0,
-            GgmlDType::Q5_1 => Self::Q5_1,
-            GgmlDType::Q8_0 => Self::Q8_0,
-            GgmlDType::Q4K => Self::Q4K,
-            GgmlDType::Q5K => Self::Q5K,
-            GgmlDType::Q6K => Self::Q6K,
-            GgmlDType::Q8_1 | GgmlDType::Q2K | GgmlDType::Q3K | GgmlDType::Q8K => return None,
-        })
-    }
-
-    /// Elements per block.
-    pub fn block_elems(self) -> usize {
-        match self {
-            Self::F32 | Self::F16 | Self::BF16 => 1,
-            Self::Q4_0 | Self::Q4_1 | Self::Q5_0 | Self::Q5_1 | Self::Q8_0 => QK,
-            Self::Q4K | Self::Q5K | Self::Q6K => QK_K,
-        }
-    }
-
-    /// Bytes per block (ggml's `type_size`).
-    pub fn block_bytes(self) -> usize {
-        match self {
-            Self::F32 => 4,
-            Self::F16 | Self::BF16 => 2,
-            Self::Q4_0 => 18,
-            Self::Q4_1 => 20,
-            Self::Q5_0 => 22,
-            Self::Q5_1 => 24,
-            Self::Q8_0 => 34,
-            Self::Q4K => 144,
-            Self::Q5K => 176,
-            Self::Q6K => 210,
-        }
-    }
-
-    /// Bytes of one row of `cols` elements, `None` when `cols` does not
-    /// split into whole blocks.
-    pub fn row_bytes(self, cols: usize) -> Option<usize> {
-        cols.is_multiple_of(self.block_elems())
-            .then(|| cols / self.block_elems() * self.block_bytes())
-    }
-
-    /// How activations are encoded for the fast kernel of this format, or
-    /// `None` when it runs on f32 activations.
-    pub(crate) fn activation_format(self) -> Option<ActFormat> {
-        if !super::kernels::available() {
-            return None;
-        }
-        match self {
-            Self::Q4K | Self::Q6K => Some(ActFormat::Q8K),
-            Self::Q4_0 | Self::Q5_0 | Self::Q8_0 => Some(ActFormat::Q8_0),
-            Self::Q4_1 => Some(ActFormat::Q8_1),
-            Self::F32 | Self::F16 | Self::BF16 | Self::Q5_1 | Self::Q5K => None,
-        }
-    }
-}
-
-/// How a weight matrix's blocks are arranged in memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WeightLayout {
-    /// As in the GGUF file: each row a contiguous run of blocks.
-    Rows,
-    /// Q4_K and Q6_K: eight rows interleaved block by block so one 32-byte
-    /// load feeds eight rows at once (see [`interleave_q4k`] and
-    /// [`interleave_q6k`]).
-    Interleaved8,
+/// How activations are encoded for the kernel that will multiply `format`
+/// on this machine, or `None` when it runs on f32 activations.
+fn activation_format(format: WeightFormat) -> Option<ActFormat> {
+    format
+        .kernel_activation_format()
+        .filter(|_| crate::kernels::available())
 }
 
 /// A weight matrix: `rows` output features over `cols` input features, in
@@ -175,7 +89,7 @@ impl QWeight {
         };
         if self.layout != WeightLayout::Rows
             || !self.rows.is_multiple_of(8)
-            || !super::kernels::available()
+            || !crate::kernels::available()
         {
             return self;
         }
@@ -347,19 +261,6 @@ fn dequantize_block(format: WeightFormat, b: &[u8], y: &mut [f32]) {
     }
 }
 
-/// Bytes of one interleaved Q4_K group block: eight rows × 256 columns.
-pub(crate) const Q4K_X8_BYTES: usize = 16 + 16 + 64 + 64 + 1024;
-/// Bytes of one interleaved Q6_K group block: exactly eight file blocks.
-pub(crate) const Q6K_X8_BYTES: usize = 16 + 128 + 1024 + 512;
-
-/// Bytes of eight rows × 256 columns in the interleaved layout of `format`.
-pub(crate) fn interleaved_block_bytes(format: WeightFormat) -> usize {
-    match format {
-        WeightFormat::Q4K => Q4K_X8_BYTES,
-        _ => Q6K_X8_BYTES,
-    }
-}
-
 /// Interleaves Q4_K rows eight at a time. For each group of eight rows and
 /// each 256-column block, in order:
 /// - `d[8]`, `dmin[8]` (f16, as stored);
@@ -520,145 +421,6 @@ fn dequantize_q6k_x8(x: &[u8], r: usize, y: &mut [f32]) {
     }
 }
 
-/// Integer encodings of activations used by the AVX2 kernels. Layouts are
-/// ours (scales stored as f32 so kernels skip the f16 conversion), values
-/// follow ggml's quantizers so results track llama.cpp and candle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ActFormat {
-    /// 32 values: scale f32 (rounded through f16 like ggml) + 32 × i8.
-    Q8_0,
-    /// As Q8_0 plus f32 `s` = scale × Σq (for formats with a min).
-    Q8_1,
-    /// 256 values: scale f32 + 256 × i8 + 16 × i16 sums of 16 + 8 × i16
-    /// sums of 32 (Q6_K's scales cover 16 columns, Q4_K's 32).
-    Q8K,
-}
-
-impl ActFormat {
-    pub(crate) fn block_elems(self) -> usize {
-        match self {
-            Self::Q8_0 | Self::Q8_1 => QK,
-            Self::Q8K => QK_K,
-        }
-    }
-    pub(crate) fn block_bytes(self) -> usize {
-        match self {
-            Self::Q8_0 => 4 + 32,
-            Self::Q8_1 => 8 + 32,
-            Self::Q8K => 4 + 256 + 32 + 16,
-        }
-    }
-}
-
-/// A batch of activation rows quantized for one [`ActFormat`].
-#[derive(Default)]
-pub(crate) struct QuantizedActs {
-    format: Option<ActFormat>,
-    row_bytes: usize,
-    data: Vec<u8>,
-}
-
-impl QuantizedActs {
-    /// Quantizes `rows` rows of `cols` values from `x`, reusing the buffer.
-    pub(crate) fn quantize(&mut self, format: ActFormat, x: &[f32], cols: usize) {
-        let rows = x.len() / cols;
-        let blocks = cols / format.block_elems();
-        self.format = Some(format);
-        self.row_bytes = blocks * format.block_bytes();
-        self.data.clear();
-        self.data.resize(rows * self.row_bytes, 0);
-        let bb = format.block_bytes();
-        let be = format.block_elems();
-        let quantize_row = |(src, dst): (&[f32], &mut [u8])| {
-            for (xs, out) in src.chunks_exact(be).zip(dst.chunks_exact_mut(bb)) {
-                match format {
-                    ActFormat::Q8_0 => quantize_q8_0(xs, out, false),
-                    ActFormat::Q8_1 => quantize_q8_0(xs, out, true),
-                    ActFormat::Q8K => quantize_q8k(xs, out),
-                }
-            }
-        };
-        if rows >= 8 {
-            x.par_chunks_exact(cols)
-                .zip(self.data.par_chunks_exact_mut(self.row_bytes))
-                .for_each(quantize_row);
-        } else {
-            x.chunks_exact(cols)
-                .zip(self.data.chunks_exact_mut(self.row_bytes))
-                .for_each(quantize_row);
-        }
-    }
-
-    pub(crate) fn format(&self) -> Option<ActFormat> {
-        self.format
-    }
-
-    /// Rows encoded.
-    pub(crate) fn rows(&self) -> usize {
-        self.data.len().checked_div(self.row_bytes).unwrap_or(0)
-    }
-
-    pub(crate) fn row(&self, row: usize) -> &[u8] {
-        &self.data[row * self.row_bytes..(row + 1) * self.row_bytes]
-    }
-}
-
-/// ggml's `quantize_row_q8_0` / `q8_1`: scale = max|x| / 127.
-fn quantize_q8_0(xs: &[f32], out: &mut [u8], with_sum: bool) {
-    let amax = xs.iter().fold(0f32, |m, x| m.max(x.abs()));
-    let d = amax / 127.0;
-    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-    let d16 = f16::from_f32(d);
-    let qs_at = if with_sum { 8 } else { 4 };
-    let mut sum = 0i32;
-    for (q, &x) in out[qs_at..qs_at + 32].iter_mut().zip(xs) {
-        let v = (x * id).round() as i8;
-        sum += v as i32;
-        *q = v as u8;
-    }
-    out[0..4].copy_from_slice(&d16.to_f32().to_le_bytes());
-    if with_sum {
-        // candle computes s in f16 arithmetic; do the same so dot products
-        // agree with it.
-        let s = (f16::from_f32(sum as f32) * d16).to_f32();
-        out[4..8].copy_from_slice(&s.to_le_bytes());
-    }
-}
-
-/// ggml's `quantize_row_q8_K`: scale from the value of largest magnitude.
-fn quantize_q8k(xs: &[f32], out: &mut [u8]) {
-    let mut max = 0f32;
-    let mut amax = 0f32;
-    for &x in xs {
-        if amax < x.abs() {
-            amax = x.abs();
-            max = x;
-        }
-    }
-    if amax == 0.0 {
-        out.fill(0);
-        return;
-    }
-    let iscale = -128.0 / max;
-    let (head, rest) = out.split_at_mut(4);
-    let (qs, sums) = rest.split_at_mut(256);
-    let (sums16, sums32) = sums.split_at_mut(32);
-    for (q, &x) in qs.iter_mut().zip(xs) {
-        *q = ((iscale * x).round().min(127.0) as i8) as u8;
-    }
-    let sum_of = |range: std::ops::Range<usize>| -> i16 {
-        // At most 32 × 128 in magnitude: fits.
-        qs[range].iter().map(|&q| q as i8 as i32).sum::<i32>() as i16
-    };
-    for (g, sum_bytes) in sums16.chunks_exact_mut(2).enumerate() {
-        sum_bytes.copy_from_slice(&sum_of(g * 16..g * 16 + 16).to_le_bytes());
-    }
-    for (g, sum_bytes) in sums32.chunks_exact_mut(2).enumerate() {
-        sum_bytes.copy_from_slice(&sum_of(g * 32..g * 32 + 32).to_le_bytes());
-    }
-    head.copy_from_slice(&(1.0 / iscale).to_le_bytes());
-}
-
 /// The integer encodings of one activation batch, one slot per
 /// [`ActFormat`], filled for the formats the next multiplies need.
 #[derive(Default)]
@@ -679,12 +441,12 @@ impl ActSet {
     /// encodings of earlier inputs.
     pub(crate) fn prepare(&mut self, x: &[f32], cols: usize, weights: &[&QWeight]) {
         for slot in &mut self.slots {
-            slot.format = None;
+            slot.forget();
         }
         for w in weights {
-            if let Some(f) = w.format.activation_format() {
+            if let Some(f) = activation_format(w.format) {
                 let slot = &mut self.slots[Self::slot(f)];
-                if slot.format != Some(f) {
+                if slot.format() != Some(f) {
                     slot.quantize(f, x, cols);
                 }
             }
@@ -693,7 +455,7 @@ impl ActSet {
 
     fn get(&self, format: ActFormat) -> Option<&QuantizedActs> {
         let slot = &self.slots[Self::slot(format)];
-        (slot.format == Some(format)).then_some(slot)
+        (slot.format() == Some(format)).then_some(slot)
     }
 }
 
@@ -717,7 +479,8 @@ fn matmul_rows(weight: &QWeight, row_start: usize, act: &ActView<'_>, out: &mut 
     let rows = out.len() / tokens;
     let quantized = weight
         .format
-        .activation_format()
+        .kernel_activation_format()
+        .filter(|_| crate::kernels::available())
         .and_then(|f| act.quantized.get(f));
     // Token tiles keep the activations of a tile in L2 while the job's
     // weight rows stream through L1.
@@ -736,7 +499,7 @@ fn matmul_rows(weight: &QWeight, row_start: usize, act: &ActView<'_>, out: &mut 
                         weight.cols / QK_K * interleaved_block_bytes(weight.format) / 8
                     }
                 };
-                super::kernels::dot_block(
+                crate::kernels::dot_block(
                     weight.format,
                     weight.layout,
                     weight.cols,
@@ -889,7 +652,7 @@ pub(crate) fn transpose_into(src: &[f32], rows: usize, tokens: usize, dst: &mut 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::quantized::QTensor;
+    use candle_core::quantized::{GgmlDType, QTensor};
     use candle_core::{Device, Module, Tensor};
 
     const FORMATS: [GgmlDType; 8] = [
@@ -905,7 +668,7 @@ mod tests {
 
     /// Deterministic pseudo-random values in about [-1, 1].
     fn values(n: usize, seed: u64) -> Vec<f32> {
-        let mut rng = super::super::sampling::Rng::new(seed);
+        let mut rng = crate::sampling::Rng::new(seed);
         (0..n)
             .map(|_| (rng.next_f64() * 2.0 - 1.0) as f32)
             .collect()
@@ -934,7 +697,7 @@ mod tests {
     #[test]
     fn k_quants_are_interleaved_where_the_kernels_run() {
         let (_, w) = weight(GgmlDType::Q4K, 16, 512);
-        let expected = if super::super::kernels::available() {
+        let expected = if crate::kernels::available() {
             WeightLayout::Interleaved8
         } else {
             WeightLayout::Rows
@@ -1032,7 +795,7 @@ mod tests {
                 .collect();
             for i in 0..ours.len() {
                 let (a, b, e) = (ours[i], theirs[i], exact[i]);
-                match w.format.activation_format() {
+                match activation_format(w.format) {
                     // Same integer math as candle; only float order differs.
                     Some(_) => assert!(
                         (a - b).abs() <= 2e-4 * b.abs().max(1.0),
