@@ -267,7 +267,7 @@ mod tests {
         }
     }
 
-    const ALL: [Mode; 4] = Mode::ALL;
+    const ALL: &[Mode] = Mode::ALL;
 
     fn chosen(mode: Mode) -> AutoChoice {
         AutoChoice {
@@ -305,20 +305,20 @@ mod tests {
             answers: 9,
             mean_speedup: Some(0.2),
         }];
-        assert_eq!(s.resolved_mode(&ALL, &plain_fastest), chosen(Mode::Lr));
+        assert_eq!(s.resolved_mode(ALL, &plain_fastest), chosen(Mode::Lr));
     }
 
     #[test]
     fn auto_starts_with_word_drafting_from_the_text_and_explores_strictly() {
         let s = auto();
-        let first = s.resolved_mode(&ALL, &[]);
+        let first = s.resolved_mode(ALL, &[]);
         assert_eq!(first, chosen(Mode::Sd));
         // Guessing from the text needs no helper model loaded.
         assert_eq!(s.engine_config(Mode::Sd).draft, None);
         assert!(s.engine_config(Mode::Lr).draft.is_some());
         assert!(!s.ask_options(first).strict_guard);
         let tenth = s.resolved_mode(
-            &ALL,
+            ALL,
             &[ModeRecord {
                 mode: Mode::Sd,
                 answers: 9,

@@ -14,6 +14,7 @@ use crate::settings::Settings;
 use crate::state::AppState;
 use crate::views::MessageView;
 use crate::worker::PrepareEvent;
+use lookahead_store::AnswerOutcome;
 
 /// Streamed to the UI while an answer is written.
 #[derive(Serialize, Clone, Debug)]
@@ -217,7 +218,7 @@ pub async fn ask(
     // A follow-up sees the conversation so far (read before the new
     // question is added to it).
     let history = match conversation_id {
-        Some(id) => lookahead_store::from_engine::chat_history(&store.get_conversation(id).await?),
+        Some(id) => store.get_conversation(id).await?.chat_turns(),
         None => Vec::new(),
     };
     let title = title_for(&question);
@@ -230,12 +231,13 @@ pub async fn ask(
         .start_answer(
             conversation_id.ok_or(title.as_str()),
             &question,
-            lookahead_store::from_engine::answer_start(
+            lookahead_store::AnswerStart {
                 mode,
-                &config,
-                settings.judge_label(mode),
-                serde_json::to_value(&settings).unwrap_or_default(),
-            ),
+                draft_model: config.draft_name(),
+                target_model: Some(config.target_name()),
+                judge_model: settings.judge_label(mode),
+                settings: serde_json::to_value(&settings).unwrap_or_default(),
+            },
         )
         .await?;
 
@@ -309,9 +311,10 @@ pub async fn ask(
     saver.abort();
 
     let outcome = match &result {
-        Ok(answer) => lookahead_store::from_engine::answer_outcome(answer),
-        Err(error) => lookahead_store::from_engine::failed_outcome(
-            error,
+        Ok(answer) => AnswerOutcome::of(answer),
+        Err(error) => AnswerOutcome::failed(
+            error.user_message(),
+            matches!(error, lookahead_engine::EngineError::Cancelled),
             &shown.lock().map(|s| s.clone()).unwrap_or_default(),
             &settled.lock().map(|s| s.clone()).unwrap_or_default(),
         ),

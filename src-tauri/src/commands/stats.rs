@@ -116,7 +116,7 @@ pub async fn stats_query(
             .into_iter()
             .map(|p| PositionView {
                 position: p.position,
-                proposed: p.attempted,
+                proposed: p.proposed,
                 accepted: p.accepted,
                 rate: p.rate,
             })

@@ -9,6 +9,7 @@ use lookahead_engine::{
     Answer, AnswerEvent, AskOptions, Backend, CancelFlag, ChatTurn, Engine, EngineConfig,
     JudgeChoice, Mode, PromptStyle, Sampling, DEFAULT_MAX_ANSWER_TOKENS,
 };
+use lookahead_store::AnswerOutcome;
 
 #[derive(Args, Clone)]
 pub struct ModelArgs {
@@ -296,11 +297,17 @@ pub fn run(args: AskArgs) -> Result<()> {
 
     if let Some(started) = &started {
         let outcome = match &result {
-            Ok(answer) => lookahead_store::from_engine::answer_outcome(answer),
+            Ok(answer) => AnswerOutcome::of(answer),
             Err(error) => match error.downcast_ref::<lookahead_engine::EngineError>() {
-                Some(e) => lookahead_store::from_engine::failed_outcome(e, &shown, &[]),
-                None => lookahead_store::from_engine::failed_outcome(
-                    &lookahead_engine::EngineError::Generation(format!("{error:#}")),
+                Some(e) => AnswerOutcome::failed(
+                    e.user_message(),
+                    matches!(e, lookahead_engine::EngineError::Cancelled),
+                    &shown,
+                    &[],
+                ),
+                None => AnswerOutcome::failed(
+                    lookahead_engine::EngineError::Generation(format!("{error:#}")).user_message(),
+                    false,
                     &shown,
                     &[],
                 ),
@@ -361,15 +368,16 @@ fn begin(
     options: &AskOptions,
 ) -> Result<Started> {
     let title: String = question.trim().chars().take(60).collect();
-    let start = lookahead_store::from_engine::answer_start(
-        options.mode,
-        config,
-        options
+    let start = lookahead_store::AnswerStart {
+        mode: options.mode,
+        draft_model: config.draft_name(),
+        target_model: Some(config.target_name()),
+        judge_model: options
             .mode
             .uses_step_speculation()
             .then(|| options.judge.label()),
-        serde_json::to_value(options)?,
-    );
+        settings: serde_json::to_value(options)?,
+    };
     let target = lookahead_engine::gguf_info::model_name(&config.target);
     crate::with_store(async |store| {
         let (conversation_id, _, message_id) = store
@@ -421,10 +429,7 @@ fn earlier_turns(args: &AskArgs) -> Result<(Option<i64>, Vec<ChatTurn>)> {
                 .ok_or_else(|| anyhow::anyhow!("there is no earlier conversation to continue"))?,
         };
         let detail = store.get_conversation(id).await?;
-        Ok((
-            Some(id),
-            lookahead_store::from_engine::chat_history(&detail),
-        ))
+        Ok((Some(id), detail.chat_turns()))
     })
 }
 

@@ -341,7 +341,7 @@ pub fn render_conversation(detail: &ConversationDetail) -> String {
                         opt(s.draft_ms, 0),
                         opt(s.target_ms, 0),
                         opt(s.judge_ms, 0),
-                        truncate(&one_line(&s.kept_text), 40),
+                        truncate(&one_line(&s.text), 40),
                     ]
                 })
                 .collect();
@@ -367,8 +367,8 @@ pub fn render_conversation(detail: &ConversationDetail) -> String {
                 ),
                 format!("{:.2} s", x.wall_seconds),
             ];
-            if let Some(v) = x.decode_tokens_per_s {
-                parts.push(format!("{v:.1} tok/s"));
+            if x.decode_tokens_per_s > 0.0 {
+                parts.push(format!("{:.1} tok/s", x.decode_tokens_per_s));
             }
             if let Some(v) = x.token_acceptance_rate {
                 parts.push(format!("token acceptance {}", pct(Some(v))));
@@ -425,7 +425,7 @@ pub fn render_stats(r: &StatsReport) -> String {
             .map(|p| {
                 vec![
                     p.position.to_string(),
-                    p.attempted.to_string(),
+                    p.proposed.to_string(),
                     p.accepted.to_string(),
                     pct(p.rate),
                 ]

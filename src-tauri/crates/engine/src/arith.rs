@@ -8,43 +8,7 @@
 //! and `%` after a number (read as hundredths). Anything with words inside
 //! ("16 eggs - 3 eggs = 13") is left alone rather than guessed at.
 
-use serde::{Deserialize, Serialize};
-
-/// One sum found in a text and worked out again.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ArithmeticCheck {
-    /// The left-hand side as written, e.g. "13 × 4".
-    pub expression: String,
-    /// The result as the model wrote it, e.g. "54".
-    pub written: String,
-    /// The exact result, written like the model's (same decimals), e.g. "52".
-    pub exact: String,
-    /// The written result was right (to the decimals it was written with).
-    pub correct: bool,
-    /// The engine replaced the written result with the exact one before
-    /// the model went on (the calculator in the loop).
-    #[serde(default)]
-    pub corrected: bool,
-}
-
-impl ArithmeticCheck {
-    /// "13 × 4 = 54 — it is 52", or "corrected 54 → 52".
-    pub fn describe(&self) -> String {
-        if self.corrected {
-            format!(
-                "{} = {}: corrected {} → {}",
-                self.expression, self.exact, self.written, self.exact
-            )
-        } else if self.correct {
-            format!("{} = {}", self.expression, self.written)
-        } else {
-            format!(
-                "{} = {} — it is {}",
-                self.expression, self.written, self.exact
-            )
-        }
-    }
-}
+pub use lookahead_domain::ArithmeticCheck;
 
 /// A sum found in a text, with where its written result is.
 #[derive(Clone, Debug, PartialEq)]

@@ -3,56 +3,9 @@
 //! template), rendered with minijinja as mistral.rs and llama.cpp do. A file
 //! without a template gets ChatML, which both default model families use.
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{EngineError, Result};
 
-/// Who wrote a turn of the conversation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Speaker {
-    System,
-    User,
-    Assistant,
-}
-
-impl Speaker {
-    fn role(self) -> &'static str {
-        match self {
-            Speaker::System => "system",
-            Speaker::User => "user",
-            Speaker::Assistant => "assistant",
-        }
-    }
-}
-
-/// One turn of a conversation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChatTurn {
-    pub speaker: Speaker,
-    pub text: String,
-}
-
-impl ChatTurn {
-    pub fn user(text: impl Into<String>) -> Self {
-        Self {
-            speaker: Speaker::User,
-            text: text.into(),
-        }
-    }
-    pub fn assistant(text: impl Into<String>) -> Self {
-        Self {
-            speaker: Speaker::Assistant,
-            text: text.into(),
-        }
-    }
-    pub fn system(text: impl Into<String>) -> Self {
-        Self {
-            speaker: Speaker::System,
-            text: text.into(),
-        }
-    }
-}
+pub use lookahead_domain::{ChatTurn, Speaker};
 
 /// ChatML, for model files that carry no template of their own.
 const CHATML: &str = "{%- for message in messages %}{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";

@@ -82,6 +82,23 @@ impl EngineConfig {
             draft_server: None,
         }
     }
+
+    /// The main model's name as answers record it (a model on a server is
+    /// named with where it runs).
+    pub fn target_name(&self) -> String {
+        match &self.target_server {
+            Some(server) => server.display_name(),
+            None => crate::gguf_info::model_name(&self.target),
+        }
+    }
+
+    /// The helper model's name, likewise; `None` without one.
+    pub fn draft_name(&self) -> Option<String> {
+        match &self.draft_server {
+            Some(server) => Some(server.display_name()),
+            None => self.draft.as_deref().map(crate::gguf_info::model_name),
+        }
+    }
 }
 
 /// Loading progress, for a status line.
@@ -724,7 +741,7 @@ impl Engine {
         if mode.uses_step_speculation() {
             outcome.stats.fill_metrics(&mut metrics);
         }
-        metrics.fallback = outcome.fallback.clone();
+        metrics.speculation_stopped = outcome.fallback.clone();
         metrics.guard_stopped = outcome.stats.guard_stopped;
         if mode.uses_step_speculation() && outcome.ended != LookaheadEnd::Cancelled {
             self.speculation_lost_last_time = outcome.stats.guard_stopped;

@@ -9,53 +9,9 @@
 //! for the same prompt and answer length, divided by the time it took, so
 //! short and long answers compare fairly.
 
-use serde::{Deserialize, Serialize};
+use crate::answer::Mode;
 
-use crate::answer::{AnswerMetrics, Mode};
-
-/// Plain decoding speed of one target on this computer.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PlainSpeed {
-    /// Prompt tokens read per second.
-    pub prefill_tokens_per_s: f64,
-    /// Answer tokens written per second.
-    pub decode_tokens_per_s: f64,
-}
-
-impl PlainSpeed {
-    /// `None` unless both rates are positive numbers.
-    pub fn new(prefill_tokens_per_s: f64, decode_tokens_per_s: f64) -> Option<Self> {
-        let ok = |x: f64| x.is_finite() && x > 0.0;
-        (ok(prefill_tokens_per_s) && ok(decode_tokens_per_s)).then_some(Self {
-            prefill_tokens_per_s,
-            decode_tokens_per_s,
-        })
-    }
-
-    /// The plain speed an answer of this target showed, if it measured both.
-    pub fn of_answer(metrics: &AnswerMetrics) -> Option<Self> {
-        Self::new(metrics.prefill_tokens_per_s, metrics.decode_tokens_per_s)
-    }
-
-    /// Seconds plain decoding needs to read `prompt_tokens` and write
-    /// `answer_tokens`.
-    pub fn seconds_for(&self, prompt_tokens: usize, answer_tokens: usize) -> f64 {
-        prompt_tokens as f64 / self.prefill_tokens_per_s
-            + answer_tokens as f64 / self.decode_tokens_per_s
-    }
-
-    /// How many times faster than plain decoding an answer was: the plain
-    /// time for its prompt and length over its own time. `None` for an
-    /// answer without tokens or time.
-    pub fn speedup(&self, metrics: &AnswerMetrics) -> Option<f64> {
-        if metrics.generated_tokens == 0 || metrics.wall_seconds <= 0.0 {
-            return None;
-        }
-        let s = self.seconds_for(metrics.prompt_tokens, metrics.generated_tokens)
-            / metrics.wall_seconds;
-        s.is_finite().then_some(s)
-    }
-}
+pub use lookahead_domain::PlainSpeed;
 
 /// Answers per mode that "auto" measures before it trusts that mode's
 /// measured speed-up over its expected one.
@@ -108,7 +64,8 @@ pub fn choose_mode(available: &[Mode], measured: &[ModeRecord]) -> AutoChoice {
     let record = |mode: Mode| measured.iter().find(|r| r.mode == mode);
     let candidates = || {
         Mode::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|m| *m == Mode::Plain || available.contains(m))
     };
     let score = |mode: Mode| {
@@ -145,8 +102,9 @@ pub fn choose_mode(available: &[Mode], measured: &[ModeRecord]) -> AutoChoice {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::answer::AnswerMetrics;
 
-    const ALL: [Mode; 4] = Mode::ALL;
+    const ALL: &[Mode] = Mode::ALL;
 
     fn rec(mode: Mode, answers: usize, mean_speedup: f64) -> ModeRecord {
         ModeRecord {
@@ -199,7 +157,7 @@ mod tests {
 
     #[test]
     fn a_new_user_starts_with_the_fastest_expected_mode_never_a_slow_one() {
-        let first = choose_mode(&ALL, &[]);
+        let first = choose_mode(ALL, &[]);
         assert_eq!(
             first,
             AutoChoice {
@@ -213,7 +171,7 @@ mod tests {
         // The first nine answers all take the expected best.
         for answered in 0..EXPLORE_EVERY - 1 {
             let m = [rec(Mode::Sd, answered, 1.3)];
-            assert_eq!(choose_mode(&ALL, &m).mode, Mode::Sd, "answer {answered}");
+            assert_eq!(choose_mode(ALL, &m).mode, Mode::Sd, "answer {answered}");
         }
     }
 
@@ -221,7 +179,7 @@ mod tests {
     fn one_answer_in_ten_tries_an_unmeasured_mode_most_promising_first() {
         let m = [rec(Mode::Sd, EXPLORE_EVERY - 1, 1.3)];
         assert_eq!(
-            choose_mode(&ALL, &m),
+            choose_mode(ALL, &m),
             AutoChoice {
                 mode: Mode::SdLr,
                 exploring: true
@@ -232,12 +190,12 @@ mod tests {
             rec(Mode::SdLr, 1, 0.6),
         ];
         // sd+lr measured once at 0.6×: tried again before lr (0.45×).
-        assert_eq!(choose_mode(&ALL, &m).mode, Mode::SdLr);
+        assert_eq!(choose_mode(ALL, &m).mode, Mode::SdLr);
         let m = [
             rec(Mode::Sd, 3 * EXPLORE_EVERY - 3, 1.3),
             rec(Mode::SdLr, AUTO_TRIALS, 0.6),
         ];
-        assert_eq!(choose_mode(&ALL, &m).mode, Mode::Lr);
+        assert_eq!(choose_mode(ALL, &m).mode, Mode::Lr);
         // Everything tried: no more exploring.
         let m = [
             rec(Mode::Sd, 4 * EXPLORE_EVERY - 5, 1.3),
@@ -245,7 +203,7 @@ mod tests {
             rec(Mode::Lr, AUTO_TRIALS, 0.5),
         ];
         assert_eq!(
-            choose_mode(&ALL, &m),
+            choose_mode(ALL, &m),
             AutoChoice {
                 mode: Mode::Sd,
                 exploring: false
@@ -257,10 +215,10 @@ mod tests {
     fn measured_speed_ups_replace_the_expected_ones() {
         // On a computer where step drafting pays, auto moves to it.
         let m = [rec(Mode::Sd, 5, 1.2), rec(Mode::SdLr, 2, 1.7)];
-        assert_eq!(choose_mode(&ALL, &m).mode, Mode::SdLr);
+        assert_eq!(choose_mode(ALL, &m).mode, Mode::SdLr);
         // Where word drafting loses, plain is kept.
         let m = [rec(Mode::Sd, 5, 0.8)];
-        assert_eq!(choose_mode(&ALL, &m).mode, Mode::Plain);
+        assert_eq!(choose_mode(ALL, &m).mode, Mode::Plain);
         // A mode that is not available is never chosen, however fast.
         let m = [rec(Mode::Lr, 5, 3.0)];
         assert_eq!(choose_mode(&[Mode::Plain, Mode::Sd], &m).mode, Mode::Sd);

@@ -93,20 +93,20 @@ fn new_answer(rng: &mut Lcg, i: usize) -> NewAnswer {
     ];
     let (draft, target) = pairs[rng.below(pairs.len())];
     let gamma = [2, 4, 6][rng.below(3)];
-    let steps: Vec<Step> = (0..STEPS_PER_ANSWER)
+    let steps: Vec<StepRecord> = (0..STEPS_PER_ANSWER)
         .map(|k| {
             let accepted = rng.below(10) < 7;
-            Step {
-                index: k as i64,
-                drafted_text: Some(rng.text(8)),
-                target_text: (!accepted).then(|| rng.text(8)),
+            StepRecord {
+                index: k,
+                drafted: Some(rng.text(8)),
+                target: (!accepted).then(|| rng.text(8)),
                 verdict: if accepted {
                     Verdict::Accepted
                 } else {
                     Verdict::Rejected
                 },
                 judge_score: Some(rng.below(100) as f64 / 100.0),
-                kept_text: rng.text(8),
+                text: rng.text(8),
                 kept_from: if accepted {
                     KeptFrom::Draft
                 } else {
@@ -119,35 +119,39 @@ fn new_answer(rng: &mut Lcg, i: usize) -> NewAnswer {
             }
         })
         .collect();
-    let drafted = 50 + rng.below(200) as i64;
-    let accepted = drafted * (40 + rng.below(50) as i64) / 100;
+    let drafted = 50 + rng.below(200);
+    let accepted = drafted * (40 + rng.below(50)) / 100;
     let metrics = AnswerMetrics {
-        prompt_tokens: 20 + rng.below(200) as i64,
-        generated_tokens: 100 + rng.below(600) as i64,
+        prompt_tokens: 20 + rng.below(200),
+        generated_tokens: 100 + rng.below(600),
         wall_seconds: 1.0 + rng.below(3000) as f64 / 100.0,
-        prefill_tokens_per_s: Some(800.0),
-        decode_tokens_per_s: Some(20.0 + rng.below(40) as f64),
-        time_to_first_token_s: Some(0.3),
+        prefill_tokens_per_s: 800.0,
+        decode_tokens_per_s: 20.0 + rng.below(40) as f64,
+        time_to_first_token_s: 0.3,
+        tokens_per_s: 30.0,
         drafted_tokens: Some(drafted),
         accepted_tokens: Some(accepted),
         token_acceptance_rate: Some(accepted as f64 / drafted as f64),
         mean_acceptance_length: Some(1.0 + rng.below(300) as f64 / 100.0),
-        drafted_steps: Some(STEPS_PER_ANSWER as i64),
+        drafted_steps: Some(STEPS_PER_ANSWER),
         accepted_steps: Some(
             steps
                 .iter()
                 .filter(|s| s.verdict == Verdict::Accepted)
-                .count() as i64,
+                .count(),
         ),
         step_acceptance_rate: None,
+        step_mean_acceptance_length: None,
         per_position_acceptance: Some(
             (0..gamma)
                 .map(|p| PositionCount {
-                    attempted: 20,
-                    accepted: 18 - 2 * p as i64,
+                    proposed: 20,
+                    accepted: 18 - 2 * p,
                 })
                 .collect(),
         ),
+        forward_passes: 0,
+        mean_batch_size: 0.0,
         speedup_estimate: Some(0.8 + rng.below(200) as f64 / 100.0),
         speculation_stopped: None,
         guard_stopped: false,

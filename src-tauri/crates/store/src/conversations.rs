@@ -117,7 +117,7 @@ pub(crate) async fn insert_message(
 pub(crate) async fn insert_steps(
     conn: &mut SqliteConnection,
     message_id: i64,
-    steps: &[Step],
+    steps: &[StepRecord],
 ) -> std::result::Result<(), sqlx::Error> {
     for s in steps {
         let arithmetic = (!s.arithmetic.is_empty())
@@ -130,12 +130,12 @@ pub(crate) async fn insert_steps(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )
         .bind(message_id)
-        .bind(s.index)
-        .bind(s.drafted_text.as_deref())
-        .bind(s.target_text.as_deref())
+        .bind(s.index as i64)
+        .bind(s.drafted.as_deref())
+        .bind(s.target.as_deref())
         .bind(s.verdict.as_str())
         .bind(s.judge_score)
-        .bind(&s.kept_text)
+        .bind(&s.text)
         .bind(s.kept_from.as_str())
         .bind(s.draft_ms)
         .bind(s.target_ms)
@@ -166,30 +166,36 @@ pub(crate) async fn insert_metrics(
              prefill_tokens_per_s, decode_tokens_per_s, time_to_first_token_s, drafted_tokens,
              accepted_tokens, token_acceptance_rate, mean_acceptance_length, drafted_steps,
              accepted_steps, step_acceptance_rate, per_position_acceptance, speedup_estimate,
-             speculation_stopped, guard_stopped)
+             speculation_stopped, guard_stopped, tokens_per_s, step_mean_acceptance_length,
+             forward_passes, mean_batch_size)
          SELECT ?1, m.conversation_id, m.created_at, m.mode, m.draft_model, m.target_model,
              m.judge_model, json_extract(m.settings, '$.gamma'),
-             ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18
+             ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+             ?19, ?20, ?21, ?22
          FROM messages m WHERE m.id = ?1",
     )
     .bind(message_id)
-    .bind(m.prompt_tokens)
-    .bind(m.generated_tokens)
+    .bind(m.prompt_tokens as i64)
+    .bind(m.generated_tokens as i64)
     .bind(m.wall_seconds)
     .bind(m.prefill_tokens_per_s)
     .bind(m.decode_tokens_per_s)
     .bind(m.time_to_first_token_s)
-    .bind(m.drafted_tokens)
-    .bind(m.accepted_tokens)
+    .bind(m.drafted_tokens.map(|n| n as i64))
+    .bind(m.accepted_tokens.map(|n| n as i64))
     .bind(m.token_acceptance_rate)
     .bind(m.mean_acceptance_length)
-    .bind(m.drafted_steps)
-    .bind(m.accepted_steps)
+    .bind(m.drafted_steps.map(|n| n as i64))
+    .bind(m.accepted_steps.map(|n| n as i64))
     .bind(m.step_acceptance_rate)
     .bind(positions)
     .bind(m.speedup_estimate)
     .bind(&m.speculation_stopped)
     .bind(m.guard_stopped)
+    .bind(m.tokens_per_s)
+    .bind(m.step_mean_acceptance_length)
+    .bind(m.forward_passes as i64)
+    .bind(m.mean_batch_size)
     .execute(&mut *conn)
     .await?;
     for (position, c) in m.per_position_acceptance.iter().flatten().enumerate() {
@@ -199,8 +205,8 @@ pub(crate) async fn insert_metrics(
         )
         .bind(message_id)
         .bind(position as i64)
-        .bind(c.attempted)
-        .bind(c.accepted)
+        .bind(c.proposed as i64)
+        .bind(c.accepted as i64)
         .execute(&mut *conn)
         .await?;
     }
@@ -234,9 +240,9 @@ pub(crate) fn validate_outcome(outcome: &AnswerOutcome) -> Result<()> {
     }
     let mut seen = std::collections::HashSet::new();
     for s in &outcome.steps {
-        if s.index < 0 || !seen.insert(s.index) {
+        if !seen.insert(s.index) {
             return Err(StoreError::InvalidInput(format!(
-                "step index {} is negative or repeated",
+                "step index {} is repeated",
                 s.index
             )));
         }

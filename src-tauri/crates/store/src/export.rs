@@ -15,7 +15,10 @@ use crate::{now, truncate_ms, Store};
 /// Value of [`ConversationExport::format`].
 pub const EXPORT_FORMAT: &str = "lookahead-conversation";
 /// Current [`ConversationExport::version`]; imports accept this and older.
-pub const EXPORT_VERSION: u32 = 1;
+/// Version 2: steps and metrics in the shared vocabulary (`drafted`,
+/// `target`, `text`; `proposed`; the full metrics); version 1's spellings
+/// still read.
+pub const EXPORT_VERSION: u32 = 2;
 
 /// The JSON export file: a conversation with everything in it, plus a
 /// header that lets import recognise the file.
@@ -216,7 +219,7 @@ pub fn render_markdown(detail: &ConversationDetail) -> String {
                     s.verdict,
                     opt_num(s.judge_score, 2),
                     s.kept_from,
-                    table_cell(&s.kept_text),
+                    table_cell(&s.text),
                     opt_num(s.draft_ms, 1),
                     opt_num(s.target_ms, 1),
                     opt_num(s.judge_ms, 1),
@@ -236,10 +239,10 @@ pub fn render_markdown(detail: &ConversationDetail) -> String {
             row("Wall time (s)", format!("{:.2}", x.wall_seconds));
             row(
                 "Time to first token (s)",
-                opt_num(x.time_to_first_token_s, 2),
+                opt_num(Some(x.time_to_first_token_s), 2),
             );
-            row("Prefill tokens/s", opt_num(x.prefill_tokens_per_s, 1));
-            row("Decode tokens/s", opt_num(x.decode_tokens_per_s, 1));
+            row("Prefill tokens/s", opt_num(Some(x.prefill_tokens_per_s), 1));
+            row("Decode tokens/s", opt_num(Some(x.decode_tokens_per_s), 1));
             row("Drafted tokens", opt_int(x.drafted_tokens));
             row("Accepted tokens", opt_int(x.accepted_tokens));
             row("Token acceptance", opt_pct(x.token_acceptance_rate));
@@ -288,7 +291,7 @@ fn opt_num(v: Option<f64>, decimals: usize) -> String {
     v.map(|v| format!("{v:.decimals$}")).unwrap_or_default()
 }
 
-fn opt_int(v: Option<i64>) -> String {
+fn opt_int(v: Option<usize>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 

@@ -49,14 +49,12 @@
 //! # }
 //! ```
 
-mod catalog;
 mod conversations;
 mod error;
 mod export;
-#[cfg(feature = "engine")]
-pub mod from_engine;
 mod model;
 mod rows;
+mod settings;
 mod stats;
 
 use std::collections::BTreeSet;

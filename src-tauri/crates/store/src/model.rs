@@ -1,91 +1,14 @@
-//! Record types. All are plain serde structs with snake_case fields because
-//! the desktop UI receives them as JSON unchanged.
-
-use std::fmt;
-use std::str::FromStr;
+//! Record types: conversations and messages as stored. Steps, metrics and
+//! the text enums are the shared vocabulary of `lookahead-domain`, encoded
+//! by this crate (text enums as their `as_str` spelling).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Text-valued enums are stored as the same strings serde uses, so the
-/// database, the JSON export and the UI all spell them alike.
-macro_rules! text_enum {
-    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
-        }
-
-        impl $name {
-            /// All values, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The stored (and serialised) spelling.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    other => Err(format!("unknown {} {:?}", stringify!($name), other)),
-                }
-            }
-        }
-    };
-}
-
-text_enum! {
-    /// Who wrote a message.
-    pub enum Role { User = "user", Assistant = "assistant" }
-}
-
-text_enum! {
-    /// How an answer was generated: plain decoding, speculative decoding,
-    /// lookahead reasoning, or both.
-    pub enum Mode { Plain = "plain", Sd = "sd", Lr = "lr", SdLr = "sd+lr" }
-}
-
-text_enum! {
-    /// Life cycle of a message. User messages are always `Complete`.
-    pub enum MessageStatus {
-        /// Begun with `begin_answer`, not yet finished.
-        InProgress = "in_progress",
-        Complete = "complete",
-        /// Stopped by the user; what was generated so far is kept.
-        Cancelled = "cancelled",
-        /// Generation failed; `error` says why.
-        Failed = "failed",
-        /// Was in progress when the app stopped (crash, kill, power loss).
-        /// Set by `Store::open`.
-        Interrupted = "interrupted",
-    }
-}
-
-text_enum! {
-    /// What the verifier decided about one lookahead step.
-    pub enum Verdict { Accepted = "accepted", Rejected = "rejected", TargetOnly = "target_only" }
-}
-
-text_enum! {
-    /// Which model's text was kept for a step.
-    pub enum KeptFrom { Draft = "draft", Target = "target" }
-}
-
-text_enum! {
-    /// What an installed model is used for.
-    pub enum ModelRole { Draft = "draft", Target = "target", Judge = "judge" }
-}
+pub use lookahead_domain::{
+    Answer, AnswerMetrics, AnswerStatus, ArithmeticCheck, ChatTurn, KeptFrom, MessageStatus, Mode,
+    PlainSpeed, PositionCount, Role, StepRecord, Verdict,
+};
 
 /// A conversation as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,88 +74,12 @@ pub struct AnswerNotes {
     pub turns_left_out: i64,
 }
 
-/// A sum written in a step, worked out again.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ArithmeticNote {
-    /// The left-hand side as written, e.g. "13 × 4".
-    pub expression: String,
-    /// The result the model wrote.
-    pub written: String,
-    /// The exact result.
-    pub exact: String,
-    pub correct: bool,
-    /// The calculator replaced the written result before the model went on.
-    #[serde(default)]
-    pub corrected: bool,
-}
-
-/// One lookahead step of an answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Step {
-    /// Position of the step in the answer, as the engine numbers it;
-    /// unique per answer, never negative.
-    pub index: i64,
-    pub drafted_text: Option<String>,
-    pub target_text: Option<String>,
-    pub verdict: Verdict,
-    pub judge_score: Option<f64>,
-    pub kept_text: String,
-    pub kept_from: KeptFrom,
-    pub draft_ms: Option<f64>,
-    pub target_ms: Option<f64>,
-    pub judge_ms: Option<f64>,
-    /// The sums in the step, checked (empty when it has none).
-    #[serde(default)]
-    pub arithmetic: Vec<ArithmeticNote>,
-}
-
-/// Acceptance counts for one draft position (first drafted token or step of
-/// a window, second, ...). Counts rather than rates so that answers can be
-/// pooled correctly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PositionCount {
-    pub attempted: i64,
-    pub accepted: i64,
-}
-
-/// Speed and acceptance figures for one answer. Fields a mode does not
-/// produce (acceptance in plain mode, steps without lookahead reasoning)
-/// are `None`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AnswerMetrics {
-    pub prompt_tokens: i64,
-    pub generated_tokens: i64,
-    pub wall_seconds: f64,
-    pub prefill_tokens_per_s: Option<f64>,
-    pub decode_tokens_per_s: Option<f64>,
-    pub time_to_first_token_s: Option<f64>,
-    pub drafted_tokens: Option<i64>,
-    pub accepted_tokens: Option<i64>,
-    pub token_acceptance_rate: Option<f64>,
-    pub mean_acceptance_length: Option<f64>,
-    pub drafted_steps: Option<i64>,
-    pub accepted_steps: Option<i64>,
-    pub step_acceptance_rate: Option<f64>,
-    /// Index 0 is the first position after the verified prefix.
-    pub per_position_acceptance: Option<Vec<PositionCount>>,
-    pub speedup_estimate: Option<f64>,
-    /// Why step speculation was switched off partway (the slowdown guard,
-    /// or a draft that failed); `None` when it was not. Absent from
-    /// exports made before it existed.
-    #[serde(default)]
-    pub speculation_stopped: Option<String>,
-    /// It was the slowdown guard that switched it off (step speculation ran
-    /// slower than plain decoding).
-    #[serde(default)]
-    pub guard_stopped: bool,
-}
-
 /// A message together with its steps and metrics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageDetail {
     #[serde(flatten)]
     pub message: Message,
-    pub steps: Vec<Step>,
+    pub steps: Vec<StepRecord>,
     pub metrics: Option<AnswerMetrics>,
 }
 
@@ -262,7 +109,7 @@ pub struct AnswerOutcome {
     /// `Complete`, `Cancelled` or `Failed`.
     pub status: MessageStatus,
     pub error: Option<String>,
-    pub steps: Vec<Step>,
+    pub steps: Vec<StepRecord>,
     pub metrics: Option<AnswerMetrics>,
     #[serde(default)]
     pub notes: AnswerNotes,
@@ -290,22 +137,86 @@ pub struct SearchHit {
     pub rank: f64,
 }
 
-/// A model file the app has installed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InstalledModel {
-    pub id: i64,
-    pub path: String,
-    pub role: ModelRole,
-    pub size_bytes: i64,
-    pub sha256: Option<String>,
-    pub installed_at: DateTime<Utc>,
+impl ConversationDetail {
+    /// The earlier turns as the models read them: each question with the
+    /// answer it got. A question whose answer failed or is empty is left out
+    /// with it (the model would only see an unanswered turn).
+    pub fn chat_turns(&self) -> Vec<ChatTurn> {
+        let mut turns = Vec::new();
+        let mut question: Option<&str> = None;
+        for m in &self.messages {
+            let m = &m.message;
+            match m.role {
+                Role::User => question = Some(&m.text),
+                Role::Assistant => {
+                    let usable =
+                        matches!(m.status, MessageStatus::Complete | MessageStatus::Cancelled)
+                            && !m.text.trim().is_empty();
+                    if let (Some(q), true) = (question.take(), usable) {
+                        turns.push(ChatTurn::user(q));
+                        turns.push(ChatTurn::assistant(m.text.trim()));
+                    }
+                }
+            }
+        }
+        turns
+    }
 }
 
-/// Input for [`crate::Store::upsert_model`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NewModel {
-    pub path: String,
-    pub role: ModelRole,
-    pub size_bytes: i64,
-    pub sha256: Option<String>,
+impl AnswerStart {
+    /// What is known of a finished answer before it is saved in one go.
+    /// Its gamma is added to `settings` (when that is a JSON object) because
+    /// statistics group by `settings.gamma`.
+    pub fn of(answer: &Answer, mut settings: serde_json::Value) -> Self {
+        if let (Some(gamma), Some(map)) = (answer.gamma, settings.as_object_mut()) {
+            map.entry("gamma").or_insert_with(|| gamma.into());
+        }
+        Self {
+            mode: answer.mode,
+            draft_model: answer.draft_model.clone(),
+            target_model: Some(answer.target_model.clone()),
+            judge_model: answer.judge.clone(),
+            settings,
+        }
+    }
+}
+
+impl AnswerOutcome {
+    /// The stored outcome of a finished or stopped answer. A fallback (step
+    /// speculation switched off mid-answer) is not an error: the answer is
+    /// complete; it stays visible in the metrics.
+    pub fn of(answer: &Answer) -> Self {
+        Self {
+            text: answer.text.clone(),
+            final_answer: answer.final_answer.clone(),
+            status: answer.status.into(),
+            error: None,
+            steps: answer.steps.clone(),
+            metrics: Some(answer.metrics.clone()),
+            notes: AnswerNotes {
+                cut_off: answer.cut_off,
+                turns_left_out: answer.turns_left_out as i64,
+            },
+        }
+    }
+
+    /// The stored outcome of an answer that could not be given: `error` in
+    /// plain words, `text` and `steps` what had been shown before it
+    /// stopped (kept for the reader). A cancel before any answer came back
+    /// is stored as cancelled, not failed.
+    pub fn failed(error: String, cancelled: bool, text: &str, steps: &[StepRecord]) -> Self {
+        Self {
+            text: text.to_string(),
+            final_answer: None,
+            status: if cancelled {
+                MessageStatus::Cancelled
+            } else {
+                MessageStatus::Failed
+            },
+            error: Some(error),
+            steps: steps.to_vec(),
+            metrics: None,
+            notes: Default::default(),
+        }
+    }
 }

@@ -107,14 +107,14 @@ pub(crate) fn message(row: &SqliteRow) -> RowResult<Message> {
     })
 }
 
-pub(crate) fn step(row: &SqliteRow) -> RowResult<Step> {
-    Ok(Step {
-        index: row.try_get("step_index")?,
-        drafted_text: row.try_get("drafted_text")?,
-        target_text: row.try_get("target_text")?,
+pub(crate) fn step(row: &SqliteRow) -> RowResult<StepRecord> {
+    Ok(StepRecord {
+        index: get_count(row, "step_index")?,
+        drafted: row.try_get("drafted_text")?,
+        target: row.try_get("target_text")?,
         verdict: get_enum(row, "verdict")?,
         judge_score: get_f64(row, "judge_score")?,
-        kept_text: row.try_get("kept_text")?,
+        text: row.try_get("kept_text")?,
         kept_from: get_enum(row, "kept_from")?,
         draft_ms: get_f64(row, "draft_ms")?,
         target_ms: get_f64(row, "target_ms")?,
@@ -124,34 +124,47 @@ pub(crate) fn step(row: &SqliteRow) -> RowResult<Step> {
 }
 
 pub(crate) fn metrics(row: &SqliteRow) -> RowResult<AnswerMetrics> {
+    let wall_seconds = get_f64(row, "wall_seconds")?.unwrap_or_default();
+    let generated_tokens = get_count(row, "generated_tokens")?;
     Ok(AnswerMetrics {
-        prompt_tokens: row.try_get("prompt_tokens")?,
-        generated_tokens: row.try_get("generated_tokens")?,
-        wall_seconds: get_f64(row, "wall_seconds")?.unwrap_or_default(),
-        prefill_tokens_per_s: get_f64(row, "prefill_tokens_per_s")?,
-        decode_tokens_per_s: get_f64(row, "decode_tokens_per_s")?,
-        time_to_first_token_s: get_f64(row, "time_to_first_token_s")?,
-        drafted_tokens: row.try_get("drafted_tokens")?,
-        accepted_tokens: row.try_get("accepted_tokens")?,
+        prompt_tokens: get_count(row, "prompt_tokens")?,
+        generated_tokens,
+        wall_seconds,
+        prefill_tokens_per_s: get_f64(row, "prefill_tokens_per_s")?.unwrap_or_default(),
+        decode_tokens_per_s: get_f64(row, "decode_tokens_per_s")?.unwrap_or_default(),
+        time_to_first_token_s: get_f64(row, "time_to_first_token_s")?.unwrap_or_default(),
+        // Answers stored before it was kept: worked out the same way.
+        tokens_per_s: get_f64(row, "tokens_per_s")?.unwrap_or_else(|| {
+            if wall_seconds > 0.0 {
+                generated_tokens as f64 / wall_seconds
+            } else {
+                0.0
+            }
+        }),
+        drafted_tokens: get_opt_count(row, "drafted_tokens")?,
+        accepted_tokens: get_opt_count(row, "accepted_tokens")?,
         token_acceptance_rate: get_f64(row, "token_acceptance_rate")?,
         mean_acceptance_length: get_f64(row, "mean_acceptance_length")?,
-        drafted_steps: row.try_get("drafted_steps")?,
-        accepted_steps: row.try_get("accepted_steps")?,
+        drafted_steps: get_opt_count(row, "drafted_steps")?,
+        accepted_steps: get_opt_count(row, "accepted_steps")?,
         step_acceptance_rate: get_f64(row, "step_acceptance_rate")?,
+        step_mean_acceptance_length: get_f64(row, "step_mean_acceptance_length")?,
         per_position_acceptance: get_json(row, "per_position_acceptance")?,
+        forward_passes: get_count(row, "forward_passes")?,
+        mean_batch_size: get_f64(row, "mean_batch_size")?.unwrap_or_default(),
         speedup_estimate: get_f64(row, "speedup_estimate")?,
         speculation_stopped: row.try_get("speculation_stopped")?,
         guard_stopped: row.try_get("guard_stopped")?,
     })
 }
 
-pub(crate) fn installed_model(row: &SqliteRow) -> RowResult<InstalledModel> {
-    Ok(InstalledModel {
-        id: row.try_get("id")?,
-        path: row.try_get("path")?,
-        role: get_enum(row, "role")?,
-        size_bytes: row.try_get("size_bytes")?,
-        sha256: row.try_get("sha256")?,
-        installed_at: get_ts(row, "installed_at")?,
-    })
+/// A count column (never negative; a negative value reads as 0).
+fn get_count(row: &SqliteRow, col: &str) -> RowResult<usize> {
+    Ok(usize::try_from(row.try_get::<i64, _>(col)?).unwrap_or(0))
+}
+
+fn get_opt_count(row: &SqliteRow, col: &str) -> RowResult<Option<usize>> {
+    Ok(row
+        .try_get::<Option<i64>, _>(col)?
+        .map(|n| usize::try_from(n).unwrap_or(0)))
 }

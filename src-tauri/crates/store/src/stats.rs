@@ -31,7 +31,6 @@ pub struct ModelSet<'a> {
     pub judge: Option<&'a str>,
 }
 
-#[cfg(feature = "engine")]
 fn calibration_key(target: &str) -> String {
     format!("plain_speed:{target}")
 }
@@ -147,7 +146,7 @@ pub struct Totals {
 pub struct PositionStat {
     /// 1 = the first position after the verified prefix.
     pub position: i64,
-    pub attempted: i64,
+    pub proposed: i64,
     pub accepted: i64,
     pub rate: Option<f64>,
 }
@@ -325,7 +324,7 @@ impl Store {
         // positions, rather than a lookup per position row.
         let rows = sqlx::query(
             "SELECT p.position + 1 AS position,
-                 sum(p.attempted) AS attempted, sum(p.accepted) AS accepted
+                 sum(p.attempted) AS proposed, sum(p.accepted) AS accepted
              FROM answer_metrics x
              CROSS JOIN answer_positions p ON p.message_id = x.message_id
              JOIN conversations c ON c.id = x.conversation_id
@@ -341,13 +340,13 @@ impl Store {
         .at(&self.path)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            let attempted: i64 = row.try_get("attempted").at(&self.path)?;
+            let proposed: i64 = row.try_get("proposed").at(&self.path)?;
             let accepted: i64 = row.try_get("accepted").at(&self.path)?;
             out.push(PositionStat {
                 position: row.try_get("position").at(&self.path)?,
-                attempted,
+                proposed,
                 accepted,
-                rate: (attempted > 0).then(|| accepted as f64 / attempted as f64),
+                rate: (proposed > 0).then(|| accepted as f64 / proposed as f64),
             });
         }
         Ok(out)
@@ -554,7 +553,6 @@ fn defuse_formula(text: String) -> String {
 }
 
 /// The plain-decoding yardstick of speed-up estimates, kept per target.
-#[cfg(feature = "engine")]
 impl Store {
     /// How fast plain decoding of `target` (a model name) runs on this
     /// computer: the mean prompt and answer rates of its `recent` latest
@@ -565,7 +563,7 @@ impl Store {
         &self,
         target: &str,
         recent: i64,
-    ) -> Result<Option<lookahead_engine::PlainSpeed>> {
+    ) -> Result<Option<lookahead_domain::PlainSpeed>> {
         let row = sqlx::query(
             "SELECT avg(prefill_tokens_per_s) AS prefill, avg(decode_tokens_per_s) AS decode,
                     count(*) AS answers
@@ -583,7 +581,7 @@ impl Store {
         .at(&self.path)?;
         let answers: i64 = row.try_get("answers").at(&self.path)?;
         if answers > 0 {
-            let measured = lookahead_engine::PlainSpeed::new(
+            let measured = lookahead_domain::PlainSpeed::new(
                 get_f64(&row, "prefill").at(&self.path)?.unwrap_or_default(),
                 get_f64(&row, "decode").at(&self.path)?.unwrap_or_default(),
             );
@@ -592,10 +590,10 @@ impl Store {
             }
         }
         Ok(self
-            .get_setting::<lookahead_engine::PlainSpeed>(&calibration_key(target))
+            .get_setting::<lookahead_domain::PlainSpeed>(&calibration_key(target))
             .await?
             .and_then(|p| {
-                lookahead_engine::PlainSpeed::new(p.prefill_tokens_per_s, p.decode_tokens_per_s)
+                lookahead_domain::PlainSpeed::new(p.prefill_tokens_per_s, p.decode_tokens_per_s)
             }))
     }
 
@@ -604,7 +602,7 @@ impl Store {
     pub async fn save_plain_calibration(
         &self,
         target: &str,
-        speed: &lookahead_engine::PlainSpeed,
+        speed: &lookahead_domain::PlainSpeed,
     ) -> Result<()> {
         self.set_setting(&calibration_key(target), speed).await
     }

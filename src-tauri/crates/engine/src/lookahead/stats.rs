@@ -143,13 +143,7 @@ impl LookaheadStats {
             )
             .map(|(&proposed, &accepted)| PositionCount { proposed, accepted })
             .collect();
-        metrics.per_position_step_acceptance = Some(
-            counts
-                .iter()
-                .map(|c| ratio(c.accepted, c.proposed).unwrap_or(0.0))
-                .collect(),
-        );
-        metrics.per_position_step_counts = Some(counts);
+        metrics.per_position_acceptance = Some(counts);
         metrics.guard_stopped = self.guard_stopped;
     }
 

@@ -296,7 +296,7 @@ async fn answer_notes_and_checked_sums_round_trip_both_ways_of_saving() {
     let store = open(&db.path).await;
     let c = store.create_conversation("notes").await.unwrap();
     let mut steps = steps(2, 1);
-    steps[0].arithmetic = vec![ArithmeticNote {
+    steps[0].arithmetic = vec![ArithmeticCheck {
         expression: "13 × 4".into(),
         written: "54".into(),
         exact: "52".into(),

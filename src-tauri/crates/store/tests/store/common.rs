@@ -84,18 +84,18 @@ pub fn sd_start() -> AnswerStart {
 }
 
 /// `n` steps with varied verdicts and every optional field exercised.
-pub fn steps(n: usize, seed: usize) -> Vec<Step> {
+pub fn steps(n: usize, seed: usize) -> Vec<StepRecord> {
     (0..n)
         .map(|i| {
             let verdict =
                 [Verdict::Accepted, Verdict::Rejected, Verdict::TargetOnly][(i + seed) % 3];
-            Step {
-                index: i as i64,
-                drafted_text: (verdict != Verdict::TargetOnly).then(|| format!("draft {seed}/{i}")),
-                target_text: (verdict != Verdict::Accepted).then(|| format!("target {seed}/{i}")),
+            StepRecord {
+                index: i,
+                drafted: (verdict != Verdict::TargetOnly).then(|| format!("draft {seed}/{i}")),
+                target: (verdict != Verdict::Accepted).then(|| format!("target {seed}/{i}")),
                 verdict,
                 judge_score: (verdict != Verdict::TargetOnly).then_some(0.125 * (i % 8) as f64),
-                kept_text: format!("kept {seed}/{i} | with a pipe\nand a newline"),
+                text: format!("kept {seed}/{i} | with a pipe\nand a newline"),
                 kept_from: if verdict == Verdict::Accepted {
                     KeptFrom::Draft
                 } else {
@@ -110,14 +110,15 @@ pub fn steps(n: usize, seed: usize) -> Vec<Step> {
         .collect()
 }
 
-pub fn metrics(drafted: i64, accepted: i64, speedup: Option<f64>) -> AnswerMetrics {
+pub fn metrics(drafted: usize, accepted: usize, speedup: Option<f64>) -> AnswerMetrics {
     AnswerMetrics {
         prompt_tokens: 17,
         generated_tokens: 120 + drafted,
         wall_seconds: 2.5,
-        prefill_tokens_per_s: Some(900.0),
-        decode_tokens_per_s: Some(48.0),
-        time_to_first_token_s: Some(0.2),
+        prefill_tokens_per_s: 900.0,
+        decode_tokens_per_s: 48.0,
+        time_to_first_token_s: 0.2,
+        tokens_per_s: (120 + drafted) as f64 / 2.5,
         drafted_tokens: Some(drafted),
         accepted_tokens: Some(accepted),
         token_acceptance_rate: (drafted > 0).then(|| accepted as f64 / drafted as f64),
@@ -125,16 +126,19 @@ pub fn metrics(drafted: i64, accepted: i64, speedup: Option<f64>) -> AnswerMetri
         drafted_steps: Some(drafted / 4),
         accepted_steps: Some(accepted / 4),
         step_acceptance_rate: (drafted >= 4).then(|| (accepted / 4) as f64 / (drafted / 4) as f64),
+        step_mean_acceptance_length: (drafted >= 4).then(|| 1.0 + (accepted / 4) as f64 / 8.0),
         per_position_acceptance: Some(vec![
             PositionCount {
-                attempted: drafted / 2,
+                proposed: drafted / 2,
                 accepted: accepted / 2,
             },
             PositionCount {
-                attempted: drafted / 4,
+                proposed: drafted / 4,
                 accepted: accepted / 4,
             },
         ]),
+        forward_passes: 60 + drafted / 3,
+        mean_batch_size: 1.5,
         speedup_estimate: speedup,
         speculation_stopped: speedup
             .filter(|s| *s < 1.0)
@@ -143,7 +147,11 @@ pub fn metrics(drafted: i64, accepted: i64, speedup: Option<f64>) -> AnswerMetri
     }
 }
 
-pub fn outcome(text: &str, steps: Vec<Step>, metrics: Option<AnswerMetrics>) -> AnswerOutcome {
+pub fn outcome(
+    text: &str,
+    steps: Vec<StepRecord>,
+    metrics: Option<AnswerMetrics>,
+) -> AnswerOutcome {
     AnswerOutcome {
         text: text.to_owned(),
         final_answer: Some(format!("final: {text}")),

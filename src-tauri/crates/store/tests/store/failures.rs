@@ -232,7 +232,7 @@ async fn a_full_disk_is_reported_and_loses_nothing_already_saved() {
     let big = |i: usize| {
         let mut a = answer(&format!("answer {i} {}", "x".repeat(4000)), 30);
         for s in &mut a.outcome.steps {
-            s.kept_text = "y".repeat(500);
+            s.text = "y".repeat(500);
         }
         a
     };

@@ -310,7 +310,7 @@ async fn exports_defuse_formulas_and_html() {
     let mut a = answer("<script>alert(2)</script> & more", 1);
     a.start.draft_model = Some("=HYPERLINK(\"http://x.example\",\"click\")".into());
     a.start.target_model = Some("@SUM(1+1)".into());
-    a.outcome.steps[0].kept_text = "<b>bold</b> | piped".into();
+    a.outcome.steps[0].text = "<b>bold</b> | piped".into();
     store.save_answer(c.id, a).await.unwrap();
 
     let csv = store

@@ -7,7 +7,6 @@
 mod common;
 
 mod answers;
-mod catalog;
 mod cli;
 mod conversations;
 mod crash;
@@ -16,6 +15,7 @@ mod failures;
 mod hardening;
 mod migrations;
 mod search;
+mod settings;
 mod stats;
 
 // The CLI's history module, compiled here so `cargo test -p lookahead-store`

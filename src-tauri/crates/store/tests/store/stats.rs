@@ -26,22 +26,22 @@ fn fixture() -> Vec<Spec> {
         (Mode::Plain, None, "big"),
     ];
     (0..30)
-        .map(|i: i64| {
-            let (mode, draft, target) = pairs[(i % 3) as usize];
+        .map(|i: usize| {
+            let (mode, draft, target) = pairs[i % 3];
             let plain = mode == Mode::Plain;
             let drafted = 20 + 7 * i;
             let accepted = (drafted * (3 + i % 5)) / 8;
             let positions = vec![
                 PositionCount {
-                    attempted: 10 + i,
+                    proposed: 10 + i,
                     accepted: 8 + i / 2,
                 },
                 PositionCount {
-                    attempted: 10 + i,
+                    proposed: 10 + i,
                     accepted: 5 + i / 3,
                 },
                 PositionCount {
-                    attempted: 4 + i % 4,
+                    proposed: 4 + i % 4,
                     accepted: i % 4,
                 },
             ];
@@ -50,15 +50,20 @@ fn fixture() -> Vec<Spec> {
                 mode,
                 draft,
                 target,
-                judge: if i % 2 == 0 { Some("judge-a") } else { None },
-                gamma: if plain { None } else { Some(2 + 2 * (i % 3)) },
+                judge: if i.is_multiple_of(2) { Some("judge-a") } else { None },
+                gamma: if plain {
+                    None
+                } else {
+                    Some(2 + 2 * (i % 3) as i64)
+                },
                 metrics: AnswerMetrics {
                     prompt_tokens: 10 + i,
                     generated_tokens: 100 + 3 * i,
                     wall_seconds: 1.0 + i as f64 / 4.0,
-                    prefill_tokens_per_s: Some(500.0 + i as f64),
-                    decode_tokens_per_s: Some(20.0 + i as f64),
-                    time_to_first_token_s: Some(0.1),
+                    prefill_tokens_per_s: 500.0 + i as f64,
+                    decode_tokens_per_s: 20.0 + i as f64,
+                    time_to_first_token_s: 0.1,
+                    tokens_per_s: (100 + 3 * i) as f64 / (1.0 + i as f64 / 4.0),
                     drafted_tokens: (!plain).then_some(drafted),
                     accepted_tokens: (!plain).then_some(accepted),
                     token_acceptance_rate: (!plain).then(|| accepted as f64 / drafted as f64),
@@ -66,7 +71,10 @@ fn fixture() -> Vec<Spec> {
                     drafted_steps: (!plain).then_some(5 + i % 6),
                     accepted_steps: (!plain).then_some(i % 5),
                     step_acceptance_rate: None,
+                    step_mean_acceptance_length: None,
                     per_position_acceptance: (!plain).then_some(positions),
+                    forward_passes: 0,
+                    mean_batch_size: 0.0,
                     speedup_estimate: (!plain).then_some(0.8 + (i % 9) as f64 * 0.3),
                     speculation_stopped: None,
                     guard_stopped: false,
@@ -120,11 +128,11 @@ fn expect<'a>(specs: impl IntoIterator<Item = &'a Spec>) -> Expected {
     for s in specs {
         let m = &s.metrics;
         e.answers += 1;
-        e.generated += m.generated_tokens;
-        e.drafted += m.drafted_tokens.unwrap_or(0);
-        e.accepted += m.accepted_tokens.unwrap_or(0);
-        e.drafted_steps += m.drafted_steps.unwrap_or(0);
-        e.accepted_steps += m.accepted_steps.unwrap_or(0);
+        e.generated += m.generated_tokens as i64;
+        e.drafted += m.drafted_tokens.unwrap_or(0) as i64;
+        e.accepted += m.accepted_tokens.unwrap_or(0) as i64;
+        e.drafted_steps += m.drafted_steps.unwrap_or(0) as i64;
+        e.accepted_steps += m.accepted_steps.unwrap_or(0) as i64;
         e.mal.extend(m.mean_acceptance_length);
         e.speedups.extend(m.speedup_estimate);
     }
@@ -193,7 +201,10 @@ async fn totals_and_groupings_match_the_fixture() {
     assert_eq!(t.generated_tokens, e.generated);
     assert_eq!(
         t.prompt_tokens,
-        specs.iter().map(|s| s.metrics.prompt_tokens).sum::<i64>()
+        specs
+            .iter()
+            .map(|s| s.metrics.prompt_tokens as i64)
+            .sum::<i64>()
     );
     assert_eq!(t.drafted_tokens, e.drafted);
     assert_eq!(t.accepted_tokens, e.accepted);
@@ -210,7 +221,7 @@ async fn totals_and_groupings_match_the_fixture() {
     close(t.mean_acceptance_length, mean(&e.mal));
     let decode: Vec<f64> = specs
         .iter()
-        .filter_map(|s| s.metrics.decode_tokens_per_s)
+        .map(|s| s.metrics.decode_tokens_per_s)
         .collect();
     close(t.mean_decode_tokens_per_s, mean(&decode));
 
@@ -370,8 +381,8 @@ async fn per_position_acceptance_is_pooled() {
             if want.len() <= i {
                 want.push((0, 0));
             }
-            want[i].0 += p.attempted;
-            want[i].1 += p.accepted;
+            want[i].0 += p.proposed as i64;
+            want[i].1 += p.accepted as i64;
         }
     }
     let got = store
@@ -381,7 +392,7 @@ async fn per_position_acceptance_is_pooled() {
     assert_eq!(got.len(), want.len());
     for (i, (p, (attempted, accepted))) in got.iter().zip(&want).enumerate() {
         assert_eq!(p.position, i as i64 + 1);
-        assert_eq!((p.attempted, p.accepted), (*attempted, *accepted));
+        assert_eq!((p.proposed, p.accepted), (*attempted, *accepted));
         close(p.rate, ratio(*accepted, *attempted));
     }
 }
@@ -565,7 +576,10 @@ async fn speed_by_mode_pools_the_latest_complete_answers_of_the_same_models() {
                 let total = v.len() as i64;
                 v.sort_by(|a, b| b.1.at.cmp(&a.1.at).then(b.0.cmp(&a.0)));
                 v.truncate(recent);
-                let tokens: i64 = v.iter().map(|(_, s)| s.metrics.generated_tokens).sum();
+                let tokens: i64 = v
+                    .iter()
+                    .map(|(_, s)| s.metrics.generated_tokens as i64)
+                    .sum();
                 let secs: f64 = v.iter().map(|(_, s)| s.metrics.wall_seconds).sum();
                 let speedups: Vec<f64> = v
                     .iter()
@@ -638,14 +652,13 @@ async fn speed_by_mode_pools_the_latest_complete_answers_of_the_same_models() {
     assert!(store.speed_by_mode(&models, 3).await.unwrap().is_empty());
 }
 
-#[cfg(feature = "engine")]
 #[tokio::test]
 async fn plain_speed_comes_from_recent_plain_answers_else_the_calibration() {
     let db = temp_db();
     let store = open(&db.path).await;
     assert_eq!(store.plain_speed("big", 5).await.unwrap(), None);
 
-    let calibrated = lookahead_engine::PlainSpeed::new(40.0, 9.0).unwrap();
+    let calibrated = PlainSpeed::new(40.0, 9.0).unwrap();
     store
         .save_plain_calibration("big", &calibrated)
         .await
@@ -661,7 +674,7 @@ async fn plain_speed_comes_from_recent_plain_answers_else_the_calibration() {
     let c = store.create_conversation("cancelled").await.unwrap();
     let mut stopped = outcome("stopped", vec![], Some(metrics(0, 0, None)));
     stopped.status = MessageStatus::Cancelled;
-    stopped.metrics.as_mut().unwrap().decode_tokens_per_s = Some(1e6);
+    stopped.metrics.as_mut().unwrap().decode_tokens_per_s = 1e6;
     store
         .save_answer(
             c.id,
@@ -688,8 +701,8 @@ async fn plain_speed_comes_from_recent_plain_answers_else_the_calibration() {
         .await
         .unwrap()
         .expect("measured");
-    let prefill = mean(&|m| m.prefill_tokens_per_s.unwrap());
-    let decode = mean(&|m| m.decode_tokens_per_s.unwrap());
+    let prefill = mean(&|m| m.prefill_tokens_per_s);
+    let decode = mean(&|m| m.decode_tokens_per_s);
     assert!((got.prefill_tokens_per_s - prefill).abs() < 1e-9, "{got:?}");
     assert!((got.decode_tokens_per_s - decode).abs() < 1e-9, "{got:?}");
     assert_ne!(got, calibrated);

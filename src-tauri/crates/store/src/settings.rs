@@ -1,4 +1,4 @@
-//! Installed models and key/value settings.
+//! Key/value settings, each a JSON value.
 
 use std::collections::BTreeMap;
 
@@ -7,61 +7,9 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::error::{Result, SqlxResultExt, StoreError};
-use crate::model::{InstalledModel, ModelRole, NewModel};
-use crate::{now, rows, ts, Store};
+use crate::{now, ts, Store};
 
 impl Store {
-    /// Records an installed model file, or updates size and checksum when
-    /// the same path is already known in that role.
-    pub async fn upsert_model(&self, model: &NewModel) -> Result<InstalledModel> {
-        let row = sqlx::query(
-            "INSERT INTO installed_models (path, role, size_bytes, sha256, installed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (path, role) DO UPDATE
-                 SET size_bytes = excluded.size_bytes, sha256 = excluded.sha256,
-                     installed_at = excluded.installed_at
-             RETURNING id, path, role, size_bytes, sha256, installed_at",
-        )
-        .bind(&model.path)
-        .bind(model.role.as_str())
-        .bind(model.size_bytes)
-        .bind(model.sha256.as_deref())
-        .bind(ts(now()))
-        .fetch_one(&self.pool)
-        .await
-        .at(&self.path)?;
-        rows::installed_model(&row).at(&self.path)
-    }
-
-    /// Installed models, optionally only those in one role, by path.
-    pub async fn list_models(&self, role: Option<ModelRole>) -> Result<Vec<InstalledModel>> {
-        let rows = sqlx::query(
-            "SELECT id, path, role, size_bytes, sha256, installed_at FROM installed_models
-             WHERE ?1 IS NULL OR role = ?1 ORDER BY path, role",
-        )
-        .bind(role.map(ModelRole::as_str))
-        .fetch_all(&self.pool)
-        .await
-        .at(&self.path)?;
-        rows.iter()
-            .map(rows::installed_model)
-            .collect::<std::result::Result<_, _>>()
-            .at(&self.path)
-    }
-
-    /// Forgets an installed model (the file itself is not touched).
-    pub async fn remove_model(&self, id: i64) -> Result<()> {
-        let r = sqlx::query("DELETE FROM installed_models WHERE id = ?1")
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .at(&self.path)?;
-        if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound { what: "model", id });
-        }
-        Ok(())
-    }
-
     /// Reads a setting; `None` when it was never set.
     pub async fn get_setting<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let value: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?1")
