@@ -1,12 +1,14 @@
 use serde::Serialize;
+use ts_rs::TS;
 
 /// What a command rejects with: a stable code for the UI's logic, a message
 /// in plain words to show as is, and technical details for a "details" fold.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 pub struct CommandError {
     pub code: String,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub details: Option<String>,
 }
 

@@ -3,6 +3,7 @@
 //! back through a channel. The engine runs on its own thread.
 
 pub mod commands;
+pub mod contract;
 pub mod error;
 pub mod settings;
 pub mod state;

@@ -1,44 +1,50 @@
 //! The user's settings, as the UI edits them, and how they turn into engine
 //! options.
 
+use lookahead_domain::{JudgeKind, JudgeModel, ModeChoice, ModelsLocation, SdProposer, Theme};
 use lookahead_engine::models::{self, Role};
 use lookahead_engine::server::ServerConfig;
 use lookahead_engine::{
     choose_mode, AskOptions, AutoChoice, EngineConfig, JudgeChoice, Mode, ModeRecord, Sampling,
 };
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::error::{CommandError, CommandResult};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The user's settings. Choices are typed (their words are the domain's
+/// setting enums), so a value the app does not know is refused when it is
+/// read, and ranges are checked in one place, [`Settings::validate`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 #[serde(default)]
 pub struct Settings {
     pub draft_model_path: Option<String>,
     pub target_model_path: Option<String>,
-    /// Which model answers the LLM judge: "draft", "target" or "embedding".
-    pub judge_model: String,
-    /// "auto", "plain", "sd", "lr" or "sd+lr".
-    pub mode: String,
+    /// Which model answers the LLM judge.
+    pub judge_model: JudgeModel,
+    pub mode: ModeChoice,
+    /// Steps drafted ahead, 1..=8.
     pub gamma: usize,
-    /// What guesses the next words in word drafting (sd mode): "ngram"
-    /// (repeats of the text so far) or "draft" (the helper model). Step +
-    /// word drafting always guesses from the text: the helper is busy
-    /// drafting steps.
-    pub sd_proposer: String,
-    /// "llm" or "embed".
-    pub judge_kind: String,
+    /// What guesses the next words in word drafting (sd mode): repeats of
+    /// the text so far or the helper model. Step + word drafting always
+    /// guesses from the text: the helper is busy drafting steps.
+    pub sd_proposer: SdProposer,
+    pub judge_kind: JudgeKind,
+    /// Similarity needed to accept a drafted step, 0.5..=1.0 (embedding judge).
     pub embed_threshold: f64,
+    /// Most tokens in one reasoning step, 10..=1000.
     pub step_token_budget: usize,
+    /// Most tokens in the whole answer, 16..=4096.
     pub max_answer_tokens: usize,
     /// The calculator in the loop: a wrong result the model writes is
     /// replaced by the exact value before it goes on.
     pub calculator: bool,
-    /// "system", "light" or "dark".
-    pub theme: String,
+    pub theme: Theme,
+    /// Multiplier of the base text size, 0.85..=1.5.
     pub font_scale: f64,
-    /// Where the models run: "this_computer" or "server" (an inference
-    /// server on the network: llama.cpp's server, vLLM, mistral.rs).
-    pub models_location: String,
+    /// Where the models run: this computer, or an inference server on the
+    /// network (llama.cpp's server, vLLM, mistral.rs).
+    pub models_location: ModelsLocation,
     /// The server's address, e.g. `http://gpu-box:8000`.
     pub server_url: String,
     /// The main model's name on the server ("" = the first it serves).
@@ -54,6 +60,7 @@ pub struct Settings {
     pub server_key_saved: bool,
     /// The kept key, filled in by the shell for the engine; never sent or stored.
     #[serde(skip)]
+    #[ts(skip)]
     pub server_key_kept: Option<String>,
 }
 
@@ -62,22 +69,22 @@ impl Default for Settings {
         Self {
             draft_model_path: None,
             target_model_path: None,
-            judge_model: "embedding".into(),
-            mode: "auto".into(),
+            judge_model: JudgeModel::Embedding,
+            mode: ModeChoice::Auto,
             gamma: 4,
             // Word drafting runs on the CPU executor, where the helper costs
             // 0.6 of the main model per token: guessing from the text so far
             // won 1.32× plain on ten GSM8K questions, the helper 0.85×
             // (BENCHMARKS.md).
-            sd_proposer: "ngram".into(),
-            judge_kind: "embed".into(),
+            sd_proposer: SdProposer::Ngram,
+            judge_kind: JudgeKind::Embed,
             embed_threshold: 0.95,
             step_token_budget: 100,
             max_answer_tokens: lookahead_engine::DEFAULT_MAX_ANSWER_TOKENS,
             calculator: CALCULATOR_BY_DEFAULT,
-            theme: "system".into(),
+            theme: Theme::System,
             font_scale: 1.0,
-            models_location: "this_computer".into(),
+            models_location: ModelsLocation::ThisComputer,
             server_url: String::new(),
             server_model: String::new(),
             server_draft_model: String::new(),
@@ -113,20 +120,12 @@ impl Settings {
         if !(16..=4096).contains(&self.max_answer_tokens) {
             return invalid("The answer length limit must be between 16 and 4096 tokens.");
         }
-        if self.mode != "auto" && self.mode.parse::<Mode>().is_err() {
-            return invalid("Unknown mode.");
+        if !(0.85..=1.5).contains(&self.font_scale) {
+            return invalid("Text size must be between 85% and 150%.");
         }
-        if !matches!(self.sd_proposer.as_str(), "ngram" | "draft") {
-            return invalid(
-                "Word drafting guesses either from the text so far or with the helper model.",
-            );
-        }
-        if !(0.5..=2.0).contains(&self.font_scale) {
-            return invalid("Text size must be between 50% and 200%.");
-        }
-        match self.models_location.as_str() {
-            "this_computer" => {}
-            "server" => {
+        match self.models_location {
+            ModelsLocation::ThisComputer => {}
+            ModelsLocation::Server => {
                 let url = self.server_url.trim();
                 let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
                 if !scheme_ok || url.len() < 10 || url.chars().any(char::is_whitespace) {
@@ -135,14 +134,13 @@ impl Settings {
                     );
                 }
             }
-            _ => return invalid("The models run either on this computer or on a server."),
         }
         Ok(())
     }
 
     /// The main model's server, when the models run on one.
     pub fn target_server(&self) -> Option<ServerConfig> {
-        (self.models_location == "server").then(|| {
+        (self.models_location == ModelsLocation::Server).then(|| {
             // The key from the environment, unless the app keeps one.
             let mut server = ServerConfig::new(
                 self.server_url.trim(),
@@ -194,12 +192,12 @@ impl Settings {
     /// a mode not yet measured, tried with the slowdown guard at its
     /// strictest ([`lookahead_engine::choose_mode`]).
     pub fn resolved_mode(&self, available: &[Mode], measured: &[ModeRecord]) -> AutoChoice {
-        match self.mode.parse::<Mode>() {
-            Ok(mode) => AutoChoice {
+        match self.mode.mode() {
+            Some(mode) => AutoChoice {
                 mode,
                 exploring: false,
             },
-            Err(_) => choose_mode(available, measured),
+            None => choose_mode(available, measured),
         }
     }
 
@@ -207,8 +205,8 @@ impl Settings {
     /// (The helper model only where the mode uses it: word drafting that
     /// guesses from the text needs none.)
     pub fn engine_config(&self, mode: Mode) -> EngineConfig {
-        let needs_draft =
-            mode.uses_step_speculation() || (mode == Mode::Sd && self.sd_proposer == "draft");
+        let needs_draft = mode.uses_step_speculation()
+            || (mode == Mode::Sd && self.sd_proposer == SdProposer::Draft);
         let draft_server = self.draft_server().filter(|_| needs_draft);
         let local_draft = needs_draft && draft_server.is_none();
         EngineConfig {
@@ -224,7 +222,7 @@ impl Settings {
         if !mode.uses_step_speculation() {
             return None;
         }
-        Some(if self.judge_kind == "llm" {
+        Some(if self.judge_kind == JudgeKind::Llm {
             format!("llm:{}", self.judge_model)
         } else {
             format!("embed@{:.2}", self.embed_threshold)
@@ -240,16 +238,16 @@ impl Settings {
             max_answer_tokens: self.max_answer_tokens,
             step_token_budget: self.step_token_budget,
             gamma: self.gamma,
-            judge: if self.judge_kind == "llm" {
+            judge: if self.judge_kind == JudgeKind::Llm {
                 JudgeChoice::Llm {
-                    on_target: self.judge_model == "target",
+                    on_target: self.judge_model == JudgeModel::Target,
                 }
             } else {
                 JudgeChoice::Embed {
                     threshold: self.embed_threshold,
                 }
             },
-            sd_with_draft: self.sd_proposer == "draft",
+            sd_with_draft: self.sd_proposer == SdProposer::Draft,
             correct_arithmetic: self.calculator,
             ..AskOptions::default()
         }
@@ -262,7 +260,7 @@ mod tests {
 
     fn auto() -> Settings {
         Settings {
-            mode: "auto".into(),
+            mode: ModeChoice::Auto,
             ..Settings::default()
         }
     }
@@ -282,22 +280,21 @@ mod tests {
         assert!(s.validate().is_ok());
         assert!(!s.ask_options(chosen(Mode::Sd)).sd_with_draft);
         let helper = Settings {
-            sd_proposer: "draft".into(),
+            sd_proposer: SdProposer::Draft,
             ..Settings::default()
         };
         assert!(helper.ask_options(chosen(Mode::Sd)).sd_with_draft);
-        let bad = Settings {
-            sd_proposer: "tea leaves".into(),
-            ..Settings::default()
-        };
-        let err = bad.validate().expect_err("an unknown proposer is refused");
-        assert!(err.message.contains("helper model"), "{}", err.message);
+        let mut bad = serde_json::to_value(Settings::default()).expect("settings serialise");
+        bad["sd_proposer"] = "tea leaves".into();
+        let err =
+            serde_json::from_value::<Settings>(bad).expect_err("an unknown proposer is refused");
+        assert!(err.to_string().contains("unknown variant"), "{err}");
     }
 
     #[test]
     fn a_chosen_mode_is_kept_whatever_was_measured() {
         let s = Settings {
-            mode: "lr".into(),
+            mode: ModeChoice::Lr,
             ..Settings::default()
         };
         let plain_fastest = [ModeRecord {

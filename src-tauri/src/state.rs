@@ -85,12 +85,16 @@ impl AppState {
 
     pub async fn settings(&self) -> CommandResult<Settings> {
         let store = self.store().await?;
-        Ok(self.with_server_key(
-            store
-                .get_setting::<Settings>(SETTINGS_KEY)
-                .await?
-                .unwrap_or_default(),
-        ))
+        // Settings a later version wrote (a choice this one does not know)
+        // give way to the defaults rather than lock the user out.
+        let saved = match store.get_setting::<Settings>(SETTINGS_KEY).await {
+            Err(lookahead_store::StoreError::Json(e)) => {
+                eprintln!("lookahead: saved settings unreadable, using the defaults: {e}");
+                None
+            }
+            other => other?,
+        };
+        Ok(self.with_server_key(saved.unwrap_or_default()))
     }
 
     /// Where the server's API key is kept: its own file, readable by this

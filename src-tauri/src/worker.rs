@@ -19,12 +19,13 @@ type PrepareSink = Box<dyn FnMut(PrepareEvent) + Send>;
 
 /// Where getting the models ready has got to, for "Getting the models
 /// ready…" in the app.
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PrepareEvent {
     /// Loading one model file (`index` of `count`, from 1).
     Loading {
         model: String,
+        #[ts(type = "ModelRole")]
         role: String,
         index: usize,
         count: usize,

@@ -63,6 +63,19 @@ fn settings_round_trip_and_bad_values_are_refused_in_words() {
     let again = call(&app, "settings_get", json!({})).expect("settings_get");
     assert_eq!(again["theme"], "dark");
 
+    // A choice the app does not know never reaches the store: the typed
+    // settings refuse it when the page's JSON is read.
+    let mut unknown = defaults.clone();
+    unknown["judge_kind"] = json!("tea leaves");
+    unknown["gamma"] = json!(2);
+    let err = call(&app, "settings_set", json!({ "settings": unknown })).expect_err("tea leaves");
+    assert!(err.to_string().contains("tea leaves"), "{err}");
+    let kept = call(&app, "settings_get", json!({})).expect("settings_get");
+    assert_eq!(
+        (kept["judge_kind"].clone(), kept["gamma"].clone()),
+        (json!("embed"), json!(6))
+    );
+
     let mut bad = defaults;
     bad["gamma"] = json!(40);
     let err = call(&app, "settings_set", json!({ "settings": bad })).expect_err("gamma 40");

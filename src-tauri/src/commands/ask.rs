@@ -8,6 +8,7 @@ use lookahead_engine::{
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::State;
+use ts_rs::TS;
 
 use crate::error::{CommandError, CommandResult};
 use crate::settings::Settings;
@@ -17,7 +18,7 @@ use crate::worker::PrepareEvent;
 use lookahead_store::AnswerOutcome;
 
 /// Streamed to the UI while an answer is written.
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AskEvent {
     Started {
@@ -27,6 +28,7 @@ pub enum AskEvent {
     /// The models are being loaded before the answer starts.
     Loading {
         model: String,
+        #[ts(type = "ModelRole")]
         role: String,
         index: usize,
         count: usize,
@@ -49,7 +51,7 @@ pub enum AskEvent {
     },
 }
 
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, TS)]
 pub struct AskResult {
     pub conversation_id: i64,
     pub message_id: i64,
@@ -84,11 +86,11 @@ fn available_modes(settings: &Settings) -> Vec<Mode> {
     let mut modes = vec![Mode::Plain];
     let on_server = settings.target_server().is_some();
     let draft = settings.draft_server().is_some() || settings.draft_path().exists();
-    if !on_server && (draft || settings.sd_proposer == "ngram") {
+    if !on_server && (draft || settings.sd_proposer == lookahead_domain::SdProposer::Ngram) {
         modes.push(Mode::Sd);
     }
     if draft {
-        let judge_ready = settings.judge_kind == "llm"
+        let judge_ready = settings.judge_kind == lookahead_domain::JudgeKind::Llm
             || lookahead_engine::models::path_for_role(lookahead_engine::models::Role::Embedding)
                 .exists();
         if judge_ready {
@@ -107,7 +109,7 @@ async fn measured_modes(
     store: &lookahead_store::Store,
     settings: &Settings,
 ) -> CommandResult<Vec<ModeRecord>> {
-    if settings.mode != "auto" {
+    if settings.mode != lookahead_domain::ModeChoice::Auto {
         return Ok(Vec::new());
     }
     let name = |p: &std::path::Path| lookahead_engine::gguf_info::model_name(p);

@@ -11,8 +11,9 @@ use crate::commands::files::{self, Dialog};
 
 use crate::error::{CommandError, CommandResult};
 
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, ts_rs::TS)]
 pub struct ModelInfo {
+    #[ts(type = "ModelRole")]
     pub role: String,
     pub name: String,
     pub path: Option<String>,
@@ -21,7 +22,7 @@ pub struct ModelInfo {
     pub verified: bool,
 }
 
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, ts_rs::TS)]
 pub struct ModelsStatus {
     /// A question can be answered: the target model is there.
     pub ready: bool,
@@ -125,7 +126,7 @@ pub async fn import_file(path: PathBuf, role: Role) -> CommandResult<ModelsStatu
 }
 
 /// What a folder import found.
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, ts_rs::TS)]
 pub struct FolderImport {
     /// The friendly names of the models installed from the folder.
     pub added: Vec<String>,

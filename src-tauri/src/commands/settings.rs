@@ -30,7 +30,7 @@ pub async fn settings_set(
 }
 
 /// What "Test connection" found on the server.
-#[derive(serde::Serialize, Clone, Debug)]
+#[derive(serde::Serialize, Clone, Debug, ts_rs::TS)]
 pub struct ServerTest {
     /// The main model's name on the server.
     pub model: String,
@@ -50,7 +50,7 @@ pub async fn server_test(
 ) -> CommandResult<ServerTest> {
     let typed = settings.server_key.trim().to_string();
     let mut settings = state.with_server_key(Settings {
-        models_location: "server".into(),
+        models_location: lookahead_domain::ModelsLocation::Server,
         ..settings
     });
     settings.validate()?;

@@ -6,7 +6,7 @@ use tauri::State;
 use crate::error::{CommandError, CommandResult};
 use crate::state::AppState;
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ts_rs::TS)]
 pub struct TotalsView {
     pub answers: i64,
     pub generated_tokens: i64,
@@ -15,7 +15,7 @@ pub struct TotalsView {
     pub token_acceptance_rate: Option<f64>,
 }
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ts_rs::TS)]
 pub struct DayView {
     pub day: String,
     pub answers: i64,
@@ -24,7 +24,7 @@ pub struct DayView {
     pub mean_speedup: Option<f64>,
 }
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ts_rs::TS)]
 pub struct PositionView {
     pub position: i64,
     pub proposed: i64,
@@ -32,14 +32,14 @@ pub struct PositionView {
     pub rate: Option<f64>,
 }
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ts_rs::TS)]
 pub struct BucketView {
     pub bucket_start: f64,
     pub bucket_end: f64,
     pub count: i64,
 }
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ts_rs::TS)]
 pub struct ConfigView {
     pub draft_model: Option<String>,
     pub target_model: Option<String>,
@@ -51,7 +51,7 @@ pub struct ConfigView {
     pub mean_speedup: Option<f64>,
 }
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ts_rs::TS)]
 pub struct StatsView {
     pub totals: TotalsView,
     pub over_time: Vec<DayView>,

@@ -16,6 +16,7 @@ import type {
   IpcError,
   Message,
   Metrics,
+  Mode,
   ModelRole,
   ModelsStatus,
   Settings,
@@ -247,7 +248,7 @@ const XSS: Script = {
   final: `Answer: ${XSS_PAYLOAD}`,
 };
 
-function metricsFor(mode: Settings["mode"], steps: StepRecord[], wall: number): Metrics {
+function metricsFor(mode: Mode, steps: StepRecord[], wall: number): Metrics {
   const plain = mode === "plain";
   const drafted = steps.filter((s) => s.verdict !== "target_only").length;
   const accepted = steps.filter((s) => s.verdict === "accepted").length;
@@ -260,6 +261,7 @@ function metricsFor(mode: Settings["mode"], steps: StepRecord[], wall: number): 
     prefill_tokens_per_s: 410.5,
     decode_tokens_per_s: plain ? 12.3 : 22.1,
     time_to_first_token_s: 0.42,
+    tokens_per_s: generated / wall,
     drafted_tokens: plain ? null : 120,
     accepted_tokens: plain ? null : 98,
     token_acceptance_rate: plain ? null : 98 / 120,
@@ -267,7 +269,17 @@ function metricsFor(mode: Settings["mode"], steps: StepRecord[], wall: number): 
     drafted_steps: plain ? null : drafted,
     accepted_steps: plain ? null : accepted,
     step_acceptance_rate: plain ? null : drafted ? accepted / drafted : null,
-    per_position_step_acceptance: plain ? null : [0.9, 0.8, 0.6, 0.5],
+    step_mean_acceptance_length: plain ? null : 1 + accepted / Math.max(1, drafted),
+    per_position_acceptance: plain
+      ? null
+      : [
+          { proposed: 10, accepted: 9 },
+          { proposed: 10, accepted: 8 },
+          { proposed: 10, accepted: 6 },
+          { proposed: 10, accepted: 5 },
+        ],
+    forward_passes: generated,
+    mean_batch_size: plain ? 1 : 2.4,
     // Every mode is compared with this computer's usual plain speed, as the real shell does.
     speedup_estimate: cfg.noUsualSpeed ? null : plain ? 1.02 : cfg.speculationStopped ? 0.7 : 1.8,
     speculation_stopped: plain ? null : (cfg.speculationStopped ?? null),
@@ -332,7 +344,8 @@ function userMessage(text: string, at: Date): Message {
     role: "user",
     text,
     final_answer: null,
-    mode: settings.mode,
+    // The shell records no mode for a question and sends it as plain.
+    mode: "plain",
     status: "complete",
     error: null,
     created_at: iso(at),

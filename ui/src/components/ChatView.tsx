@@ -415,7 +415,8 @@ function withLocal(conv: Conversation | null, cid: ConversationId | null, l: Liv
     role: "user",
     text: l.question,
     final_answer: null,
-    mode: "auto",
+    // As the shell records a question (it has no mode of its own).
+    mode: "plain",
     status: "complete",
     error: null,
     created_at: now,

@@ -3,7 +3,7 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import * as ipc from "../api/ipc";
-import type { IpcError, JudgeKind, Mode, ModelsLocation, ModelsStatus, SdProposer, ServerTest, Settings, Theme } from "../api/types";
+import type { IpcError, JudgeKind, ModeChoice, ModelsLocation, ModelsStatus, SdProposer, ServerTest, Settings, Theme } from "../api/types";
 import { bytes } from "../lib/format";
 import { applyFontScale, applyTheme } from "../lib/theme";
 import { ErrorBox } from "./ErrorBox";
@@ -12,7 +12,7 @@ import { Icon } from "./Icon";
 import { MOD } from "./Sidebar";
 import { showToast } from "./Toasts";
 
-const MODES: Array<{ value: Mode; label: string; help: string }> = [
+const MODES: Array<{ value: ModeChoice; label: string; help: string }> = [
   { value: "auto", label: "Automatic (recommended)", help: "Lookahead tries each way of answering on your computer a couple of times, then keeps the fastest." },
   { value: "plain", label: "Plain", help: "No speed-up: only the main model writes. Useful for comparing." },
   { value: "sd", label: "Word drafting", help: "Likely next words are guessed ahead and the main model checks them all at once; the answer stays the main model’s own." },

@@ -1,6 +1,6 @@
 // Plain-language formatting shared by the screens.
 
-import type { Message, Mode, PrepareEvent, Stage, StepRecord, Verdict } from "../api/types";
+import type { Message, ModeChoice, PrepareEvent, Stage, StepRecord, Verdict } from "../api/types";
 
 export function pct(rate: number | null | undefined, digits = 0): string {
   if (rate == null || !Number.isFinite(rate)) return "–";
@@ -89,7 +89,7 @@ export function isoDay(d: Date): string {
   return `${d.getFullYear()}-${m}-${day}`;
 }
 
-export const MODE_LABEL: Record<Mode, string> = {
+export const MODE_LABEL: Record<ModeChoice, string> = {
   auto: "Automatic",
   plain: "Plain",
   sd: "Word drafting",

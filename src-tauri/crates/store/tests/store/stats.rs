@@ -50,7 +50,11 @@ fn fixture() -> Vec<Spec> {
                 mode,
                 draft,
                 target,
-                judge: if i.is_multiple_of(2) { Some("judge-a") } else { None },
+                judge: if i.is_multiple_of(2) {
+                    Some("judge-a")
+                } else {
+                    None
+                },
                 gamma: if plain {
                     None
                 } else {
