@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/var/tmp/lookahead/bench}"
 mkdir -p "$OUT"
-cargo build -p lookahead-cli -p lookahead-engine --examples --bins
+cargo build -p lookahead-cli -p lookahead-engine -p lookahead-executor --examples --bins
 BIN="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug"
 
 bash scripts/llama-bench.sh | tee "$OUT/llama.txt"

@@ -20,7 +20,7 @@ pub use state::AppState;
 /// The app's data folder: `LOOKAHEAD_DATA_DIR`, else the engine's per-user
 /// default (the same one the CLI uses, so both see one history).
 pub fn data_dir() -> PathBuf {
-    lookahead_engine::models::data_dir()
+    lookahead_models::data_dir()
 }
 
 /// Registers plugins and commands. Shared by the real app and the tests on

@@ -2,11 +2,11 @@
 //! options.
 
 use lookahead_domain::{JudgeKind, JudgeModel, ModeChoice, ModelsLocation, SdProposer, Theme};
-use lookahead_engine::models::{self, Role};
-use lookahead_engine::server::ServerConfig;
+use lookahead_engine::ServerConfig;
 use lookahead_engine::{
     choose_mode, AskOptions, AutoChoice, EngineConfig, JudgeChoice, Mode, ModeRecord, Sampling,
 };
+use lookahead_models::{self as models, Role};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -213,6 +213,7 @@ impl Settings {
             target_server: self.target_server(),
             draft_server,
             ..EngineConfig::new(self.target_path(), local_draft.then(|| self.draft_path()))
+                .with_embedding(models::path_for_role(Role::Embedding))
         }
     }
 

@@ -267,7 +267,7 @@ mod tests {
     /// a server must not keep answering with the file loaded here.
     #[test]
     fn a_model_on_a_server_is_not_served_by_the_file_loaded_here() {
-        use lookahead_engine::server::ServerConfig;
+        use lookahead_engine::ServerConfig;
         let local = EngineConfig::new("/models/target.gguf".into(), None);
         let server = |model: &str| ServerConfig {
             url: "http://gpu-box:8000".into(),

@@ -144,7 +144,7 @@ fn models_status_lists_each_role() {
     // The file comes from the shell's own dialog; what it then checks:
     let err = tauri::async_runtime::block_on(lookahead_app::commands::models::import_file(
         "/nonexistent/x.gguf".into(),
-        lookahead_engine::models::Role::Target,
+        lookahead_models::Role::Target,
     ))
     .expect_err("missing file");
     assert_eq!(err.code, "model_missing");
@@ -174,7 +174,7 @@ fn a_folder_without_models_says_what_it_should_hold() {
 /// compares with the usual, and the dashboard's average is a number.
 #[test]
 fn engine_prepare_times_the_model_once_and_every_answer_gets_a_verdict() {
-    use lookahead_engine::models::{fetched, Role};
+    use lookahead_models::{fetched, Role};
     let tiny = fetched(Role::Tiny).unwrap_or_else(|e| panic!("{e}"));
     let app = app();
     let mut settings = call(&app, "settings_get", json!({})).expect("settings_get");
@@ -239,7 +239,7 @@ fn engine_prepare_times_the_model_once_and_every_answer_gets_a_verdict() {
 /// saved about once a second, so a crash keeps it.
 #[test]
 fn streamed_text_is_saved_while_the_answer_is_written() {
-    use lookahead_engine::models::{fetched, Role};
+    use lookahead_models::{fetched, Role};
     let tiny = fetched(Role::Tiny).unwrap_or_else(|e| panic!("{e}"));
     let app = app();
     let db = app._data.path().join("history.sqlite");

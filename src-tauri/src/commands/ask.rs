@@ -91,8 +91,7 @@ fn available_modes(settings: &Settings) -> Vec<Mode> {
     }
     if draft {
         let judge_ready = settings.judge_kind == lookahead_domain::JudgeKind::Llm
-            || lookahead_engine::models::path_for_role(lookahead_engine::models::Role::Embedding)
-                .exists();
+            || lookahead_models::path_for_role(lookahead_models::Role::Embedding).exists();
         if judge_ready {
             modes.push(Mode::Lr);
             if !on_server {

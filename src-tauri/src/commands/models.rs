@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
-use lookahead_engine::models::{self, FetchProgress, InstalledModel, Role};
 use lookahead_engine::CancelFlag;
+use lookahead_models::{self as models, FetchProgress, InstalledModel, Role};
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime};

@@ -58,7 +58,7 @@ pub async fn server_test(
         settings.server_key_kept = Some(typed);
     }
     tokio::task::spawn_blocking(move || {
-        use lookahead_engine::server::ServerGenerator;
+        use lookahead_engine::ServerGenerator;
         use lookahead_engine::StepGenerator;
         let target = settings.target_server().ok_or_else(|| {
             crate::error::CommandError::new("invalid_settings", "No server is set.")

@@ -3,12 +3,12 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use lookahead_engine::models::Role;
-use lookahead_engine::server::ServerConfig;
+use lookahead_engine::ServerConfig;
 use lookahead_engine::{
     Answer, AnswerEvent, AskOptions, Backend, CancelFlag, ChatTurn, Engine, EngineConfig,
     JudgeChoice, Mode, PromptStyle, Sampling, DEFAULT_MAX_ANSWER_TOKENS,
 };
+use lookahead_models::Role;
 use lookahead_store::AnswerOutcome;
 
 #[derive(Args, Clone)]
@@ -206,6 +206,7 @@ pub fn engine_config(models: &ModelArgs, mode: Mode) -> Result<EngineConfig> {
         target_server,
         draft_server: draft_server.filter(|_| mode != Mode::Plain),
         ..EngineConfig::new(target, draft)
+            .with_embedding(lookahead_models::path_for_role(Role::Embedding))
     })
 }
 

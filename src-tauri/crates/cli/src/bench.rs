@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use lookahead_engine::prompt::same_number;
+use lookahead_engine::parts::same_number;
 use lookahead_engine::{
     choose_mode, Answer, AskOptions, CancelFlag, Engine, EngineConfig, Mode, ModeRecord,
     DEFAULT_MAX_ANSWER_TOKENS,
@@ -379,7 +379,7 @@ struct Written {
 /// blank lines (with their sums checked), the marked answer or the
 /// concluding paragraph.
 fn as_answer(written: &Written, question: &str) -> Answer {
-    use lookahead_engine::{prompt, AnswerMetrics, AnswerStatus, StepRecord};
+    use lookahead_engine::{parts, AnswerMetrics, AnswerStatus, StepRecord};
     let steps = written
         .text
         .split("\n\n")
@@ -387,7 +387,7 @@ fn as_answer(written: &Written, question: &str) -> Answer {
         .enumerate()
         .map(|(i, s)| {
             let mut step = StepRecord::target_only(i, s.to_string(), 0.0);
-            step.arithmetic = lookahead_engine::arith::find(s)
+            step.arithmetic = lookahead_engine::parts::find_sums(s)
                 .into_iter()
                 .map(|f| f.check)
                 .collect();
@@ -397,9 +397,9 @@ fn as_answer(written: &Written, question: &str) -> Answer {
     Answer {
         question: question.to_string(),
         final_answer: if written.cut_off {
-            prompt::marked_answer(&written.text)
+            parts::marked_answer(&written.text)
         } else {
-            prompt::extract_final_answer(&written.text)
+            parts::extract_final_answer(&written.text)
         },
         cut_off: written.cut_off,
         turns_left_out: 0,

@@ -3,8 +3,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
-use lookahead_engine::models::{self, FetchStage, Role};
 use lookahead_engine::CancelFlag;
+use lookahead_models::{self as models, FetchStage, Role};
 
 #[derive(Subcommand)]
 pub enum ModelsCommand {

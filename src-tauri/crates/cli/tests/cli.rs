@@ -7,7 +7,7 @@ mod llama_server;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use lookahead_engine::models::{self, Role};
+use lookahead_models::{self as models, Role};
 
 fn tiny() -> PathBuf {
     models::fetched(Role::Tiny).unwrap_or_else(|e| panic!("{e}"))

@@ -19,9 +19,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lookahead_engine::mistral::completion_request;
-use lookahead_engine::speculative::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
-use lookahead_engine::ExecutorGenerator;
+use lookahead_engine::parts::completion_request;
+use lookahead_engine::parts::ExecutorGenerator;
+use lookahead_engine::parts::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
 use lookahead_engine::{CancelFlag, Sampling, StepGenerator, StepRequest};
 use lookahead_executor::argmax;
 use lookahead_executor::{BatchItem, Executor, ExecutorOptions, KvSequence, LogitsWanted};
@@ -47,7 +47,7 @@ struct Args {
 
 fn parse_args() -> Args {
     let mut a = Args {
-        models: lookahead_engine::models::models_dir(),
+        models: lookahead_models::models_dir(),
         target: "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf".into(),
         draft: "qwen2.5-coder-0.5b-instruct-awq-q4_k_m.gguf".into(),
         smol: "SmolLM2-135M-Instruct.Q4_1.gguf".into(),
@@ -362,7 +362,7 @@ fn sd_section(args: &Args) {
     let draft = Arc::new(
         Executor::load(path_of(args, &args.draft), ExecutorOptions::default()).expect("draft"),
     );
-    let prompt = lookahead_engine::prompt::chat_prompt(QUESTION);
+    let prompt = lookahead_engine::parts::chat_prompt(QUESTION);
     // Warm both prefix caches so every run below measures decoding only.
     let warm = |e: &Arc<Executor>| {
         let mut g = ExecutorGenerator::new(e.clone());

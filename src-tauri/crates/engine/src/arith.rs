@@ -35,6 +35,7 @@ pub fn find(text: &str) -> Vec<Found> {
 }
 
 /// The sums in `text` whose written result is wrong.
+#[cfg(test)]
 pub fn wrong(text: &str) -> Vec<Found> {
     find(text)
         .into_iter()

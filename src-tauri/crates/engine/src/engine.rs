@@ -23,7 +23,6 @@ use crate::lookahead::{
     SchedulerEvent,
 };
 use crate::mistral::MistralGenerator;
-use crate::models;
 use crate::prompt::{self, PromptStyle};
 use crate::server::{ServerConfig, ServerGenerator};
 use crate::speculative::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
@@ -70,6 +69,10 @@ pub struct EngineConfig {
     /// The draft on an inference server instead of `draft`.
     #[serde(default)]
     pub draft_server: Option<ServerConfig>,
+    /// The sentence-embedding model's folder, for the embedding judge
+    /// (read when that judge is first used).
+    #[serde(default)]
+    pub embedding: Option<PathBuf>,
 }
 
 impl EngineConfig {
@@ -80,6 +83,15 @@ impl EngineConfig {
             backend: Backend::Auto,
             target_server: None,
             draft_server: None,
+            embedding: None,
+        }
+    }
+
+    /// The same with the embedding judge's model folder.
+    pub fn with_embedding(self, embedding: impl Into<PathBuf>) -> Self {
+        Self {
+            embedding: Some(embedding.into()),
+            ..self
         }
     }
 
@@ -359,6 +371,8 @@ pub struct Engine {
     target_name: String,
     draft_name: Option<String>,
     embedding: Option<EmbeddingJudge>,
+    /// Where the embedding judge's model is, when one was given.
+    embedding_dir: Option<PathBuf>,
     /// The target's chat template (both models read the same text).
     chat: ChatTemplate,
     /// Plain decoding speed of this target on this computer: the
@@ -404,6 +418,7 @@ impl Engine {
             target_name,
             draft_name,
             embedding: None,
+            embedding_dir: config.embedding.clone(),
             plain_speed: None,
             speculation_lost_last_time: false,
         })
@@ -567,8 +582,14 @@ impl Engine {
             JudgeChoice::Exact => Box::new(ExactJudge::new()),
             JudgeChoice::Embed { threshold } => {
                 if self.embedding.is_none() {
-                    let dir = models::path_for_role(models::Role::Embedding);
-                    self.embedding = Some(EmbeddingJudge::load(&dir, *threshold)?);
+                    let dir =
+                        self.embedding_dir
+                            .as_ref()
+                            .ok_or_else(|| EngineError::ModelMissing {
+                                role: "embedding".into(),
+                                path: PathBuf::from("(none given)"),
+                            })?;
+                    self.embedding = Some(EmbeddingJudge::load(dir, *threshold)?);
                 }
                 let judge = self
                     .embedding

@@ -39,7 +39,7 @@ fn tls() -> Arc<rustls::ClientConfig> {
 }
 
 /// An HTTP agent with these timeouts and the TLS above.
-pub(crate) fn agent(connect: Duration, read: Duration) -> ureq::Agent {
+pub fn agent(connect: Duration, read: Duration) -> ureq::Agent {
     ureq::AgentBuilder::new()
         .timeout_connect(connect)
         .timeout_read(read)

@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::chat::{ChatTemplate, ChatTurn, Speaker};
-use crate::generate::STEP_DELIMITER;
 
 /// The one-shot prompt of the first releases: one short sentence per step.
 /// Kept to compare against (it measured 10/30 on GSM8K against 17/30 for
@@ -132,26 +131,6 @@ pub fn strip_end_marker(text: &str) -> (&str, bool) {
         .filter_map(|m| text.find(m))
         .min()
         .map_or((text, false), |at| (&text[..at], true))
-}
-
-/// Splits an answer into steps at blank lines, keeping each delimiter with
-/// its step so the pieces join back to the text.
-pub fn split_steps(text: &str) -> Vec<String> {
-    let mut steps = Vec::new();
-    let mut rest = text;
-    while let Some(at) = rest.find(STEP_DELIMITER) {
-        let mut end = at + STEP_DELIMITER.len();
-        // Swallow further newlines so "\n\n\n" does not make an empty step.
-        while rest[end..].starts_with('\n') {
-            end += 1;
-        }
-        steps.push(rest[..end].to_string());
-        rest = &rest[end..];
-    }
-    if !rest.is_empty() {
-        steps.push(rest.to_string());
-    }
-    steps
 }
 
 /// Finds the final answer, in order of how explicitly the model marked it:
@@ -341,15 +320,6 @@ pub fn same_number(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn steps_join_back_to_the_text() {
-        let text = "First, 2+2=4.\n\nThen 4*3=12.\n\n\nFinal answer: 12";
-        let steps = split_steps(text);
-        assert_eq!(steps.len(), 3);
-        assert_eq!(steps.concat(), text);
-        assert_eq!(steps[1], "Then 4*3=12.\n\n\n");
-    }
 
     #[test]
     fn final_answer_prefers_the_marked_line() {

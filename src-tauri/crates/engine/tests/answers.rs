@@ -4,9 +4,9 @@
 //! prompt, default options; the model is fetched by the test setup
 //! (`lookahead models fetch`) and a missing model fails the test.
 
-use lookahead_engine::models::{self, Role};
-use lookahead_engine::prompt::same_number;
+use lookahead_engine::parts::same_number;
 use lookahead_engine::{Answer, AskOptions, CancelFlag, ChatTurn, Engine, EngineConfig, Mode};
+use lookahead_models::{self as models, Role};
 
 /// The app's example questions with their answers (one list for the UI and
 /// this test).

@@ -3,9 +3,9 @@
 //! wrong result is replaced and the model goes on from the corrected text.
 //! No model files needed.
 
-use lookahead_engine::judge::ExactJudge;
-use lookahead_engine::lookahead::testing::ScriptedGenerator;
-use lookahead_engine::lookahead::{
+use lookahead_engine::parts::ExactJudge;
+use lookahead_engine::parts::ScriptedGenerator;
+use lookahead_engine::parts::{
     run_lookahead, run_plain_steps, LookaheadEnd, LookaheadModels, LookaheadSettings,
     SchedulerEvent,
 };
@@ -44,7 +44,7 @@ fn plain(
     target: &mut ScriptedGenerator,
     settings: &LookaheadSettings,
 ) -> (
-    lookahead_engine::lookahead::LookaheadOutcome,
+    lookahead_engine::parts::LookaheadOutcome,
     Vec<SchedulerEvent>,
 ) {
     let mut events = Vec::new();

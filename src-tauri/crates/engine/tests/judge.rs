@@ -5,21 +5,19 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lookahead_engine::judge::llm::{judge_prompt, LlmJudgeSettings};
-use lookahead_engine::judge::{
+use lookahead_engine::parts::{judge_prompt, LlmJudgeSettings};
+use lookahead_engine::parts::{run_lookahead, run_plain_steps, LookaheadModels, LookaheadSettings};
+use lookahead_engine::parts::{
     EmbeddingJudge, ExactFirst, ExactJudge, Judge, LlmJudge, SharedGenerator,
 };
-use lookahead_engine::lookahead::testing::{ScriptedGenerator, ScriptedJudge};
-use lookahead_engine::lookahead::{
-    run_lookahead, run_plain_steps, LookaheadModels, LookaheadSettings,
-};
+use lookahead_engine::parts::{ScriptedGenerator, ScriptedJudge};
 use lookahead_engine::{
     CancelFlag, EngineError, GeneratorStats, Result, Sampling, StepEnd, StepGenerator, StepOutput,
     StepRequest,
 };
 
 fn minilm() -> EmbeddingJudge {
-    use lookahead_engine::models::{self, Role};
+    use lookahead_models::{self as models, Role};
     let spec = models::spec_for_role(Role::Embedding).expect("catalog has the embedding model");
     let dir = models::models_dir().join(spec.file_name);
     EmbeddingJudge::load(&dir, EmbeddingJudge::DEFAULT_THRESHOLD).unwrap_or_else(|e| {
@@ -88,7 +86,7 @@ impl StepGenerator for OneTokenModel {
         requests: &[StepRequest],
         sampling: &Sampling,
         _cancel: &CancelFlag,
-        _on_token: lookahead_engine::generate::TokenSink<'_>,
+        _on_token: lookahead_engine::parts::TokenSink<'_>,
     ) -> Result<Vec<StepOutput>> {
         let mut seen = self.seen.lock().expect("test lock");
         Ok(requests
@@ -311,8 +309,8 @@ fn embedding_judge_latency_per_step() {
 
 #[test]
 fn llm_judge_on_smollm2_returns_a_verdict() {
-    use lookahead_engine::mistral::MistralGenerator;
-    use lookahead_engine::models::{self, Role};
+    use lookahead_engine::parts::MistralGenerator;
+    use lookahead_models::{self as models, Role};
     let path = models::fetched(Role::Tiny).unwrap_or_else(|e| panic!("{e}"));
     let model = MistralGenerator::load(&path, "judge").expect("SmolLM2 loads");
     let mut judge = LlmJudge::new(Box::new(model), LlmJudgeSettings::default());

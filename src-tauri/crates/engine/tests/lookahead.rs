@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use lookahead_engine::judge::{ExactJudge, Judge};
-use lookahead_engine::lookahead::testing::{ScriptedGenerator, ScriptedJudge};
-use lookahead_engine::lookahead::{
+use lookahead_engine::parts::{
     run_lookahead, run_plain_steps, LookaheadEnd, LookaheadModels, LookaheadOutcome,
     LookaheadSettings, SchedulerEvent,
 };
+use lookahead_engine::parts::{ExactJudge, Judge};
+use lookahead_engine::parts::{ScriptedGenerator, ScriptedJudge};
 use lookahead_engine::{CancelFlag, KeptFrom, Sampling, Stage, StepGenerator, Verdict};
 
 const PROMPT: &str = "<|im_start|>user\nHow many apples?<|im_end|>\n<|im_start|>assistant\n";
@@ -847,15 +847,15 @@ mod smollm2 {
     use std::path::PathBuf;
     use std::sync::{Mutex, MutexGuard, OnceLock};
 
-    use lookahead_engine::judge::ExactJudge;
-    use lookahead_engine::lookahead::testing::ScriptedJudge;
-    use lookahead_engine::lookahead::{
+    use lookahead_engine::parts::chat_prompt;
+    use lookahead_engine::parts::ExactJudge;
+    use lookahead_engine::parts::MistralGenerator;
+    use lookahead_engine::parts::ScriptedJudge;
+    use lookahead_engine::parts::{
         run_lookahead, run_plain_steps, LookaheadEnd, LookaheadModels, LookaheadSettings,
     };
-    use lookahead_engine::mistral::MistralGenerator;
-    use lookahead_engine::models::{self, Role};
-    use lookahead_engine::prompt::chat_prompt;
     use lookahead_engine::{CancelFlag, Sampling, StepGenerator, StepRequest};
+    use lookahead_models::{self as models, Role};
 
     /// A question SmolLM2 answers in short steps with blank lines between
     /// them (its word problems come as one long paragraph, which a step

@@ -5,12 +5,12 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use lookahead_engine::engine::HISTORY_TOKEN_BUDGET;
-use lookahead_engine::models::{self, Role};
+use lookahead_engine::HISTORY_TOKEN_BUDGET;
 use lookahead_engine::{
     AnswerEvent, AnswerStatus, AskOptions, CancelFlag, ChatTurn, Engine, EngineConfig, EngineError,
     Mode,
 };
+use lookahead_models::{self as models, Role};
 
 fn model_path(role: Role) -> PathBuf {
     models::fetched(role).unwrap_or_else(|e| panic!("{e}"))
@@ -236,7 +236,7 @@ fn an_answer_cut_by_the_length_limit_says_so() {
     // A cut answer's last words are no conclusion: only a marked answer counts.
     assert_eq!(
         answer.final_answer,
-        lookahead_engine::prompt::marked_answer(&answer.text)
+        lookahead_engine::parts::marked_answer(&answer.text)
     );
 }
 

@@ -10,11 +10,11 @@ use llama_server::Server;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use lookahead_engine::server::{ServerConfig, ServerGenerator};
 use lookahead_engine::{
     AnswerEvent, AnswerStatus, AskOptions, CancelFlag, Engine, EngineConfig, JudgeChoice, Mode,
     Sampling, StepEnd, StepGenerator, StepRequest, Verdict,
 };
+use lookahead_engine::{ServerConfig, ServerGenerator};
 
 fn options(mode: Mode, max_tokens: usize) -> AskOptions {
     AskOptions {

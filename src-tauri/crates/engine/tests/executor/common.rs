@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use lookahead_engine::models;
 use lookahead_executor::{Executor, ExecutorOptions};
+use lookahead_models as models;
 
 pub const SMOL: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 pub const QWEN_DRAFT: &str = "qwen2.5-coder-0.5b-instruct-awq-q4_k_m.gguf";
@@ -42,5 +42,5 @@ pub fn shared_smol() -> Arc<Executor> {
 
 /// The ChatML prompt the app sends for `question`.
 pub fn chat(question: &str) -> String {
-    lookahead_engine::prompt::chat_prompt(question)
+    lookahead_engine::parts::chat_prompt(question)
 }

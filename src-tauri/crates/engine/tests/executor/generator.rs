@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use lookahead_engine::ExecutorGenerator;
+use lookahead_engine::parts::ExecutorGenerator;
 use lookahead_engine::{CancelFlag, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest};
 use lookahead_executor::{Executor, ExecutorOptions};
 

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use lookahead_engine::mistral::completion_request;
-use lookahead_engine::ExecutorGenerator;
+use lookahead_engine::parts::completion_request;
+use lookahead_engine::parts::ExecutorGenerator;
 use lookahead_engine::{Sampling, StepRequest};
 use lookahead_executor::argmax;
 use lookahead_executor::{BatchItem, Executor, LogitsWanted};

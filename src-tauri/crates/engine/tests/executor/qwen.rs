@@ -1,8 +1,8 @@
 //! The default pair (Qwen2.5-Coder 1.5B target, 0.5B draft): too slow for
 //! CI on two cores, run with `cargo test --test executor -- --ignored`.
 
-use lookahead_engine::speculative::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
-use lookahead_engine::ExecutorGenerator;
+use lookahead_engine::parts::ExecutorGenerator;
+use lookahead_engine::parts::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
 use lookahead_engine::{Sampling, StepGenerator, StepRequest};
 use lookahead_executor::ExecutorOptions;
 

@@ -2,8 +2,8 @@
 //! proposers, several requests speculate in the same passes, counters add
 //! up, incompatible models are refused.
 
-use lookahead_engine::speculative::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
-use lookahead_engine::ExecutorGenerator;
+use lookahead_engine::parts::ExecutorGenerator;
+use lookahead_engine::parts::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
 use lookahead_engine::{EngineError, GeneratorStats, Sampling, StepGenerator};
 use lookahead_executor::ExecutorOptions;
 

@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lookahead_engine::models::{self, Role};
-use lookahead_engine::server::{ServerConfig, ServerGenerator};
 use lookahead_engine::EngineConfig;
+use lookahead_engine::{ServerConfig, ServerGenerator};
+use lookahead_models::{self as models, Role};
 
 /// The llama-server binary: `$LOOKAHEAD_LLAMA_SERVER`, else where
 /// scripts/llama-bench.sh builds it.
@@ -79,6 +79,7 @@ impl Server {
             target_server: Some(self.config()),
             draft_server: with_draft.then(|| self.config()),
             ..EngineConfig::new(PathBuf::new(), None)
+                .with_embedding(models::path_for_role(Role::Embedding))
         }
     }
 

