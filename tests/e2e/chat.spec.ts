@@ -23,7 +23,8 @@ test.describe("chat", () => {
     await expect(live.getByTestId("step")).toHaveCount(2, { timeout: 10_000 });
     // The stage in plain words: the helper drafts ahead, the main model checks.
     await expect(live.getByTestId("live-stage")).toHaveText(/^(Drafting steps \d+–\d+ ahead|Checking 4 drafted steps)…$/);
-    await expect(page.getByRole("heading", { name: "Training budget split" })).toBeVisible();
+    // Titled from the question's first line, as the shell titles a new conversation.
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText("A team of 5 shares a £1,200 training budget. Two of them…");
     await expect(page.getByTestId("stop")).toBeVisible();
     await shot(page, "04-chat-streaming");
 
@@ -38,8 +39,8 @@ test.describe("chat", () => {
 
     // The new conversation appears in the sidebar, selected.
     const current = page.locator(".conv.is-current");
-    await expect(current).toContainText("Training budget split");
-    await expect(page.getByRole("heading", { name: "Training budget split" })).toBeVisible();
+    await expect(current).toContainText("A team of 5 shares a £1,200 training budget. Two of them…");
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText("A team of 5 shares a £1,200 training budget. Two of them…");
 
     const [ask] = await calls(page, "ask");
     expect(ask.args).toMatchObject({ conversation_id: null, question: QUESTION, settings: { mode: "auto", gamma: 4 } });

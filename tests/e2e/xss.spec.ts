@@ -16,9 +16,10 @@ test("model text with HTML is shown as text and never runs", async ({ page }) =>
   await expect(answer.getByTestId("step").first()).toContainText(`The user wrote ${PAYLOAD} which is just text.`);
   await expect(answer.getByTestId("step").nth(1)).toContainText(`<a href="javascript:window.__xss='link'">click me</a>`);
   await expect(page.getByTestId("user-message")).toContainText(PAYLOAD);
-  // The conversation title (also model/store text) is literal too.
-  await expect(page.locator(".conv.is-current .conv-title")).toHaveText(`Tricky <b>title</b> ${PAYLOAD}`);
-  await expect(page.getByRole("heading", { level: 1 })).toHaveText(`Tricky <b>title</b> ${PAYLOAD}`);
+  // The conversation title (the question's first line, as the shell titles it) is literal too.
+  const title = /^Please repeat <img src=x onerror="window.__xss =…$/;
+  await expect(page.locator(".conv.is-current .conv-title")).toHaveText(title);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText(title);
 
   // No element was created from the text, and nothing ran.
   const main = page.locator("main");

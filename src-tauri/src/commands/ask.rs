@@ -1,5 +1,4 @@
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use lookahead_engine::{
     AnswerEvent, AutoChoice, CancelFlag, EngineConfig, Mode, ModeRecord, PlainSpeed, Stage,
@@ -15,7 +14,7 @@ use crate::settings::Settings;
 use crate::state::AppState;
 use crate::views::MessageView;
 use crate::worker::PrepareEvent;
-use lookahead_store::AnswerOutcome;
+use lookahead_ask::{AskService, Shown};
 
 /// Streamed to the UI while an answer is written.
 #[derive(Serialize, Clone, Debug, TS)]
@@ -24,6 +23,8 @@ pub enum AskEvent {
     Started {
         request_id: String,
         conversation_id: i64,
+        /// The conversation's title (a new one's comes from the question).
+        title: String,
     },
     /// The models are being loaded before the answer starts.
     Loading {
@@ -62,20 +63,6 @@ fn new_request_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(1);
     let millis = chrono::Utc::now().timestamp_millis();
     format!("r{millis}-{}", COUNTER.fetch_add(1, Ordering::Relaxed))
-}
-
-/// A conversation title from its first question: the first line, cut at a
-/// word boundary.
-fn title_for(question: &str) -> String {
-    let line = question.trim().lines().next().unwrap_or("").trim();
-    if line.chars().count() <= 60 {
-        return line.to_string();
-    }
-    let cut: String = line.chars().take(60).collect();
-    match cut.rfind(' ') {
-        Some(at) if at > 20 => format!("{}…", &cut[..at]),
-        _ => format!("{cut}…"),
-    }
 }
 
 /// Modes the installed models allow: "auto" never picks a mode whose model
@@ -119,19 +106,9 @@ async fn measured_modes(
         draft: Some(&draft),
         judge: judge.as_deref(),
     };
-    // The latest few answers per mode: recent enough to follow a change
-    // of machine load, enough to smooth out question lengths.
-    let speeds = store.speed_by_mode(&models, 5).await?;
-    Ok(speeds
-        .into_iter()
-        .filter_map(|s| {
-            Some(ModeRecord {
-                mode: s.mode.as_str().parse().ok()?,
-                answers: usize::try_from(s.total_answers).unwrap_or(0),
-                mean_speedup: s.mean_speedup,
-            })
-        })
-        .collect())
+    Ok(AskService::new(store.clone())
+        .measured_modes(&models)
+        .await?)
 }
 
 /// How the next answer will run: the mode, the models to load and the
@@ -215,32 +192,27 @@ pub async fn ask(
     let mode = plan.choice.mode;
     let config = plan.config;
     let options = settings.ask_options(plan.choice);
+    let service = AskService::new(store.clone());
 
-    // A follow-up sees the conversation so far (read before the new
-    // question is added to it).
-    let history = match conversation_id {
-        Some(id) => store.get_conversation(id).await?.chat_turns(),
-        None => Vec::new(),
-    };
-    let title = title_for(&question);
     // While this answer is written, another process opening the history
     // (the command line) leaves it alone instead of marking it interrupted.
     let _answering = store.answering().ok();
-    // The question and the answer's row are saved together before any
-    // work: a failure here loses nothing the user has seen.
-    let (conversation_id, _, message_id) = store
-        .start_answer(
-            conversation_id.ok_or(title.as_str()),
+    // A follow-up sees the conversation so far; the question and the
+    // answer's row are saved together before any work: a failure here
+    // loses nothing the user has seen.
+    let started = service
+        .begin(
+            conversation_id,
             &question,
-            lookahead_store::AnswerStart {
+            lookahead_ask::answer_start(
                 mode,
-                draft_model: config.draft_name(),
-                target_model: Some(config.target_name()),
-                judge_model: settings.judge_label(mode),
-                settings: serde_json::to_value(&settings).unwrap_or_default(),
-            },
+                &config,
+                settings.judge_label(mode),
+                serde_json::to_value(&settings).unwrap_or_default(),
+            ),
         )
         .await?;
+    let conversation_id = started.conversation_id;
 
     let request_id = new_request_id();
     let cancel = CancelFlag::new();
@@ -248,42 +220,31 @@ pub async fn ask(
     let _ = on_event.send(AskEvent::Started {
         request_id: request_id.clone(),
         conversation_id,
+        title: started.title.clone(),
     });
 
     // What the user has seen so far is saved about once a second, so a
-    // crash keeps it (the finished answer replaces it).
-    let shown = Arc::new(Mutex::new(String::new()));
-    let saver = keep_saving(store.clone(), message_id, shown.clone());
-    let streamed = shown.clone();
-    // Steps settled so far, kept if the answer fails part-way.
-    let settled: Arc<Mutex<Vec<StepRecord>>> = Arc::default();
-    let settling = settled.clone();
+    // crash keeps it (the finished answer replaces it); the steps settled
+    // so far are kept if the answer fails part-way.
+    let shown = Shown::default();
+    let saving = service.keep_saving(&started, shown.clone());
+    let observed = shown.clone();
     let events = on_event.clone();
     let loading = on_event.clone();
     let result = state
         .worker
         .ask(
             config,
-            history,
+            started.history.clone(),
             question,
             options,
             plan.plain_speed,
             cancel,
             Box::new(move |event| {
+                observed.observe(&event);
                 let forwarded = match event {
-                    AnswerEvent::Token { text } => {
-                        if let Ok(mut shown) = streamed.lock() {
-                            shown.push_str(&text);
-                        }
-                        AskEvent::Token { text }
-                    }
-                    AnswerEvent::Step { step } => {
-                        if let Ok(mut steps) = settling.lock() {
-                            steps.retain(|s| s.index != step.index);
-                            steps.push(step.clone());
-                        }
-                        AskEvent::Step { step }
-                    }
+                    AnswerEvent::Token { text } => AskEvent::Token { text },
+                    AnswerEvent::Step { step } => AskEvent::Step { step },
                     AnswerEvent::Stage { stage } => AskEvent::Stage { stage },
                     // The stored answer is sent instead, once saved.
                     AnswerEvent::Done { .. } => return,
@@ -309,19 +270,9 @@ pub async fn ask(
         )
         .await;
     state.unregister(&request_id);
-    saver.abort();
+    drop(saving);
 
-    let outcome = match &result {
-        Ok(answer) => AnswerOutcome::of(answer),
-        Err(error) => AnswerOutcome::failed(
-            error.user_message(),
-            matches!(error, lookahead_engine::EngineError::Cancelled),
-            &shown.lock().map(|s| s.clone()).unwrap_or_default(),
-            &settled.lock().map(|s| s.clone()).unwrap_or_default(),
-        ),
-    };
-    store.finish_answer(message_id, outcome).await?;
-
+    let saved = service.finish(&started, result.as_ref(), &shown).await?;
     if let Err(error) = result {
         let error = CommandError::from(error);
         let _ = on_event.send(AskEvent::Error {
@@ -329,60 +280,18 @@ pub async fn ask(
         });
         return Err(error);
     }
-    let detail = store.get_conversation(conversation_id).await?;
-    if let Some(message) = detail.messages.iter().find(|m| m.message.id == message_id) {
-        let _ = on_event.send(AskEvent::Done {
-            answer: Box::new(MessageView::from(message)),
-        });
-    }
+    let _ = on_event.send(AskEvent::Done {
+        answer: Box::new(MessageView::from(&saved)),
+    });
     Ok(AskResult {
         conversation_id,
-        message_id,
+        message_id: started.message_id,
         request_id,
     })
 }
-
-/// Saves `shown` as the answer's text whenever it has grown, once a second,
-/// until aborted.
-fn keep_saving(
-    store: lookahead_store::Store,
-    message_id: i64,
-    shown: Arc<Mutex<String>>,
-) -> tauri::async_runtime::JoinHandle<()> {
-    tauri::async_runtime::spawn(async move {
-        let mut saved = 0;
-        loop {
-            tokio::time::sleep(SAVE_EVERY).await;
-            let text = match shown.lock() {
-                Ok(text) if text.len() != saved => text.clone(),
-                _ => continue,
-            };
-            if store.update_answer_text(message_id, &text).await.is_ok() {
-                saved = text.len();
-            }
-        }
-    })
-}
-
-/// How often the text of an answer being written is saved.
-const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn cancel(state: State<'_, AppState>, request_id: String) -> CommandResult<()> {
     state.cancel(&request_id);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::title_for;
-
-    #[test]
-    fn titles_are_short_first_lines() {
-        assert_eq!(title_for("  How many?\nmore"), "How many?");
-        let long = "word ".repeat(30);
-        let title = title_for(&long);
-        assert!(title.ends_with('…'));
-        assert!(title.chars().count() <= 61);
-    }
 }

@@ -184,13 +184,11 @@ const sameServer = (a: string, b: string) => a.trim() !== "" && a.trim().replace
 // ------------------------------------------------------------------ answers
 
 interface Script {
-  title: string;
   steps: Array<{ text: string; verdict: Verdict; drafted?: string; score?: number; arithmetic?: ArithmeticCheck[] }>;
   final: string;
 }
 
 const BUDGET: Script = {
-  title: "Training budget split",
   steps: [
     { text: "There are 5 people. Two of them need twice as much as each of the other three.", verdict: "accepted", score: 0.94 },
     { text: "Count shares: the three others get 1 share each, the two get 2 shares each, so 3 + 4 = 7 shares.", verdict: "accepted", score: 0.91 },
@@ -210,7 +208,6 @@ const BUDGET: Script = {
 /** Wrong sums (one flagged, one corrected by the calculator), older turns
  * left out, and cut off at the length limit before a final answer. */
 const SUMS: Script = {
-  title: "Pens in boxes",
   steps: [
     {
       text: "Each box holds 13 × 4 = 54 pens.",
@@ -228,7 +225,6 @@ const SUMS: Script = {
 
 /** What the standard prompt makes the model write: Markdown and LaTeX. */
 const MARKDOWN: Script = {
-  title: "Sharing pizza",
   steps: [
     { text: "We know:\n- **6** people\n- **3** pizzas of 8 slices", verdict: "target_only" },
     { text: "Each person gets \\( \\frac{3 \\times 8}{6} = 4 \\) slices.", verdict: "accepted", score: 0.97 },
@@ -240,7 +236,6 @@ const MARKDOWN: Script = {
 
 const XSS_PAYLOAD = `<img src=x onerror="window.__xss = 'img'"><script>window.__xss = 'script'</script>`;
 const XSS: Script = {
-  title: `Tricky <b>title</b> ${XSS_PAYLOAD}`,
   steps: [
     { text: `The user wrote ${XSS_PAYLOAD} which is just text.`, verdict: "accepted", score: 0.9 },
     { text: `<a href="javascript:window.__xss='link'">click me</a> is also just text.`, verdict: "target_only" },
@@ -307,6 +302,16 @@ function stepRecord(i: number, s: Script["steps"][number], plain: boolean): Step
   };
 }
 
+/** The shell's lookahead_ask::title_for: the first line, cut at a word boundary near 60 characters. */
+function titleFor(question: string): string {
+  const line = (question.trim().split("\n")[0] ?? "").trim();
+  const chars = [...line];
+  if (chars.length <= 60) return line;
+  const cut = chars.slice(0, 60).join("");
+  const at = cut.lastIndexOf(" ");
+  return at > 20 ? `${cut.slice(0, at)}…` : `${cut}…`;
+}
+
 let nextMsgId = 1000;
 function assistantMessage(
   script: Script,
@@ -371,7 +376,7 @@ let nextConvId = 1;
 function seed(title: string, when: Date, question: string, script: Script | null, pinned = false) {
   const id = nextConvId++;
   const messages: Message[] = [userMessage(question, when)];
-  if (script) messages.push({ ...assistantMessage({ ...script, title }, "sd+lr", "complete"), created_at: iso(when) });
+  if (script) messages.push({ ...assistantMessage(script, "sd+lr", "complete"), created_at: iso(when) });
   convs.set(id, { id, title, created_at: iso(when), updated_at: iso(when), messages, pinned, deleted: false });
 }
 
@@ -441,7 +446,8 @@ async function ask(args: { conversation_id: number | null; question: string; set
   const now = new Date();
   if (args.conversation_id == null) {
     const id = nextConvId++;
-    conv = { id, title: script.title, created_at: iso(now), updated_at: iso(now), messages: [], pinned: false, deleted: false };
+    // Titled as the shell titles a new conversation (lookahead_ask::title_for).
+    conv = { id, title: titleFor(args.question), created_at: iso(now), updated_at: iso(now), messages: [], pinned: false, deleted: false };
     convs.set(id, conv);
   } else conv = getConv(args.conversation_id);
   conv.messages.push(userMessage(args.question, now));
@@ -450,7 +456,7 @@ async function ask(args: { conversation_id: number | null; question: string; set
   const request_id = `req-${nextReq++}`;
   const state = { cancelled: false };
   running.set(request_id, state);
-  emit({ kind: "started", request_id, conversation_id: conv.id });
+  emit({ kind: "started", request_id, conversation_id: conv.id, title: conv.title });
 
   try {
     let done = 0;

@@ -304,7 +304,11 @@ export type ConversationSummaryView = { id: number, title: string, updated_at: s
 /**
  * Streamed to the UI while an answer is written.
  */
-export type AskEvent = { "kind": "started", request_id: string, conversation_id: number, } | { "kind": "loading", model: string, role: ModelRole, index: number, count: number, } | { "kind": "token", text: string, } | { "kind": "step", step: StepRecord, } | { "kind": "stage", stage: Stage, } | { "kind": "done", answer: MessageView, } | { "kind": "error", error: CommandError, };
+export type AskEvent = { "kind": "started", request_id: string, conversation_id: number, 
+/**
+ * The conversation's title (a new one's comes from the question).
+ */
+title: string, } | { "kind": "loading", model: string, role: ModelRole, index: number, count: number, } | { "kind": "token", text: string, } | { "kind": "step", step: StepRecord, } | { "kind": "stage", stage: Stage, } | { "kind": "done", answer: MessageView, } | { "kind": "error", error: CommandError, };
 
 export type AskResult = { conversation_id: number, message_id: number, request_id: string, };
 

@@ -137,11 +137,7 @@ export function ChatView(props: {
             if (startConv == null && currentId.current == null) {
               skipLoadFor.current = ev.conversation_id;
               props.onStarted(ev.conversation_id);
-              const id = ev.conversation_id;
-              ipc
-                .conversationGet(id)
-                .then((c) => setLiveTitle({ id, title: c.title }))
-                .catch(() => undefined);
+              setLiveTitle({ id: ev.conversation_id, title: ev.title });
             }
             if (cancelWanted.current) void ipc.cancel(ev.request_id).catch(() => undefined);
             break;

@@ -3,13 +3,13 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use lookahead_ask::{AskService, Shown, Started};
 use lookahead_engine::ServerConfig;
 use lookahead_engine::{
     Answer, AnswerEvent, AskOptions, Backend, CancelFlag, ChatTurn, Engine, EngineConfig,
-    JudgeChoice, Mode, PromptStyle, Sampling, DEFAULT_MAX_ANSWER_TOKENS,
+    EngineError, JudgeChoice, Mode, PromptStyle, Sampling, DEFAULT_MAX_ANSWER_TOKENS,
 };
 use lookahead_models::Role;
-use lookahead_store::AnswerOutcome;
 
 #[derive(Args, Clone)]
 pub struct ModelArgs {
@@ -267,16 +267,15 @@ pub fn run(args: AskArgs) -> Result<()> {
     let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, cancel.shared());
 
     let json = args.json;
-    let mut shown = String::new();
+    let shown = Shown::default();
     let result = load_engine(&config, args.json).and_then(|mut engine| {
         // The speed-up is against this computer's usual plain speed, as
         // the app keeps it (none yet: the answer carries no estimate).
         engine.set_plain_speed(started.as_ref().and_then(|s| s.usual));
+        let history = started.as_ref().map_or(&history, |s| &s.history);
         Ok(
-            engine.ask_in(&history, &args.question, &options, &cancel, &mut |event| {
-                if let AnswerEvent::Token { text } = &event {
-                    shown.push_str(text);
-                }
+            engine.ask_in(history, &args.question, &options, &cancel, &mut |event| {
+                shown.observe(&event);
                 if json {
                     return;
                 }
@@ -297,27 +296,25 @@ pub fn run(args: AskArgs) -> Result<()> {
     });
 
     if let Some(started) = &started {
-        let outcome = match &result {
-            Ok(answer) => AnswerOutcome::of(answer),
-            Err(error) => match error.downcast_ref::<lookahead_engine::EngineError>() {
-                Some(e) => AnswerOutcome::failed(
-                    e.user_message(),
-                    matches!(e, lookahead_engine::EngineError::Cancelled),
-                    &shown,
-                    &[],
-                ),
-                None => AnswerOutcome::failed(
-                    lookahead_engine::EngineError::Generation(format!("{error:#}")).user_message(),
-                    false,
-                    &shown,
-                    &[],
-                ),
-            },
+        // An error that is not the engine's (it stopped before answering)
+        // is saved in the engine's words for a failed answer.
+        let other;
+        let failure = match &result {
+            Ok(answer) => Ok(answer),
+            Err(error) => Err(match error.downcast_ref::<EngineError>() {
+                Some(e) => e,
+                None => {
+                    other = EngineError::Generation(format!("{error:#}"));
+                    &other
+                }
+            }),
         };
-        let message = started.message_id;
-        if let Err(error) =
-            crate::with_store(async |store| Ok(store.finish_answer(message, outcome).await?))
-        {
+        if let Err(error) = crate::with_store(async |store| {
+            AskService::new(store.clone())
+                .finish(started, failure, &shown)
+                .await?;
+            Ok(())
+        }) {
             save_error = Some(error);
         }
     }
@@ -352,44 +349,27 @@ pub fn run(args: AskArgs) -> Result<()> {
     Ok(())
 }
 
-/// A question saved before its answer is written.
-struct Started {
-    conversation_id: i64,
-    message_id: i64,
-    /// This computer's usual plain speed with the target, if known.
-    usual: Option<lookahead_engine::PlainSpeed>,
-}
-
 /// Saves the question and its answer's row (one transaction), in
-/// `conversation` or a new one.
+/// `conversation` or a new one, through the service the app uses too.
 fn begin(
     conversation: Option<i64>,
     question: &str,
     config: &EngineConfig,
     options: &AskOptions,
 ) -> Result<Started> {
-    let title: String = question.trim().chars().take(60).collect();
-    let start = lookahead_store::AnswerStart {
-        mode: options.mode,
-        draft_model: config.draft_name(),
-        target_model: Some(config.target_name()),
-        judge_model: options
+    let start = lookahead_ask::answer_start(
+        options.mode,
+        config,
+        options
             .mode
             .uses_step_speculation()
             .then(|| options.judge.label()),
-        settings: serde_json::to_value(options)?,
-    };
-    let target = lookahead_engine::gguf_info::model_name(&config.target);
+        serde_json::to_value(options)?,
+    );
     crate::with_store(async |store| {
-        let (conversation_id, _, message_id) = store
-            .start_answer(conversation.ok_or(title.as_str()), question, start)
-            .await?;
-        let usual = store.plain_speed(&target, 5).await.unwrap_or(None);
-        Ok(Started {
-            conversation_id,
-            message_id,
-            usual,
-        })
+        Ok(AskService::new(store.clone())
+            .begin(conversation, question, start)
+            .await?)
     })
 }
 
@@ -412,8 +392,8 @@ pub fn answer_notes(answer: &Answer) -> Vec<String> {
     notes
 }
 
-/// The conversation a follow-up continues and its earlier turns (none for
-/// a new question).
+/// The conversation a follow-up continues and, when the answer is not
+/// saved, its earlier turns (none for a new question).
 fn earlier_turns(args: &AskArgs) -> Result<(Option<i64>, Vec<ChatTurn>)> {
     if !args.continue_last && args.conversation.is_none() {
         return Ok((None, Vec::new()));
@@ -429,8 +409,14 @@ fn earlier_turns(args: &AskArgs) -> Result<(Option<i64>, Vec<ChatTurn>)> {
                 .map(|c| c.id)
                 .ok_or_else(|| anyhow::anyhow!("there is no earlier conversation to continue"))?,
         };
-        let detail = store.get_conversation(id).await?;
-        Ok((Some(id), detail.chat_turns()))
+        // Saving reads them with the question (AskService::begin); without
+        // saving they are read here.
+        let turns = if args.no_save {
+            store.get_conversation(id).await?.chat_turns()
+        } else {
+            Vec::new()
+        };
+        Ok((Some(id), turns))
     })
 }
 
