@@ -148,6 +148,9 @@ export function SettingsView(props: {
       const s = await ipc.settingsSet(form);
       props.onSaved(s);
       setForm(s);
+      // Saved means clean now, not after the next render: leaving right
+      // after "Settings saved" must not ask about unsaved changes.
+      props.onDirtyChange?.(false);
       applyTheme(s.theme);
       applyFontScale(s.font_scale);
       showToast({ text: "Settings saved", tone: "success" });

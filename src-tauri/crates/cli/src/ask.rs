@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use lookahead_ask::{AskService, Shown, Started};
+use lookahead_domain::SdProposer;
 use lookahead_engine::ServerConfig;
 use lookahead_engine::{
     Answer, AnswerEvent, AskOptions, Backend, CancelFlag, ChatTurn, Engine, EngineConfig,
@@ -61,7 +62,7 @@ pub struct JudgeArgs {
     /// What guesses tokens in sd mode: ngram (repeats of earlier text: no
     /// model, almost free; the app's default) or draft (the draft model).
     #[arg(long, default_value = "ngram")]
-    pub proposer: String,
+    pub proposer: SdProposer,
     /// How the question is put to the model: standard (the model's own
     /// system prompt and its standard step-by-step instruction), steps (the
     /// same, asking for a blank line between steps) or short (one short
@@ -93,7 +94,7 @@ impl JudgeArgs {
             judge: self.choice()?,
             adaptive_gamma: !self.fixed_gamma,
             slowdown_guard: !self.no_guard,
-            sd_with_draft: self.sd_with_draft()?,
+            sd_with_draft: self.sd_with_draft(),
             prompt: self.prompt,
             correct_arithmetic: !self.no_calculator,
             strict_guard: false,
@@ -101,12 +102,8 @@ impl JudgeArgs {
     }
 
     /// Whether sd mode's proposer is the draft model.
-    pub fn sd_with_draft(&self) -> Result<bool> {
-        match self.proposer.as_str() {
-            "draft" => Ok(true),
-            "ngram" => Ok(false),
-            other => anyhow::bail!("unknown proposer \"{other}\" (expected draft or ngram)"),
-        }
+    pub fn sd_with_draft(&self) -> bool {
+        self.proposer == SdProposer::Draft
     }
 
     pub fn choice(&self) -> Result<JudgeChoice> {

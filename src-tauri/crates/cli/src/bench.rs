@@ -565,7 +565,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let mut row = summarise(mode.as_str(), engine.target_name(), &prompt, &answers);
         // Word drafting from the text needs no helper model.
         let needs_draft =
-            mode.uses_step_speculation() || (*mode == Mode::Sd && args.judge.sd_with_draft()?);
+            mode.uses_step_speculation() || (*mode == Mode::Sd && args.judge.sd_with_draft());
         row.load_s = target_load_s + if needs_draft { draft_load_s } else { 0.0 };
         if *mode == Mode::Plain {
             plain_speed = Some(row.tokens_per_s);

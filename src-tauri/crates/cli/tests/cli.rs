@@ -96,7 +96,7 @@ fn an_unknown_proposer_is_refused_in_plain_words() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("unknown proposer \"crystal-ball\" (expected draft or ngram)"),
+        err.contains("unknown proposer \"crystal-ball\" (expected ngram, draft)"),
         "{err}"
     );
 }

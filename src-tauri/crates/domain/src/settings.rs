@@ -34,7 +34,7 @@ crate::text_enum! {
 crate::text_enum! {
     /// What guesses the next words in word drafting: the text so far
     /// (n-grams) or the helper model.
-    pub enum SdProposer ("word drafting") { Ngram = "ngram", Draft = "draft" }
+    pub enum SdProposer ("proposer") { Ngram = "ngram", Draft = "draft" }
 }
 
 crate::text_enum! {

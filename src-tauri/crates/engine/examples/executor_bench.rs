@@ -340,6 +340,7 @@ fn generate(gen: &mut dyn StepGenerator, text: &str, tokens: usize) -> (String, 
         text: text.to_string(),
         max_tokens: tokens,
         stop_at_delimiter: false,
+        hint: None,
     };
     let started = Instant::now();
     let out = gen

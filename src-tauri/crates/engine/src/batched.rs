@@ -39,6 +39,8 @@ pub(crate) struct StepState {
     pub generated: usize,
     pub max_tokens: usize,
     pub stop_at_delimiter: bool,
+    /// The request's hint as tokens (empty without one).
+    pub hint: Vec<u32>,
     pub text: String,
     decoder: StreamDecoder,
     pub end: Option<StepEnd>,
@@ -140,6 +142,9 @@ pub(crate) fn start_states(
     sampling: &Sampling,
 ) -> Result<Vec<StepState>> {
     let limit = exec.context_limit();
+    // What encoding adds to every text (a BOS token for some models), left
+    // off hints: they continue a text, they do not start one.
+    let lead = exec.tokenizer().encode("")?.len();
     let mut states = Vec::with_capacity(requests.len());
     for (index, req) in requests.iter().enumerate() {
         let tokens = exec.tokenizer().encode(&req.text)?;
@@ -165,6 +170,10 @@ pub(crate) fn start_states(
             generated: 0,
             max_tokens,
             stop_at_delimiter: req.stop_at_delimiter,
+            hint: match &req.hint {
+                Some(hint) => exec.tokenizer().encode(hint)?.split_off(lead),
+                None => Vec::new(),
+            },
             text: String::new(),
             decoder: StreamDecoder::default(),
             end: (max_tokens == 0).then_some(StepEnd::Budget),

@@ -471,6 +471,7 @@ impl Engine {
             text: prompt,
             max_tokens: CALIBRATION_TOKENS,
             stop_at_delimiter: false,
+            hint: None,
         };
         generator.continue_steps(
             std::slice::from_ref(&request),

@@ -35,6 +35,11 @@ pub struct StepRequest {
     pub max_tokens: usize,
     /// Stop at [`STEP_DELIMITER`]; false = run to end-of-sequence or budget.
     pub stop_at_delimiter: bool,
+    /// What the model will probably write next, for token speculation to
+    /// propose from: in Lookahead, the helper's draft of this very step, so
+    /// even a drafted step the judge rejects speeds up the main model's own.
+    /// The output never depends on it (proposals are verified).
+    pub hint: Option<String>,
 }
 
 /// What one continuation produced.

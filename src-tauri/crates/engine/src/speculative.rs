@@ -166,7 +166,9 @@ impl SpeculativeGenerator {
             Proposer::Ngram(ngram) => {
                 for (i, s) in states.iter().enumerate() {
                     if ks[i] > 0 {
-                        let mut guesses = ngram.propose(&s.tokens, ks[i]);
+                        let generated = &s.tokens[s.tokens.len() - s.generated..];
+                        let mut guesses = ngram::propose_from_hint(&s.hint, generated, ks[i])
+                            .unwrap_or_else(|| ngram.propose(&s.tokens, ks[i]));
                         if let Some(end) = guesses
                             .iter()
                             .position(|&t| self.target.tokenizer().is_end(t))

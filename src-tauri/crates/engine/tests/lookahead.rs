@@ -162,6 +162,13 @@ fn identical_draft_is_accepted_throughout_with_bonus_steps() {
     // One target call per round carrying every branch whose prefix existed.
     let batch_sizes: Vec<_> = target.calls().iter().map(Vec::len).collect();
     assert_eq!(batch_sizes, [3, 1]);
+    // Branch j carries the helper's draft of step j as its token hint (the
+    // bonus branch has none to follow).
+    let hints: Vec<_> = target.calls()[0]
+        .iter()
+        .map(|r| r.hint.as_deref())
+        .collect();
+    assert_eq!(hints, [Some(ANSWER[0]), Some(ANSWER[1]), None]);
     assert_eq!(stats.target_batch_sizes, [0, 1, 0, 1]);
     assert_eq!(draft.calls().len(), 3, "the draft writes one step per call");
     assert!(draft.calls().iter().all(|c| c.len() == 1));
@@ -807,16 +814,19 @@ fn scripted_generator_reports_tokens_and_ends() {
             text: PROMPT.to_string(),
             max_tokens: 100,
             stop_at_delimiter: true,
+            hint: None,
         },
         StepRequest {
             text: PROMPT.to_string(),
             max_tokens: 4,
             stop_at_delimiter: true,
+            hint: None,
         },
         StepRequest {
             text: format!("{PROMPT}{}", ANSWER[..3].concat()),
             max_tokens: 100,
             stop_at_delimiter: true,
+            hint: None,
         },
     ];
     let outputs = model
@@ -936,6 +946,7 @@ mod smollm2 {
                     text: prompt.clone(),
                     max_tokens: settings.max_answer_tokens,
                     stop_at_delimiter: false,
+                    hint: None,
                 }],
                 &sampling,
                 &cancel,

@@ -106,6 +106,7 @@ fn branches_run_at_the_same_time_and_steps_end_at_the_delimiter() {
             text: format!("{prompt}{}", ["", "One.\n\n", "One.\n\nTwo.\n\n"][i]),
             max_tokens: 24,
             stop_at_delimiter: i == 0,
+            hint: None,
         })
         .collect();
     let mut pieces = vec![0usize; 3];
@@ -258,11 +259,13 @@ fn the_openai_compatible_path_answers_too() {
                     text: prompt.to_string(),
                     max_tokens: 60,
                     stop_at_delimiter: true,
+                    hint: None,
                 },
                 StepRequest {
                     text: prompt.to_string(),
                     max_tokens: 12,
                     stop_at_delimiter: false,
+                    hint: None,
                 },
             ],
             &Sampling::default(),

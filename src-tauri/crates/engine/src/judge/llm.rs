@@ -112,6 +112,7 @@ impl Judge for LlmJudge {
             text: judge_prompt(target_step, drafted_step),
             max_tokens: self.settings.reply_tokens.max(1),
             stop_at_delimiter: false,
+            hint: None,
         };
         let outputs = self.model.continue_steps(
             std::slice::from_ref(&request),

@@ -307,6 +307,7 @@ impl<'a> Scheduler<'a> {
             text: format!("{}{}", self.prompt, self.answer),
             max_tokens,
             stop_at_delimiter: true,
+            hint: None,
         };
         let started = Instant::now();
         // Tokens go out as they come, so a plain answer reads as it is
@@ -396,6 +397,7 @@ impl<'a> Scheduler<'a> {
                 text: format!("{base}{drafted_text}"),
                 max_tokens,
                 stop_at_delimiter: true,
+                hint: None,
             };
             let started = Instant::now();
             let result = speculation.draft.continue_steps(
@@ -453,6 +455,8 @@ impl<'a> Scheduler<'a> {
                 text: prefix.clone(),
                 max_tokens,
                 stop_at_delimiter: true,
+                // The helper's version of the step this branch writes.
+                hint: drafts.get(j).map(|(drafted, _)| drafted.text.clone()),
             });
         }
         if self.cancel.is_cancelled() {

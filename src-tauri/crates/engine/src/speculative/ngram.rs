@@ -51,9 +51,54 @@ impl NgramConfig {
     }
 }
 
+/// Proposals from a hint (the text the model will probably write, e.g. the
+/// helper's draft of the step): while what was generated so far follows the
+/// hint, its next `k` tokens; after a departure, what follows the latest
+/// place in the hint where the last few generated tokens occur. `None`
+/// when the hint has nothing to offer (the n-gram search then runs).
+pub fn propose_from_hint(hint: &[u32], generated: &[u32], k: usize) -> Option<Vec<u32>> {
+    if hint.is_empty() || k == 0 {
+        return None;
+    }
+    let continue_at = |at: usize| {
+        let to = (at + k).min(hint.len());
+        (at < to).then(|| hint[at..to].to_vec())
+    };
+    if hint.starts_with(generated) {
+        return continue_at(generated.len());
+    }
+    // Re-align on the longest recent run (at most 4 tokens, at least 2).
+    for n in (2..=4.min(generated.len())).rev() {
+        let suffix = &generated[generated.len() - n..];
+        if let Some(start) = hint.windows(n).rposition(|w| w == suffix) {
+            if let Some(guess) = continue_at(start + n) {
+                return Some(guess);
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hint_is_followed_while_the_text_agrees_and_realigned_after_a_departure() {
+        let hint = [10, 11, 12, 13, 14, 15];
+        // Nothing written yet: the hint's beginning.
+        assert_eq!(propose_from_hint(&hint, &[], 3), Some(vec![10, 11, 12]));
+        assert_eq!(propose_from_hint(&hint, &[10, 11], 2), Some(vec![12, 13]));
+        // A different word, then back on a run the hint has.
+        assert_eq!(
+            propose_from_hint(&hint, &[10, 99, 12, 13], 2),
+            Some(vec![14, 15])
+        );
+        // Nothing in common, or the hint used up: the n-gram search runs.
+        assert_eq!(propose_from_hint(&hint, &[7, 8, 9], 2), None);
+        assert_eq!(propose_from_hint(&hint, &hint, 2), None);
+        assert_eq!(propose_from_hint(&[], &[1], 2), None);
+    }
 
     #[test]
     fn continues_the_latest_match() {

@@ -22,6 +22,7 @@ pub fn requests(max_tokens: usize) -> Vec<StepRequest> {
         text,
         max_tokens,
         stop_at_delimiter: true,
+        hint: None,
     })
     .collect()
 }
@@ -109,6 +110,7 @@ fn a_continuation_reuses_the_cached_prefix() {
         text: format!("{}{}", chat(QUESTION), first[0].text),
         max_tokens: 40,
         stop_at_delimiter: true,
+        hint: None,
     };
     let second = run(&mut gen, std::slice::from_ref(&next), &Sampling::default());
     assert!(
@@ -164,6 +166,7 @@ fn steps_end_at_delimiter_end_of_sequence_or_budget() {
         text: chat("Say hello."),
         max_tokens: 200,
         stop_at_delimiter: false,
+        hint: None,
     };
     let out = run(&mut gen, &[whole], &Sampling::default());
     assert_eq!(
@@ -183,6 +186,7 @@ fn multi_byte_characters_in_the_answer_are_handled() {
         text: "42 ÷ 6 = 7\n12 ÷ 4 = 3\n20 ÷ 5 = 4\n9 ÷ 3 = 3\n".to_string(),
         max_tokens: 40,
         stop_at_delimiter: true,
+        hint: None,
     };
     let out = run(&mut gen, &[req], &Sampling::default());
     assert!(out[0].text.contains('÷'), "{:?}", out[0].text);

@@ -263,6 +263,7 @@ fn smol_logits_match_the_candle_reference() {
             text: chat(QUESTION),
             max_tokens: N,
             stop_at_delimiter: false,
+            hint: None,
         }],
         &Sampling::default(),
     );
@@ -316,6 +317,7 @@ fn smol_token_ids_and_logits_match_mistralrs() {
             text: prompt_text.clone(),
             max_tokens: N,
             stop_at_delimiter: false,
+            hint: None,
         }],
         &Sampling::default(),
     );

@@ -15,6 +15,7 @@ fn request(max_tokens: usize, stop_at_delimiter: bool) -> StepRequest {
         text: chat(QUESTION),
         max_tokens,
         stop_at_delimiter,
+        hint: None,
     }
 }
 
