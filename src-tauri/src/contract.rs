@@ -11,6 +11,8 @@ use lookahead_domain::{
     TsConfig, Verdict, TS,
 };
 
+use lookahead_models::{FetchProgress, FetchStage};
+
 use crate::commands::ask::{AskEvent, AskResult};
 use crate::commands::models::{FolderImport, ModelInfo, ModelsStatus};
 use crate::commands::settings::ServerTest;
@@ -81,6 +83,8 @@ pub fn typescript() -> String {
         ModelInfo,
         ModelsStatus,
         FolderImport,
+        FetchStage,
+        FetchProgress,
         TotalsView,
         DayView,
         PositionView,

@@ -335,6 +335,17 @@ export type FolderImport = {
  */
 added: Array<string>, status: ModelsStatus, };
 
+export type FetchStage = "download" | "assemble" | "verify" | "done";
+
+/**
+ * Progress of a fetch, for a progress bar.
+ */
+export type FetchProgress = { 
+/**
+ * The model's human name (as in the models status).
+ */
+model: string, stage: FetchStage, done_bytes: number, total_bytes: number, };
+
 export type TotalsView = { answers: number, generated_tokens: number, mean_speedup: number | null, step_acceptance_rate: number | null, token_acceptance_rate: number | null, };
 
 export type DayView = { day: string, answers: number, step_acceptance_rate: number | null, token_acceptance_rate: number | null, mean_speedup: number | null, };

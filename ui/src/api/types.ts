@@ -29,6 +29,8 @@ export type {
   ArithmeticCheck,
   AskEvent,
   AskResult,
+  FetchProgress,
+  FetchStage,
   FolderImport,
   JudgeKind,
   JudgeModel,
@@ -82,19 +84,5 @@ export type StatsPosition = PositionView;
 export type StatsBucket = BucketView;
 export type StatsConfigRow = ConfigView;
 
-// ---------------------------------------------------------------- not generated yet
-// (the model downloader still lives in the engine crate, which carries no
-// TypeScript types)
-
-export type FetchStage = "download" | "assemble" | "verify" | "done";
-
-/** Sent on `models_fetch_default`'s `on_progress` channel. */
-export interface FetchProgress {
-  /** The model's human name (same as ModelInfo.name). */
-  model: string;
-  stage: FetchStage;
-  done_bytes: number;
-  total_bytes: number;
-}
-
+/** What `conversation_export` writes (a UI choice, not a Rust type). */
 export type ExportFormat = "md" | "json";

@@ -345,15 +345,16 @@ pub fn fetched(role: Role) -> std::result::Result<PathBuf, String> {
 }
 
 /// Progress of a fetch, for a progress bar.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct FetchProgress {
+    /// The model's human name (as in the models status).
     pub model: String,
     pub stage: FetchStage,
     pub done_bytes: u64,
     pub total_bytes: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum FetchStage {
     Download,
