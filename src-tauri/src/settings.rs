@@ -164,12 +164,10 @@ impl Settings {
             })
     }
 
-    /// The name answers record for the main model (and speeds are kept under).
+    /// The name answers record for the main model (and speeds are kept
+    /// under), as the engine configuration names it.
     pub fn target_name(&self) -> String {
-        match self.target_server() {
-            Some(server) => server.display_name(),
-            None => lookahead_engine::gguf_info::model_name(&self.target_path()),
-        }
+        self.engine_config(Mode::Plain).target_name()
     }
 
     pub fn target_path(&self) -> std::path::PathBuf {

@@ -1,8 +1,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use lookahead_engine::{
-    AnswerEvent, AutoChoice, CancelFlag, EngineConfig, Mode, ModeRecord, PlainSpeed, Stage,
-    StepRecord,
+    AnswerEvent, AutoChoice, CancelFlag, EngineConfig, Mode, ModeRecord, Stage, StepRecord,
 };
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -111,13 +110,10 @@ async fn measured_modes(
         .await?)
 }
 
-/// How the next answer will run: the mode, the models to load and the
-/// plain speed it is compared with.
+/// How the next answer will run: the mode and the models to load.
 struct Plan {
     choice: AutoChoice,
     config: EngineConfig,
-    target_name: String,
-    plain_speed: Option<PlainSpeed>,
 }
 
 async fn plan(store: &lookahead_store::Store, settings: &Settings) -> CommandResult<Plan> {
@@ -125,13 +121,9 @@ async fn plan(store: &lookahead_store::Store, settings: &Settings) -> CommandRes
         &available_modes(settings),
         &measured_modes(store, settings).await?,
     );
-    let target_name = settings.target_name();
-    let plain_speed = store.plain_speed(&target_name, 5).await?;
     Ok(Plan {
         choice,
         config: settings.engine_config(choice.mode),
-        target_name,
-        plain_speed,
     })
 }
 
@@ -152,21 +144,23 @@ pub async fn engine_prepare(
     settings.validate()?;
     let store = state.store().await?;
     let plan = plan(&store, &settings).await?;
+    let target_name = plan.config.target_name();
+    let usual = AskService::new(store.clone())
+        .usual_speed(&target_name)
+        .await?;
     let events = on_event.clone();
     let measured = state
         .worker
         .prepare(
             plan.config,
-            plan.plain_speed,
+            usual,
             Box::new(move |event| {
                 let _ = events.send(event);
             }),
         )
         .await?;
     if let Some(speed) = measured {
-        store
-            .save_plain_calibration(&plan.target_name, &speed)
-            .await?;
+        store.save_plain_calibration(&target_name, &speed).await?;
     }
     Ok(())
 }
@@ -238,7 +232,7 @@ pub async fn ask(
             started.history.clone(),
             question,
             options,
-            plan.plain_speed,
+            started.usual,
             cancel,
             Box::new(move |event| {
                 observed.observe(&event);

@@ -77,17 +77,17 @@ pub const AVAILABLE_MODES: &[Mode] = &[Mode::Plain, Mode::Sd, Mode::Lr, Mode::Sd
 /// token speculation, the judges, the step scheduler with its scripted
 /// test doubles, prompts and answer grading, the arithmetic check.
 pub mod parts {
-    pub use crate::arith::{find as find_sums, Found as FoundSum};
+    pub use crate::arith::find as find_sums;
     pub use crate::batched::ExecutorGenerator;
     pub use crate::generate::TokenSink;
     pub use crate::judge::llm::{judge_prompt, LlmJudgeSettings};
     pub use crate::judge::{
-        EmbeddingJudge, ExactFirst, ExactJudge, Judge, JudgeVerdict, LlmJudge, SharedGenerator,
+        EmbeddingJudge, ExactFirst, ExactJudge, Judge, LlmJudge, SharedGenerator,
     };
     pub use crate::lookahead::testing::{ScriptedGenerator, ScriptedJudge};
     pub use crate::lookahead::{
         run_lookahead, run_plain_steps, LookaheadEnd, LookaheadModels, LookaheadOutcome,
-        LookaheadSettings, LookaheadStats, SchedulerEvent,
+        LookaheadSettings, SchedulerEvent,
     };
     pub use crate::mistral::{completion_request, MistralGenerator};
     pub use crate::prompt::{chat_prompt, extract_final_answer, marked_answer, same_number};

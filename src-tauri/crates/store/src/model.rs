@@ -163,24 +163,6 @@ impl ConversationDetail {
     }
 }
 
-impl AnswerStart {
-    /// What is known of a finished answer before it is saved in one go.
-    /// Its gamma is added to `settings` (when that is a JSON object) because
-    /// statistics group by `settings.gamma`.
-    pub fn of(answer: &Answer, mut settings: serde_json::Value) -> Self {
-        if let (Some(gamma), Some(map)) = (answer.gamma, settings.as_object_mut()) {
-            map.entry("gamma").or_insert_with(|| gamma.into());
-        }
-        Self {
-            mode: answer.mode,
-            draft_model: answer.draft_model.clone(),
-            target_model: Some(answer.target_model.clone()),
-            judge_model: answer.judge.clone(),
-            settings,
-        }
-    }
-}
-
 impl AnswerOutcome {
     /// The stored outcome of a finished or stopped answer. A fallback (step
     /// speculation switched off mid-answer) is not an error: the answer is
