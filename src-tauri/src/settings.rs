@@ -221,11 +221,12 @@ impl Settings {
         if !mode.uses_step_speculation() {
             return None;
         }
-        Some(if self.judge_kind == JudgeKind::Llm {
-            format!("llm:{}", self.judge_model)
-        } else {
-            format!("embed@{:.2}", self.embed_threshold)
-        })
+        Some(self.judge().label())
+    }
+
+    /// The judge these settings choose.
+    pub fn judge(&self) -> JudgeChoice {
+        JudgeChoice::of(self.judge_kind, self.judge_model, self.embed_threshold)
     }
 
     pub fn ask_options(&self, choice: AutoChoice) -> AskOptions {
@@ -237,15 +238,7 @@ impl Settings {
             max_answer_tokens: self.max_answer_tokens,
             step_token_budget: self.step_token_budget,
             gamma: self.gamma,
-            judge: if self.judge_kind == JudgeKind::Llm {
-                JudgeChoice::Llm {
-                    on_target: self.judge_model == JudgeModel::Target,
-                }
-            } else {
-                JudgeChoice::Embed {
-                    threshold: self.embed_threshold,
-                }
-            },
+            judge: self.judge(),
             sd_with_draft: self.sd_proposer == SdProposer::Draft,
             correct_arithmetic: self.calculator,
             ..AskOptions::default()

@@ -1,127 +1,12 @@
 // Drives the real Lookahead app through WebKitWebDriver's HTTP protocol
 // (no client library needed). Run by tests/app-e2e.sh.
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { Session, Steps, wd } from "./driver.mjs";
 
-const DRIVER = "http://127.0.0.1:4444";
-const APP = process.env.APP_BINARY;
-const SHOTS = process.env.SCREENSHOTS;
 const QUESTION =
   "Sara buys 3 notebooks at 4 dollars each and a pen for 2 dollars. How much does she spend?";
 
-let passed = 0;
-let failed = 0;
-
-async function wd(method, path, body) {
-  const res = await fetch(DRIVER + path, {
-    method,
-    headers: { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.json();
-  if (!res.ok || (json.value && json.value.error)) {
-    throw new Error(`${method} ${path}: ${JSON.stringify(json.value)}`);
-  }
-  return json.value;
-}
-
-const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
-
-class Session {
-  static async start() {
-    const value = await wd("POST", "/session", {
-      capabilities: {
-        alwaysMatch: { "webkitgtk:browserOptions": { binary: APP, args: [] } },
-      },
-    });
-    const s = new Session();
-    s.id = value.sessionId;
-    // The screen the office review used: 1366×768.
-    await wd("POST", `/session/${s.id}/window/rect`, { width: 1366, height: 768 }).catch(() => {});
-    return s;
-  }
-  async find(css) {
-    const found = await wd("POST", `/session/${this.id}/elements`, { using: "css selector", value: css });
-    return found.map((e) => e[ELEMENT]);
-  }
-  async findXPath(xpath) {
-    const found = await wd("POST", `/session/${this.id}/elements`, { using: "xpath", value: xpath });
-    return found.map((e) => e[ELEMENT]);
-  }
-  async waitFor(css, timeoutS, what = css) {
-    const until = Date.now() + timeoutS * 1000;
-    while (Date.now() < until) {
-      const els = await this.find(css).catch(() => []);
-      if (els.length) return els;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new Error(`timed out after ${timeoutS}s waiting for ${what}`);
-  }
-  text(el) {
-    return wd("GET", `/session/${this.id}/element/${el}/text`);
-  }
-  /** The text of the first element matching `css`, found again if the
-   * page re-rendered it between finding and reading. */
-  async textOf(css) {
-    for (let tries = 0; ; tries++) {
-      try {
-        const [el] = await this.find(css);
-        if (!el) throw new Error(`nothing matches ${css}`);
-        return await this.text(el);
-      } catch (e) {
-        if (tries >= 4 || !/stale element/.test(e.message)) throw e;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-  }
-  /** Clicks through the page's own click(): for controls a toast or the
-   * sticky save bar may cover at the moment of a WebDriver click. */
-  jsClick(el) {
-    return wd("POST", `/session/${this.id}/execute/sync`, { script: "arguments[0].click();", args: [{ [ELEMENT]: el }] });
-  }
-  clear(el) {
-    return wd("POST", `/session/${this.id}/element/${el}/clear`, {});
-  }
-  click(el) {
-    return wd("POST", `/session/${this.id}/element/${el}/click`, {});
-  }
-  type(el, text) {
-    return wd("POST", `/session/${this.id}/element/${el}/value`, { text });
-  }
-  async screenshot(name) {
-    const png = await wd("GET", `/session/${this.id}/screenshot`);
-    writeFileSync(join(SHOTS, `${name}.png`), Buffer.from(png, "base64"));
-  }
-  async pageText() {
-    return wd("POST", `/session/${this.id}/execute/sync`, {
-      script: "return document.body.innerText",
-      args: [],
-    });
-  }
-  /** Runs an async script; its last argument is the callback to return with. */
-  executeAsync(script, args = []) {
-    return wd("POST", `/session/${this.id}/execute/async`, { script, args });
-  }
-  async end() {
-    await wd("DELETE", `/session/${this.id}`).catch(() => {});
-  }
-}
-
-async function step(name, fn) {
-  const started = Date.now();
-  try {
-    await fn();
-    passed++;
-    console.log(`ok   ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name}: ${e.message}`);
-    // What the window showed, to see why.
-    await app.screenshot(`failed-${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 40)}`).catch(() => {});
-    const text = await app.pageText().catch((err) => `(no page text: ${err.message})`);
-    console.log(`     the window showed:\n${String(text).slice(0, 2000).replace(/^/gm, "       ")}`);
-  }
-}
+const steps = new Steps(() => app);
+const step = (name, fn) => steps.step(name, fn);
 
 let app = await Session.start();
 try {
@@ -232,6 +117,102 @@ try {
     await app.waitFor('[data-testid="step"]', 30, "the stored steps");
     await app.screenshot("app-history");
   });
+  await step("the answer's actions and its steps, as office staff read them", async () => {
+    // The conversation the restart step opened.
+    for (const id of ["copy-answer", "copy-with-steps", "regenerate", "edit-question"]) {
+      if ((await app.find(`[data-testid="${id}"]`)).length !== 1) throw new Error(`no ${id} button on the answer`);
+    }
+    await app.jsClick((await app.find('[data-testid="copy-answer"]'))[0]);
+    const [toast] = await app.waitFor('[data-testid="toast"]', 10, "a toast after copying");
+    const said = await app.text(toast);
+    if (said.trim() !== "Answer copied") throw new Error(`copying the answer said "${said}"`);
+    // Open the steps: who wrote them is explained in words, numbers start
+    // at 1, and scores and timings wait behind each step's Details.
+    await wd("POST", `/session/${app.id}/execute/sync`, {
+      script: "document.querySelector('[data-testid=steps]').open = true;",
+      args: [],
+    });
+    const explain = await app.textOf('[data-testid="steps-explain"]');
+    if (!/helper/.test(explain) || !/main model/.test(explain)) throw new Error(`no explanation of who wrote the steps: ${explain}`);
+    const counts = await app.textOf('[data-testid="verdict-counts"]');
+    if (!/\d/.test(counts)) throw new Error(`no counts beside the strip: "${counts}"`);
+    const first = await app.textOf('[data-testid="step"]');
+    if (!first.includes("Step 1")) throw new Error(`the first step reads: ${first}`);
+    if (/meaning match|main model \d|helper \d|check \d/.test(first)) throw new Error(`scores shown outside Details: ${first}`);
+    await app.screenshot("app-answer-steps");
+  });
+  await step("a question too long for the model keeps its text, with one error", async () => {
+    const [newChat] = await app.findXPath("//button[contains(., 'New chat')]");
+    if (!newChat) throw new Error("no New chat button");
+    await app.click(newChat);
+    const [input] = await app.waitFor("#composer-input", 30, "the question box");
+    // Far past the tiny model's context; put in as a paste would.
+    const long = "Please add up these figures: " + "12 ".repeat(12000);
+    await wd("POST", `/session/${app.id}/execute/sync`, {
+      script:
+        "const el = arguments[0]; const set = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value').set; set.call(el, arguments[1]); el.dispatchEvent(new Event('input', { bubbles: true }));",
+      args: [{ "element-6066-11e4-a52e-4f735466cecf": input }, long],
+    });
+    await app.type(input, "\uE007");
+    const [box] = await app.waitFor('.error-box[role="alert"]', 60, "the error box");
+    const message = await app.text(box);
+    if (!/too long|shorten/i.test(message)) throw new Error(`unexpected error: ${message}`);
+    const kept = await wd("POST", `/session/${app.id}/execute/sync`, {
+      script: "return document.querySelector('#composer-input').value.length",
+      args: [],
+    });
+    if (kept !== long.length) throw new Error(`the question box holds ${kept} characters, not the ${long.length} typed`);
+    if ((await app.find(".error-box")).length !== 1) throw new Error("more than one error box");
+    await app.screenshot("app-error-kept");
+    // Leave the box empty for what follows.
+    await wd("POST", `/session/${app.id}/execute/sync`, {
+      script:
+        "const el = document.querySelector('#composer-input'); const set = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value').set; set.call(el, ''); el.dispatchEvent(new Event('input', { bubbles: true }));",
+      args: [],
+    });
+  });
+  await step("a chat can be pinned, and the sidebar hidden and shown", async () => {
+    const [more] = await app.findXPath("//button[starts-with(@aria-label, 'More actions for Sara buys')]");
+    if (!more) throw new Error("no actions menu on the chat");
+    await app.click(more);
+    const [pin] = await app.waitFor('[role="menuitem"]', 10, "the chat's menu");
+    const [pinItem] = await app.findXPath("//button[@role='menuitem' and contains(., 'Pin to the top')]");
+    await app.click(pinItem ?? pin);
+    await app.findXPath("//h2[@class='history-heading' and .='Pinned']").then((h) => {
+      if (!h.length) throw new Error("no Pinned group after pinning");
+    });
+    await app.click((await app.find('[data-testid="sidebar-hide"]'))[0]);
+    await app.waitFor('[data-testid="sidebar-show"]', 10, "the button that shows the sidebar again");
+    if ((await app.find("aside.sidebar")).length) throw new Error("the sidebar is still there");
+    await app.screenshot("app-sidebar-hidden");
+    await app.click((await app.find('[data-testid="sidebar-show"]'))[0]);
+    await app.waitFor("aside.sidebar", 10, "the sidebar");
+    await app.screenshot("app-pinned");
+  });
+  await step("leaving Settings with unsaved changes asks first", async () => {
+    const [nav] = await app.findXPath("//div[@aria-label='Main']//button[contains(., 'Settings')]");
+    await app.click(nav);
+    // Appearance comes first, for people.
+    const order = await wd("POST", `/session/${app.id}/execute/sync`, {
+      script: "return [...document.querySelectorAll('section.settings fieldset > legend')].map((l) => l.textContent.trim())",
+      args: [],
+    });
+    if (!/Appearance/.test(String(order[0]))) throw new Error(`the first settings section is ${JSON.stringify(order)}`);
+    const [dark] = await app.waitFor("input[name=theme][value=dark]", 30, "the Dark choice");
+    await app.click(dark);
+    const [chat] = await app.findXPath("//div[@aria-label='Main']//button[contains(., 'Chat')]");
+    await app.click(chat);
+    await app.waitFor('[data-testid="unsaved-dialog"]', 10, "the unsaved-changes question");
+    await app.screenshot("app-settings-unsaved");
+    const [discard] = await app.findXPath("//button[contains(., 'Discard changes')]");
+    await app.click(discard);
+    await app.waitFor("#composer-input", 30, "the chat after discarding");
+    const theme = await wd("POST", `/session/${app.id}/execute/sync`, {
+      script: "return document.documentElement.dataset.theme",
+      args: [],
+    });
+    if (theme === "dark") throw new Error("the discarded theme was applied");
+  });
   await step("the dashboard shows the answer", async () => {
     const [nav] = await app.findXPath("//button[contains(., 'Dashboard')] | //a[contains(., 'Dashboard')]");
     if (!nav) throw new Error("no Dashboard button");
@@ -245,6 +226,25 @@ try {
     if (!/\d+(\.\d+)?×/.test(card)) throw new Error(`the average speed-up is not a number: ${card}`);
     console.log(`     average speed-up card: ${card.replace(/\s+/g, " ")}`);
     await app.screenshot("app-dashboard");
+  });
+  await step("dates follow this computer's language and region", async () => {
+    // tests/app-e2e.sh starts the app in British English (APP_LOCALE): the
+    // web view takes the process locale, and the app formats every date
+    // with it (day first here; "Dec 2" would be the US order).
+    const want = process.env.APP_LOCALE;
+    if (!want) throw new Error("APP_LOCALE is not set");
+    const [language, locale, day] = await wd("POST", `/session/${app.id}/execute/sync`, {
+      script:
+        "return [navigator.language, Intl.DateTimeFormat().resolvedOptions().locale, new Date(2026, 11, 2).toLocaleDateString(undefined, { day: 'numeric', month: 'short' })]",
+      args: [],
+    });
+    console.log(`     navigator.language ${language}, dates in ${locale}: ${day}`);
+    if (!String(locale).toLowerCase().startsWith(want.toLowerCase())) {
+      throw new Error(`the web view formats dates in ${locale}, not ${want}`);
+    }
+    if (day !== "2 Dec") throw new Error(`2 December reads "${day}"`);
+    const fields = await app.find('.date-range input[type="date"]');
+    if (fields.length !== 2) throw new Error("no date range fields on the dashboard");
   });
   await step("dark colours, saved in Settings, at 1366×768", async () => {
     const [nav] = await app.findXPath("//div[@aria-label='Main']//button[contains(., 'Settings')]");
@@ -324,5 +324,4 @@ try {
   await app.end();
 }
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+steps.finish();

@@ -43,7 +43,8 @@ pub struct ModelArgs {
 /// How Lookahead Reasoning judges drafted steps.
 #[derive(Args, Clone)]
 pub struct JudgeArgs {
-    /// Judge for lr and sd+lr: embed, llm (on the draft), llm-target, exact.
+    /// Judge for lr and sd+lr, named as answers record it: embed (at
+    /// --threshold), llm:draft (also llm), llm:target, exact.
     #[arg(long, default_value = "embed")]
     pub judge: String,
     /// Cosine threshold of the embedding judge.
@@ -107,17 +108,7 @@ impl JudgeArgs {
     }
 
     pub fn choice(&self) -> Result<JudgeChoice> {
-        Ok(match self.judge.as_str() {
-            "embed" => JudgeChoice::Embed {
-                threshold: self.threshold,
-            },
-            "llm" => JudgeChoice::Llm { on_target: false },
-            "llm-target" => JudgeChoice::Llm { on_target: true },
-            "exact" => JudgeChoice::Exact,
-            other => anyhow::bail!(
-                "unknown judge \"{other}\" (expected embed, llm, llm-target or exact)"
-            ),
-        })
+        JudgeChoice::parse(&self.judge, self.threshold).map_err(anyhow::Error::msg)
     }
 }
 

@@ -39,6 +39,10 @@ pub struct BenchArgs {
     /// Also run the draft model alone (plain), to measure its cost ratio c.
     #[arg(long)]
     pub with_draft_alone: bool,
+    /// Leave out the plain baseline (for accuracy runs of other modes whose
+    /// plain answers were already measured; no speed-up column then).
+    #[arg(long)]
+    pub no_baseline: bool,
     /// Start every question with nothing cached (as after a fresh load), so
     /// each mode's time to first token includes reading the whole prompt.
     /// Without it, later modes find the prompts the earlier ones read.
@@ -531,22 +535,23 @@ pub fn run(args: BenchArgs) -> Result<()> {
     );
     let mut modes = vec![Mode::Plain];
     modes.extend(args.modes.iter().copied().filter(|m| *m != Mode::Plain));
+    if args.no_baseline && modes.len() > 1 {
+        modes.remove(0);
+    }
     let needs_draft = modes.iter().any(|m| *m != Mode::Plain) || args.with_draft_alone || args.auto;
     let config = engine_config(
         &args.models,
         if needs_draft { Mode::Sd } else { Mode::Plain },
     )?;
+    let speculates = modes.iter().any(|m| *m != Mode::Plain);
     let started = Instant::now();
     let (mut engine, target_load_s, draft_load_s) = load_timed(
         &EngineConfig {
-            draft: config
-                .draft
-                .clone()
-                .filter(|_| modes.len() > 1 || args.auto),
+            draft: config.draft.clone().filter(|_| speculates || args.auto),
             draft_server: config
                 .draft_server
                 .clone()
-                .filter(|_| modes.len() > 1 || args.auto),
+                .filter(|_| speculates || args.auto),
             ..config.clone()
         },
         args.json,

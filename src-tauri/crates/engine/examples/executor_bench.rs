@@ -337,7 +337,7 @@ fn batch_section(args: &Args) {
 
 fn generate(gen: &mut dyn StepGenerator, text: &str, tokens: usize) -> (String, usize, f64) {
     let req = StepRequest {
-        text: text.to_string(),
+        context: text.to_string().into(),
         max_tokens: tokens,
         stop_at_delimiter: false,
         hint: None,

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use crate::cancel::CancelFlag;
 use crate::error::{EngineError, Result};
 use crate::generate::{
-    GeneratorStats, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, TokenSink,
-    STEP_DELIMITER,
+    Context, GeneratorStats, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, TokenIds,
+    TokenSink, STEP_DELIMITER,
 };
 use lookahead_executor::{
     common_prefix, BatchItem, Executor, KvSequence, LogitsWanted, Rng, StreamDecoder,
@@ -29,6 +29,8 @@ pub(crate) struct StepState {
     pub index: usize,
     /// Prompt and generated tokens so far.
     pub tokens: Vec<u32>,
+    /// Where the generated tokens start in `tokens`.
+    pub start: usize,
     /// Cache of `tokens` minus the tail not yet run through the model.
     pub seq: KvSequence,
     /// Prompt tokens the first pass must run (after prefix reuse).
@@ -130,39 +132,92 @@ impl StepState {
             prefill_tokens: self.prefill_tokens,
             prefill_time: self.prefill_time,
             decode_time: self.decode_time,
+            ids: Some(TokenIds {
+                vocab: exec.tokenizer().vocab_id(),
+                ids: self.tokens.split_off(self.start.min(self.tokens.len())),
+            }),
         }
     }
 }
 
-/// Tokenizes the requests, finds cached prefixes and plans prefix sharing
-/// inside the call.
+/// The ids the executor reads for `context`: the tokenizer's lead (BOS)
+/// and each piece's ids, encoding only pieces that have none in this
+/// vocabulary yet (they keep them for the next call).
+pub(crate) fn context_ids(exec: &Executor, context: &Context) -> Result<Vec<u32>> {
+    let tok = exec.tokenizer();
+    let vocab = tok.vocab_id();
+    let mut ids = tok.lead().to_vec();
+    for piece in context.pieces() {
+        ids.extend_from_slice(&piece.ids_or_encode(vocab, |t| tok.encode_piece(t))?);
+    }
+    Ok(ids)
+}
+
+/// Runs `requests` in groups whose caches fit the budget together (a batch
+/// too big for memory runs in parts instead of failing). `run` gets a
+/// group's requests, their ids and the index of the group's first request;
+/// the outputs come back in request order.
+pub(crate) fn in_groups(
+    exec: &Executor,
+    requests: &[StepRequest],
+    mut run: impl FnMut(&[StepRequest], Vec<Vec<u32>>, usize) -> Result<Vec<StepOutput>>,
+) -> Result<Vec<StepOutput>> {
+    let limit = exec.context_limit();
+    let ids = requests
+        .iter()
+        .map(|req| {
+            let ids = context_ids(exec, &req.context)?;
+            if ids.is_empty() {
+                return Err(EngineError::EmptyPrompt);
+            }
+            if ids.len() >= limit {
+                return Err(EngineError::PromptTooLong {
+                    tokens: ids.len(),
+                    limit,
+                });
+            }
+            Ok(ids)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let groups = plan_groups(exec, requests, &ids);
+    let mut ids = ids.into_iter();
+    let mut outputs = Vec::with_capacity(requests.len());
+    for group in groups {
+        let group_ids: Vec<Vec<u32>> = ids.by_ref().take(group.len()).collect();
+        outputs.extend(run(&requests[group.clone()], group_ids, group.start)?);
+    }
+    Ok(outputs)
+}
+
+/// Sets up the requests of one group (`ids` from [`in_groups`], the first
+/// request being number `offset` of the call): finds cached prefixes and
+/// plans prefix sharing inside the group. Hints are read only when
+/// `with_hints` (token speculation proposes from them).
 pub(crate) fn start_states(
     exec: &Executor,
     requests: &[StepRequest],
+    ids: Vec<Vec<u32>>,
     sampling: &Sampling,
+    offset: usize,
+    with_hints: bool,
 ) -> Result<Vec<StepState>> {
     let limit = exec.context_limit();
-    // What encoding adds to every text (a BOS token for some models), left
-    // off hints: they continue a text, they do not start one.
-    let lead = exec.tokenizer().encode("")?.len();
+    let tok = exec.tokenizer();
     let mut states = Vec::with_capacity(requests.len());
-    for (index, req) in requests.iter().enumerate() {
-        let tokens = exec.tokenizer().encode(&req.text)?;
-        if tokens.is_empty() {
-            return Err(EngineError::EmptyPrompt);
-        }
-        if tokens.len() >= limit {
-            return Err(EngineError::PromptTooLong {
-                tokens: tokens.len(),
-                limit,
-            });
-        }
+    for (i, (req, tokens)) in requests.iter().zip(ids).enumerate() {
         let seq = exec.cached_sequence(&tokens);
-        let max_tokens = req.max_tokens.min(limit - tokens.len());
+        let max_tokens = req.max_tokens.min(limit.saturating_sub(tokens.len()));
+        let hint = match &req.hint {
+            Some(hint) if with_hints => hint
+                .ids_or_encode(tok.vocab_id(), |t| tok.encode_piece(t))?
+                .into_owned(),
+            _ => Vec::new(),
+        };
         states.push(StepState {
-            index,
+            index: offset + i,
             prefill_tokens: tokens.len() - seq.len(),
             rng: Rng::for_prompt(sampling.seed, &tokens),
+            start: tokens.len(),
             tokens,
             seq,
             waiting_on: None,
@@ -170,10 +225,7 @@ pub(crate) fn start_states(
             generated: 0,
             max_tokens,
             stop_at_delimiter: req.stop_at_delimiter,
-            hint: match &req.hint {
-                Some(hint) => exec.tokenizer().encode(hint)?.split_off(lead),
-                None => Vec::new(),
-            },
+            hint,
             text: String::new(),
             decoder: StreamDecoder::default(),
             end: (max_tokens == 0).then_some(StepEnd::Budget),
@@ -233,11 +285,11 @@ pub(crate) fn admit_waiting(states: &mut [StepState]) -> Vec<usize> {
     admitted
 }
 
-/// Splits requests into groups whose caches fit the budget together (a
-/// batch too big for memory runs in parts instead of failing).
-pub(crate) fn plan_groups(
+/// Splits requests into groups whose caches fit the budget together.
+fn plan_groups(
     exec: &Executor,
     requests: &[StepRequest],
+    ids: &[Vec<u32>],
 ) -> Vec<std::ops::Range<usize>> {
     let per_token = exec.kv_layout().bytes_per_token();
     let block = exec.kv_layout().block_bytes();
@@ -245,12 +297,8 @@ pub(crate) fn plan_groups(
     let mut groups = Vec::new();
     let mut start = 0;
     let mut used = 0usize;
-    for (i, req) in requests.iter().enumerate() {
-        let prompt = exec
-            .tokenizer()
-            .encode(&req.text)
-            .map_or(req.text.len(), |t| t.len());
-        let tokens = prompt.min(exec.context_limit()) + req.max_tokens;
+    for (i, (req, prompt)) in requests.iter().zip(ids).enumerate() {
+        let tokens = prompt.len().min(exec.context_limit()) + req.max_tokens;
         let need = tokens * per_token + 2 * block;
         if i > start && used + need > budget {
             groups.push(start..i);
@@ -286,16 +334,15 @@ impl ExecutorGenerator {
     fn run_group(
         &mut self,
         requests: &[StepRequest],
+        ids: Vec<Vec<u32>>,
+        offset: usize,
         sampling: &Sampling,
         cancel: &CancelFlag,
         on_token: &mut TokenSink<'_>,
-        offset: usize,
     ) -> Result<Vec<StepOutput>> {
         let exec = self.exec.clone();
-        let mut states = start_states(&exec, requests, sampling)?;
-        for s in &mut states {
-            s.index += offset;
-        }
+        // Plain decoding has no use for hints.
+        let mut states = start_states(&exec, requests, ids, sampling, offset, false)?;
         loop {
             if cancel.is_cancelled() {
                 for s in states.iter_mut().filter(|s| s.end.is_none()) {
@@ -359,8 +406,8 @@ impl StepGenerator for ExecutorGenerator {
         self.exec.name()
     }
 
-    fn count_tokens(&self, text: &str) -> Result<usize> {
-        Ok(self.exec.tokenizer().encode(text)?.len())
+    fn count_tokens(&self, context: &Context) -> Result<usize> {
+        Ok(context_ids(&self.exec, context)?.len())
     }
 
     fn context_limit(&self) -> usize {
@@ -374,18 +421,10 @@ impl StepGenerator for ExecutorGenerator {
         cancel: &CancelFlag,
         mut on_token: TokenSink<'_>,
     ) -> Result<Vec<StepOutput>> {
-        let mut outputs = Vec::with_capacity(requests.len());
-        for group in plan_groups(&self.exec, requests) {
-            let offset = group.start;
-            outputs.extend(self.run_group(
-                &requests[group],
-                sampling,
-                cancel,
-                &mut on_token,
-                offset,
-            )?);
-        }
-        Ok(outputs)
+        let exec = self.exec.clone();
+        in_groups(&exec, requests, |group, ids, offset| {
+            self.run_group(group, ids, offset, sampling, cancel, &mut on_token)
+        })
     }
 
     fn take_stats(&mut self) -> GeneratorStats {

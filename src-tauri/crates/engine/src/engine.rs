@@ -12,7 +12,7 @@ use crate::batched::ExecutorGenerator;
 use crate::cancel::CancelFlag;
 use crate::chat::{ChatTemplate, ChatTurn, Speaker};
 use crate::error::{EngineError, Result};
-use crate::generate::{GeneratorStats, Sampling, StepGenerator, StepRequest};
+use crate::generate::{Context, GeneratorStats, Piece, Sampling, StepGenerator, StepRequest};
 use crate::gguf_info;
 use crate::judge::embedding::EmbeddingJudge;
 use crate::judge::exact::ExactJudge;
@@ -134,6 +134,47 @@ pub enum JudgeChoice {
 }
 
 impl JudgeChoice {
+    /// The app's judge settings as a judge: the LLM judge runs on the main
+    /// model when `model` is the target, else on the helper.
+    pub fn of(
+        kind: lookahead_domain::JudgeKind,
+        model: lookahead_domain::JudgeModel,
+        threshold: f64,
+    ) -> Self {
+        match kind {
+            lookahead_domain::JudgeKind::Llm => JudgeChoice::Llm {
+                on_target: model == lookahead_domain::JudgeModel::Target,
+            },
+            lookahead_domain::JudgeKind::Embed => JudgeChoice::Embed { threshold },
+        }
+    }
+
+    /// Reads a judge named as [`JudgeChoice::label`] names it: `embed`
+    /// (with `threshold`) or `embed@0.90`, `llm:draft` (also `llm`),
+    /// `llm:target`, `exact`.
+    pub fn parse(name: &str, threshold: f64) -> std::result::Result<Self, String> {
+        let name = name.trim();
+        if let Some(at) = name.strip_prefix("embed@") {
+            return at
+                .parse::<f64>()
+                .map(|threshold| JudgeChoice::Embed { threshold })
+                .map_err(|_| format!("\"{at}\" is not a threshold (e.g. embed@0.90)"));
+        }
+        Ok(match name {
+            "embed" => JudgeChoice::Embed { threshold },
+            "llm" | "llm:draft" => JudgeChoice::Llm { on_target: false },
+            "llm:target" => JudgeChoice::Llm { on_target: true },
+            "exact" => JudgeChoice::Exact,
+            other => {
+                return Err(format!(
+                    "unknown judge \"{other}\" (choose embed, embed@0.90, llm:draft, llm:target or exact)"
+                ))
+            }
+        })
+    }
+
+    /// The judge's name, as stored with an answer and read by
+    /// [`JudgeChoice::parse`].
     pub fn label(&self) -> String {
         match self {
             JudgeChoice::Embed { threshold } => format!("embed@{threshold:.2}"),
@@ -161,10 +202,18 @@ pub const HISTORY_TOKEN_BUDGET: usize = 3072;
 /// A question rendered for the model, with what was left out to fit.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PreparedPrompt {
-    pub text: String,
+    /// The rendered prompt, with the target's token ids once counted (the
+    /// answer's requests reuse them).
+    pub prompt: Piece,
     pub tokens: usize,
     /// Earlier turns that did not fit (oldest first) and were left out.
     pub turns_left_out: usize,
+}
+
+impl PreparedPrompt {
+    pub fn text(&self) -> &str {
+        self.prompt.text()
+    }
 }
 
 /// How to answer one question.
@@ -464,11 +513,11 @@ impl Engine {
         };
         let prompt = self
             .prepare_prompt(&[], prompt::CALIBRATION_QUESTION, &calibration)?
-            .text;
+            .prompt;
         let mut generator = self.plain_target();
         generator.take_stats();
         let request = StepRequest {
-            text: prompt,
+            context: prompt.into(),
             max_tokens: CALIBRATION_TOKENS,
             stop_at_delimiter: false,
             hint: None,
@@ -527,9 +576,12 @@ impl Engine {
         }
     }
 
-    fn count_tokens(&mut self, text: &str) -> Result<(usize, usize)> {
+    fn count_tokens(&mut self, prompt: &Piece) -> Result<(usize, usize)> {
         let target = self.plain_target();
-        Ok((target.count_tokens(text)?, target.context_limit()))
+        Ok((
+            target.count_tokens(&Context::from(prompt.clone()))?,
+            target.context_limit(),
+        ))
     }
 
     /// Checks a question before any work (not empty, short enough that
@@ -549,8 +601,8 @@ impl Engine {
         let mut skip = 0;
         loop {
             let turns = options.prompt.conversation(&history[skip..], question);
-            let text = self.chat.render(&turns, true)?;
-            let (tokens, context) = self.count_tokens(&text)?;
+            let prompt = Piece::new(self.chat.render(&turns, true)?);
+            let (tokens, context) = self.count_tokens(&prompt)?;
             if options.max_answer_tokens >= context {
                 // No question could fit: the limit is the thing to change.
                 return Err(EngineError::InvalidOptions(format!(
@@ -565,7 +617,7 @@ impl Engine {
                     return Err(EngineError::PromptTooLong { tokens, limit });
                 }
                 return Ok(PreparedPrompt {
-                    text,
+                    prompt,
                     tokens,
                     turns_left_out: skip,
                 });
@@ -655,7 +707,7 @@ impl Engine {
             )));
         }
         let prepared = self.prepare_prompt(history, question, options)?;
-        let prompt_text = prepared.text;
+        let prompt = prepared.prompt;
         let prompt_tokens = prepared.tokens;
         let started = Instant::now();
         let mut first_token: Option<Instant> = None;
@@ -706,7 +758,7 @@ impl Engine {
                 generator.take_stats();
                 let outcome = run_plain_steps(
                     generator.as_mut(),
-                    &prompt_text,
+                    prompt,
                     &settings,
                     &options.sampling,
                     cancel,
@@ -742,7 +794,7 @@ impl Engine {
                         target: target_gen.as_mut(),
                         judge: judge.as_mut(),
                     },
-                    &prompt_text,
+                    prompt,
                     &settings,
                     &options.sampling,
                     cancel,
@@ -822,8 +874,8 @@ impl StepGenerator for BorrowedGenerator<'_> {
     fn name(&self) -> &str {
         self.0.name()
     }
-    fn count_tokens(&self, text: &str) -> Result<usize> {
-        self.0.count_tokens(text)
+    fn count_tokens(&self, context: &Context) -> Result<usize> {
+        self.0.count_tokens(context)
     }
     fn context_limit(&self) -> usize {
         self.0.context_limit()
@@ -894,5 +946,43 @@ pub fn answer_metrics(
             0.0
         },
         ..AnswerMetrics::default()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::JudgeChoice;
+    use lookahead_domain::{JudgeKind, JudgeModel};
+
+    #[test]
+    fn a_judge_reads_back_from_its_name() {
+        for judge in [
+            JudgeChoice::Embed { threshold: 0.9 },
+            JudgeChoice::Llm { on_target: false },
+            JudgeChoice::Llm { on_target: true },
+            JudgeChoice::Exact,
+        ] {
+            let back = JudgeChoice::parse(&judge.label(), 0.5).unwrap();
+            assert_eq!(back.label(), judge.label());
+        }
+        assert_eq!(
+            JudgeChoice::parse("embed", 0.8).unwrap().label(),
+            "embed@0.80"
+        );
+        assert_eq!(JudgeChoice::parse("llm", 0.8).unwrap().label(), "llm:draft");
+        let refused = JudgeChoice::parse("llm-target", 0.8).unwrap_err();
+        assert!(refused.contains("llm:target"), "{refused}");
+        assert!(JudgeChoice::parse("embed@high", 0.8).is_err());
+    }
+
+    #[test]
+    fn the_app_settings_name_the_judge_that_runs() {
+        let of = |kind, model| JudgeChoice::of(kind, model, 0.95).label();
+        assert_eq!(of(JudgeKind::Embed, JudgeModel::Target), "embed@0.95");
+        assert_eq!(of(JudgeKind::Llm, JudgeModel::Target), "llm:target");
+        assert_eq!(of(JudgeKind::Llm, JudgeModel::Draft), "llm:draft");
+        // "embedding" is no LLM: the LLM judge then runs on the helper.
+        assert_eq!(of(JudgeKind::Llm, JudgeModel::Embedding), "llm:draft");
     }
 }

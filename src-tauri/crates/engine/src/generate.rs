@@ -1,9 +1,18 @@
 //! The one interface every model backend offers the step scheduler: continue
-//! several texts by one reasoning step each, as one batch where the backend can.
+//! several contexts by one reasoning step each, as one batch where the
+//! backend can.
+//!
+//! A request's [`Context`] is made of [`Piece`]s that carry token ids: the
+//! batched executor reads the ids (encoding a piece once, the first time,
+//! and keeping them) and hands back the ids it wrote ([`StepOutput::ids`]),
+//! so the scheduler's next request carries them and nothing is encoded
+//! again; mistral.rs and inference servers take text, and read
+//! [`StepRequest::text`] (a text adapter over the same requests).
 
 use std::time::Duration;
 
 use crate::cancel::CancelFlag;
+pub use crate::context::{Context, Piece, TokenIds};
 use crate::error::Result;
 
 /// The text that ends a reasoning step (a blank line).
@@ -28,9 +37,10 @@ pub use lookahead_executor::Sampling;
 /// One continuation asked of a model.
 #[derive(Clone, Debug)]
 pub struct StepRequest {
-    /// The whole text so far: the chat-formatted prompt followed by the
-    /// answer written so far (and, for Lookahead branches, drafted steps).
-    pub text: String,
+    /// Everything so far: the chat-formatted prompt followed by the
+    /// answer written so far (and, for Lookahead branches, drafted steps),
+    /// as pieces that carry their token ids once known.
+    pub context: Context,
     /// At most this many new tokens.
     pub max_tokens: usize,
     /// Stop at [`STEP_DELIMITER`]; false = run to end-of-sequence or budget.
@@ -39,7 +49,14 @@ pub struct StepRequest {
     /// propose from: in Lookahead, the helper's draft of this very step, so
     /// even a drafted step the judge rejects speeds up the main model's own.
     /// The output never depends on it (proposals are verified).
-    pub hint: Option<String>,
+    pub hint: Option<Piece>,
+}
+
+impl StepRequest {
+    /// The whole text, for backends that take text (mistral.rs, a server).
+    pub fn text(&self) -> String {
+        self.context.text()
+    }
 }
 
 /// What one continuation produced.
@@ -55,6 +72,20 @@ pub struct StepOutput {
     pub prefill_tokens: usize,
     pub prefill_time: Duration,
     pub decode_time: Duration,
+    /// The new tokens themselves, from backends that see them (the
+    /// executor); `text` is exactly what they decode to.
+    pub ids: Option<TokenIds>,
+}
+
+impl StepOutput {
+    /// The new text as a piece the next request can carry, with its ids
+    /// when the backend gave them.
+    pub fn piece(&self) -> Piece {
+        match &self.ids {
+            Some(ids) => Piece::written(self.text.clone(), ids.clone()),
+            None => Piece::new(self.text.clone()),
+        }
+    }
 }
 
 /// Counters a backend keeps while it works; read and reset with
@@ -115,15 +146,16 @@ pub type TokenSink<'a> = &'a mut dyn FnMut(usize, &str);
 
 /// A loaded language model that continues texts step by step.
 ///
-/// Implemented by the mistral.rs backend and by the batched executor (with or
-/// without token-level speculation). The Lookahead scheduler and plain
-/// decoding are written against this trait only.
+/// Implemented by the batched executor (with or without token-level
+/// speculation; reads token ids), and by mistral.rs and inference servers
+/// (read text). The Lookahead scheduler and plain decoding are written
+/// against this trait only.
 pub trait StepGenerator: Send {
     /// A short human-readable name (file name of the model).
     fn name(&self) -> &str;
 
-    /// Number of tokens `text` encodes to.
-    fn count_tokens(&self, text: &str) -> Result<usize>;
+    /// Number of tokens `context` encodes to.
+    fn count_tokens(&self, context: &Context) -> Result<usize>;
 
     /// The most tokens one sequence may hold (prompt + answer).
     fn context_limit(&self) -> usize;

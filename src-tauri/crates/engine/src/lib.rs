@@ -19,7 +19,9 @@
 //! - what comes back: [`Answer`] and its parts (the domain types
 //!   re-exported below), [`ChatTurn`] for earlier turns;
 //! - errors: [`EngineError`] (`code()`, `user_message()`), [`Result`];
-//! - a server check: [`ServerGenerator::connect`] with [`StepGenerator`];
+//! - a server check: [`ServerGenerator::connect`] with [`StepGenerator`]
+//!   (its requests: a [`Context`] of [`Piece`]s that carry their
+//!   [`TokenIds`], so token backends never re-encode what they read);
 //! - files: [`gguf_info`] (what a GGUF file is; used to check imports);
 //!   HTTP: [`net`] (an agent trusting this computer's certificates).
 //!
@@ -36,6 +38,7 @@ mod arith;
 mod batched;
 mod cancel;
 mod chat;
+mod context;
 mod engine;
 mod error;
 mod generate;
@@ -62,7 +65,8 @@ pub use engine::{
 };
 pub use error::{EngineError, Result};
 pub use generate::{
-    GeneratorStats, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, STEP_DELIMITER,
+    Context, GeneratorStats, Piece, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest,
+    TokenIds, STEP_DELIMITER,
 };
 pub use prompt::PromptStyle;
 pub use server::{ServerConfig, ServerError, ServerGenerator, API_KEY_VAR};

@@ -61,7 +61,7 @@ use serde::{Deserialize, Serialize};
 use crate::answer::{Stage, StepRecord};
 use crate::cancel::CancelFlag;
 use crate::error::Result;
-use crate::generate::{Sampling, StepGenerator, STEP_DELIMITER};
+use crate::generate::{Context, Sampling, StepGenerator, STEP_DELIMITER};
 use crate::judge::Judge;
 
 pub use stats::LookaheadStats;
@@ -171,7 +171,7 @@ pub struct LookaheadOutcome {
 /// to plain decoding.
 pub fn run_lookahead(
     models: LookaheadModels<'_>,
-    prompt: &str,
+    prompt: impl Into<Context>,
     settings: &LookaheadSettings,
     sampling: &Sampling,
     cancel: &CancelFlag,
@@ -184,7 +184,7 @@ pub fn run_lookahead(
     scheduler::Scheduler::new(
         models.target,
         Some(speculation),
-        prompt,
+        prompt.into(),
         settings,
         sampling,
         cancel,
@@ -198,11 +198,20 @@ pub fn run_lookahead(
 /// Lookahead is compared with, and what it falls back to.
 pub fn run_plain_steps(
     target: &mut dyn StepGenerator,
-    prompt: &str,
+    prompt: impl Into<Context>,
     settings: &LookaheadSettings,
     sampling: &Sampling,
     cancel: &CancelFlag,
     on_event: &mut dyn FnMut(SchedulerEvent),
 ) -> Result<LookaheadOutcome> {
-    scheduler::Scheduler::new(target, None, prompt, settings, sampling, cancel, on_event).run()
+    scheduler::Scheduler::new(
+        target,
+        None,
+        prompt.into(),
+        settings,
+        sampling,
+        cancel,
+        on_event,
+    )
+    .run()
 }

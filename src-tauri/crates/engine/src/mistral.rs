@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use crate::cancel::CancelFlag;
 use crate::error::{EngineError, Result};
 use crate::generate::{
-    GeneratorStats, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, TokenSink,
+    Context, GeneratorStats, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, TokenSink,
     STEP_DELIMITER,
 };
 use crate::gguf_info::{self, GgufInfo};
@@ -221,8 +221,8 @@ impl StepGenerator for MistralGenerator {
         &self.name
     }
 
-    fn count_tokens(&self, text: &str) -> Result<usize> {
-        Ok(self.tokenize(text)?.len())
+    fn count_tokens(&self, context: &Context) -> Result<usize> {
+        Ok(self.tokenize(&context.text())?.len())
     }
 
     fn context_limit(&self) -> usize {
@@ -236,16 +236,18 @@ impl StepGenerator for MistralGenerator {
         cancel: &CancelFlag,
         on_token: TokenSink<'_>,
     ) -> Result<Vec<StepOutput>> {
-        let prompt_tokens: Vec<usize> = requests
+        // mistral.rs takes text: each request is sent as its whole text.
+        let texts: Vec<String> = requests.iter().map(StepRequest::text).collect();
+        let prompt_tokens: Vec<usize> = texts
             .iter()
-            .map(|r| self.count_tokens(&r.text))
+            .map(|t| Ok(self.tokenize(t)?.len()))
             .collect::<Result<_>>()?;
         // Requests go in together so mistral.rs can schedule them together.
         let mut receivers = Vec::with_capacity(requests.len());
         let mut running = Vec::with_capacity(requests.len());
-        for request in requests {
+        for (request, text) in requests.iter().zip(texts) {
             let params = self.sampling_params(sampling, request);
-            receivers.push(Some(self.send(request.text.clone(), params)?));
+            receivers.push(Some(self.send(text, params)?));
             running.push(Running {
                 text: String::new(),
                 end: None,
@@ -367,7 +369,7 @@ impl StepGenerator for MistralGenerator {
             let tokens = if run.text.is_empty() {
                 0
             } else {
-                self.count_tokens(&run.text)?
+                self.tokenize(&run.text)?.len()
             };
             let finished = run.finished.unwrap_or_else(Instant::now);
             let first = run.first_token.unwrap_or(finished);
@@ -386,6 +388,7 @@ impl StepGenerator for MistralGenerator {
                 prefill_tokens: prompt,
                 prefill_time,
                 decode_time,
+                ids: None,
             });
         }
         Ok(outputs)

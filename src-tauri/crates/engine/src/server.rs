@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 use crate::cancel::CancelFlag;
 use crate::error::{EngineError, Result};
 use crate::generate::{
-    GeneratorStats, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, TokenSink,
+    Context, GeneratorStats, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, TokenSink,
     STEP_DELIMITER,
 };
 
@@ -397,7 +397,7 @@ impl ServerGenerator {
             Flavour::LlamaCpp => (
                 "/completion",
                 json!({
-                    "prompt": request.text,
+                    "prompt": request.text(),
                     "n_predict": request.max_tokens,
                     "stop": stop,
                     "temperature": temperature,
@@ -412,7 +412,7 @@ impl ServerGenerator {
                 "/v1/completions",
                 json!({
                     "model": self.model,
-                    "prompt": request.text,
+                    "prompt": request.text(),
                     "max_tokens": request.max_tokens,
                     "stop": stop,
                     "temperature": temperature,
@@ -585,7 +585,8 @@ impl StepGenerator for ServerGenerator {
         &self.display
     }
 
-    fn count_tokens(&self, text: &str) -> Result<usize> {
+    fn count_tokens(&self, context: &Context) -> Result<usize> {
+        let text = context.text();
         let body = json!({ "content": text, "prompt": text, "model": self.model });
         let counted = self
             .post("/tokenize", &body)

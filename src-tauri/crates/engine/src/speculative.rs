@@ -22,11 +22,11 @@ use std::time::Instant;
 
 pub use ngram::NgramConfig;
 
-use crate::batched::{admit_waiting, plan_groups, start_states, StepState};
+use crate::batched::{admit_waiting, context_ids, in_groups, start_states, StepState};
 use crate::cancel::CancelFlag;
 use crate::error::{EngineError, Result};
 use crate::generate::{
-    GeneratorStats, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, TokenSink,
+    Context, GeneratorStats, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, TokenSink,
 };
 use lookahead_executor::{
     argmax, common_prefix, BatchItem, Distribution, Executor, KvSequence, LogitsWanted, Rng,
@@ -248,17 +248,17 @@ impl SpeculativeGenerator {
     fn run_group(
         &mut self,
         requests: &[StepRequest],
+        ids: Vec<Vec<u32>>,
+        offset: usize,
         sampling: &Sampling,
         cancel: &CancelFlag,
         on_token: &mut TokenSink<'_>,
-        offset: usize,
     ) -> Result<Vec<StepOutput>> {
         let target = self.target.clone();
         let draft = self.draft().cloned();
-        let mut states = start_states(&target, requests, sampling)?;
-        for s in &mut states {
-            s.index += offset;
-        }
+        // Hints are proposals for the n-gram proposer only.
+        let with_hints = matches!(self.proposer, Proposer::Ngram(_));
+        let mut states = start_states(&target, requests, ids, sampling, offset, with_hints)?;
         let mut specs: Vec<Speculation> = states
             .iter()
             .map(|s| Speculation {
@@ -513,8 +513,8 @@ impl StepGenerator for SpeculativeGenerator {
         &self.name
     }
 
-    fn count_tokens(&self, text: &str) -> Result<usize> {
-        Ok(self.target.tokenizer().encode(text)?.len())
+    fn count_tokens(&self, context: &Context) -> Result<usize> {
+        Ok(context_ids(&self.target, context)?.len())
     }
 
     fn context_limit(&self) -> usize {
@@ -531,18 +531,10 @@ impl StepGenerator for SpeculativeGenerator {
         cancel: &CancelFlag,
         mut on_token: TokenSink<'_>,
     ) -> Result<Vec<StepOutput>> {
-        let mut outputs = Vec::with_capacity(requests.len());
-        for group in plan_groups(&self.target, requests) {
-            let offset = group.start;
-            outputs.extend(self.run_group(
-                &requests[group],
-                sampling,
-                cancel,
-                &mut on_token,
-                offset,
-            )?);
-        }
-        Ok(outputs)
+        let target = self.target.clone();
+        in_groups(&target, requests, |group, ids, offset| {
+            self.run_group(group, ids, offset, sampling, cancel, &mut on_token)
+        })
     }
 
     fn take_stats(&mut self) -> GeneratorStats {

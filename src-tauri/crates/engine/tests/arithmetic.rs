@@ -86,7 +86,7 @@ fn the_calculator_replaces_a_wrong_result_and_the_model_goes_on_from_it() {
     assert!(fix.corrected);
     assert_eq!(fix.describe(), "13 × 4 = 52: corrected 54 → 52");
     // The model was asked to go on from the corrected value.
-    let asked: Vec<String> = target.calls().iter().map(|c| c[0].text.clone()).collect();
+    let asked: Vec<String> = target.calls().iter().map(|c| c[0].text()).collect();
     assert!(
         asked.contains(&format!("{PROMPT}Each box holds 13 × 4 = 52")),
         "{asked:?}"

@@ -12,8 +12,8 @@ use lookahead_engine::parts::{
 };
 use lookahead_engine::parts::{ScriptedGenerator, ScriptedJudge};
 use lookahead_engine::{
-    CancelFlag, EngineError, GeneratorStats, Result, Sampling, StepEnd, StepGenerator, StepOutput,
-    StepRequest,
+    CancelFlag, Context, EngineError, GeneratorStats, Result, Sampling, StepEnd, StepGenerator,
+    StepOutput, StepRequest,
 };
 
 fn minilm() -> EmbeddingJudge {
@@ -75,8 +75,8 @@ impl StepGenerator for OneTokenModel {
     fn name(&self) -> &str {
         "one-token"
     }
-    fn count_tokens(&self, text: &str) -> Result<usize> {
-        Ok(text.split_whitespace().count())
+    fn count_tokens(&self, context: &Context) -> Result<usize> {
+        Ok(context.text().split_whitespace().count())
     }
     fn context_limit(&self) -> usize {
         4096
@@ -134,14 +134,14 @@ fn llm_judge_renders_the_prompt_and_reads_aligned() {
     let seen = seen.lock().expect("test lock");
     let (request, sampling) = &seen[0];
     assert_eq!(
-        request.text,
+        request.text(),
         judge_prompt("3 + 4 = 7 apples.", "The total is 7 apples since 3+4=7.")
     );
-    assert!(request.text.contains("<<<\n3 + 4 = 7 apples.\n>>>"));
+    assert!(request.text().contains("<<<\n3 + 4 = 7 apples.\n>>>"));
     assert!(request
-        .text
+        .text()
         .contains("<<<\nThe total is 7 apples since 3+4=7.\n>>>"));
-    assert!(request.text.ends_with("<|im_start|>assistant\n["));
+    assert!(request.text().ends_with("<|im_start|>assistant\n["));
     assert_eq!(request.max_tokens, 1, "one generated token decides");
     assert!(!request.stop_at_delimiter);
     assert!(sampling.is_greedy());

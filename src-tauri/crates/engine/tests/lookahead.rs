@@ -9,7 +9,7 @@ use lookahead_engine::parts::{
 };
 use lookahead_engine::parts::{ExactJudge, Judge};
 use lookahead_engine::parts::{ScriptedGenerator, ScriptedJudge};
-use lookahead_engine::{CancelFlag, KeptFrom, Sampling, Stage, StepGenerator, Verdict};
+use lookahead_engine::{CancelFlag, KeptFrom, Piece, Sampling, Stage, StepGenerator, Verdict};
 
 const PROMPT: &str = "<|im_start|>user\nHow many apples?<|im_end|>\n<|im_start|>assistant\n";
 
@@ -166,7 +166,7 @@ fn identical_draft_is_accepted_throughout_with_bonus_steps() {
     // bonus branch has none to follow).
     let hints: Vec<_> = target.calls()[0]
         .iter()
-        .map(|r| r.hint.as_deref())
+        .map(|r| r.hint.as_ref().map(Piece::text))
         .collect();
     assert_eq!(hints, [Some(ANSWER[0]), Some(ANSWER[1]), None]);
     assert_eq!(stats.target_batch_sizes, [0, 1, 0, 1]);
@@ -227,7 +227,7 @@ fn first_words_never_wait_for_drafting() {
     // Drafting still pays from the second step on.
     assert!(run.outcome.stats.accepted_steps > 0);
     // The draft was never asked for the first step.
-    assert!(draft.calls().iter().flatten().all(|r| r.text != PROMPT));
+    assert!(draft.calls().iter().flatten().all(|r| r.text() != PROMPT));
 }
 
 #[test]
@@ -281,9 +281,9 @@ fn rejection_keeps_accepted_drafts_then_the_target_step() {
     // its drafted prefix, and judged only up to the rejection.
     let first_call = &target.calls()[0];
     assert_eq!(first_call.len(), 4);
-    assert_eq!(first_call[1].text, format!("{PROMPT}{paraphrase}"));
+    assert_eq!(first_call[1].text(), format!("{PROMPT}{paraphrase}"));
     assert_eq!(
-        first_call[2].text,
+        first_call[2].text(),
         format!("{PROMPT}{paraphrase}Step 2 is wrong.\n\n")
     );
     assert_eq!(judge.calls()[1].1, "Step 2 is wrong.\n\n");
@@ -343,7 +343,7 @@ fn unfinished_draft_stops_drafting_and_is_rejected_unjudged() {
     // Round 1: ŝ0 accepted; ŝ1 hit the budget, so no branch 2 and no ŝ2.
     assert_eq!(target.calls()[0].len(), 2);
     assert_eq!(
-        draft.calls()[2][0].text,
+        draft.calls()[2][0].text(),
         format!("{PROMPT}Step one.\n\nStep two.\n\n")
     );
     assert_eq!(outcome.steps[1].verdict, Verdict::Rejected);
@@ -811,19 +811,19 @@ fn scripted_generator_reports_tokens_and_ends() {
     let mut model = target();
     let requests = [
         StepRequest {
-            text: PROMPT.to_string(),
+            context: PROMPT.to_string().into(),
             max_tokens: 100,
             stop_at_delimiter: true,
             hint: None,
         },
         StepRequest {
-            text: PROMPT.to_string(),
+            context: PROMPT.to_string().into(),
             max_tokens: 4,
             stop_at_delimiter: true,
             hint: None,
         },
         StepRequest {
-            text: format!("{PROMPT}{}", ANSWER[..3].concat()),
+            context: format!("{PROMPT}{}", ANSWER[..3].concat()).into(),
             max_tokens: 100,
             stop_at_delimiter: true,
             hint: None,
@@ -943,7 +943,7 @@ mod smollm2 {
         let whole = target
             .continue_steps(
                 &[StepRequest {
-                    text: prompt.clone(),
+                    context: prompt.clone().into(),
                     max_tokens: settings.max_answer_tokens,
                     stop_at_delimiter: false,
                     hint: None,

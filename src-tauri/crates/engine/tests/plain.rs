@@ -179,7 +179,7 @@ fn a_follow_up_carries_the_conversation_in_the_models_own_template() {
     let prompt = engine
         .prepare_prompt(&history, "And if it were £1,500?", &short_options())
         .expect("prompt");
-    let text = &prompt.text;
+    let text = prompt.text();
     let at = |needle: &str| {
         text.find(needle)
             .unwrap_or_else(|| panic!("{needle:?} missing from {text:?}"))
@@ -206,8 +206,8 @@ fn a_follow_up_carries_the_conversation_in_the_models_own_template() {
         .expect("prompt");
     assert!(prompt.turns_left_out >= 2 && prompt.turns_left_out.is_multiple_of(2));
     assert!(prompt.tokens <= HISTORY_TOKEN_BUDGET, "{}", prompt.tokens);
-    assert!(!prompt.text.contains("Question 0:"));
-    assert!(prompt.text.contains("Question 3:") && prompt.text.contains("Answer 3."));
+    assert!(!prompt.text().contains("Question 0:"));
+    assert!(prompt.text().contains("Question 3:") && prompt.text().contains("Answer 3."));
 
     // The answer says what was left out.
     let answer = engine

@@ -103,7 +103,7 @@ fn branches_run_at_the_same_time_and_steps_end_at_the_delimiter() {
     let prompt = "<|im_start|>user\nCount from one to thirty in words, one per paragraph.<|im_end|>\n<|im_start|>assistant\n";
     let requests: Vec<StepRequest> = (0..3)
         .map(|i| StepRequest {
-            text: format!("{prompt}{}", ["", "One.\n\n", "One.\n\nTwo.\n\n"][i]),
+            context: format!("{prompt}{}", ["", "One.\n\n", "One.\n\nTwo.\n\n"][i]).into(),
             max_tokens: 24,
             stop_at_delimiter: i == 0,
             hint: None,
@@ -256,13 +256,13 @@ fn the_openai_compatible_path_answers_too() {
         .continue_steps(
             &[
                 StepRequest {
-                    text: prompt.to_string(),
+                    context: prompt.to_string().into(),
                     max_tokens: 60,
                     stop_at_delimiter: true,
                     hint: None,
                 },
                 StepRequest {
-                    text: prompt.to_string(),
+                    context: prompt.to_string().into(),
                     max_tokens: 12,
                     stop_at_delimiter: false,
                     hint: None,

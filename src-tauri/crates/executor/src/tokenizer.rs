@@ -34,6 +34,7 @@ pub struct GgufTokenizer {
     end_ids: Vec<u32>,
     bos: Option<u32>,
     add_bos: bool,
+    vocab_id: u64,
 }
 
 impl std::fmt::Debug for GgufTokenizer {
@@ -149,28 +150,55 @@ impl GgufTokenizer {
             }
         }
         let add_bos = matches!(meta(md, "add_bos_token"), Some(Value::Bool(true)));
+        let vocab_id = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            tokens.hash(&mut h);
+            end_ids.hash(&mut h);
+            h.finish()
+        };
         Ok(Self {
             inner,
             tokens,
             end_ids,
             bos,
             add_bos,
+            vocab_id,
         })
     }
 
     /// Token ids of `text`, special-token markers (`<|im_start|>` …)
     /// becoming their ids, BOS first when the model asks for it.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        let mut ids: Vec<u32> = self.lead().to_vec();
+        ids.extend(self.encode_piece(text)?);
+        Ok(ids)
+    }
+
+    /// Token ids of `text` as a continuation: no BOS.
+    pub fn encode_piece(&self, text: &str) -> Result<Vec<u32>> {
         let enc = self
             .inner
             .encode_fast(text, false)
             .map_err(|e| ExecutorError::Generation(format!("tokenizing: {e}")))?;
-        let mut ids = Vec::with_capacity(enc.len() + 1);
-        if self.add_bos {
-            ids.extend(self.bos);
+        Ok(enc.get_ids().to_vec())
+    }
+
+    /// What starts every encoded text: the BOS token when the model asks
+    /// for one, else nothing.
+    pub fn lead(&self) -> &[u32] {
+        match (&self.bos, self.add_bos) {
+            (Some(bos), true) => std::slice::from_ref(bos),
+            _ => &[],
         }
-        ids.extend_from_slice(enc.get_ids());
-        Ok(ids)
+    }
+
+    /// A fingerprint of the vocabulary (token texts and end ids): two
+    /// tokenizers with the same one give the same ids the same meaning,
+    /// so ids one model produced can be fed to the other unchanged.
+    /// Stable within a process only.
+    pub fn vocab_id(&self) -> u64 {
+        self.vocab_id
     }
 
     /// The text of `ids`, special tokens written out.

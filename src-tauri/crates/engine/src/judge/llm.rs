@@ -19,7 +19,7 @@ use super::{Judge, JudgeVerdict};
 use crate::cancel::CancelFlag;
 use crate::error::{EngineError, Result};
 use crate::generate::{
-    GeneratorStats, Sampling, StepGenerator, StepOutput, StepRequest, TokenSink,
+    Context, GeneratorStats, Sampling, StepGenerator, StepOutput, StepRequest, TokenSink,
 };
 
 /// The system turn: what the judge is for.
@@ -109,7 +109,7 @@ impl Judge for LlmJudge {
     fn judge(&mut self, target_step: &str, drafted_step: &str) -> Result<JudgeVerdict> {
         let started = Instant::now();
         let request = StepRequest {
-            text: judge_prompt(target_step, drafted_step),
+            context: judge_prompt(target_step, drafted_step).into(),
             max_tokens: self.settings.reply_tokens.max(1),
             stop_at_delimiter: false,
             hint: None,
@@ -165,8 +165,8 @@ impl StepGenerator for SharedGenerator {
         &self.name
     }
 
-    fn count_tokens(&self, text: &str) -> Result<usize> {
-        self.lock()?.count_tokens(text)
+    fn count_tokens(&self, context: &Context) -> Result<usize> {
+        self.lock()?.count_tokens(context)
     }
 
     fn context_limit(&self) -> usize {

@@ -9,7 +9,7 @@ use crate::answer::{KeptFrom, Stage, StepRecord, Verdict};
 use crate::arith;
 use crate::cancel::CancelFlag;
 use crate::error::{EngineError, Result};
-use crate::generate::{Sampling, StepEnd, StepGenerator, StepOutput, StepRequest};
+use crate::generate::{Context, Piece, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest};
 use crate::judge::Judge;
 use crate::prompt::{strip_end_marker, END_MARKERS};
 
@@ -23,6 +23,9 @@ pub(crate) struct Speculation<'a> {
 #[derive(Clone, Debug)]
 struct Step {
     text: String,
+    /// The text with the ids the model wrote it in (plain text when the
+    /// scheduler changed it), for the next request to carry.
+    piece: Piece,
     tokens: usize,
     end: StepEnd,
     /// Decode time the backend reported (for the plain-speed estimate).
@@ -31,9 +34,9 @@ struct Step {
 
 impl Step {
     fn read(output: StepOutput, max_tokens: usize, delimiter: &str) -> Self {
-        let (text, marker_found) = match strip_end_marker(&output.text) {
-            (kept, true) => (kept.to_string(), true),
-            (_, false) => (output.text, false),
+        let (text, piece, marker_found) = match strip_end_marker(&output.text) {
+            (kept, true) => (kept.to_string(), Piece::new(kept), true),
+            (_, false) => (output.text.clone(), output.piece(), false),
         };
         // A backend that reports an end marker as text has ended the answer,
         // whatever it says the end was.
@@ -56,6 +59,7 @@ impl Step {
         };
         Self {
             text,
+            piece,
             tokens: output.tokens,
             end,
             decode_seconds: output.decode_time.as_secs_f64(),
@@ -90,6 +94,8 @@ fn shown_len(written: &str) -> usize {
 /// A step chosen in a round, waiting to be appended.
 struct Kept {
     record: StepRecord,
+    /// `record.text` as the model wrote it.
+    piece: Piece,
     tokens: usize,
     ends_answer: bool,
 }
@@ -97,12 +103,14 @@ struct Kept {
 pub(crate) struct Scheduler<'a> {
     target: &'a mut dyn StepGenerator,
     speculation: Option<Speculation<'a>>,
-    prompt: &'a str,
     settings: &'a LookaheadSettings,
     sampling: &'a Sampling,
     cancel: &'a CancelFlag,
     on_event: &'a mut dyn FnMut(SchedulerEvent),
     answer: String,
+    /// The prompt and the kept steps as pieces: what every request
+    /// continues.
+    context: Context,
     steps: Vec<StepRecord>,
     stats: LookaheadStats,
     fallback: Option<String>,
@@ -124,7 +132,7 @@ impl<'a> Scheduler<'a> {
     pub(crate) fn new(
         target: &'a mut dyn StepGenerator,
         speculation: Option<Speculation<'a>>,
-        prompt: &'a str,
+        prompt: Context,
         settings: &'a LookaheadSettings,
         sampling: &'a Sampling,
         cancel: &'a CancelFlag,
@@ -133,12 +141,12 @@ impl<'a> Scheduler<'a> {
         Self {
             target,
             speculation,
-            prompt,
             settings,
             sampling,
             cancel,
             on_event,
             answer: String::new(),
+            context: prompt,
             steps: Vec::new(),
             stats: LookaheadStats::default(),
             fallback: None,
@@ -157,7 +165,7 @@ impl<'a> Scheduler<'a> {
 
     pub(crate) fn run(mut self) -> Result<LookaheadOutcome> {
         let started = Instant::now();
-        let prompt_tokens = self.target.count_tokens(self.prompt)?;
+        let prompt_tokens = self.target.count_tokens(&self.context)?;
         self.token_room = self
             .settings
             .max_answer_tokens
@@ -232,6 +240,7 @@ impl<'a> Scheduler<'a> {
     fn keep(&mut self, kept: Kept) -> bool {
         let streamed = std::mem::take(&mut self.streamed);
         let mut record = kept.record;
+        let mut piece = kept.piece;
         let mut tokens = kept.tokens;
         let mut cut = false;
         let checked = arith::find(&record.text);
@@ -249,6 +258,7 @@ impl<'a> Scheduler<'a> {
                 .min(tokens);
             checks.truncate(at + 1);
             checks[at].corrected = true;
+            piece = Piece::new(text.clone());
             record.text = text;
             cut = true;
             self.stats.corrections += 1;
@@ -273,6 +283,7 @@ impl<'a> Scheduler<'a> {
             (self.on_event)(SchedulerEvent::Text(unsent.to_string()));
         }
         self.answer.push_str(&record.text);
+        self.context.push(piece);
         match self.steps.last_mut() {
             // The rest of a corrected step joins it: one step, as written.
             Some(last) if continues => {
@@ -304,7 +315,7 @@ impl<'a> Scheduler<'a> {
         }
         let max_tokens = self.step_max_tokens(self.token_room, 0);
         let request = StepRequest {
-            text: format!("{}{}", self.prompt, self.answer),
+            context: self.context.clone(),
             max_tokens,
             stop_at_delimiter: true,
             hint: None,
@@ -341,6 +352,7 @@ impl<'a> Scheduler<'a> {
             // Keep what was written (and shown) before the stop.
             self.keep(Kept {
                 record: StepRecord::target_only(0, step.text, seconds * 1000.0),
+                piece: step.piece,
                 tokens: step.tokens,
                 ends_answer: false,
             });
@@ -352,6 +364,7 @@ impl<'a> Scheduler<'a> {
         let ends_answer = step.ends_answer();
         let corrected = self.keep(Kept {
             record: StepRecord::target_only(0, step.text, seconds * 1000.0),
+            piece: step.piece,
             tokens: step.tokens,
             ends_answer,
         });
@@ -374,7 +387,7 @@ impl<'a> Scheduler<'a> {
     ) -> Result<Option<LookaheadEnd>> {
         let round_started = Instant::now();
         let gamma = self.gamma.current();
-        let base = format!("{}{}", self.prompt, self.answer);
+        let base = self.context.clone();
         let delimiter = self.settings.delimiter.clone();
         (self.on_event)(SchedulerEvent::Stage(Stage::Drafting {
             step: self.steps.len(),
@@ -383,7 +396,7 @@ impl<'a> Scheduler<'a> {
 
         // 1. The draft writes ahead, one step per call: each needs the last.
         let mut drafts: Vec<(Step, f64)> = Vec::new();
-        let mut drafted_text = String::new();
+        let mut drafted = base.clone();
         let mut drafted_tokens = 0;
         for _ in 0..gamma {
             if self.cancel.is_cancelled() {
@@ -394,7 +407,7 @@ impl<'a> Scheduler<'a> {
                 break;
             }
             let request = StepRequest {
-                text: format!("{base}{drafted_text}"),
+                context: drafted.clone(),
                 max_tokens,
                 stop_at_delimiter: true,
                 hint: None,
@@ -420,7 +433,7 @@ impl<'a> Scheduler<'a> {
                 return Ok(Some(LookaheadEnd::Cancelled));
             }
             let finished = step.finished();
-            drafted_text.push_str(&step.text);
+            drafted.push(step.piece.clone());
             drafted_tokens += step.tokens;
             drafts.push((step, seconds * 1000.0));
             // Later drafts would follow text that does not end a step.
@@ -441,7 +454,7 @@ impl<'a> Scheduler<'a> {
             if j > 0 {
                 match drafts.get(j - 1) {
                     Some((previous, _)) if previous.finished() => {
-                        prefix.push_str(&previous.text);
+                        prefix.push(previous.piece.clone());
                         prefix_tokens += previous.tokens;
                     }
                     _ => break,
@@ -452,11 +465,11 @@ impl<'a> Scheduler<'a> {
                 break;
             }
             requests.push(StepRequest {
-                text: prefix.clone(),
+                context: prefix.clone(),
                 max_tokens,
                 stop_at_delimiter: true,
                 // The helper's version of the step this branch writes.
-                hint: drafts.get(j).map(|(drafted, _)| drafted.text.clone()),
+                hint: drafts.get(j).map(|(drafted, _)| drafted.piece.clone()),
             });
         }
         if self.cancel.is_cancelled() {
@@ -539,6 +552,7 @@ impl<'a> Scheduler<'a> {
                 }
                 kept.push(Kept {
                     record: record(Verdict::Rejected, None, KeptFrom::Target, None),
+                    piece: branch.piece.clone(),
                     tokens: branch.tokens,
                     ends_answer: branch.ends_answer(),
                 });
@@ -553,6 +567,7 @@ impl<'a> Scheduler<'a> {
                     // The target's own step is always safe to keep.
                     kept.push(Kept {
                         record: record(Verdict::TargetOnly, None, KeptFrom::Target, None),
+                        piece: branch.piece.clone(),
                         tokens: branch.tokens,
                         ends_answer: branch.ends_answer(),
                     });
@@ -573,6 +588,13 @@ impl<'a> Scheduler<'a> {
                                 KeptFrom::Draft,
                                 judge_ms,
                             ),
+                            // The same words: the main model's own tokens
+                            // for them, as plain decoding would have read.
+                            piece: if branch.text == draft.text {
+                                branch.piece.clone()
+                            } else {
+                                draft.piece.clone()
+                            },
                             tokens: draft.tokens,
                             ends_answer: draft.ends_answer(),
                         });
@@ -588,6 +610,7 @@ impl<'a> Scheduler<'a> {
                                 KeptFrom::Target,
                                 judge_ms,
                             ),
+                            piece: branch.piece.clone(),
                             tokens: branch.tokens,
                             ends_answer: branch.ends_answer(),
                         });
@@ -603,6 +626,7 @@ impl<'a> Scheduler<'a> {
                 self.stats.bonus_steps += 1;
                 kept.push(Kept {
                     record: StepRecord::target_only(0, bonus.text.clone(), target_ms),
+                    piece: bonus.piece.clone(),
                     tokens: bonus.tokens,
                     ends_answer: bonus.ends_answer(),
                 });

@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::cancel::CancelFlag;
 use crate::error::{EngineError, Result};
 use crate::generate::{
-    GeneratorStats, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, TokenSink,
+    Context, GeneratorStats, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, TokenSink,
     STEP_DELIMITER,
 };
 use crate::judge::{Judge, JudgeVerdict};
@@ -105,17 +105,18 @@ impl ScriptedGenerator {
     }
 
     fn continuation(&self, request: &StepRequest) -> Result<StepOutput> {
+        let asked = request.text();
         let rest = self
             .texts
             .iter()
-            .find_map(|text| text.strip_prefix(request.text.as_str()));
+            .find_map(|text| text.strip_prefix(asked.as_str()));
         let (rest, scripted) = match rest {
             Some(rest) => (rest, true),
             None if self.strict => {
                 return Err(EngineError::Generation(format!(
                     "{} has no script for …{:?}",
                     self.name,
-                    tail(&request.text, 40)
+                    tail(&asked, 40)
                 )))
             }
             None => (OFF_SCRIPT_STEP, false),
@@ -142,9 +143,10 @@ impl ScriptedGenerator {
             text,
             tokens,
             end: Some(end),
-            prefill_tokens: request.text.chars().count(),
+            prefill_tokens: asked.chars().count(),
             prefill_time: Duration::ZERO,
             decode_time: self.token_time * u32::try_from(tokens).unwrap_or(u32::MAX),
+            ids: None,
         })
     }
 }
@@ -159,8 +161,8 @@ impl StepGenerator for ScriptedGenerator {
         &self.name
     }
 
-    fn count_tokens(&self, text: &str) -> Result<usize> {
-        Ok(text.chars().count())
+    fn count_tokens(&self, context: &Context) -> Result<usize> {
+        Ok(context.text().chars().count())
     }
 
     fn context_limit(&self) -> usize {

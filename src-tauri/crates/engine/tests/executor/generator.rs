@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use lookahead_engine::parts::ExecutorGenerator;
-use lookahead_engine::{CancelFlag, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest};
+use lookahead_engine::{
+    CancelFlag, Context, Piece, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest, TokenIds,
+};
 use lookahead_executor::{Executor, ExecutorOptions};
 
 use crate::common::{chat, load, smol, QUESTION, SMOL};
@@ -19,7 +21,7 @@ pub fn requests(max_tokens: usize) -> Vec<StepRequest> {
     ]
     .into_iter()
     .map(|text| StepRequest {
-        text,
+        context: text.into(),
         max_tokens,
         stop_at_delimiter: true,
         hint: None,
@@ -107,7 +109,7 @@ fn a_continuation_reuses_the_cached_prefix() {
     let prompt_tokens = exec.tokenizer().encode(&chat(QUESTION)).unwrap().len();
     assert_eq!(first[0].prefill_tokens, prompt_tokens);
     let next = StepRequest {
-        text: format!("{}{}", chat(QUESTION), first[0].text),
+        context: format!("{}{}", chat(QUESTION), first[0].text).into(),
         max_tokens: 40,
         stop_at_delimiter: true,
         hint: None,
@@ -123,12 +125,70 @@ fn a_continuation_reuses_the_cached_prefix() {
 }
 
 #[test]
+fn a_continuation_carries_the_written_tokens_and_encodes_nothing_again() {
+    let exec = smol();
+    let tok = exec.tokenizer();
+    let vocab = tok.vocab_id();
+    let mut gen = ExecutorGenerator::new(exec.clone());
+    let prompt = Piece::new(chat(QUESTION));
+    let ask = |context: Context| StepRequest {
+        context,
+        max_tokens: 40,
+        stop_at_delimiter: true,
+        hint: None,
+    };
+    let first = run(
+        &mut gen,
+        &[ask(Context::from(prompt.clone()))],
+        &Sampling::default(),
+    );
+    // The prompt was encoded once, and keeps its ids for later calls.
+    let prompt_ids = prompt
+        .ids_in(vocab)
+        .expect("the prompt keeps its ids")
+        .len();
+    assert_eq!(prompt_ids + tok.lead().len(), first[0].prefill_tokens);
+    // The step comes back with the ids it was written in.
+    let written = first[0].ids.clone().expect("the executor gives its ids");
+    assert_eq!(written.vocab, vocab);
+    assert_eq!(tok.decode(&written.ids).unwrap(), first[0].text);
+
+    // Going on from the prompt and that step: the cache holds every token
+    // already, so only the last one is run again (its logits are needed).
+    let next = ask(Context::from(prompt.clone()).then(first[0].piece()));
+    let second = run(&mut gen, std::slice::from_ref(&next), &Sampling::default());
+    assert_eq!(second[0].prefill_tokens, 1);
+    let fresh = one_by_one(smol(), std::slice::from_ref(&next), &Sampling::default());
+    assert_eq!(summary(&second), summary(&fresh));
+
+    // Ids a piece carries are read as they are, never re-encoded from its
+    // text: "Hello" spelt letter by letter stays five tokens.
+    let letters: Vec<u32> = "Hello"
+        .chars()
+        .flat_map(|c| tok.encode_piece(&c.to_string()).unwrap())
+        .collect();
+    assert_eq!(tok.encode_piece("Hello").unwrap().len(), 1);
+    let spelt = Piece::written(
+        "Hello",
+        TokenIds {
+            vocab,
+            ids: letters.clone(),
+        },
+    );
+    let context = Context::from(prompt).then(spelt);
+    assert_eq!(
+        gen.count_tokens(&context).unwrap(),
+        tok.lead().len() + prompt_ids + letters.len()
+    );
+}
+
+#[test]
 fn branches_sharing_a_prefix_are_prefilled_once() {
     let exec = smol();
     let mut gen = ExecutorGenerator::new(exec);
     let reqs = requests(8);
     let out = run(&mut gen, &reqs, &Sampling::default());
-    let prompt_tokens = |i: usize| gen.count_tokens(&reqs[i].text).unwrap();
+    let prompt_tokens = |i: usize| gen.count_tokens(&reqs[i].context).unwrap();
     // Requests 1 and 3 extend request 0's text (and 0 shares the system
     // prompt with 2): they wait a pass and fork the cache of the shorter
     // request instead of recomputing the shared part.
@@ -163,7 +223,7 @@ fn steps_end_at_delimiter_end_of_sequence_or_budget() {
     assert_eq!((out[0].tokens, out[0].end), (3, Some(StepEnd::Budget)));
     // Without the delimiter stop the answer runs to its end.
     let whole = StepRequest {
-        text: chat("Say hello."),
+        context: chat("Say hello.").into(),
         max_tokens: 200,
         stop_at_delimiter: false,
         hint: None,
@@ -183,7 +243,7 @@ fn multi_byte_characters_in_the_answer_are_handled() {
     // byte back into the text, which once landed inside the character.
     let mut gen = ExecutorGenerator::new(smol());
     let req = StepRequest {
-        text: "42 ÷ 6 = 7\n12 ÷ 4 = 3\n20 ÷ 5 = 4\n9 ÷ 3 = 3\n".to_string(),
+        context: "42 ÷ 6 = 7\n12 ÷ 4 = 3\n20 ÷ 5 = 4\n9 ÷ 3 = 3\n".into(),
         max_tokens: 40,
         stop_at_delimiter: true,
         hint: None,

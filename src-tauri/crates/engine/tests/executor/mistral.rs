@@ -260,7 +260,7 @@ fn smol_logits_match_the_candle_reference() {
     let free = run(
         &mut gen,
         &[StepRequest {
-            text: chat(QUESTION),
+            context: chat(QUESTION).into(),
             max_tokens: N,
             stop_at_delimiter: false,
             hint: None,
@@ -314,7 +314,7 @@ fn smol_token_ids_and_logits_match_mistralrs() {
     let ours_text = run(
         &mut gen,
         &[StepRequest {
-            text: prompt_text.clone(),
+            context: prompt_text.clone().into(),
             max_tokens: N,
             stop_at_delimiter: false,
             hint: None,

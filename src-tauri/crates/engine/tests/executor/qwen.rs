@@ -12,7 +12,7 @@ use crate::mistral::{agreement, candle_greedy_with, Reference};
 
 fn request(max_tokens: usize, stop_at_delimiter: bool) -> StepRequest {
     StepRequest {
-        text: chat(QUESTION),
+        context: chat(QUESTION).into(),
         max_tokens,
         stop_at_delimiter,
         hint: None,

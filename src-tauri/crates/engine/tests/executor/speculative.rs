@@ -87,7 +87,7 @@ fn draft_model_speculation_equals_plain_greedy() {
         .iter()
         .zip(&got)
         .map(|(r, o)| lookahead_engine::StepRequest {
-            text: format!("{}{}", r.text, o.text),
+            context: format!("{}{}", r.text(), o.text).into(),
             ..r.clone()
         })
         .collect();
