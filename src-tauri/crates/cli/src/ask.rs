@@ -215,7 +215,7 @@ pub fn run(args: AskArgs) -> Result<()> {
             lookahead_engine::EngineError::EmptyPrompt.user_message()
         );
     }
-    let (conversation, history) = earlier_turns(&args)?;
+    let (conversation, mut history) = earlier_turns(&args)?;
     let config = engine_config(&args.models, args.mode)?;
 
     // The question is saved before any work, with its answer's row; the
@@ -239,6 +239,18 @@ pub fn run(args: AskArgs) -> Result<()> {
                     .map_or_else(|| format!("{error:#}"), |e| e.user_message());
                 eprintln!("Note: {why}\nThe answer will be shown but not saved.");
                 save_error = Some(error);
+                // A follow-up still needs its conversation: read it without
+                // writing, or stop rather than answer it out of context.
+                if let (Some(id), true) = (conversation, history.is_empty()) {
+                    history = crate::open_store(true, async |store| {
+                        Ok(store.get_conversation(id).await?.chat_turns())
+                    })
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "This follow-up needs the earlier conversation, and the history could not be read: {e:#}"
+                        )
+                    })?;
+                }
                 None
             }
         }
@@ -386,7 +398,8 @@ fn earlier_turns(args: &AskArgs) -> Result<(Option<i64>, Vec<ChatTurn>)> {
     if !args.continue_last && args.conversation.is_none() {
         return Ok((None, Vec::new()));
     }
-    crate::with_store(async |store| {
+    // Only reading: works while another program writes the history.
+    crate::open_store(true, async |store| {
         let id = match args.conversation {
             Some(id) => id,
             None => store

@@ -154,6 +154,46 @@ fn a_follow_up_is_saved_in_the_same_conversation_and_sees_it() {
     let third = run(&["ask", "--conversation", &id.to_string(), "And again?"]);
     assert_eq!(third["conversation_id"].as_i64(), Some(id));
     assert!(tokens(&third) > tokens(&second));
+
+    // Another program holds the history's write lock: the follow-up cannot
+    // be saved, but it still reads its conversation and answers from it.
+    let db = data.path().join("history.sqlite");
+    let mut holder = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys, time\n\
+             c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)\n\
+             c.execute('BEGIN IMMEDIATE')\n\
+             print('locked', flush=True)\n\
+             time.sleep(60)",
+        ])
+        .arg(&db)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut said = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.as_mut().expect("stdout")),
+        &mut said,
+    )
+    .expect("the lock holder says when it holds the lock");
+    assert_eq!(said.trim(), "locked");
+    let out = Command::new(env!("CARGO_BIN_EXE_lookahead"))
+        .args(["ask", "--continue", "And my name again?"])
+        .args(["--target", model, "--max-tokens", "8", "--json"])
+        .env("LOOKAHEAD_DATA_DIR", data.path())
+        .env("LOOKAHEAD_MODELS_DIR", models::models_dir())
+        .output()
+        .expect("lookahead runs");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("will be shown but not saved"), "{err}");
+    let locked: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(
+        tokens(&locked) > tokens(&first) + 5,
+        "the unsaved follow-up still saw the conversation: {locked}"
+    );
     // Both are in the history, in one conversation of six messages.
     let out = Command::new(env!("CARGO_BIN_EXE_lookahead"))
         .args(["history", "show", &id.to_string()])
