@@ -184,15 +184,7 @@ impl AskService {
         self.store
             .finish_answer(started.message_id, outcome)
             .await?;
-        let detail = self.store.get_conversation(started.conversation_id).await?;
-        detail
-            .messages
-            .into_iter()
-            .find(|m| m.message.id == started.message_id)
-            .ok_or(StoreError::NotFound {
-                what: "message",
-                id: started.message_id,
-            })
+        self.store.get_message(started.message_id).await
     }
 
     /// What this computer has measured of each mode with `models`: the

@@ -480,6 +480,48 @@ impl Store {
         })
     }
 
+    /// One message with its steps and metrics (what a finished answer
+    /// shows), without reading the rest of its conversation.
+    pub async fn get_message(&self, id: i64) -> Result<MessageDetail> {
+        let mut tx = self.pool.begin().await.at(&self.path)?;
+        let row = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .at(&self.path)?
+        .ok_or(StoreError::NotFound {
+            what: "message",
+            id,
+        })?;
+        let step_rows =
+            sqlx::query("SELECT * FROM steps WHERE message_id = ?1 ORDER BY step_index")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await
+                .at(&self.path)?;
+        let metrics_row = sqlx::query("SELECT * FROM answer_metrics WHERE message_id = ?1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .at(&self.path)?;
+        tx.commit().await.at(&self.path)?;
+        Ok(MessageDetail {
+            message: rows::message(&row).at(&self.path)?,
+            steps: step_rows
+                .iter()
+                .map(rows::step)
+                .collect::<std::result::Result<_, _>>()
+                .at(&self.path)?,
+            metrics: metrics_row
+                .as_ref()
+                .map(rows::metrics)
+                .transpose()
+                .at(&self.path)?,
+        })
+    }
+
     /// Adds what the user asked. Saved at once, before any answer.
     pub async fn add_user_message(&self, conversation_id: i64, text: &str) -> Result<Message> {
         let at = now();

@@ -140,6 +140,9 @@ async fn begin_update_finish_life_cycle() {
     assert!(m.message.finished_at.is_some());
     assert_eq!(m.steps, done.steps);
     assert_eq!(m.metrics, done.metrics);
+    // The message alone reads the same as within its conversation.
+    assert_eq!(&store.get_message(id).await.unwrap(), m);
+    assert_kind(store.get_message(id + 100).await, "NotFound");
 
     assert_kind(store.finish_answer(id, done.clone()).await, "NotInProgress");
     assert_kind(store.update_answer_text(id, "late").await, "NotInProgress");
