@@ -185,7 +185,7 @@ pub async fn ask(
     let plan = plan(&store, &settings).await?;
     let mode = plan.choice.mode;
     let config = plan.config;
-    let options = settings.ask_options(plan.choice);
+    let mut options = settings.ask_options(plan.choice);
     let service = AskService::new(store.clone());
 
     // While this answer is written, another process opening the history
@@ -207,6 +207,8 @@ pub async fn ask(
         )
         .await?;
     let conversation_id = started.conversation_id;
+    // Word drafting also looks in this computer's recent answers.
+    options.earlier_answers = started.earlier_answers.clone();
 
     let request_id = new_request_id();
     let cancel = CancelFlag::new();

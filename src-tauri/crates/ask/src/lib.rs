@@ -30,6 +30,9 @@ pub const SAVE_EVERY: Duration = Duration::from_secs(1);
 /// Answers measured per mode for the automatic choice: recent enough to
 /// follow a change of machine load, enough to smooth out question lengths.
 const RECENT_ANSWERS: i64 = 5;
+/// Earlier answers word drafting may look in (about 20 × 300 tokens: a
+/// search of microseconds per guess).
+const EARLIER_ANSWERS: u32 = 20;
 
 /// A question saved before its answer is written.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,6 +45,9 @@ pub struct Started {
     pub history: Vec<ChatTurn>,
     /// This computer's usual plain speed with the target, if known.
     pub usual: Option<PlainSpeed>,
+    /// Recent answers on this computer, newest first, for word drafting to
+    /// look in ([`lookahead_engine::AskOptions::earlier_answers`]).
+    pub earlier_answers: Vec<String>,
 }
 
 /// What has been shown of an answer so far: its text and settled steps,
@@ -134,11 +140,18 @@ impl AskService {
                 .unwrap_or(None),
             None => None,
         };
+        // Read before this answer's row is complete, so it is not among them.
+        let earlier_answers = self
+            .store
+            .recent_answer_texts(EARLIER_ANSWERS)
+            .await
+            .unwrap_or_default();
         Ok(Started {
             conversation_id,
             message_id,
             title,
             history,
+            earlier_answers,
             usual,
         })
     }

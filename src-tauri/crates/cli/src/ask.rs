@@ -99,6 +99,7 @@ impl JudgeArgs {
             prompt: self.prompt,
             correct_arithmetic: !self.no_calculator,
             strict_guard: false,
+            earlier_answers: Vec::new(),
         })
     }
 
@@ -273,6 +274,14 @@ pub fn run(args: AskArgs) -> Result<()> {
         // the app keeps it (none yet: the answer carries no estimate).
         engine.set_plain_speed(started.as_ref().and_then(|s| s.usual));
         let history = started.as_ref().map_or(&history, |s| &s.history);
+        // Word drafting also looks in this computer's recent answers.
+        let options = AskOptions {
+            earlier_answers: started
+                .as_ref()
+                .map(|s| s.earlier_answers.clone())
+                .unwrap_or_default(),
+            ..options.clone()
+        };
         Ok(
             engine.ask_in(history, &args.question, &options, &cancel, &mut |event| {
                 shown.observe(&event);

@@ -39,6 +39,11 @@ pub struct BenchArgs {
     /// Also run the draft model alone (plain), to measure its cost ratio c.
     #[arg(long)]
     pub with_draft_alone: bool,
+    /// Word drafting also looks in the answers of the questions before
+    /// (this many, newest first), as the app passes the recent answers in
+    /// its history; 0 = only the text so far.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub earlier_answers: usize,
     /// Leave out the plain baseline (for accuracy runs of other modes whose
     /// plain answers were already measured; no speed-up column then).
     #[arg(long)]
@@ -258,7 +263,7 @@ fn run_questions(
     let available = engine.available_modes();
     let mut records: Vec<ModeRecord> = Vec::new();
     let mut recent: Vec<(Mode, f64)> = Vec::new();
-    let mut out = Vec::new();
+    let mut out: Vec<(Answer, bool)> = Vec::new();
     for (line, problem) in problems {
         let (mode, exploring) = match choice {
             Choice::Fixed(mode) => (mode, false),
@@ -269,6 +274,12 @@ fn run_questions(
         };
         let options = AskOptions {
             strict_guard: exploring,
+            earlier_answers: out
+                .iter()
+                .rev()
+                .take(args.earlier_answers)
+                .map(|(a, _)| a.text.clone())
+                .collect(),
             ..args
                 .judge
                 .ask_options(mode, args.max_tokens, args.step_budget)?

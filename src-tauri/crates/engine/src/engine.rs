@@ -243,6 +243,11 @@ pub struct AskOptions {
     /// The mode is being tried out ("auto" exploring): step speculation
     /// gets a single slow round before the guard switches it off.
     pub strict_guard: bool,
+    /// Earlier answers on this computer (most recent first), where word
+    /// drafting by n-grams also looks for what comes next. Not kept with
+    /// the answer's options.
+    #[serde(skip)]
+    pub earlier_answers: Vec<String>,
 }
 
 impl Default for AskOptions {
@@ -260,6 +265,7 @@ impl Default for AskOptions {
             prompt: PromptStyle::default(),
             correct_arithmetic: false,
             strict_guard: false,
+            earlier_answers: Vec::new(),
         }
     }
 }
@@ -747,11 +753,14 @@ impl Engine {
                             draft,
                             SpeculationConfig::default(),
                         )?),
-                        _ => Box::new(SpeculativeGenerator::with_ngram(
-                            target,
-                            NgramConfig::default(),
-                            SpeculationConfig::default(),
-                        )),
+                        _ => Box::new(
+                            SpeculativeGenerator::with_ngram(
+                                target,
+                                NgramConfig::default(),
+                                SpeculationConfig::default(),
+                            )
+                            .with_earlier_answers(&options.earlier_answers)?,
+                        ),
                     },
                     _ => self.plain_target(),
                 };
@@ -774,11 +783,14 @@ impl Engine {
                     )
                 };
                 let mut target_gen: Box<dyn StepGenerator> = match (mode, target_exec) {
-                    (Mode::SdLr, Some(target)) => Box::new(SpeculativeGenerator::with_ngram(
-                        target,
-                        NgramConfig::default(),
-                        SpeculationConfig::default(),
-                    )),
+                    (Mode::SdLr, Some(target)) => Box::new(
+                        SpeculativeGenerator::with_ngram(
+                            target,
+                            NgramConfig::default(),
+                            SpeculationConfig::default(),
+                        )
+                        .with_earlier_answers(&options.earlier_answers)?,
+                    ),
                     (Mode::SdLr, None) => return Err(unsupported()),
                     _ => self.target.step_generator().ok_or_else(unsupported)?,
                 };

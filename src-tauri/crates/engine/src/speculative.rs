@@ -92,6 +92,8 @@ struct Speculation {
 pub struct SpeculativeGenerator {
     target: Arc<Executor>,
     proposer: Proposer,
+    /// Earlier answers as target tokens, most recent first (n-gram only).
+    earlier: Vec<Vec<u32>>,
     config: SpeculationConfig,
     stats: GeneratorStats,
     name: String,
@@ -115,6 +117,7 @@ impl SpeculativeGenerator {
         Ok(Self {
             target,
             proposer: Proposer::Draft(draft),
+            earlier: Vec::new(),
             config,
             stats: GeneratorStats::default(),
             name,
@@ -131,10 +134,22 @@ impl SpeculativeGenerator {
         Self {
             target,
             proposer: Proposer::Ngram(ngram),
+            earlier: Vec::new(),
             config,
             stats: GeneratorStats::default(),
             name,
         }
+    }
+
+    /// Earlier answers (most recent first) the n-gram proposer also
+    /// looks in, when the text so far offers nothing.
+    pub fn with_earlier_answers(mut self, answers: &[String]) -> Result<Self> {
+        let tok = self.target.tokenizer();
+        self.earlier = answers
+            .iter()
+            .map(|a| tok.encode_piece(a))
+            .collect::<lookahead_executor::Result<_>>()?;
+        Ok(self)
     }
 
     pub fn target(&self) -> &Arc<Executor> {
@@ -169,6 +184,10 @@ impl SpeculativeGenerator {
                         let generated = &s.tokens[s.tokens.len() - s.generated..];
                         let mut guesses = ngram::propose_from_hint(&s.hint, generated, ks[i])
                             .unwrap_or_else(|| ngram.propose(&s.tokens, ks[i]));
+                        if guesses.is_empty() {
+                            guesses = ngram::propose_from_earlier(&self.earlier, &s.tokens, ks[i])
+                                .unwrap_or_default();
+                        }
                         if let Some(end) = guesses
                             .iter()
                             .position(|&t| self.target.tokenizer().is_end(t))

@@ -522,6 +522,21 @@ impl Store {
         })
     }
 
+    /// The texts of the latest `limit` complete answers, newest first, from
+    /// chats not in the bin: what word drafting may look in for how this
+    /// model phrases its answers.
+    pub async fn recent_answer_texts(&self, limit: u32) -> Result<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT m.text FROM messages m JOIN conversations c ON c.id = m.conversation_id
+             WHERE m.role = 'assistant' AND m.status = 'complete' AND c.deleted_at IS NULL
+             ORDER BY m.id DESC LIMIT ?1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .at(&self.path)
+    }
+
     /// Adds what the user asked. Saved at once, before any answer.
     pub async fn add_user_message(&self, conversation_id: i64, text: &str) -> Result<Message> {
         let at = now();

@@ -1,8 +1,12 @@
-//! Prompt-lookup / n-gram proposals: no model, just the text so far.
+//! Prompt-lookup / n-gram proposals: no model, just text.
 //!
 //! Reasoning steps reuse numbers and phrases from the question and from
 //! earlier steps; when the last few tokens occurred before, what followed
-//! them then is a cheap guess for what follows now.
+//! them then is a cheap guess for what follows now. Beyond the text so far:
+//! the helper's draft of the step ([`propose_from_hint`]) and earlier
+//! answers on this computer ([`propose_from_earlier`]; the way this model
+//! tends to phrase a worked answer, as llama.cpp's lookup caches and
+//! SuffixDecoding use past outputs).
 
 /// Settings of the n-gram proposer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +53,35 @@ impl NgramConfig {
         }
         Vec::new()
     }
+}
+
+/// Shortest run of the latest tokens that must recur in an earlier answer
+/// before what followed it there is proposed: across answers, two tokens
+/// match by chance too often.
+const EARLIER_MIN_RUN: usize = 3;
+/// Longest run tried first.
+const EARLIER_MAX_RUN: usize = 5;
+
+/// Proposals from earlier answers (most recent first): what followed the
+/// longest run (5 down to 3 tokens) of the latest `tokens` in the most
+/// recent answer that has it. `None` when no earlier answer has such a run.
+pub fn propose_from_earlier(earlier: &[Vec<u32>], tokens: &[u32], k: usize) -> Option<Vec<u32>> {
+    if earlier.is_empty() || k == 0 {
+        return None;
+    }
+    for n in (EARLIER_MIN_RUN..=EARLIER_MAX_RUN.min(tokens.len())).rev() {
+        let suffix = &tokens[tokens.len() - n..];
+        for answer in earlier {
+            if let Some(start) = answer.windows(n).rposition(|w| w == suffix) {
+                let from = start + n;
+                let to = (from + k).min(answer.len());
+                if from < to {
+                    return Some(answer[from..to].to_vec());
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Proposals from a hint (the text the model will probably write, e.g. the
@@ -98,6 +131,25 @@ mod tests {
         assert_eq!(propose_from_hint(&hint, &[7, 8, 9], 2), None);
         assert_eq!(propose_from_hint(&hint, &hint, 2), None);
         assert_eq!(propose_from_hint(&[], &[1], 2), None);
+    }
+
+    #[test]
+    fn earlier_answers_continue_a_run_of_three_or_more() {
+        let earlier = vec![vec![1, 2, 3, 4, 5, 6], vec![7, 8, 9, 10, 11]];
+        // "8 9 10" is in the second answer: 11 followed it.
+        assert_eq!(
+            propose_from_earlier(&earlier, &[0, 8, 9, 10], 3),
+            Some(vec![11])
+        );
+        // The longest run wins; the most recent answer first among equals.
+        assert_eq!(
+            propose_from_earlier(&earlier, &[2, 3, 4], 2),
+            Some(vec![5, 6])
+        );
+        // Two tokens are not enough across answers; an answer's end offers nothing.
+        assert_eq!(propose_from_earlier(&earlier, &[9, 3, 4], 2), None);
+        assert_eq!(propose_from_earlier(&earlier, &[9, 10, 11], 2), None);
+        assert_eq!(propose_from_earlier(&[], &[1, 2, 3], 2), None);
     }
 
     #[test]

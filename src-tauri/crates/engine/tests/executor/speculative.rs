@@ -64,6 +64,42 @@ fn ngram_speculation_equals_plain_greedy() {
 }
 
 #[test]
+fn earlier_answers_guess_words_and_change_nothing() {
+    // The model's own earlier answers to the same requests: the best case
+    // for the proposer, and the output must still be plain greedy's.
+    let reqs = requests(40);
+    let mut plain = ExecutorGenerator::new(smol());
+    let expected = run(&mut plain, &reqs, &Sampling::default());
+    let earlier: Vec<String> = expected.iter().rev().map(|o| o.text.clone()).collect();
+    let config = SpeculationConfig {
+        min_k: 1,
+        ..SpeculationConfig::default()
+    };
+    let mut alone =
+        SpeculativeGenerator::with_ngram(smol(), NgramConfig::default(), config.clone());
+    run(&mut alone, &reqs, &Sampling::default());
+    let alone = alone.take_stats();
+    let mut spec = SpeculativeGenerator::with_ngram(smol(), NgramConfig::default(), config)
+        .with_earlier_answers(&earlier)
+        .expect("encoded");
+    let got = run(&mut spec, &reqs, &Sampling::default());
+    for (e, g) in expected.iter().zip(&got) {
+        assert_eq!((&e.text, e.tokens, e.end), (&g.text, g.tokens, g.end));
+    }
+    let stats = spec.take_stats();
+    check_counters(&stats);
+    assert!(
+        stats.accepted_tokens > alone.accepted_tokens
+            && stats.forward_passes < alone.forward_passes,
+        "earlier answers: {} tokens accepted in {} passes; the text alone: {} in {}",
+        stats.accepted_tokens,
+        stats.forward_passes,
+        alone.accepted_tokens,
+        alone.forward_passes
+    );
+}
+
+#[test]
 fn draft_model_speculation_equals_plain_greedy() {
     // SmolLM2 drafting for itself: every guess must be accepted (the two
     // compute the same logits), which exercises bonus tokens and the draft

@@ -343,3 +343,40 @@ async fn answer_notes_and_checked_sums_round_trip_both_ways_of_saving() {
     // A question carries no notes.
     assert_eq!(detail.messages[0].message.notes, AnswerNotes::default());
 }
+
+#[tokio::test]
+async fn recent_answer_texts_are_complete_answers_outside_the_bin_newest_first() {
+    let db = temp_db();
+    let store = open(&db.path).await;
+    let a = store.create_conversation("a").await.unwrap();
+    let b = store.create_conversation("b").await.unwrap();
+    let binned = store.create_conversation("binned").await.unwrap();
+    for (conv, text) in [
+        (a.id, "first"),
+        (binned.id, "in the bin"),
+        (b.id, "second"),
+        (a.id, "third"),
+    ] {
+        let id = store.begin_answer(conv, sd_start()).await.unwrap();
+        store
+            .finish_answer(id, outcome(text, steps(1, 0), None))
+            .await
+            .unwrap();
+    }
+    // Still being written: not an answer yet.
+    let writing = store.begin_answer(b.id, sd_start()).await.unwrap();
+    store
+        .update_answer_text(writing, "half an ans")
+        .await
+        .unwrap();
+    store.delete_conversation(binned.id).await.unwrap();
+
+    assert_eq!(
+        store.recent_answer_texts(10).await.unwrap(),
+        ["third", "second", "first"]
+    );
+    assert_eq!(
+        store.recent_answer_texts(2).await.unwrap(),
+        ["third", "second"]
+    );
+}
