@@ -148,11 +148,7 @@ try {
     const [input] = await app.waitFor("#composer-input", 30, "the question box");
     // Far past the tiny model's context; put in as a paste would.
     const long = "Please add up these figures: " + "12 ".repeat(12000);
-    await wd("POST", `/session/${app.id}/execute/sync`, {
-      script:
-        "const el = arguments[0]; const set = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value').set; set.call(el, arguments[1]); el.dispatchEvent(new Event('input', { bubbles: true }));",
-      args: [{ "element-6066-11e4-a52e-4f735466cecf": input }, long],
-    });
+    await app.setValue(input, long);
     await app.type(input, "\uE007");
     const [box] = await app.waitFor('.error-box[role="alert"]', 60, "the error box");
     const message = await app.text(box);
@@ -165,11 +161,7 @@ try {
     if ((await app.find(".error-box")).length !== 1) throw new Error("more than one error box");
     await app.screenshot("app-error-kept");
     // Leave the box empty for what follows.
-    await wd("POST", `/session/${app.id}/execute/sync`, {
-      script:
-        "const el = document.querySelector('#composer-input'); const set = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value').set; set.call(el, ''); el.dispatchEvent(new Event('input', { bubbles: true }));",
-      args: [],
-    });
+    await app.setValue((await app.find("#composer-input"))[0], "");
   });
   await step("a chat can be pinned, and the sidebar hidden and shown", async () => {
     const [more] = await app.findXPath("//button[starts-with(@aria-label, 'More actions for Sara buys')]");

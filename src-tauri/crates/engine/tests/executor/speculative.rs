@@ -4,7 +4,7 @@
 
 use lookahead_engine::parts::ExecutorGenerator;
 use lookahead_engine::parts::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
-use lookahead_engine::{EngineError, GeneratorStats, Sampling, StepGenerator};
+use lookahead_engine::{EngineError, GeneratorStats, Sampling, StepGenerator, StepOutput};
 use lookahead_executor::ExecutorOptions;
 
 use crate::common::{load, smol, QWEN_DRAFT};
@@ -31,6 +31,14 @@ fn check_counters(stats: &GeneratorStats) {
     }
 }
 
+/// The same steps, token counts and stop reasons.
+fn assert_same(expected: &[StepOutput], got: &[StepOutput]) {
+    assert_eq!(expected.len(), got.len());
+    for (e, g) in expected.iter().zip(got) {
+        assert_eq!((&e.text, e.tokens, e.end), (&g.text, g.tokens, g.end));
+    }
+}
+
 #[test]
 fn ngram_speculation_equals_plain_greedy() {
     let reqs = requests(60);
@@ -47,9 +55,7 @@ fn ngram_speculation_equals_plain_greedy() {
         },
     );
     let got = run(&mut spec, &reqs, &Sampling::default());
-    for (e, g) in expected.iter().zip(&got) {
-        assert_eq!((&e.text, e.tokens, e.end), (&g.text, g.tokens, g.end));
-    }
+    assert_same(&expected, &got);
     let stats = spec.take_stats();
     check_counters(&stats);
     assert!(
@@ -83,9 +89,7 @@ fn earlier_answers_guess_words_and_change_nothing() {
         .with_earlier_answers(&earlier)
         .expect("encoded");
     let got = run(&mut spec, &reqs, &Sampling::default());
-    for (e, g) in expected.iter().zip(&got) {
-        assert_eq!((&e.text, e.tokens, e.end), (&g.text, g.tokens, g.end));
-    }
+    assert_same(&expected, &got);
     let stats = spec.take_stats();
     check_counters(&stats);
     assert!(
@@ -111,9 +115,7 @@ fn draft_model_speculation_equals_plain_greedy() {
     let mut spec = SpeculativeGenerator::with_draft(smol(), smol(), SpeculationConfig::default())
         .expect("same tokenizer");
     let got = run(&mut spec, &reqs, &Sampling::default());
-    for (e, g) in expected.iter().zip(&got) {
-        assert_eq!((&e.text, e.tokens, e.end), (&g.text, g.tokens, g.end));
-    }
+    assert_same(&expected, &got);
     let stats = spec.take_stats();
     check_counters(&stats);
     assert_eq!(stats.accepted_tokens, stats.drafted_tokens, "{stats:?}");
