@@ -14,7 +14,8 @@ packages=(
   # without it) and the web UI (node)
   python3 python3-pip nodejs npm
   # tests: the UI in Chromium, the real app in WebKit under a virtual display
-  chromium xvfb xauth webkit2gtk-driver
+  # (in British English, to check dates follow the locale: locales)
+  chromium xvfb xauth webkit2gtk-driver locales
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -33,6 +34,11 @@ if [ ${#filtered[@]} -gt 0 ]; then
   echo "Installing system packages: ${filtered[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${filtered[@]}"
+fi
+# The real-app test runs the app in British English (day-first dates).
+if ! locale -a 2>/dev/null | grep -qi '^en_GB\.utf-\?8$'; then
+  echo "Adding the en_GB.UTF-8 locale (for the real-app test)"
+  $SUDO localedef -i en_GB -f UTF-8 en_GB.UTF-8
 fi
 # cmake builds llama.cpp's llama-server, the real inference server the
 # tests talk to. Any cmake will do: PyPI's wheel (no apt needed), else apt.

@@ -122,10 +122,18 @@ try {
     for (const id of ["copy-answer", "copy-with-steps", "regenerate", "edit-question"]) {
       if ((await app.find(`[data-testid="${id}"]`)).length !== 1) throw new Error(`no ${id} button on the answer`);
     }
-    await app.jsClick((await app.find('[data-testid="copy-answer"]'))[0]);
-    const [toast] = await app.waitFor('[data-testid="toast"]', 10, "a toast after copying");
-    const said = await app.text(toast);
-    if (said.trim() !== "Answer copied") throw new Error(`copying the answer said "${said}"`);
+    // A real click: the clipboard takes text only from a person's gesture.
+    await app.click((await app.find('[data-testid="copy-answer"]'))[0]);
+    let said = [];
+    for (let tries = 0; !said.some((t) => /cop/i.test(t)); tries++) {
+      if (tries > 40) throw new Error(`no toast after copying: ${JSON.stringify(said)}`);
+      await new Promise((r) => setTimeout(r, 250));
+      said = await wd("POST", `/session/${app.id}/execute/sync`, {
+        script: "return [...document.querySelectorAll('[data-testid=toast]')].map((t) => t.textContent.trim())",
+        args: [],
+      });
+    }
+    if (!said.includes("Answer copied")) throw new Error(`copying the answer said ${JSON.stringify(said)}`);
     // Open the steps: who wrote them is explained in words, numbers start
     // at 1, and scores and timings wait behind each step's Details.
     await wd("POST", `/session/${app.id}/execute/sync`, {
@@ -138,7 +146,14 @@ try {
     if (!/\d/.test(counts)) throw new Error(`no counts beside the strip: "${counts}"`);
     const first = await app.textOf('[data-testid="step"]');
     if (!first.includes("Step 1")) throw new Error(`the first step reads: ${first}`);
-    if (/meaning match|main model \d|helper \d|check \d/.test(first)) throw new Error(`scores shown outside Details: ${first}`);
+    // Scores and timings only inside the step's Details, which is closed.
+    const [outside, inside, open] = await wd("POST", `/session/${app.id}/execute/sync`, {
+      script:
+        "const step = document.querySelector('[data-testid=step]'); const d = step.querySelector('[data-testid=step-details]'); const rest = step.cloneNode(true); rest.querySelectorAll('details').forEach((x) => x.remove()); return [rest.textContent, d ? d.textContent : '', d ? d.open : null];",
+      args: [],
+    });
+    if (/meaning match|main model \d|helper \d|check \d/.test(outside)) throw new Error(`scores shown outside Details: ${outside}`);
+    if (!/main model \d/.test(inside) || open !== false) throw new Error(`no closed Details with the timings: ${inside} (open: ${open})`);
     await app.screenshot("app-answer-steps");
   });
   await step("a question too long for the model keeps its text, with one error", async () => {
@@ -147,7 +162,7 @@ try {
     await app.click(newChat);
     const [input] = await app.waitFor("#composer-input", 30, "the question box");
     // Far past the tiny model's context; put in as a paste would.
-    const long = "Please add up these figures: " + "12 ".repeat(12000);
+    const long = "Please add up these figures: " + "12 ".repeat(12000).trim();
     await app.setValue(input, long);
     await app.type(input, "\uE007");
     const [box] = await app.waitFor('.error-box[role="alert"]', 60, "the error box");
@@ -170,9 +185,10 @@ try {
     const [pin] = await app.waitFor('[role="menuitem"]', 10, "the chat's menu");
     const [pinItem] = await app.findXPath("//button[@role='menuitem' and contains(., 'Pin to the top')]");
     await app.click(pinItem ?? pin);
-    await app.findXPath("//h2[@class='history-heading' and .='Pinned']").then((h) => {
-      if (!h.length) throw new Error("no Pinned group after pinning");
-    });
+    for (let tries = 0; !(await app.findXPath("//h2[contains(@class, 'history-heading') and normalize-space(.)='Pinned']")).length; tries++) {
+      if (tries > 40) throw new Error("no Pinned group after pinning");
+      await new Promise((r) => setTimeout(r, 250));
+    }
     await app.click((await app.find('[data-testid="sidebar-hide"]'))[0]);
     await app.waitFor('[data-testid="sidebar-show"]', 10, "the button that shows the sidebar again");
     if ((await app.find("aside.sidebar")).length) throw new Error("the sidebar is still there");
@@ -192,6 +208,7 @@ try {
     if (!/Appearance/.test(String(order[0]))) throw new Error(`the first settings section is ${JSON.stringify(order)}`);
     const [dark] = await app.waitFor("input[name=theme][value=dark]", 30, "the Dark choice");
     await app.click(dark);
+    // At once, as a quick hand or a shortcut would: the question must come.
     const [chat] = await app.findXPath("//div[@aria-label='Main']//button[contains(., 'Chat')]");
     await app.click(chat);
     await app.waitFor('[data-testid="unsaved-dialog"]', 10, "the unsaved-changes question");

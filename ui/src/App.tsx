@@ -234,6 +234,10 @@ export function App() {
                     const { to, then } = leaving;
                     setLeaving(null);
                     setSettingsDirty(false);
+                    // Undo the preview of colours and text size now, not
+                    // when the Settings screen's effects get round to it.
+                    applyTheme(settings.theme);
+                    applyFontScale(settings.font_scale);
                     setView(to);
                     then?.();
                   }}

@@ -1,7 +1,7 @@
 // Settings: models, speed-up mode, γ, judge, budgets, appearance. Each with one line of plain help.
 
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import * as ipc from "../api/ipc";
 import type { IpcError, JudgeKind, ModeChoice, ModelsLocation, ModelsStatus, SdProposer, ServerTest, Settings, Theme } from "../api/types";
 import { bytes } from "../lib/format";
@@ -99,7 +99,10 @@ export function SettingsView(props: {
   }, [props.active]);
 
   const dirty = JSON.stringify(form) !== JSON.stringify(props.settings);
-  useEffect(() => props.onDirtyChange?.(dirty), [dirty]);
+  // Told before the next event can arrive (a layout effect runs as the
+  // change renders; a plain effect waits for a frame, and a click on
+  // "Chat" right after a change used to leave without asking).
+  useLayoutEffect(() => props.onDirtyChange?.(dirty), [dirty]);
   const set = <K extends keyof Settings>(k: K, v: Settings[K]) => setForm((f) => ({ ...f, [k]: v }));
 
   function setTheme(t: Theme) {
