@@ -17,11 +17,23 @@ function paint(theme) {
   });
 }
 
+/** Waits until the web view has painted (WebKitGTK under Xvfb paints late). */
+function painted() {
+  return new Promise((r) => setTimeout(r, 400));
+}
+
 async function shots(name) {
+  await painted();
   await app.screenshot(name);
   await paint("dark");
+  await painted();
+  const bg = await wd("POST", `/session/${app.id}/execute/sync`, {
+    script: "return getComputedStyle(document.querySelector('.firstrun') ?? document.body).backgroundColor",
+    args: [],
+  });
   await app.screenshot(`${name}-dark`);
   await paint("light");
+  return bg;
 }
 
 function expect(ok, what) {
@@ -46,7 +58,10 @@ try {
     expect(/Ready/.test(await app.textOf('[data-testid="model-embedding"]')), "the meaning checker is not ready");
     // File names and quantisation codes only under Details (closed).
     expect(!/q4_k_m|\.gguf|MiniLM|Coder/i.test(text), `a technical name is shown:\n${text}`);
-    await shots("app-first-run");
+    const dark = await shots("app-first-run");
+    // Dark colours apply here too (a dark page behind the card).
+    const [r, g, b] = String(dark).match(/\d+/g).map(Number);
+    expect(r + g + b < 200, `the first-run page is not dark in dark colours: ${dark}`);
   });
 
   await steps.step("first run offline: the failed download says what to do, in plain words", async () => {
@@ -62,6 +77,10 @@ try {
     expect((await app.find(".error-box")).length === 1, "more than one error box");
     const again = await app.findXPath("//button[contains(., 'Try again')]");
     expect(again.length === 1, "no 'Try again' button");
+    await wd("POST", `/session/${app.id}/execute/sync`, {
+      script: "document.querySelector('.firstrun-actions').scrollIntoView({ block: 'end' })",
+      args: [],
+    });
     await shots("app-first-run-offline");
   });
 
