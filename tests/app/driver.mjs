@@ -91,6 +91,33 @@ export class Session {
       args: [{ [ELEMENT]: el }, text],
     });
   }
+  /** Runs `script` in the page and returns its value. */
+  run(script, args = []) {
+    return wd("POST", `/session/${this.id}/execute/sync`, { script, args });
+  }
+  /** Paints the page in `theme` as the app's own theme switch does. */
+  paint(theme) {
+    return this.run(
+      "const r = document.documentElement; r.dataset.theme = arguments[0]; r.style.colorScheme = arguments[0]; return r.dataset.theme;",
+      [theme],
+    );
+  }
+  /** Screenshots `name` (light colours) and `name-dark`, whichever the
+   * page shows now first, then puts its colours back. WebKitGTK under Xvfb
+   * paints late: each shot waits for it. */
+  async shots(name) {
+    const painted = () => new Promise((r) => setTimeout(r, 400));
+    const shown = (await this.run("return document.documentElement.dataset.theme")) === "dark" ? "dark" : "light";
+    const file = (theme) => (theme === "dark" ? `${name}-dark` : name);
+    await painted();
+    await this.screenshot(file(shown));
+    const other = shown === "dark" ? "light" : "dark";
+    await this.paint(other);
+    await painted();
+    await this.screenshot(file(other));
+    await this.paint(shown);
+    await painted();
+  }
   async screenshot(name) {
     const png = await wd("GET", `/session/${this.id}/screenshot`);
     writeFileSync(join(SHOTS, `${name}.png`), Buffer.from(png, "base64"));

@@ -154,7 +154,7 @@ try {
     });
     if (/meaning match|main model \d|helper \d|check \d/.test(outside)) throw new Error(`scores shown outside Details: ${outside}`);
     if (!/main model \d/.test(inside) || open !== false) throw new Error(`no closed Details with the timings: ${inside} (open: ${open})`);
-    await app.screenshot("app-answer-steps");
+    await app.shots("app-answer-steps");
   });
   await step("a question too long for the model keeps its text, with one error", async () => {
     const [newChat] = await app.findXPath("//button[contains(., 'New chat')]");
@@ -174,7 +174,7 @@ try {
     });
     if (kept !== long.length) throw new Error(`the question box holds ${kept} characters, not the ${long.length} typed`);
     if ((await app.find(".error-box")).length !== 1) throw new Error("more than one error box");
-    await app.screenshot("app-error-kept");
+    await app.shots("app-error-kept");
     // Leave the box empty for what follows.
     await app.setValue((await app.find("#composer-input"))[0], "");
   });
@@ -192,10 +192,10 @@ try {
     await app.click((await app.find('[data-testid="sidebar-hide"]'))[0]);
     await app.waitFor('[data-testid="sidebar-show"]', 10, "the button that shows the sidebar again");
     if ((await app.find("aside.sidebar")).length) throw new Error("the sidebar is still there");
-    await app.screenshot("app-sidebar-hidden");
+    await app.shots("app-sidebar-hidden");
     await app.click((await app.find('[data-testid="sidebar-show"]'))[0]);
     await app.waitFor("aside.sidebar", 10, "the sidebar");
-    await app.screenshot("app-pinned");
+    await app.shots("app-pinned");
   });
   await step("leaving Settings with unsaved changes asks first", async () => {
     const [nav] = await app.findXPath("//div[@aria-label='Main']//button[contains(., 'Settings')]");
@@ -212,7 +212,7 @@ try {
     const [chat] = await app.findXPath("//div[@aria-label='Main']//button[contains(., 'Chat')]");
     await app.click(chat);
     await app.waitFor('[data-testid="unsaved-dialog"]', 10, "the unsaved-changes question");
-    await app.screenshot("app-settings-unsaved");
+    await app.shots("app-settings-unsaved");
     const [discard] = await app.findXPath("//button[contains(., 'Discard changes')]");
     await app.click(discard);
     await app.waitFor("#composer-input", 30, "the chat after discarding");

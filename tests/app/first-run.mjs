@@ -3,36 +3,17 @@
 // missing, how big it is and what it is for, in plain names; a download
 // that fails says what to do; the way to add files IT copied. Screenshots
 // in light and dark colours at 1366×768.
-import { Session, Steps, wd } from "./driver.mjs";
+import { Session, Steps } from "./driver.mjs";
 
 let app = await Session.start();
 const steps = new Steps(() => app);
 
-/** Paints the page in `theme` as the app's own theme switch does. */
-function paint(theme) {
-  return wd("POST", `/session/${app.id}/execute/sync`, {
-    script:
-      "const r = document.documentElement; r.dataset.theme = arguments[0]; r.style.colorScheme = arguments[0]; return r.dataset.theme;",
-    args: [theme],
-  });
-}
-
-/** Waits until the web view has painted (WebKitGTK under Xvfb paints late). */
-function painted() {
-  return new Promise((r) => setTimeout(r, 400));
-}
-
+/** Light and dark screenshots; returns the page's background in dark. */
 async function shots(name) {
-  await painted();
-  await app.screenshot(name);
-  await paint("dark");
-  await painted();
-  const bg = await wd("POST", `/session/${app.id}/execute/sync`, {
-    script: "return getComputedStyle(document.querySelector('.firstrun') ?? document.body).backgroundColor",
-    args: [],
-  });
-  await app.screenshot(`${name}-dark`);
-  await paint("light");
+  await app.shots(name);
+  await app.paint("dark");
+  const bg = await app.run("return getComputedStyle(document.querySelector('.firstrun') ?? document.body).backgroundColor");
+  await app.paint("light");
   return bg;
 }
 
@@ -43,7 +24,7 @@ function expect(ok, what) {
 try {
   await steps.step("first run: what is missing, how big, what it is for", async () => {
     await app.waitFor("#firstrun-title", 90, "the first-run screen");
-    await paint("light");
+    await app.paint("light");
     const text = String(await app.pageText());
     for (const want of ["Main model", "Helper model", "Meaning checker", "downloaded once"]) {
       expect(text.includes(want), `"${want}" is not on the first-run screen:\n${text}`);
@@ -77,10 +58,7 @@ try {
     expect((await app.find(".error-box")).length === 1, "more than one error box");
     const again = await app.findXPath("//button[contains(., 'Try again')]");
     expect(again.length === 1, "no 'Try again' button");
-    await wd("POST", `/session/${app.id}/execute/sync`, {
-      script: "document.querySelector('.firstrun-actions').scrollIntoView({ block: 'end' })",
-      args: [],
-    });
+    await app.run("document.querySelector('.firstrun-actions').scrollIntoView({ block: 'end' })");
     await shots("app-first-run-offline");
   });
 
