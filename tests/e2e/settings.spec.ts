@@ -180,7 +180,12 @@ test.describe("settings", () => {
     await openApp(page, { serverModels: ["qwen2.5-32b-instruct", "qwen2.5-1.5b-instruct"] });
     await page.getByRole("button", { name: "Settings" }).click();
     const section = page.getByTestId("models-location");
+    await expect(page.getByRole("button", { name: "Choose a file for the main model" })).toBeVisible();
     await section.getByRole("radio", { name: "A server on your network" }).check();
+    // The main model's file here is not used any more: the form says so.
+    await expect(page.getByTestId("target-on-server")).toBeVisible();
+    await expect(page.getByRole("button", { name: "Choose a file for the main model" })).toHaveCount(0);
+    await expect(page.getByRole("button", { name: "Choose a file for the helper model" })).toBeVisible();
     await page.getByLabel("Server address").fill("gpu-box:8000");
     await page.getByRole("button", { name: "Save" }).click();
     await expect(page.getByRole("alert")).toContainText("must start with http:// or https://");
@@ -192,6 +197,8 @@ test.describe("settings", () => {
 
     await page.getByLabel("Main model’s name on the server").fill("qwen2.5-32b-instruct");
     await page.getByLabel("Helper model’s name on the server").fill("qwen2.5-1.5b-instruct");
+    await expect(page.getByTestId("draft-on-server")).toBeVisible();
+    await expect(page.getByRole("button", { name: "Choose a file for the helper model" })).toHaveCount(0);
     await page.getByLabel("Key (only if the server needs one)").fill("s3cret");
     await page.getByRole("button", { name: "Test connection" }).click();
     await expect(page.getByTestId("server-test-result")).toHaveText(

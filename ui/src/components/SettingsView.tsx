@@ -99,6 +99,9 @@ export function SettingsView(props: {
   }, [props.active]);
 
   const dirty = JSON.stringify(form) !== JSON.stringify(props.settings);
+  // With the main model on a server, its file here is not used (nor the
+  // helper's when the server runs that too).
+  const onServer = form.models_location === "server";
   // Told before the next event can arrive (a layout effect runs as the
   // change renders; a plain effect waits for a frame, and a click on
   // "Chat" right after a change used to leave without asking).
@@ -269,8 +272,20 @@ export function SettingsView(props: {
 
           <fieldset class="card settings-card">
             <legend>Models</legend>
-            {modelField("draft_model_path", "draft", "The small, quick model that writes reasoning steps ahead.")}
-            {modelField("target_model_path", "target", "The large model that has the final say on every step.")}
+            {onServer && form.server_draft_model.trim() ? (
+              <p class="small muted" data-testid="draft-on-server">
+                The helper model runs on the server too (set below).
+              </p>
+            ) : (
+              modelField("draft_model_path", "draft", "The small, quick model that writes reasoning steps ahead.")
+            )}
+            {onServer ? (
+              <p class="small muted" data-testid="target-on-server">
+                The main model runs on the server set below, not on this computer.
+              </p>
+            ) : (
+              modelField("target_model_path", "target", "The large model that has the final say on every step.")
+            )}
           </fieldset>
 
           <fieldset class="card settings-card" data-testid="models-location">
