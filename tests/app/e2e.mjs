@@ -288,6 +288,8 @@ try {
     const [server] = await app.findXPath("//fieldset[@data-testid='models-location']//input[@value='server']");
     await app.jsClick(server);
     const [address] = await app.waitFor("#server_url", 30, "the server address field");
+    // The main model's file on this computer is not offered any more.
+    await app.waitFor('[data-testid="target-on-server"]', 10, "the note that the main model runs on the server");
     await app.type(address, url);
     const [test] = await app.findXPath("//button[contains(., 'Test connection')]");
     await app.jsClick(test);
