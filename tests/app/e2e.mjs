@@ -1,6 +1,6 @@
 // Drives the real Lookahead app through WebKitWebDriver's HTTP protocol
 // (no client library needed). Run by tests/app-e2e.sh.
-import { Session, Steps, wd } from "./driver.mjs";
+import { Session, Steps } from "./driver.mjs";
 
 const QUESTION =
   "Sara buys 3 notebooks at 4 dollars each and a pen for 2 dollars. How much does she spend?";
@@ -19,10 +19,7 @@ try {
     await app.click(nav);
     // The length limit is under Advanced.
     await app.waitFor('[data-testid="settings-advanced"] > summary', 30, "the Advanced section");
-    await wd("POST", `/session/${app.id}/execute/sync`, {
-      script: "const d = document.querySelector('[data-testid=settings-advanced]'); d.open = true; d.scrollIntoView({block: 'center'});",
-      args: [],
-    });
+    await app.run("const d = document.querySelector('[data-testid=settings-advanced]'); d.open = true; d.scrollIntoView({block: 'center'});");
     const [limit] = await app.waitFor("#max_answer_tokens", 30, "the answer length field");
     await app.clear(limit);
     await app.type(limit, "160");
@@ -128,18 +125,12 @@ try {
     for (let tries = 0; !said.some((t) => /cop/i.test(t)); tries++) {
       if (tries > 40) throw new Error(`no toast after copying: ${JSON.stringify(said)}`);
       await new Promise((r) => setTimeout(r, 250));
-      said = await wd("POST", `/session/${app.id}/execute/sync`, {
-        script: "return [...document.querySelectorAll('[data-testid=toast]')].map((t) => t.textContent.trim())",
-        args: [],
-      });
+      said = await app.run("return [...document.querySelectorAll('[data-testid=toast]')].map((t) => t.textContent.trim())");
     }
     if (!said.includes("Answer copied")) throw new Error(`copying the answer said ${JSON.stringify(said)}`);
     // Open the steps: who wrote them is explained in words, numbers start
     // at 1, and scores and timings wait behind each step's Details.
-    await wd("POST", `/session/${app.id}/execute/sync`, {
-      script: "document.querySelector('[data-testid=steps]').open = true;",
-      args: [],
-    });
+    await app.run("document.querySelector('[data-testid=steps]').open = true;");
     const explain = await app.textOf('[data-testid="steps-explain"]');
     if (!/helper/.test(explain) || !/main model/.test(explain)) throw new Error(`no explanation of who wrote the steps: ${explain}`);
     const counts = await app.textOf('[data-testid="verdict-counts"]');
@@ -147,11 +138,7 @@ try {
     const first = await app.textOf('[data-testid="step"]');
     if (!first.includes("Step 1")) throw new Error(`the first step reads: ${first}`);
     // Scores and timings only inside the step's Details, which is closed.
-    const [outside, inside, open] = await wd("POST", `/session/${app.id}/execute/sync`, {
-      script:
-        "const step = document.querySelector('[data-testid=step]'); const d = step.querySelector('[data-testid=step-details]'); const rest = step.cloneNode(true); rest.querySelectorAll('details').forEach((x) => x.remove()); return [rest.textContent, d ? d.textContent : '', d ? d.open : null];",
-      args: [],
-    });
+    const [outside, inside, open] = await app.run("const step = document.querySelector('[data-testid=step]'); const d = step.querySelector('[data-testid=step-details]'); const rest = step.cloneNode(true); rest.querySelectorAll('details').forEach((x) => x.remove()); return [rest.textContent, d ? d.textContent : '', d ? d.open : null];");
     if (/meaning match|main model \d|helper \d|check \d/.test(outside)) throw new Error(`scores shown outside Details: ${outside}`);
     if (!/main model \d/.test(inside) || open !== false) throw new Error(`no closed Details with the timings: ${inside} (open: ${open})`);
     await app.shots("app-answer-steps");
@@ -168,10 +155,7 @@ try {
     const [box] = await app.waitFor('.error-box[role="alert"]', 60, "the error box");
     const message = await app.text(box);
     if (!/too long|shorten/i.test(message)) throw new Error(`unexpected error: ${message}`);
-    const kept = await wd("POST", `/session/${app.id}/execute/sync`, {
-      script: "return document.querySelector('#composer-input').value.length",
-      args: [],
-    });
+    const kept = await app.run("return document.querySelector('#composer-input').value.length");
     if (kept !== long.length) throw new Error(`the question box holds ${kept} characters, not the ${long.length} typed`);
     if ((await app.find(".error-box")).length !== 1) throw new Error("more than one error box");
     await app.shots("app-error-kept");
@@ -201,10 +185,7 @@ try {
     const [nav] = await app.findXPath("//div[@aria-label='Main']//button[contains(., 'Settings')]");
     await app.click(nav);
     // Appearance comes first, for people.
-    const order = await wd("POST", `/session/${app.id}/execute/sync`, {
-      script: "return [...document.querySelectorAll('section.settings fieldset > legend')].map((l) => l.textContent.trim())",
-      args: [],
-    });
+    const order = await app.run("return [...document.querySelectorAll('section.settings fieldset > legend')].map((l) => l.textContent.trim())");
     if (!/Appearance/.test(String(order[0]))) throw new Error(`the first settings section is ${JSON.stringify(order)}`);
     const [dark] = await app.waitFor("input[name=theme][value=dark]", 30, "the Dark choice");
     await app.click(dark);
@@ -216,10 +197,7 @@ try {
     const [discard] = await app.findXPath("//button[contains(., 'Discard changes')]");
     await app.click(discard);
     await app.waitFor("#composer-input", 30, "the chat after discarding");
-    const theme = await wd("POST", `/session/${app.id}/execute/sync`, {
-      script: "return document.documentElement.dataset.theme",
-      args: [],
-    });
+    const theme = await app.run("return document.documentElement.dataset.theme");
     if (theme === "dark") throw new Error("the discarded theme was applied");
   });
   await step("the dashboard shows the answer", async () => {
@@ -242,11 +220,7 @@ try {
     // with it (day first here; "Dec 2" would be the US order).
     const want = process.env.APP_LOCALE;
     if (!want) throw new Error("APP_LOCALE is not set");
-    const [language, locale, day] = await wd("POST", `/session/${app.id}/execute/sync`, {
-      script:
-        "return [navigator.language, Intl.DateTimeFormat().resolvedOptions().locale, new Date(2026, 11, 2).toLocaleDateString(undefined, { day: 'numeric', month: 'short' })]",
-      args: [],
-    });
+    const [language, locale, day] = await app.run("return [navigator.language, Intl.DateTimeFormat().resolvedOptions().locale, new Date(2026, 11, 2).toLocaleDateString(undefined, { day: 'numeric', month: 'short' })]");
     console.log(`     navigator.language ${language}, dates in ${locale}: ${day}`);
     if (!String(locale).toLowerCase().startsWith(want.toLowerCase())) {
       throw new Error(`the web view formats dates in ${locale}, not ${want}`);
@@ -262,10 +236,7 @@ try {
     await app.click(dark);
     const [save] = await app.findXPath("//button[@type='submit' and contains(., 'Save')]");
     await app.click(save);
-    const theme = await wd("POST", `/session/${app.id}/execute/sync`, {
-      script: "return document.documentElement.dataset.theme || getComputedStyle(document.documentElement).colorScheme",
-      args: [],
-    });
+    const theme = await app.run("return document.documentElement.dataset.theme || getComputedStyle(document.documentElement).colorScheme");
     if (!/dark/.test(String(theme))) throw new Error(`the window is not dark: ${theme}`);
     await app.screenshot("app-settings-dark");
     const [dash] = await app.findXPath("//button[contains(., 'Dashboard')] | //a[contains(., 'Dashboard')]");
