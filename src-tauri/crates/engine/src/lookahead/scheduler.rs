@@ -22,9 +22,8 @@ pub(crate) struct Speculation<'a> {
 /// A model's step after the scheduler has read it.
 #[derive(Clone, Debug)]
 struct Step {
-    text: String,
-    /// The text with the ids the model wrote it in (plain text when the
-    /// scheduler changed it), for the next request to carry.
+    /// The step's text with the ids the model wrote it in (plain text when
+    /// the scheduler changed it), for the next request to carry.
     piece: Piece,
     tokens: usize,
     end: StepEnd,
@@ -34,10 +33,11 @@ struct Step {
 
 impl Step {
     fn read(output: StepOutput, max_tokens: usize, delimiter: &str) -> Self {
-        let (text, piece, marker_found) = match strip_end_marker(&output.text) {
-            (kept, true) => (kept.to_string(), Piece::new(kept), true),
-            (_, false) => (output.text.clone(), output.piece(), false),
+        let (piece, marker_found) = match strip_end_marker(&output.text) {
+            (kept, true) => (Piece::new(kept), true),
+            (_, false) => (output.piece(), false),
         };
+        let text = piece.text();
         // A backend that reports an end marker as text has ended the answer,
         // whatever it says the end was.
         let end = if marker_found {
@@ -58,12 +58,15 @@ impl Step {
             end
         };
         Self {
-            text,
             piece,
             tokens: output.tokens,
             end,
             decode_seconds: output.decode_time.as_secs_f64(),
         }
+    }
+
+    fn text(&self) -> &str {
+        self.piece.text()
     }
 
     fn ends_answer(&self) -> bool {
@@ -351,7 +354,7 @@ impl<'a> Scheduler<'a> {
         if step.end == StepEnd::Cancelled {
             // Keep what was written (and shown) before the stop.
             self.keep(Kept {
-                record: StepRecord::target_only(0, step.text, seconds * 1000.0),
+                record: StepRecord::target_only(0, step.text().to_string(), seconds * 1000.0),
                 piece: step.piece,
                 tokens: step.tokens,
                 ends_answer: false,
@@ -363,7 +366,7 @@ impl<'a> Scheduler<'a> {
         self.stats.target_only_steps += 1;
         let ends_answer = step.ends_answer();
         let corrected = self.keep(Kept {
-            record: StepRecord::target_only(0, step.text, seconds * 1000.0),
+            record: StepRecord::target_only(0, step.text().to_string(), seconds * 1000.0),
             piece: step.piece,
             tokens: step.tokens,
             ends_answer,
@@ -530,14 +533,14 @@ impl<'a> Scheduler<'a> {
                           judge_ms: Option<f64>| StepRecord {
                 arithmetic: Vec::new(),
                 index: 0,
-                drafted: Some(draft.text.clone()),
-                target: Some(branch.text.clone()),
+                drafted: Some(draft.text().to_string()),
+                target: Some(branch.text().to_string()),
                 verdict,
                 judge_score: score,
                 kept_from,
                 text: match kept_from {
-                    KeptFrom::Draft => draft.text.clone(),
-                    KeptFrom::Target => branch.text.clone(),
+                    KeptFrom::Draft => draft.text().to_string(),
+                    KeptFrom::Target => branch.text().to_string(),
                 },
                 draft_ms: Some(*draft_ms),
                 target_ms: Some(target_ms),
@@ -546,7 +549,7 @@ impl<'a> Scheduler<'a> {
             // A draft cut by its budget is unfinished, and an empty target
             // step that ends the answer leaves nothing a draft could match.
             let unfinished = !(draft.finished() || draft.ends_answer());
-            if unfinished || (branch.text.is_empty() && branch.ends_answer()) {
+            if unfinished || (branch.text().is_empty() && branch.ends_answer()) {
                 if unfinished {
                     self.stats.unfinished_drafts += 1;
                 }
@@ -562,7 +565,7 @@ impl<'a> Scheduler<'a> {
             if self.cancel.is_cancelled() {
                 return Ok(Some(LookaheadEnd::Cancelled));
             }
-            match speculation.judge.judge(&branch.text, &draft.text) {
+            match speculation.judge.judge(branch.text(), draft.text()) {
                 Err(error) => {
                     // The target's own step is always safe to keep.
                     kept.push(Kept {
@@ -590,7 +593,7 @@ impl<'a> Scheduler<'a> {
                             ),
                             // The same words: the main model's own tokens
                             // for them, as plain decoding would have read.
-                            piece: if branch.text == draft.text {
+                            piece: if branch.text() == draft.text() {
                                 branch.piece.clone()
                             } else {
                                 draft.piece.clone()
@@ -625,7 +628,7 @@ impl<'a> Scheduler<'a> {
             if let Some(bonus) = branches.get(drafts.len()) {
                 self.stats.bonus_steps += 1;
                 kept.push(Kept {
-                    record: StepRecord::target_only(0, bonus.text.clone(), target_ms),
+                    record: StepRecord::target_only(0, bonus.text().to_string(), target_ms),
                     piece: bonus.piece.clone(),
                     tokens: bonus.tokens,
                     ends_answer: bonus.ends_answer(),
