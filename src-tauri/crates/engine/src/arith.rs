@@ -34,6 +34,28 @@ pub fn find(text: &str) -> Vec<Found> {
     found
 }
 
+/// The values of the numbers written in `text`, sorted, each once
+/// ("$1,500" and "1500.00" are both 1500). A digit run glued to letters
+/// ("x2", "3rd") counts too: two steps that differ there differ in meaning.
+pub fn numbers(text: &str) -> Vec<f64> {
+    let bytes = text.as_bytes();
+    let mut values = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let starts = bytes[at].is_ascii_digit() && (at == 0 || !bytes[at - 1].is_ascii_digit());
+        match number_at(&text[at..]).filter(|_| starts) {
+            Some((value, len, _)) => {
+                values.push(value);
+                at += len;
+            }
+            None => at += 1,
+        }
+    }
+    values.sort_by(f64::total_cmp);
+    values.dedup();
+    values
+}
+
 /// The sums in `text` whose written result is wrong.
 #[cfg(test)]
 pub fn wrong(text: &str) -> Vec<Found> {
@@ -356,6 +378,16 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn numbers_are_read_as_values_once_each() {
+        assert_eq!(
+            numbers("She pays $1,500.00, then 1500 again: 3 + 4 = 7."),
+            vec![3.0, 4.0, 7.0, 1500.0]
+        );
+        assert_eq!(numbers("No figures here."), Vec::<f64>::new());
+        assert_eq!(numbers("0.5 of 12 is 6"), vec![0.5, 6.0, 12.0]);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::gguf_info;
 use crate::judge::embedding::EmbeddingJudge;
 use crate::judge::exact::ExactJudge;
 use crate::judge::llm::{LlmJudge, LlmJudgeSettings};
-use crate::judge::{ExactFirst, Judge, JudgeVerdict};
+use crate::judge::{ExactFirst, Judge, JudgeVerdict, SameNumbers};
 use crate::lookahead::{
     run_lookahead, run_plain_steps, LookaheadEnd, LookaheadModels, LookaheadSettings,
     SchedulerEvent,
@@ -655,7 +655,7 @@ impl Engine {
                     .as_mut()
                     .ok_or_else(|| EngineError::Judge("embedding model not loaded".into()))?;
                 judge.set_threshold(*threshold);
-                Box::new(ExactFirst::new(BorrowedJudge(judge)))
+                Box::new(ExactFirst::new(SameNumbers::new(BorrowedJudge(judge))))
             }
             JudgeChoice::Llm { on_target } => {
                 let model = if *on_target {
@@ -668,10 +668,10 @@ impl Engine {
                         "the LLM judge needs a model the batched executor runs".into(),
                     )
                 })?;
-                Box::new(ExactFirst::new(LlmJudge::new(
+                Box::new(ExactFirst::new(SameNumbers::new(LlmJudge::new(
                     Box::new(ExecutorGenerator::new(exec.clone())),
                     LlmJudgeSettings::default(),
-                )))
+                ))))
             }
         })
     }

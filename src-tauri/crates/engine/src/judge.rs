@@ -10,10 +10,14 @@
 //!
 //! [`ExactFirst`] puts the exact-match shortcut in front of another judge, as
 //! the method does: identical steps need no model call.
+//! [`SameNumbers`] rejects a drafted step whose figures differ from the
+//! target's before a model judge is asked (the engine puts it in front of the
+//! embedding and LLM judges).
 
 pub mod embedding;
 pub mod exact;
 pub mod llm;
+pub mod numbers;
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +26,7 @@ use crate::error::Result;
 pub use embedding::EmbeddingJudge;
 pub use exact::ExactJudge;
 pub use llm::{LlmJudge, SharedGenerator};
+pub use numbers::SameNumbers;
 
 /// One decision about a (target step, drafted step) pair.
 #[derive(Clone, Debug, PartialEq)]

@@ -86,7 +86,7 @@ pub mod parts {
     pub use crate::generate::TokenSink;
     pub use crate::judge::llm::{judge_prompt, LlmJudgeSettings};
     pub use crate::judge::{
-        EmbeddingJudge, ExactFirst, ExactJudge, Judge, LlmJudge, SharedGenerator,
+        EmbeddingJudge, ExactFirst, ExactJudge, Judge, LlmJudge, SameNumbers, SharedGenerator,
     };
     pub use crate::lookahead::testing::{ScriptedGenerator, ScriptedJudge};
     pub use crate::lookahead::{

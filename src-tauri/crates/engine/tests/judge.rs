@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use lookahead_engine::parts::{judge_prompt, LlmJudgeSettings};
 use lookahead_engine::parts::{run_lookahead, run_plain_steps, LookaheadModels, LookaheadSettings};
 use lookahead_engine::parts::{
-    EmbeddingJudge, ExactFirst, ExactJudge, Judge, LlmJudge, SharedGenerator,
+    EmbeddingJudge, ExactFirst, ExactJudge, Judge, LlmJudge, SameNumbers, SharedGenerator,
 };
 use lookahead_engine::parts::{ScriptedGenerator, ScriptedJudge};
 use lookahead_engine::{
@@ -254,6 +254,63 @@ fn embedding_judge_tells_paraphrase_from_unrelated() {
     assert!(u < 0.3, "unrelated score {u}");
     assert!(!unrelated.accepted);
     assert!(p - u > 0.4);
+}
+
+#[test]
+fn a_step_with_another_figure_is_rejected_though_it_embeds_alike() {
+    let target = "She has 16 - 3 - 4 = 9 eggs left to sell.\n\n";
+    let drafted = "She has 16 - 3 - 4 = 8 eggs left to sell.";
+    // MiniLM alone keeps the slip: one figure barely moves the embedding.
+    let mut alone = minilm();
+    let score = alone.similarity(target, drafted).expect("similarity");
+    eprintln!("MiniLM cosine with one figure changed: {score:.3}");
+    assert!(alone.judge(target, drafted).expect("judge").accepted);
+
+    let mut judge = SameNumbers::new(minilm());
+    assert_eq!(judge.name(), "numbers+embedding@0.95");
+    let verdict = judge.judge(target, drafted).expect("judge");
+    assert!(!verdict.accepted);
+    assert_eq!(verdict.score, Some(0.0));
+    // The same figures, said another way, still go to the embedding.
+    let same = judge
+        .judge(target, "After 16 - 3 - 4 = 9, she has 9 eggs left to sell.")
+        .expect("judge");
+    assert!(same.score.expect("score") > 0.5, "{same:?}");
+}
+
+#[test]
+fn the_numbers_rule_asks_the_inner_judge_only_when_figures_agree() {
+    let mut judge = SameNumbers::new(ScriptedJudge::accept_all());
+    assert!(
+        !judge
+            .judge("3 + 4 = 7", "3 + 4 = 8")
+            .expect("judge")
+            .accepted
+    );
+    assert!(
+        judge
+            .judge("3 + 4 = 7 apples", "4 + 3 = 7")
+            .expect("judge")
+            .accepted
+    );
+    assert!(
+        judge
+            .judge("Add them up.", "Sum the two.")
+            .expect("judge")
+            .accepted
+    );
+    assert!(
+        !judge
+            .judge("It costs $1,500.", "It costs $150.")
+            .expect("judge")
+            .accepted
+    );
+    assert!(
+        judge
+            .judge("It costs $1,500.", "It costs 1500 pounds.")
+            .expect("judge")
+            .accepted
+    );
 }
 
 #[test]
