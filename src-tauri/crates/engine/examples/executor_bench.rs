@@ -6,13 +6,17 @@
 //! - a ragged batch of 4 branches (different lengths) against 1 branch;
 //! - verifying 5 drafted tokens against one decode step;
 //! - token-level speculation (draft model, n-gram) against plain greedy
-//!   decoding on a GSM8K-style question, with acceptance.
+//!   decoding on a GSM8K-style question, with acceptance;
+//! - the draft's cost ratio c (draft ms/token ÷ target ms/token) with its
+//!   full output matrix and with shortlist heads of the first N tokens
+//!   (`--head-tokens`), and what each does to draft-model speculation.
 //!
 //! ```text
 //! cargo run --example executor_bench -p lookahead-engine -- \
 //!     [--models DIR] [--target FILE] [--draft FILE] [--smol FILE] \
 //!     [--prompt-tokens 128] [--decode-tokens 32] [--sd-tokens 128] \
-//!     [--only smol,draft,target,batch,sd] [--no-mistral]
+//!     [--only smol,draft,target,batch,sd,head] [--no-mistral] \
+//!     [--head-tokens 16384,32768,65536]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -43,6 +47,7 @@ struct Args {
     sd_tokens: usize,
     only: Vec<String>,
     mistral: bool,
+    head_tokens: Vec<usize>,
 }
 
 fn parse_args() -> Args {
@@ -60,8 +65,10 @@ fn parse_args() -> Args {
             "target".into(),
             "batch".into(),
             "sd".into(),
+            "head".into(),
         ],
         mistral: true,
+        head_tokens: vec![16_384, 32_768, 65_536],
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -76,6 +83,12 @@ fn parse_args() -> Args {
             "--sd-tokens" => a.sd_tokens = value().parse().expect("a number"),
             "--only" => a.only = value().split(',').map(str::to_string).collect(),
             "--no-mistral" => a.mistral = false,
+            "--head-tokens" => {
+                a.head_tokens = value()
+                    .split(',')
+                    .map(|n| n.parse().expect("a number"))
+                    .collect()
+            }
             other => panic!("unknown argument {other}"),
         }
     }
@@ -433,6 +446,76 @@ fn sd_section(args: &Args) {
     println!("[sd] answer: {:?}", text);
 }
 
+/// The draft's cost ratio c with its full output matrix and with shortlist
+/// heads, and draft-model speculation with each (same run, same prompt).
+fn head_section(args: &Args) {
+    let target = Arc::new(
+        Executor::load(path_of(args, &args.target), ExecutorOptions::default()).expect("target"),
+    );
+    let mut drafts: Vec<(String, Arc<Executor>)> = vec![(
+        "full head".into(),
+        Arc::new(
+            Executor::load(path_of(args, &args.draft), ExecutorOptions::default()).expect("draft"),
+        ),
+    )];
+    for &n in &args.head_tokens {
+        let options = ExecutorOptions {
+            head_tokens: Some(n),
+            ..ExecutorOptions::default()
+        };
+        drafts.push((
+            format!("first {n} tokens"),
+            Arc::new(Executor::load(path_of(args, &args.draft), options).expect("draft")),
+        ));
+    }
+    // Decode speed, measured in turns so load drifts hit every variant alike.
+    let rounds = 3;
+    let mut target_ms = Vec::new();
+    let mut draft_ms: Vec<Vec<f64>> = drafts.iter().map(|_| Vec::new()).collect();
+    for _ in 0..rounds {
+        let (_, dc) = executor_speed(&target, 32, args.decode_tokens);
+        target_ms.push(1000.0 / dc);
+        for ((_, d), ms) in drafts.iter().zip(draft_ms.iter_mut()) {
+            let (_, dc) = executor_speed(d, 32, args.decode_tokens);
+            ms.push(1000.0 / dc);
+        }
+    }
+    let target_ms = median(target_ms);
+    println!(
+        "[head] target decode {target_ms:.1} ms/token (median of {rounds}, {} tokens each)",
+        args.decode_tokens
+    );
+
+    let prompt = lookahead_engine::parts::chat_prompt(QUESTION);
+    let mut plain = ExecutorGenerator::new(target.clone());
+    generate(&mut plain, &prompt, 1);
+    let (text, n, secs) = generate(&mut plain, &prompt, args.sd_tokens);
+    let plain_speed = n as f64 / secs;
+    for ((label, draft), ms) in drafts.iter().zip(draft_ms) {
+        let ms = median(ms);
+        let mut warm = ExecutorGenerator::new(draft.clone());
+        generate(&mut warm, &prompt, 1);
+        let mut sd = SpeculativeGenerator::with_draft(
+            target.clone(),
+            draft.clone(),
+            SpeculationConfig::default(),
+        )
+        .expect("same tokenizer");
+        let (t, sn, ssecs) = generate(&mut sd, &prompt, args.sd_tokens);
+        let stats = sd.take_stats();
+        println!(
+            "[head] draft, {label:18} {:5.0} MB/token  decode {ms:5.1} ms/token  c = {:.2}   draft-model SD {:.2}x plain, acceptance {}/{} = {:.2}, output {}",
+            draft.weight_bytes_per_token() as f64 / 1e6,
+            ms / target_ms,
+            sn as f64 / ssecs / plain_speed,
+            stats.accepted_tokens,
+            stats.drafted_tokens,
+            stats.accepted_tokens as f64 / stats.drafted_tokens.max(1) as f64,
+            if t == text { "identical to plain" } else { "DIFFERS from plain" }
+        );
+    }
+}
+
 fn main() {
     let args = parse_args();
     let want = |s: &str| args.only.iter().any(|o| o == s);
@@ -450,5 +533,8 @@ fn main() {
     }
     if want("sd") {
         sd_section(&args);
+    }
+    if want("head") {
+        head_section(&args);
     }
 }

@@ -323,11 +323,27 @@ pub(crate) fn forward_pass(
         &mut [&mut logits],
         threads,
     );
-    let vocab = output.rows();
+    let computed = output.rows();
     let mut at = 0;
     for (item, o) in items.iter().zip(out.iter_mut()) {
         let wanted = item.logit_rows.min(item.tokens.len());
-        *o = logits[at * vocab..(at + wanted) * vocab].to_vec();
+        let rows = &logits[at * computed..(at + wanted) * computed];
+        *o = match &model.head_ids {
+            None => rows.to_vec(),
+            // A shortlist head: its logits in their tokens' places.
+            Some(ids) => {
+                let mut full = vec![f32::NEG_INFINITY; wanted * config.vocab];
+                for (short, row) in rows
+                    .chunks_exact(computed)
+                    .zip(full.chunks_exact_mut(config.vocab))
+                {
+                    for (&id, &v) in ids.iter().zip(short) {
+                        row[id as usize] = v;
+                    }
+                }
+                full
+            }
+        };
         at += wanted;
     }
     Ok(out)

@@ -70,11 +70,33 @@ pub(crate) struct ModelWeights {
     pub out_norm: Vec<f32>,
     /// `None`: the output matrix is the embedding (tied weights).
     pub output: Option<QWeight>,
+    /// With a shortlist head ([`ModelWeights::shortlist_output`]): the token
+    /// id of each row of `output`; other ids get no logit.
+    pub head_ids: Option<Vec<u32>>,
 }
 
 impl ModelWeights {
     pub(crate) fn output(&self) -> &QWeight {
         self.output.as_ref().unwrap_or(&self.embed)
+    }
+
+    /// Makes the output matrix ready to multiply: with `ids`, only those
+    /// tokens' rows (a shortlist head: the logits of other tokens are never
+    /// computed). The loader leaves the output matrix in the file's layout
+    /// so rows can be picked here.
+    pub(crate) fn prepare_output(&mut self, ids: Option<Vec<u32>>) -> Result<()> {
+        if let Some(ids) = ids {
+            let short = self.output().select_rows(&ids).ok_or_else(|| {
+                ExecutorError::Load(
+                    "shortlist head: a token id is outside the output matrix".into(),
+                )
+            })?;
+            self.output = Some(short.for_multiply());
+            self.head_ids = Some(ids);
+        } else if let Some(output) = self.output.take() {
+            self.output = Some(output.for_multiply());
+        }
+        Ok(())
     }
 
     /// Bytes one decode step reads: every matrix except the embedding table
@@ -376,8 +398,9 @@ pub(crate) fn load(path: &Path) -> Result<LoadedModel> {
         });
     }
     let out_norm = r.vector("output_norm.weight", hidden)?;
+    // In the file's layout until `ModelWeights::prepare_output`.
     let output = if r.has_tensor("output.weight") {
-        Some(r.matrix("output.weight", vocab, hidden)?)
+        Some(r.weight("output.weight", vocab, hidden)?)
     } else {
         None
     };
@@ -388,6 +411,7 @@ pub(crate) fn load(path: &Path) -> Result<LoadedModel> {
             layers: layer_weights,
             out_norm,
             output,
+            head_ids: None,
         },
         metadata: r.content.metadata,
     })

@@ -205,3 +205,56 @@ fn cache_budget_is_enforced_with_a_clear_error() {
         "a failed pass leaves the sequence as it was"
     );
 }
+
+#[test]
+fn a_shortlist_head_gives_the_same_logits_for_its_tokens_and_none_for_others() {
+    let full = shared_smol();
+    let short = load(
+        SMOL,
+        ExecutorOptions {
+            head_tokens: Some(1000),
+            ..ExecutorOptions::default()
+        },
+    );
+    let prompt = &prompts(&full)[0];
+    let want = run(
+        &full,
+        &mut full.new_sequence(),
+        prompt,
+        LogitsWanted::Tail(3),
+    );
+    let got = run(
+        &short,
+        &mut short.new_sequence(),
+        prompt,
+        LogitsWanted::Tail(3),
+    );
+    assert_eq!(got.rows(), 3);
+    assert_eq!(got.vocab(), want.vocab());
+    let ends = full.tokenizer().end_ids();
+    // SmolLM2's end tokens (0, 2) are on the list already and 1000 is a
+    // multiple of 8, so the list is exactly 0..1000.
+    assert!(ends.iter().all(|&e| e < 1000), "end tokens {ends:?}");
+    for i in 0..3 {
+        let (w, g) = (want.row(i), got.row(i));
+        for id in 0..w.len() {
+            let listed = id < 1000 || ends.contains(&(id as u32));
+            if listed {
+                assert!(
+                    (w[id] - g[id]).abs() < 1e-4,
+                    "row {i} token {id}: {} vs {}",
+                    w[id],
+                    g[id]
+                );
+            } else {
+                assert_eq!(
+                    g[id],
+                    f32::NEG_INFINITY,
+                    "row {i} token {id} is not on the list"
+                );
+            }
+        }
+    }
+    // The output matrix shrinks with the list: a decode step reads less.
+    assert!(short.weight_bytes_per_token() < full.weight_bytes_per_token());
+}
