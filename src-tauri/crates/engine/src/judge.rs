@@ -80,18 +80,30 @@ impl<J: Judge> Judge for ExactFirst<J> {
 
     fn judge(&mut self, target_step: &str, drafted_step: &str) -> Result<JudgeVerdict> {
         let started = Instant::now();
-        if exact::same_text(target_step, drafted_step) {
-            return Ok(JudgeVerdict {
-                accepted: true,
-                score: Some(1.0),
-                latency: started.elapsed(),
-            });
-        }
-        let mut verdict = self.inner.judge(target_step, drafted_step)?;
-        // The shortcut's comparison is part of what this pair cost.
-        verdict.latency = started.elapsed().max(verdict.latency);
-        Ok(verdict)
+        let rule = exact::same_text(target_step, drafted_step).then_some(true);
+        decide_or_ask(rule, started, &mut self.inner, target_step, drafted_step)
     }
+}
+
+/// A rule in front of a judge: its decision when it has one (`Some`), else
+/// the inner judge's, timed from `started` so the rule's work is counted.
+pub(crate) fn decide_or_ask<J: Judge>(
+    rule: Option<bool>,
+    started: Instant,
+    inner: &mut J,
+    target_step: &str,
+    drafted_step: &str,
+) -> Result<JudgeVerdict> {
+    if let Some(accepted) = rule {
+        return Ok(JudgeVerdict {
+            accepted,
+            score: Some(if accepted { 1.0 } else { 0.0 }),
+            latency: started.elapsed(),
+        });
+    }
+    let mut verdict = inner.judge(target_step, drafted_step)?;
+    verdict.latency = started.elapsed().max(verdict.latency);
+    Ok(verdict)
 }
 
 impl Judge for Box<dyn Judge> {

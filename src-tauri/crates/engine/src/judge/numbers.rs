@@ -34,15 +34,7 @@ impl<J: Judge> Judge for SameNumbers<J> {
 
     fn judge(&mut self, target_step: &str, drafted_step: &str) -> Result<JudgeVerdict> {
         let started = Instant::now();
-        if arith::numbers(target_step) != arith::numbers(drafted_step) {
-            return Ok(JudgeVerdict {
-                accepted: false,
-                score: Some(0.0),
-                latency: started.elapsed(),
-            });
-        }
-        let mut verdict = self.inner.judge(target_step, drafted_step)?;
-        verdict.latency = started.elapsed().max(verdict.latency);
-        Ok(verdict)
+        let rule = (arith::numbers(target_step) != arith::numbers(drafted_step)).then_some(false);
+        super::decide_or_ask(rule, started, &mut self.inner, target_step, drafted_step)
     }
 }
