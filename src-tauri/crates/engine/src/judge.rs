@@ -34,7 +34,8 @@ pub struct JudgeVerdict {
     /// Keep the drafted step.
     pub accepted: bool,
     /// The number the decision was taken on: cosine similarity for the
-    /// embedding judge, 1/0 for the exact and LLM judges.
+    /// embedding judge, 1/0 for the exact and LLM judges; none when the
+    /// numbers rule rejected the step without asking a model.
     pub score: Option<f64>,
     /// Time the judge took for this pair.
     pub latency: Duration,
@@ -87,6 +88,8 @@ impl<J: Judge> Judge for ExactFirst<J> {
 
 /// A rule in front of a judge: its decision when it has one (`Some`), else
 /// the inner judge's, timed from `started` so the rule's work is counted.
+/// A rule's acceptance scores 1; its rejection has no score (no similarity
+/// was measured, so the step view shows none).
 pub(crate) fn decide_or_ask<J: Judge>(
     rule: Option<bool>,
     started: Instant,
@@ -97,7 +100,7 @@ pub(crate) fn decide_or_ask<J: Judge>(
     if let Some(accepted) = rule {
         return Ok(JudgeVerdict {
             accepted,
-            score: Some(if accepted { 1.0 } else { 0.0 }),
+            score: accepted.then_some(1.0),
             latency: started.elapsed(),
         });
     }
