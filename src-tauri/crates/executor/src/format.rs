@@ -99,9 +99,9 @@ impl WeightFormat {
 pub enum WeightLayout {
     /// As in the GGUF file: each row a contiguous run of blocks.
     Rows,
-    /// Q4_K and Q6_K: eight rows interleaved block by block so one 32-byte
-    /// load feeds eight rows at once (see `quant::interleave_q4k` and
-    /// `quant::interleave_q6k`).
+    /// Q4_K, Q6_K and Q8_0: eight rows interleaved block by block so one
+    /// 32-byte load feeds eight rows at once (see `quant::interleave_q4k`,
+    /// `quant::interleave_q6k` and `quant::interleave_q8_0`).
     Interleaved8,
 }
 
@@ -183,6 +183,15 @@ pub(crate) mod blocks {
         pub qh: [u8; 8 * QK_K / 4],
     }
 
+    /// Eight Q8_0 rows interleaved (see `quant::interleave_q8_0`): the
+    /// rows' scales, then eight runs of 32 bytes, each four columns of
+    /// the eight rows.
+    #[repr(C)]
+    pub struct BlockQ8_0X8 {
+        pub d: [f16; 8],
+        pub qs: [i8; 8 * QK],
+    }
+
     const _: () = assert!(std::mem::size_of::<BlockQ4_0>() == 18);
     const _: () = assert!(std::mem::size_of::<BlockQ4_1>() == 20);
     const _: () = assert!(std::mem::size_of::<BlockQ5_0>() == 22);
@@ -193,10 +202,13 @@ pub(crate) mod blocks {
     const _: () = assert!(std::mem::size_of::<BlockQ6K>() == 210);
     const _: () = assert!(std::mem::size_of::<BlockQ4KX8>() == 16 + 16 + 64 + 64 + 1024);
     const _: () = assert!(std::mem::size_of::<BlockQ6KX8>() == 16 + 128 + 1024 + 512);
+    const _: () = assert!(std::mem::size_of::<BlockQ8_0X8>() == 8 * 34);
 }
 
 /// Bytes of one interleaved Q4_K group block: eight rows × 256 columns.
 pub(crate) const Q4K_X8_BYTES: usize = size_of::<blocks::BlockQ4KX8>();
+/// Bytes of one interleaved Q8_0 group block: exactly eight file blocks.
+pub(crate) const Q8_0_X8_BYTES: usize = size_of::<blocks::BlockQ8_0X8>();
 /// Bytes of one interleaved Q6_K group block: exactly eight file blocks.
 pub(crate) const Q6K_X8_BYTES: usize = size_of::<blocks::BlockQ6KX8>();
 
@@ -204,6 +216,7 @@ pub(crate) const Q6K_X8_BYTES: usize = size_of::<blocks::BlockQ6KX8>();
 pub(crate) fn interleaved_block_bytes(format: WeightFormat) -> usize {
     match format {
         WeightFormat::Q4K => Q4K_X8_BYTES,
+        WeightFormat::Q8_0 => Q8_0_X8_BYTES,
         _ => Q6K_X8_BYTES,
     }
 }

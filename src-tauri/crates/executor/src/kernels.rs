@@ -96,7 +96,10 @@ mod x86 {
                 rows_kernel(format, blocks, w_rows, rows, acts, tokens, out, stride)
             }
             WeightLayout::Interleaved8 => {
-                assert!(matches!(format, WeightFormat::Q4K | WeightFormat::Q6K));
+                assert!(matches!(
+                    format,
+                    WeightFormat::Q4K | WeightFormat::Q6K | WeightFormat::Q8_0
+                ));
                 groups_kernel(
                     format, blocks, w_rows, unit_bytes, acts, tokens, out, stride,
                 )
@@ -173,6 +176,10 @@ mod x86 {
                         (WeightFormat::Q4K, 3) => q4k_x8::<3>(blocks, w, &ys, &mut res),
                         (WeightFormat::Q4K, 2) => q4k_x8::<2>(blocks, w, &ys, &mut res),
                         (WeightFormat::Q4K, _) => q4k_x8::<1>(blocks, w, &ys, &mut res),
+                        (WeightFormat::Q8_0, 4) => q8_0_x8::<4>(blocks, w, &ys, &mut res),
+                        (WeightFormat::Q8_0, 3) => q8_0_x8::<3>(blocks, w, &ys, &mut res),
+                        (WeightFormat::Q8_0, 2) => q8_0_x8::<2>(blocks, w, &ys, &mut res),
+                        (WeightFormat::Q8_0, _) => q8_0_x8::<1>(blocks, w, &ys, &mut res),
                         (_, 4) => q6k_x8::<4>(blocks, w, &ys, &mut res),
                         (_, 3) => q6k_x8::<3>(blocks, w, &ys, &mut res),
                         (_, 2) => q6k_x8::<2>(blocks, w, &ys, &mut res),
@@ -192,6 +199,43 @@ mod x86 {
                 }
                 t += k;
             }
+        }
+    }
+
+    /// Eight interleaved Q8_0 rows against `T` Q8_0 activation rows:
+    /// `out[t][r]`. Per run of four columns, |w| × (a with w's sign) by
+    /// `maddubs` (at most 2 × 128 × 127 per 16-bit lane, no overflow), then
+    /// `madd` adds each row's four products into its 32-bit lane.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn q8_0_x8<const T: usize>(
+        blocks: usize,
+        w: *const u8,
+        ys: &[*const u8; 4],
+        out: &mut [[f32; 8]; 4],
+    ) {
+        use crate::format::Q8_0_X8_BYTES;
+        let ones = _mm256_set1_epi16(1);
+        let mut acc = [_mm256_setzero_ps(); T];
+        for b in 0..blocks {
+            let x = w.wrapping_add(b * Q8_0_X8_BYTES);
+            let mut isum = [_mm256_setzero_si256(); T];
+            for run in 0..8 {
+                let wv = load256(x.wrapping_add(16 + 32 * run));
+                let aw = _mm256_sign_epi8(wv, wv);
+                for t in 0..T {
+                    let y = broadcast4(ys[t].wrapping_add(b * Q8_0_BYTES + 4 + 4 * run));
+                    let p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(y, wv));
+                    isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p, ones));
+                }
+            }
+            let d = _mm256_cvtph_ps(_mm_loadu_si128(x as *const __m128i));
+            for t in 0..T {
+                let yd = _mm256_set1_ps(f32_at(ys[t].wrapping_add(b * Q8_0_BYTES)));
+                acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(d, yd), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            }
+        }
+        for t in 0..T {
+            _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]);
         }
     }
 

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 pub use crate::format::WeightFormat;
 use crate::format::{
     interleaved_block_bytes, ActFormat, QuantizedActs, WeightLayout, Q4K_X8_BYTES, Q6K_X8_BYTES,
-    QK_K,
+    Q8_0_X8_BYTES, QK_K,
 };
 
 /// How activations are encoded for the kernel that will multiply `format`
@@ -90,11 +90,12 @@ impl QWeight {
             && self.layout == WeightLayout::Rows
             && crate::kernels::available()
         {
-            return self.widened_to_q8_0();
+            return self.widened_to_q8_0().for_multiply();
         }
         let interleave = match self.format {
             WeightFormat::Q4K => interleave_q4k,
             WeightFormat::Q6K => interleave_q6k,
+            WeightFormat::Q8_0 => interleave_q8_0,
             _ => return self,
         };
         if self.layout != WeightLayout::Rows
@@ -103,7 +104,7 @@ impl QWeight {
         {
             return self;
         }
-        let data = interleave(&self.data, self.rows, self.cols / QK_K);
+        let data = interleave(&self.data, self.rows, self.cols / self.format.block_elems());
         Self {
             layout: WeightLayout::Interleaved8,
             data,
@@ -173,11 +174,13 @@ impl QWeight {
             WeightLayout::Rows => dequantize_blocks(self.format, self.row(row), out),
             WeightLayout::Interleaved8 => {
                 let bytes = interleaved_block_bytes(self.format);
-                let blocks = self.cols / QK_K;
+                let elems = self.format.block_elems();
+                let blocks = self.cols / elems;
                 let group = &self.data[row / 8 * blocks * bytes..][..blocks * bytes];
-                for (x, y) in group.chunks_exact(bytes).zip(out.chunks_exact_mut(QK_K)) {
+                for (x, y) in group.chunks_exact(bytes).zip(out.chunks_exact_mut(elems)) {
                     match self.format {
                         WeightFormat::Q4K => dequantize_q4k_x8(x, row % 8, y),
+                        WeightFormat::Q8_0 => dequantize_q8_0_x8(x, row % 8, y),
                         _ => dequantize_q6k_x8(x, row % 8, y),
                     }
                 }
@@ -368,8 +371,34 @@ fn interleave_q4k(data: &[u8], rows: usize, blocks: usize) -> Vec<u8> {
     })
 }
 
-/// The loop both interleavings share: for each group of eight rows and
-/// each 256-column block, `pack(src, r, dst)` writes row `r`'s file block
+/// Eight Q8_0 rows interleaved block by block (`BlockQ8_0X8`): the eight
+/// scales, then for each run of four columns the eight rows' four bytes.
+/// One 32-byte load then holds four columns of all eight rows, and four
+/// activation bytes broadcast to all of them feed one `maddubs`; each
+/// activation block is read once for eight rows, and the eight rows' sums
+/// land in the eight lanes of one register (no horizontal sums). The same
+/// size as the file's eight blocks.
+fn interleave_q8_0(data: &[u8], rows: usize, blocks: usize) -> Vec<u8> {
+    interleave_rows(data, rows, blocks, 34, Q8_0_X8_BYTES, |src, r, dst| {
+        dst[2 * r..2 * r + 2].copy_from_slice(&src[0..2]);
+        for run in 0..8 {
+            let at = 16 + (run * 8 + r) * 4;
+            dst[at..at + 4].copy_from_slice(&src[2 + 4 * run..2 + 4 * run + 4]);
+        }
+    })
+}
+
+/// Row `r` of one interleaved Q8_0 group block as 32 floats.
+fn dequantize_q8_0_x8(x: &[u8], r: usize, y: &mut [f32]) {
+    let d = f16_at(x, 2 * r);
+    for (e, v) in y.iter_mut().enumerate().take(32) {
+        let q = x[16 + ((e / 4) * 8 + r) * 4 + e % 4] as i8;
+        *v = d * q as f32;
+    }
+}
+
+/// The loop the interleavings share: for each group of eight rows and
+/// each block of columns, `pack(src, r, dst)` writes row `r`'s file block
 /// `src` (`src_bytes` long) into the group block `dst` (`dst_bytes`).
 /// Groups are independent, so they are spread over the cores (loading
 /// time).
@@ -562,7 +591,9 @@ fn matmul_rows(weight: &QWeight, row_start: usize, act: &ActView<'_>, out: &mut 
                     // number of bytes for both formats); jobs start and end
                     // on group boundaries.
                     WeightLayout::Interleaved8 => {
-                        weight.cols / QK_K * interleaved_block_bytes(weight.format) / 8
+                        weight.cols / weight.format.block_elems()
+                            * interleaved_block_bytes(weight.format)
+                            / 8
                     }
                 };
                 crate::kernels::dot_block(
@@ -772,10 +803,17 @@ mod tests {
         }
         assert_eq!(widened.format(), WeightFormat::Q8_0);
         assert_eq!(widened.size_in_bytes(), file.size_in_bytes() / 22 * 34);
+        assert_eq!(widened.layout(), WeightLayout::Interleaved8);
         assert_eq!(widened.dequantize_all(), file.dequantize_all());
-        // The same integer products with the same scales: equal to the bit.
+        // The same integer products with the same scales (the widened rows
+        // are also interleaved, so only the order of float sums differs).
         let x = values(3 * 512, 2);
-        assert_eq!(multiply(&widened, &x, 512), multiply(&file, &x, 512));
+        for (a, b) in multiply(&widened, &x, 512)
+            .iter()
+            .zip(multiply(&file, &x, 512))
+        {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+        }
     }
 
     #[test]
@@ -790,6 +828,8 @@ mod tests {
         let (_, w) = weight(GgmlDType::Q6K, 16, 512);
         assert_eq!(w.for_multiply().layout(), expected);
         let (_, w) = weight(GgmlDType::Q8_0, 16, 512);
+        assert_eq!(w.for_multiply().layout(), expected);
+        let (_, w) = weight(GgmlDType::Q4_0, 16, 512);
         assert_eq!(w.for_multiply().layout(), WeightLayout::Rows);
         // Not a whole number of groups: left alone.
         let (_, w) = weight(GgmlDType::Q4K, 12, 512);
