@@ -42,8 +42,10 @@ pub fn numbers(text: &str) -> Vec<f64> {
     let mut values = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
+        // An ASCII digit is always a character boundary, so the slice is
+        // taken only there (`×`, `£` and other signs are several bytes).
         let starts = bytes[at].is_ascii_digit() && (at == 0 || !bytes[at - 1].is_ascii_digit());
-        match number_at(&text[at..]).filter(|_| starts) {
+        match starts.then(|| number_at(&text[at..])).flatten() {
             Some((value, len, _)) => {
                 values.push(value);
                 at += len;
@@ -388,6 +390,13 @@ mod tests {
         );
         assert_eq!(numbers("No figures here."), Vec::<f64>::new());
         assert_eq!(numbers("0.5 of 12 is 6"), vec![0.5, 6.0, 12.0]);
+        // Signs of several bytes between the numbers (a step that stopped
+        // a GSM8K run: "Number of red balls × Price per red ball").
+        assert_eq!(
+            numbers("3 × 9 = 27, £4·5 → 20 ≈ 2½"),
+            vec![2.0, 3.0, 4.0, 5.0, 9.0, 20.0, 27.0]
+        );
+        assert_eq!(numbers("Red balls × price per ball"), Vec::<f64>::new());
     }
 
     #[test]
