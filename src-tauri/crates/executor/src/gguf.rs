@@ -70,7 +70,7 @@ pub(crate) struct ModelWeights {
     pub out_norm: Vec<f32>,
     /// `None`: the output matrix is the embedding (tied weights).
     pub output: Option<QWeight>,
-    /// With a shortlist head ([`ModelWeights::shortlist_output`]): the token
+    /// With a shortlist head ([`ModelWeights::prepare_output`]): the token
     /// id of each row of `output`; other ids get no logit.
     pub head_ids: Option<Vec<u32>>,
 }

@@ -141,23 +141,13 @@ impl QWeight {
     /// scale and stores its 5-bit values minus 16 as bytes, so the products
     /// the multiply adds up are the same integers.
     fn widened_to_q8_0(&self) -> Self {
-        const Q5_0_BYTES: usize = 22;
-        const Q8_0_BYTES: usize = 34;
-        let blocks = self.data.len() / Q5_0_BYTES;
-        let mut data = Vec::with_capacity(blocks * Q8_0_BYTES);
-        for b in self.data.chunks_exact(Q5_0_BYTES) {
-            data.extend_from_slice(&b[..2]);
-            let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
-            let mut q = [0u8; 32];
-            for j in 0..16 {
-                let h0 = (((qh >> j) << 4) & 0x10) as u8;
-                let h1 = ((qh >> (j + 12)) & 0x10) as u8;
-                q[j] = (((b[6 + j] & 0xF) | h0) as i8 - 16) as u8;
-                q[j + 16] = (((b[6 + j] >> 4) | h1) as i8 - 16) as u8;
-            }
-            data.extend_from_slice(&q);
-        }
         let format = WeightFormat::Q8_0;
+        let from = WeightFormat::Q5_0.block_bytes();
+        let mut data = Vec::with_capacity(self.data.len() / from * format.block_bytes());
+        for b in self.data.chunks_exact(from) {
+            data.extend_from_slice(&b[..2]);
+            data.extend(q5_0_values(b).map(|q| q as u8));
+        }
         Self {
             format,
             layout: WeightLayout::Rows,
@@ -244,12 +234,8 @@ fn dequantize_block(format: WeightFormat, b: &[u8], y: &mut [f32]) {
         }
         WeightFormat::Q5_0 => {
             let d = f16_at(b, 0);
-            let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
-            for j in 0..16 {
-                let h0 = (((qh >> j) << 4) & 0x10) as u8;
-                let h1 = ((qh >> (j + 12)) & 0x10) as u8;
-                y[j] = (((b[6 + j] & 0xF) | h0) as i32 - 16) as f32 * d;
-                y[j + 16] = (((b[6 + j] >> 4) | h1) as i32 - 16) as f32 * d;
+            for (v, q) in y.iter_mut().zip(q5_0_values(b)) {
+                *v = q as f32 * d;
             }
         }
         WeightFormat::Q5_1 => {
@@ -379,13 +365,21 @@ fn interleave_q4k(data: &[u8], rows: usize, blocks: usize) -> Vec<u8> {
 /// land in the eight lanes of one register (no horizontal sums). The same
 /// size as the file's eight blocks.
 fn interleave_q8_0(data: &[u8], rows: usize, blocks: usize) -> Vec<u8> {
-    interleave_rows(data, rows, blocks, 34, Q8_0_X8_BYTES, |src, r, dst| {
-        dst[2 * r..2 * r + 2].copy_from_slice(&src[0..2]);
-        for run in 0..8 {
-            let at = 16 + (run * 8 + r) * 4;
-            dst[at..at + 4].copy_from_slice(&src[2 + 4 * run..2 + 4 * run + 4]);
-        }
-    })
+    let src_bytes = WeightFormat::Q8_0.block_bytes();
+    interleave_rows(
+        data,
+        rows,
+        blocks,
+        src_bytes,
+        Q8_0_X8_BYTES,
+        |src, r, dst| {
+            dst[2 * r..2 * r + 2].copy_from_slice(&src[0..2]);
+            for run in 0..8 {
+                let at = 16 + (run * 8 + r) * 4;
+                dst[at..at + 4].copy_from_slice(&src[2 + 4 * run..2 + 4 * run + 4]);
+            }
+        },
+    )
 }
 
 /// Row `r` of one interleaved Q8_0 group block as 32 floats.
@@ -482,6 +476,20 @@ fn interleave_q6k(data: &[u8], rows: usize, blocks: usize) -> Vec<u8> {
 
 fn u32_at(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+/// The signed values (−16..16) of a Q5_0 block, in column order: the low
+/// four bits from the nibbles, the fifth from `qh`, minus 16.
+fn q5_0_values(block: &[u8]) -> [i8; 32] {
+    let qh = u32::from_le_bytes([block[2], block[3], block[4], block[5]]);
+    let mut q = [0i8; 32];
+    for j in 0..16 {
+        let h0 = (((qh >> j) << 4) & 0x10) as u8;
+        let h1 = ((qh >> (j + 12)) & 0x10) as u8;
+        q[j] = ((block[6 + j] & 0xF) | h0) as i8 - 16;
+        q[j + 16] = ((block[6 + j] >> 4) | h1) as i8 - 16;
+    }
+    q
 }
 
 /// The unsigned 6-bit values (0..64, stored offset by 32) of a Q6_K block,
@@ -588,7 +596,7 @@ fn matmul_rows(weight: &QWeight, row_start: usize, act: &ActView<'_>, out: &mut 
                 let unit_bytes = match weight.layout {
                     WeightLayout::Rows => weight.row_bytes,
                     // A group's bytes spread over its eight rows (a whole
-                    // number of bytes for both formats); jobs start and end
+                    // number of bytes for every interleaved format); jobs start and end
                     // on group boundaries.
                     WeightLayout::Interleaved8 => {
                         weight.cols / weight.format.block_elems()
@@ -817,7 +825,7 @@ mod tests {
     }
 
     #[test]
-    fn k_quants_are_interleaved_where_the_kernels_run() {
+    fn matrices_are_interleaved_where_the_kernels_run() {
         let (_, w) = weight(GgmlDType::Q4K, 16, 512);
         let expected = if crate::kernels::available() {
             WeightLayout::Interleaved8
