@@ -176,6 +176,31 @@ test.describe("settings", () => {
     await expect(page.locator("html")).not.toHaveAttribute("data-theme", "dark");
   });
 
+  test("a choice made the moment Settings opens stays chosen", async ({ page }) => {
+    await openApp(page);
+    // Open Settings and choose the server as soon as its choice is on the
+    // page, before the next frame: the screen must not reset its form after
+    // the first click (the real app lost the choice this way under load).
+    const checked = await page.evaluate(async () => {
+      const nav = [...document.querySelectorAll<HTMLButtonElement>(".nav-item")].find((b) => b.textContent?.includes("Settings"));
+      nav?.click();
+      let radio: HTMLInputElement | null = null;
+      for (let i = 0; i < 100 && !radio; i++) {
+        await Promise.resolve();
+        radio = document.querySelector<HTMLInputElement>("input[name=models_location][value=server]");
+      }
+      if (!radio) return "no server choice";
+      radio.click();
+      // Two frames and a pause: any effect waiting for a frame has run.
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+      await new Promise((r) => setTimeout(r, 200));
+      return document.querySelector<HTMLInputElement>("input[name=models_location][value=server]")?.checked ? "server" : "undone";
+    });
+    expect(checked).toBe("server");
+    await expect(page.getByLabel("Server address")).toBeVisible();
+    await expect(page.getByText("All changes saved.")).toHaveCount(0);
+  });
+
   test("the models can run on a server: address, names, a key kept apart, and a connection test", async ({ page }) => {
     await openApp(page, { serverModels: ["qwen2.5-32b-instruct", "qwen2.5-1.5b-instruct"] });
     await page.getByRole("button", { name: "Settings" }).click();

@@ -1,7 +1,7 @@
 // Settings: models, speed-up mode, γ, judge, budgets, appearance. Each with one line of plain help.
 
 import type { ComponentChildren } from "preact";
-import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import { useLayoutEffect, useRef, useState } from "preact/hooks";
 import * as ipc from "../api/ipc";
 import type { IpcError, JudgeKind, ModeChoice, ModelsLocation, ModelsStatus, SdProposer, ServerTest, Settings, Theme } from "../api/types";
 import { bytes } from "../lib/format";
@@ -82,8 +82,11 @@ export function SettingsView(props: {
   const saved = useRef(props.settings);
   saved.current = props.settings;
 
-  // Fresh copy of the saved settings each time the screen opens.
-  useEffect(() => {
+  // Fresh copy of the saved settings each time the screen opens, before
+  // the first event can reach it: a plain effect waits for a frame, and a
+  // choice clicked in that frame was undone when it ran (seen in the real
+  // app under load: the server choice did not stay chosen).
+  useLayoutEffect(() => {
     if (!props.active) return;
     setForm(props.settings);
     setError(null);
