@@ -4,13 +4,14 @@
 //!
 //! `kernel_bench [--threads N] [--rows R] [--cols C]` prints, per format and
 //! token count, GMAC/s and the time per pass relative to one token (best
-//! of several runs).
+//! of several runs); the interleaved layouts once per byte dot product the
+//! CPU has (AVX2, and VNNI where present).
 
 use std::time::Instant;
 
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
-use lookahead_executor::quant::{multiply, QWeight, WeightFormat};
+use lookahead_executor::quant::{allow_vnni, byte_dot, multiply, ByteDot, QWeight, WeightFormat};
 
 fn values(n: usize, seed: u64) -> Vec<f32> {
     let mut rng = lookahead_executor::Rng::new(seed);
@@ -72,30 +73,39 @@ fn main() {
             let w = weight(dtype, rows, cols);
             let w = if rearranged { w.for_multiply() } else { w };
             let layout = w.layout();
-            let mut one = 0f64;
-            for &tokens in &token_counts {
-                let x = values(tokens * cols, 2);
-                let reps = (256 / tokens).max(8);
-                pool.install(|| multiply(&w, &x));
-                let mut times: Vec<f64> = (0..reps)
-                    .map(|_| {
-                        let t = Instant::now();
-                        std::hint::black_box(pool.install(|| multiply(&w, &x)));
-                        t.elapsed().as_secs_f64()
-                    })
-                    .collect();
-                times.sort_by(f64::total_cmp);
-                // The fastest run: a virtual machine's noise only ever adds time.
-                let t = times[0];
-                if tokens == 1 {
-                    one = t;
-                }
-                let gmac = (rows * cols * tokens) as f64 / t / 1e9;
-                println!(
-                    "{dtype:?} {layout:?} {rows}x{cols} tokens {tokens:>3}: {:>8.2} ms  {gmac:>6.1} GMAC/s  {:>5.2}x one token",
+            allow_vnni(true);
+            let dots = if rearranged && byte_dot() == ByteDot::Vnni {
+                vec![ByteDot::Avx2, ByteDot::Vnni]
+            } else {
+                vec![ByteDot::Avx2]
+            };
+            for dot in dots {
+                allow_vnni(dot == ByteDot::Vnni);
+                let mut one = 0f64;
+                for &tokens in &token_counts {
+                    let x = values(tokens * cols, 2);
+                    let reps = (256 / tokens).max(8);
+                    pool.install(|| multiply(&w, &x));
+                    let mut times: Vec<f64> = (0..reps)
+                        .map(|_| {
+                            let t = Instant::now();
+                            std::hint::black_box(pool.install(|| multiply(&w, &x)));
+                            t.elapsed().as_secs_f64()
+                        })
+                        .collect();
+                    times.sort_by(f64::total_cmp);
+                    // The fastest run: a virtual machine's noise only ever adds time.
+                    let t = times[0];
+                    if tokens == 1 {
+                        one = t;
+                    }
+                    let gmac = (rows * cols * tokens) as f64 / t / 1e9;
+                    println!(
+                    "{dtype:?} {layout:?} {dot:?} {rows}x{cols} tokens {tokens:>3}: {:>8.2} ms  {gmac:>6.1} GMAC/s  {:>5.2}x one token",
                     t * 1e3,
                     t / one
                 );
+                }
             }
         }
     }

@@ -8,6 +8,9 @@
 //! alone or with others (integer sums are exact and the float steps run in
 //! the same order), so batched and unbatched passes give identical bits.
 //! The math follows ggml's AVX2 kernels (as ported in candle-core's `avx.rs`).
+//! Where the CPU has VNNI (`vpdpbusd`), the interleaved kernels use it for
+//! the byte products: the same integer sums in fewer instructions, so the
+//! same bits ([`allow_vnni`] switches it off for comparisons).
 #![allow(unsafe_code)]
 
 use crate::format::{interleaved_block_bytes, QuantizedActs, WeightFormat, WeightLayout};
@@ -24,6 +27,38 @@ pub(crate) fn available() -> bool {
     {
         false
     }
+}
+
+/// The instruction the interleaved kernels multiply bytes with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ByteDot {
+    /// AVX2 `maddubs` + `madd` (every x86-64-v3 CPU).
+    Avx2,
+    /// `vpdpbusd`, four byte products added into a 32-bit lane in one
+    /// instruction: AVX-512 VNNI (Ice Lake, Sapphire Rapids, Zen 4 and
+    /// later) or AVX-VNNI (Alder Lake and later).
+    Vnni,
+}
+
+/// Whether the VNNI kernels may be used (benchmarks switch them off to
+/// compare in one run); they are used only where the CPU has them.
+static VNNI_ALLOWED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Allows or forbids the VNNI kernels (for same-run comparisons); the
+/// results are the same bits either way.
+pub fn allow_vnni(allowed: bool) {
+    VNNI_ALLOWED.store(allowed, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The byte dot product the interleaved kernels use now.
+pub fn byte_dot() -> ByteDot {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if VNNI_ALLOWED.load(std::sync::atomic::Ordering::Relaxed) && x86::vnni().is_some() {
+            return ByteDot::Vnni;
+        }
+    }
+    ByteDot::Avx2
 }
 
 /// For weight rows `w_rows` (whole rows back to back, or whole interleaved
@@ -160,6 +195,7 @@ mod x86 {
     ) {
         let mut ys = [std::ptr::null::<u8>(); 4];
         let mut res = [[0f32; 8]; 4];
+        let vnni = (byte_dot() == ByteDot::Vnni).then(vnni).flatten();
         for (g, group) in groups.chunks_exact(group_bytes).enumerate() {
             let mut t = tokens.start;
             while t < tokens.end {
@@ -171,19 +207,23 @@ mod x86 {
                 // features were detected at run time.
                 unsafe {
                     let w = group.as_ptr();
-                    match (format, k) {
-                        (WeightFormat::Q4K, 4) => q4k_x8::<4>(blocks, w, &ys, &mut res),
-                        (WeightFormat::Q4K, 3) => q4k_x8::<3>(blocks, w, &ys, &mut res),
-                        (WeightFormat::Q4K, 2) => q4k_x8::<2>(blocks, w, &ys, &mut res),
-                        (WeightFormat::Q4K, _) => q4k_x8::<1>(blocks, w, &ys, &mut res),
-                        (WeightFormat::Q8_0, 4) => q8_0_x8::<4>(blocks, w, &ys, &mut res),
-                        (WeightFormat::Q8_0, 3) => q8_0_x8::<3>(blocks, w, &ys, &mut res),
-                        (WeightFormat::Q8_0, 2) => q8_0_x8::<2>(blocks, w, &ys, &mut res),
-                        (WeightFormat::Q8_0, _) => q8_0_x8::<1>(blocks, w, &ys, &mut res),
-                        (_, 4) => q6k_x8::<4>(blocks, w, &ys, &mut res),
-                        (_, 3) => q6k_x8::<3>(blocks, w, &ys, &mut res),
-                        (_, 2) => q6k_x8::<2>(blocks, w, &ys, &mut res),
-                        (_, _) => q6k_x8::<1>(blocks, w, &ys, &mut res),
+                    if let Some(dot) = vnni {
+                        dot.group(format, k, blocks, w, &ys, &mut res);
+                    } else {
+                        match (format, k) {
+                            (WeightFormat::Q4K, 4) => q4k_x8::<4>(blocks, w, &ys, &mut res),
+                            (WeightFormat::Q4K, 3) => q4k_x8::<3>(blocks, w, &ys, &mut res),
+                            (WeightFormat::Q4K, 2) => q4k_x8::<2>(blocks, w, &ys, &mut res),
+                            (WeightFormat::Q4K, _) => q4k_x8::<1>(blocks, w, &ys, &mut res),
+                            (WeightFormat::Q8_0, 4) => q8_0_x8::<4>(blocks, w, &ys, &mut res),
+                            (WeightFormat::Q8_0, 3) => q8_0_x8::<3>(blocks, w, &ys, &mut res),
+                            (WeightFormat::Q8_0, 2) => q8_0_x8::<2>(blocks, w, &ys, &mut res),
+                            (WeightFormat::Q8_0, _) => q8_0_x8::<1>(blocks, w, &ys, &mut res),
+                            (_, 4) => q6k_x8::<4>(blocks, w, &ys, &mut res),
+                            (_, 3) => q6k_x8::<3>(blocks, w, &ys, &mut res),
+                            (_, 2) => q6k_x8::<2>(blocks, w, &ys, &mut res),
+                            (_, _) => q6k_x8::<1>(blocks, w, &ys, &mut res),
+                        }
                     }
                 }
                 if stride == 1 {
@@ -517,6 +557,283 @@ mod x86 {
         let dot = _mm256_maddubs_epi16(ax, sy);
         _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_set1_epi16(1), dot))
     }
+
+    /// The VNNI flavour this CPU has, the 512-bit family's first.
+    pub(super) fn vnni() -> Option<Vnni> {
+        static FOUND: std::sync::OnceLock<Option<Vnni>> = std::sync::OnceLock::new();
+        *FOUND.get_or_init(|| {
+            if is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl") {
+                Some(Vnni::Avx512)
+            } else if is_x86_feature_detected!("avxvnni") {
+                Some(Vnni::Avx)
+            } else {
+                None
+            }
+        })
+    }
+
+    /// `vpdpbusd` in its EVEX (AVX-512 VL) or VEX (AVX-VNNI) encoding.
+    #[derive(Clone, Copy, Debug)]
+    pub(super) enum Vnni {
+        Avx512,
+        Avx,
+    }
+
+    impl Vnni {
+        /// The interleaved kernel for `format` and `k` (1..=4) tokens.
+        ///
+        /// # Safety
+        /// As for the AVX2 kernels: `w` holds `blocks` interleaved blocks and
+        /// each of the first `k` pointers in `ys` a whole activation row; the
+        /// CPU has this flavour (from [`vnni`]).
+        pub(super) unsafe fn group(
+            self,
+            format: WeightFormat,
+            k: usize,
+            blocks: usize,
+            w: *const u8,
+            ys: &[*const u8; 4],
+            res: &mut [[f32; 8]; 4],
+        ) {
+            macro_rules! pick {
+                ($m:ident) => {
+                    match (format, k) {
+                        (WeightFormat::Q4K, 4) => $m::q4k_x8::<4>(blocks, w, ys, res),
+                        (WeightFormat::Q4K, 3) => $m::q4k_x8::<3>(blocks, w, ys, res),
+                        (WeightFormat::Q4K, 2) => $m::q4k_x8::<2>(blocks, w, ys, res),
+                        (WeightFormat::Q4K, _) => $m::q4k_x8::<1>(blocks, w, ys, res),
+                        (WeightFormat::Q8_0, 4) => $m::q8_0_x8::<4>(blocks, w, ys, res),
+                        (WeightFormat::Q8_0, 3) => $m::q8_0_x8::<3>(blocks, w, ys, res),
+                        (WeightFormat::Q8_0, 2) => $m::q8_0_x8::<2>(blocks, w, ys, res),
+                        (WeightFormat::Q8_0, _) => $m::q8_0_x8::<1>(blocks, w, ys, res),
+                        (_, 4) => $m::q6k_x8::<4>(blocks, w, ys, res),
+                        (_, 3) => $m::q6k_x8::<3>(blocks, w, ys, res),
+                        (_, 2) => $m::q6k_x8::<2>(blocks, w, ys, res),
+                        (_, _) => $m::q6k_x8::<1>(blocks, w, ys, res),
+                    }
+                };
+            }
+            match self {
+                Vnni::Avx512 => pick!(vnni512),
+                Vnni::Avx => pick!(vnni256),
+            }
+        }
+    }
+
+    /// The three interleaved kernels with `vpdpbusd` (`$dp`, needing
+    /// `$features`): the same integer sums as the AVX2 kernels above, so the
+    /// same bits, in fewer instructions — each group of four byte products
+    /// goes straight into its row's 32-bit lane, where AVX2 needs `maddubs`,
+    /// a 16-bit add and a `madd`.
+    macro_rules! vnni_kernels {
+        ($name:ident, $features:literal, $dp:ident) => {
+            mod $name {
+                use super::*;
+
+                /// Eight interleaved Q8_0 rows against `T` Q8_0 activation
+                /// rows: |w| × (a with w's sign), four products a lane.
+                #[target_feature(enable = $features)]
+                pub(super) unsafe fn q8_0_x8<const T: usize>(
+                    blocks: usize,
+                    w: *const u8,
+                    ys: &[*const u8; 4],
+                    out: &mut [[f32; 8]; 4],
+                ) {
+                    use crate::format::Q8_0_X8_BYTES;
+                    let mut acc = [_mm256_setzero_ps(); T];
+                    for b in 0..blocks {
+                        let x = w.wrapping_add(b * Q8_0_X8_BYTES);
+                        // Two sums per token (even and odd runs): one
+                        // chain of dependent `vpdpbusd`s would wait on its
+                        // latency, not its throughput.
+                        let mut isum = [[_mm256_setzero_si256(); 2]; T];
+                        for run in 0..8 {
+                            let wv = load256(x.wrapping_add(16 + 32 * run));
+                            let aw = _mm256_sign_epi8(wv, wv);
+                            for t in 0..T {
+                                let y =
+                                    broadcast4(ys[t].wrapping_add(b * Q8_0_BYTES + 4 + 4 * run));
+                                isum[t][run % 2] =
+                                    $dp(isum[t][run % 2], aw, _mm256_sign_epi8(y, wv));
+                            }
+                        }
+                        let d = _mm256_cvtph_ps(_mm_loadu_si128(x as *const __m128i));
+                        for t in 0..T {
+                            let yd = _mm256_set1_ps(f32_at(ys[t].wrapping_add(b * Q8_0_BYTES)));
+                            acc[t] = _mm256_fmadd_ps(
+                                _mm256_mul_ps(d, yd),
+                                _mm256_cvtepi32_ps(_mm256_add_epi32(isum[t][0], isum[t][1])),
+                                acc[t],
+                            );
+                        }
+                    }
+                    for t in 0..T {
+                        _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]);
+                    }
+                }
+
+                /// Eight interleaved Q4_K rows against `T` activation rows.
+                /// A row's 32-column sub-block sum (up to 32 · 15 · 127) needs
+                /// 32 bits, so it is scaled by a 32-bit multiply.
+                #[target_feature(enable = $features)]
+                pub(super) unsafe fn q4k_x8<const T: usize>(
+                    blocks: usize,
+                    w: *const u8,
+                    ys: &[*const u8; 4],
+                    out: &mut [[f32; 8]; 4],
+                ) {
+                    use crate::format::Q4K_X8_BYTES;
+                    let m4 = _mm256_set1_epi8(0xF);
+                    let mut acc = [_mm256_setzero_ps(); T];
+                    for b in 0..blocks {
+                        let x = w.wrapping_add(b * Q4K_X8_BYTES);
+                        let qs = x.wrapping_add(160);
+                        let mut isum = [_mm256_setzero_si256(); T];
+                        for sub in 0..8 {
+                            let sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64(
+                                x.wrapping_add(32 + 8 * sub) as *const __m128i,
+                            ));
+                            // Low and high nibbles in separate sums: two
+                            // short chains of `vpdpbusd` instead of one long.
+                            let mut sub_sum = [[_mm256_setzero_si256(); 2]; T];
+                            for half in 0..4 {
+                                let bits = load256(qs.wrapping_add((sub * 4 + half) * 32));
+                                let lo = _mm256_and_si256(bits, m4);
+                                let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(bits), m4);
+                                for t in 0..T {
+                                    let y =
+                                        ys[t].wrapping_add(b * Q8K_BYTES + 4 + 32 * sub + 8 * half);
+                                    sub_sum[t][0] = $dp(sub_sum[t][0], lo, broadcast4(y));
+                                    sub_sum[t][1] =
+                                        $dp(sub_sum[t][1], hi, broadcast4(y.wrapping_add(4)));
+                                }
+                            }
+                            for t in 0..T {
+                                let sum = _mm256_add_epi32(sub_sum[t][0], sub_sum[t][1]);
+                                isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(sum, sc));
+                            }
+                        }
+                        let d = _mm256_cvtph_ps(_mm_loadu_si128(x as *const __m128i));
+                        let dmin =
+                            _mm256_cvtph_ps(_mm_loadu_si128(x.wrapping_add(16) as *const __m128i));
+                        let mins: [__m256i; 4] = std::array::from_fn(|p| {
+                            _mm256_cvtepu8_epi16(_mm_loadu_si128(
+                                x.wrapping_add(96 + 16 * p) as *const __m128i
+                            ))
+                        });
+                        for t in 0..T {
+                            let yb = ys[t].wrapping_add(b * Q8K_BYTES);
+                            let yd = _mm256_set1_ps(f32_at(yb));
+                            let sums = yb.wrapping_add(Q8K_SUMS32);
+                            let mut msum = _mm256_setzero_si256();
+                            for (p, m) in mins.iter().enumerate() {
+                                let pair = broadcast4(sums.wrapping_add(4 * p));
+                                msum = _mm256_add_epi32(msum, _mm256_madd_epi16(*m, pair));
+                            }
+                            acc[t] = _mm256_fmadd_ps(
+                                _mm256_mul_ps(d, yd),
+                                _mm256_cvtepi32_ps(isum[t]),
+                                acc[t],
+                            );
+                            acc[t] = _mm256_fnmadd_ps(
+                                _mm256_mul_ps(dmin, yd),
+                                _mm256_cvtepi32_ps(msum),
+                                acc[t],
+                            );
+                        }
+                    }
+                    for t in 0..T {
+                        _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]);
+                    }
+                }
+
+                /// Eight interleaved Q6_K rows against `T` activation rows.
+                /// A 16-column sub-block's sum needs 32 bits here (up to
+                /// 16 · 63 · 128), so it is scaled by a 32-bit multiply.
+                #[target_feature(enable = $features)]
+                pub(super) unsafe fn q6k_x8<const T: usize>(
+                    blocks: usize,
+                    w: *const u8,
+                    ys: &[*const u8; 4],
+                    out: &mut [[f32; 8]; 4],
+                ) {
+                    use crate::format::Q6K_X8_BYTES;
+                    let m4 = _mm256_set1_epi8(0xF);
+                    let m30 = _mm256_set1_epi8(0x30);
+                    let mut acc = [_mm256_setzero_ps(); T];
+                    for b in 0..blocks {
+                        let x = w.wrapping_add(b * Q6K_X8_BYTES);
+                        let scales = x.wrapping_add(16);
+                        let mut isum = [_mm256_setzero_si256(); T];
+                        for quad in 0..16 {
+                            let at = x.wrapping_add(144 + 96 * quad);
+                            let bits0 = load256(at);
+                            let bits1 = load256(at.wrapping_add(32));
+                            let high = load256(at.wrapping_add(64));
+                            let q = [
+                                _mm256_or_si256(
+                                    _mm256_and_si256(bits0, m4),
+                                    _mm256_and_si256(_mm256_slli_epi16::<4>(high), m30),
+                                ),
+                                _mm256_or_si256(
+                                    _mm256_and_si256(_mm256_srli_epi16::<4>(bits0), m4),
+                                    _mm256_and_si256(_mm256_slli_epi16::<2>(high), m30),
+                                ),
+                                _mm256_or_si256(
+                                    _mm256_and_si256(bits1, m4),
+                                    _mm256_and_si256(high, m30),
+                                ),
+                                _mm256_or_si256(
+                                    _mm256_and_si256(_mm256_srli_epi16::<4>(bits1), m4),
+                                    _mm256_and_si256(_mm256_srli_epi16::<2>(high), m30),
+                                ),
+                            ];
+                            let sc = _mm256_cvtepi8_epi32(_mm_loadl_epi64(
+                                scales.wrapping_add(8 * quad) as *const __m128i,
+                            ));
+                            for t in 0..T {
+                                let y = ys[t].wrapping_add(b * Q8K_BYTES + 4 + 16 * quad);
+                                // Two chains of two, not one of four.
+                                let zero = _mm256_setzero_si256();
+                                let s0 = $dp(zero, q[0], broadcast4(y));
+                                let s1 = $dp(zero, q[1], broadcast4(y.wrapping_add(4)));
+                                let s0 = $dp(s0, q[2], broadcast4(y.wrapping_add(8)));
+                                let s1 = $dp(s1, q[3], broadcast4(y.wrapping_add(12)));
+                                let s = _mm256_add_epi32(s0, s1);
+                                isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(s, sc));
+                            }
+                        }
+                        let pairs: [__m256i; 8] = std::array::from_fn(|p| {
+                            let v = _mm_loadu_si128(scales.wrapping_add(16 * p) as *const __m128i);
+                            _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(v, _mm_srli_si128::<8>(v)))
+                        });
+                        let d = _mm256_cvtph_ps(_mm_loadu_si128(x as *const __m128i));
+                        for t in 0..T {
+                            let yb = ys[t].wrapping_add(b * Q8K_BYTES);
+                            let sums = yb.wrapping_add(Q8K_SUMS);
+                            let mut corr = _mm256_setzero_si256();
+                            for (p, pair) in pairs.iter().enumerate() {
+                                let s = broadcast4(sums.wrapping_add(4 * p));
+                                corr = _mm256_add_epi32(corr, _mm256_madd_epi16(*pair, s));
+                            }
+                            let total = _mm256_sub_epi32(isum[t], _mm256_slli_epi32::<5>(corr));
+                            let scale = _mm256_mul_ps(d, _mm256_set1_ps(f32_at(yb)));
+                            acc[t] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(total), acc[t]);
+                        }
+                    }
+                    for t in 0..T {
+                        _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]);
+                    }
+                }
+            }
+        };
+    }
+    vnni_kernels!(
+        vnni512,
+        "avx2,fma,f16c,avx512vnni,avx512vl",
+        _mm256_dpbusd_epi32
+    );
+    vnni_kernels!(vnni256, "avx2,fma,f16c,avxvnni", _mm256_dpbusd_avx_epi32);
 
     const Q8K_BYTES: usize = 4 + 256 + 32 + 16;
     const Q8K_SUMS: usize = 4 + 256;

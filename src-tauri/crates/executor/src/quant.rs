@@ -15,6 +15,7 @@ use crate::format::{
     interleaved_block_bytes, ActFormat, QuantizedActs, WeightLayout, Q4K_X8_BYTES, Q6K_X8_BYTES,
     Q8_0_X8_BYTES, QK_K,
 };
+pub use crate::kernels::{allow_vnni, byte_dot, ByteDot};
 
 /// How activations are encoded for the kernel that will multiply `format`
 /// on this machine, or `None` when it runs on f32 activations.
@@ -821,6 +822,41 @@ mod tests {
             .zip(multiply(&file, &x, 512))
         {
             assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn vnni_kernels_give_the_avx2_kernels_bits() {
+        let (rows, cols) = (24, 512);
+        // 1, 2, 3, 4 and 7 tokens: every kernel width, and a split pass.
+        let mut checked = 0;
+        for dtype in [
+            GgmlDType::Q4K,
+            GgmlDType::Q6K,
+            GgmlDType::Q8_0,
+            GgmlDType::Q5_0,
+        ] {
+            let (_, w) = weight(dtype, rows, cols);
+            let w = w.for_multiply();
+            for tokens in [1, 2, 3, 4, 7] {
+                // Large inputs too, so the 8-bit activations reach ±127.
+                let x: Vec<f32> = values(tokens * cols, 3 + tokens as u64)
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| if i % 5 == 0 { v * 40.0 } else { *v })
+                    .collect();
+                allow_vnni(false);
+                assert_eq!(byte_dot(), ByteDot::Avx2);
+                let avx2 = multiply(&w, &x, cols);
+                allow_vnni(true);
+                let vnni = multiply(&w, &x, cols);
+                assert_eq!(avx2, vnni, "{dtype:?}, {tokens} tokens");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 20);
+        if byte_dot() != ByteDot::Vnni {
+            eprintln!("this CPU has no VNNI: only the AVX2 kernels ran");
         }
     }
 
