@@ -196,7 +196,34 @@ mod x86 {
         let mut ys = [std::ptr::null::<u8>(); 4];
         let mut res = [[0f32; 8]; 4];
         let vnni = (byte_dot() == ByteDot::Vnni).then(vnni).flatten();
-        for (g, group) in groups.chunks_exact(group_bytes).enumerate() {
+        let n_groups = groups.len() / group_bytes;
+        // Two groups at a time in 512-bit registers where the CPU has
+        // AVX-512 VNNI (16 rows a register); an odd last group below.
+        let paired = match (vnni, format) {
+            (Some(Vnni::Avx512), WeightFormat::Q4K | WeightFormat::Q6K) => n_groups / 2 * 2,
+            _ => 0,
+        };
+        let mut res16 = [[0f32; 16]; 4];
+        for g in (0..paired).step_by(2) {
+            let w = groups[g * group_bytes..].as_ptr();
+            let mut t = tokens.start;
+            while t < tokens.end {
+                let k = (tokens.end - t).min(4);
+                for (y, row) in ys.iter_mut().zip(t..t + k) {
+                    *y = acts.row(row).as_ptr();
+                }
+                // SAFETY: as below; `w` holds two whole groups.
+                unsafe { zmm::group_pair(format, k, blocks, w, group_bytes, &ys, &mut res16) };
+                for (i, token_res) in res16.iter().take(k).enumerate() {
+                    let col = t + i - tokens.start;
+                    for (r, v) in token_res.iter().enumerate() {
+                        out[(g * 8 + r) * stride + col] = *v;
+                    }
+                }
+                t += k;
+            }
+        }
+        for (g, group) in groups.chunks_exact(group_bytes).enumerate().skip(paired) {
             let mut t = tokens.start;
             while t < tokens.end {
                 let k = (tokens.end - t).min(4);
@@ -562,7 +589,11 @@ mod x86 {
     pub(super) fn vnni() -> Option<Vnni> {
         static FOUND: std::sync::OnceLock<Option<Vnni>> = std::sync::OnceLock::new();
         *FOUND.get_or_init(|| {
-            if is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl") {
+            if is_x86_feature_detected!("avx512vnni")
+                && is_x86_feature_detected!("avx512vl")
+                && is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512bw")
+            {
                 Some(Vnni::Avx512)
             } else if is_x86_feature_detected!("avxvnni") {
                 Some(Vnni::Avx)
@@ -834,6 +865,223 @@ mod x86 {
         _mm256_dpbusd_epi32
     );
     vnni_kernels!(vnni256, "avx2,fma,f16c,avxvnni", _mm256_dpbusd_avx_epi32);
+
+    /// Kernels over two interleaved groups at once (16 rows) in 512-bit
+    /// registers with AVX-512 VNNI: a 512-bit `vpdpbusd` does twice the
+    /// products of a 256-bit one, at nearly the same rate where the CPU has
+    /// two 512-bit units (Sapphire Rapids: 460 against 250 GMAC/s a core).
+    /// The same integer sums and the same float steps per row as the 8-row
+    /// kernels, so the same bits.
+    mod zmm {
+        use super::*;
+
+        /// `format` (Q4_K or Q6_K) against `k` (1..=4) activation rows, for the
+        /// groups at `w` and `w + group_bytes`: `res[t][r]`, rows 0..8 of
+        /// the first group then 0..8 of the second.
+        ///
+        /// # Safety
+        /// `w` holds two whole groups of `blocks` interleaved blocks; each of
+        /// the first `k` pointers in `ys` a whole activation row; the CPU has
+        /// AVX-512 F, BW, VL and VNNI.
+        pub(super) unsafe fn group_pair(
+            format: WeightFormat,
+            k: usize,
+            blocks: usize,
+            w: *const u8,
+            group_bytes: usize,
+            ys: &[*const u8; 4],
+            res: &mut [[f32; 16]; 4],
+        ) {
+            match (format, k) {
+                (WeightFormat::Q4K, 4) => q4k_x16::<4>(blocks, w, group_bytes, ys, res),
+                (WeightFormat::Q4K, 3) => q4k_x16::<3>(blocks, w, group_bytes, ys, res),
+                (WeightFormat::Q4K, 2) => q4k_x16::<2>(blocks, w, group_bytes, ys, res),
+                (WeightFormat::Q4K, _) => q4k_x16::<1>(blocks, w, group_bytes, ys, res),
+                (_, 4) => q6k_x16::<4>(blocks, w, group_bytes, ys, res),
+                (_, 3) => q6k_x16::<3>(blocks, w, group_bytes, ys, res),
+                (_, 2) => q6k_x16::<2>(blocks, w, group_bytes, ys, res),
+                (_, _) => q6k_x16::<1>(blocks, w, group_bytes, ys, res),
+            }
+        }
+
+        /// 32 bytes from each group in one register.
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+        unsafe fn pair256(x0: *const u8, x1: *const u8) -> __m512i {
+            _mm512_inserti64x4::<1>(
+                _mm512_castsi256_si512(_mm256_loadu_si256(x0 as *const __m256i)),
+                _mm256_loadu_si256(x1 as *const __m256i),
+            )
+        }
+
+        /// 16 bytes from each group in one 256-bit register.
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+        unsafe fn pair128(x0: *const u8, x1: *const u8) -> __m256i {
+            _mm256_inserti128_si256::<1>(
+                _mm256_castsi128_si256(_mm_loadu_si128(x0 as *const __m128i)),
+                _mm_loadu_si128(x1 as *const __m128i),
+            )
+        }
+
+        /// Four bytes repeated sixteen times (a broadcast load).
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+        unsafe fn broadcast4x16(p: *const u8) -> __m512i {
+            _mm512_set1_epi32((p as *const i32).read_unaligned())
+        }
+
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+        unsafe fn q6k_x16<const T: usize>(
+            blocks: usize,
+            w: *const u8,
+            group_bytes: usize,
+            ys: &[*const u8; 4],
+            out: &mut [[f32; 16]; 4],
+        ) {
+            use crate::format::Q6K_X8_BYTES;
+            let m4 = _mm512_set1_epi8(0xF);
+            let m30 = _mm512_set1_epi8(0x30);
+            let mut acc = [_mm512_setzero_ps(); T];
+            for b in 0..blocks {
+                let x0 = w.wrapping_add(b * Q6K_X8_BYTES);
+                let x1 = x0.wrapping_add(group_bytes);
+                let mut isum = [_mm512_setzero_si512(); T];
+                for quad in 0..16 {
+                    let at = 144 + 96 * quad;
+                    let bits0 = pair256(x0.wrapping_add(at), x1.wrapping_add(at));
+                    let bits1 = pair256(x0.wrapping_add(at + 32), x1.wrapping_add(at + 32));
+                    let high = pair256(x0.wrapping_add(at + 64), x1.wrapping_add(at + 64));
+                    let q = [
+                        _mm512_or_si512(
+                            _mm512_and_si512(bits0, m4),
+                            _mm512_and_si512(_mm512_slli_epi16::<4>(high), m30),
+                        ),
+                        _mm512_or_si512(
+                            _mm512_and_si512(_mm512_srli_epi16::<4>(bits0), m4),
+                            _mm512_and_si512(_mm512_slli_epi16::<2>(high), m30),
+                        ),
+                        _mm512_or_si512(_mm512_and_si512(bits1, m4), _mm512_and_si512(high, m30)),
+                        _mm512_or_si512(
+                            _mm512_and_si512(_mm512_srli_epi16::<4>(bits1), m4),
+                            _mm512_and_si512(_mm512_srli_epi16::<2>(high), m30),
+                        ),
+                    ];
+                    let sc = _mm512_cvtepi8_epi32(_mm_unpacklo_epi64(
+                        _mm_loadl_epi64(x0.wrapping_add(16 + 8 * quad) as *const __m128i),
+                        _mm_loadl_epi64(x1.wrapping_add(16 + 8 * quad) as *const __m128i),
+                    ));
+                    for t in 0..T {
+                        let y = ys[t].wrapping_add(b * Q8K_BYTES + 4 + 16 * quad);
+                        let zero = _mm512_setzero_si512();
+                        let s0 = _mm512_dpbusd_epi32(zero, q[0], broadcast4x16(y));
+                        let s1 = _mm512_dpbusd_epi32(zero, q[1], broadcast4x16(y.wrapping_add(4)));
+                        let s0 = _mm512_dpbusd_epi32(s0, q[2], broadcast4x16(y.wrapping_add(8)));
+                        let s1 = _mm512_dpbusd_epi32(s1, q[3], broadcast4x16(y.wrapping_add(12)));
+                        let s = _mm512_add_epi32(s0, s1);
+                        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s, sc));
+                    }
+                }
+                // Each row's scales of sub-blocks 2p and 2p + 1 side by side
+                // (as the 8-row kernel pairs them), first group then second.
+                let pairs: [__m512i; 8] = std::array::from_fn(|p| {
+                    let side = |x: *const u8| {
+                        let v = _mm_loadu_si128(x.wrapping_add(16 + 16 * p) as *const __m128i);
+                        _mm_unpacklo_epi8(v, _mm_srli_si128::<8>(v))
+                    };
+                    _mm512_cvtepi8_epi16(_mm256_inserti128_si256::<1>(
+                        _mm256_castsi128_si256(side(x0)),
+                        side(x1),
+                    ))
+                });
+                let d = _mm512_cvtph_ps(pair128(x0, x1));
+                for t in 0..T {
+                    let yb = ys[t].wrapping_add(b * Q8K_BYTES);
+                    let sums = yb.wrapping_add(Q8K_SUMS);
+                    let mut corr = _mm512_setzero_si512();
+                    for (p, pair) in pairs.iter().enumerate() {
+                        let s = broadcast4x16(sums.wrapping_add(4 * p));
+                        corr = _mm512_add_epi32(corr, _mm512_madd_epi16(*pair, s));
+                    }
+                    let total = _mm512_sub_epi32(isum[t], _mm512_slli_epi32::<5>(corr));
+                    let scale = _mm512_mul_ps(d, _mm512_set1_ps(f32_at(yb)));
+                    acc[t] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(total), acc[t]);
+                }
+            }
+            for t in 0..T {
+                _mm512_storeu_ps(out[t].as_mut_ptr(), acc[t]);
+            }
+        }
+
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+        unsafe fn q4k_x16<const T: usize>(
+            blocks: usize,
+            w: *const u8,
+            group_bytes: usize,
+            ys: &[*const u8; 4],
+            out: &mut [[f32; 16]; 4],
+        ) {
+            use crate::format::Q4K_X8_BYTES;
+            let m4 = _mm512_set1_epi8(0xF);
+            let mut acc = [_mm512_setzero_ps(); T];
+            for b in 0..blocks {
+                let x0 = w.wrapping_add(b * Q4K_X8_BYTES);
+                let x1 = x0.wrapping_add(group_bytes);
+                let mut isum = [_mm512_setzero_si512(); T];
+                for sub in 0..8 {
+                    let sc8 = _mm_unpacklo_epi64(
+                        _mm_loadl_epi64(x0.wrapping_add(32 + 8 * sub) as *const __m128i),
+                        _mm_loadl_epi64(x1.wrapping_add(32 + 8 * sub) as *const __m128i),
+                    );
+                    let sc = _mm512_cvtepu8_epi32(sc8);
+                    let mut sub_sum = [[_mm512_setzero_si512(); 2]; T];
+                    for half in 0..4 {
+                        let at = 160 + (sub * 4 + half) * 32;
+                        let bits = pair256(x0.wrapping_add(at), x1.wrapping_add(at));
+                        let lo = _mm512_and_si512(bits, m4);
+                        let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(bits), m4);
+                        for t in 0..T {
+                            let y = ys[t].wrapping_add(b * Q8K_BYTES + 4 + 32 * sub + 8 * half);
+                            sub_sum[t][0] =
+                                _mm512_dpbusd_epi32(sub_sum[t][0], lo, broadcast4x16(y));
+                            sub_sum[t][1] = _mm512_dpbusd_epi32(
+                                sub_sum[t][1],
+                                hi,
+                                broadcast4x16(y.wrapping_add(4)),
+                            );
+                        }
+                    }
+                    for t in 0..T {
+                        let sum = _mm512_add_epi32(sub_sum[t][0], sub_sum[t][1]);
+                        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(sum, sc));
+                    }
+                }
+                let d = _mm512_cvtph_ps(pair128(x0, x1));
+                let dmin = _mm512_cvtph_ps(pair128(x0.wrapping_add(16), x1.wrapping_add(16)));
+                let mins: [__m512i; 4] = std::array::from_fn(|p| {
+                    let at = 96 + 16 * p;
+                    _mm512_cvtepu8_epi16(pair128(x0.wrapping_add(at), x1.wrapping_add(at)))
+                });
+                for t in 0..T {
+                    let yb = ys[t].wrapping_add(b * Q8K_BYTES);
+                    let yd = _mm512_set1_ps(f32_at(yb));
+                    let sums = yb.wrapping_add(Q8K_SUMS32);
+                    let mut msum = _mm512_setzero_si512();
+                    for (p, m) in mins.iter().enumerate() {
+                        let pair = broadcast4x16(sums.wrapping_add(4 * p));
+                        msum = _mm512_add_epi32(msum, _mm512_madd_epi16(*m, pair));
+                    }
+                    acc[t] =
+                        _mm512_fmadd_ps(_mm512_mul_ps(d, yd), _mm512_cvtepi32_ps(isum[t]), acc[t]);
+                    acc[t] =
+                        _mm512_fnmadd_ps(_mm512_mul_ps(dmin, yd), _mm512_cvtepi32_ps(msum), acc[t]);
+                }
+            }
+            for t in 0..T {
+                _mm512_storeu_ps(out[t].as_mut_ptr(), acc[t]);
+            }
+        }
+    }
 
     const Q8K_BYTES: usize = 4 + 256 + 32 + 16;
     const Q8K_SUMS: usize = 4 + 256;
