@@ -203,17 +203,18 @@ mod x86 {
             (Some(Vnni::Avx512), WeightFormat::Q4K | WeightFormat::Q6K) => n_groups / 2 * 2,
             _ => 0,
         };
-        let mut res16 = [[0f32; 16]; 4];
+        let mut res16 = [[0f32; 16]; zmm::MAX_TOKENS];
+        let mut ys8 = [std::ptr::null::<u8>(); zmm::MAX_TOKENS];
         for g in (0..paired).step_by(2) {
             let w = groups[g * group_bytes..].as_ptr();
             let mut t = tokens.start;
             while t < tokens.end {
-                let k = (tokens.end - t).min(4);
-                for (y, row) in ys.iter_mut().zip(t..t + k) {
+                let k = (tokens.end - t).min(zmm::MAX_TOKENS);
+                for (y, row) in ys8.iter_mut().zip(t..t + k) {
                     *y = acts.row(row).as_ptr();
                 }
                 // SAFETY: as below; `w` holds two whole groups.
-                unsafe { zmm::group_pair(format, k, blocks, w, group_bytes, &ys, &mut res16) };
+                unsafe { zmm::group_pair(format, k, blocks, w, group_bytes, &ys8, &mut res16) };
                 for (i, token_res) in res16.iter().take(k).enumerate() {
                     let col = t + i - tokens.start;
                     for (r, v) in token_res.iter().enumerate() {
@@ -875,7 +876,12 @@ mod x86 {
     mod zmm {
         use super::*;
 
-        /// `format` (Q4_K or Q6_K) against `k` (1..=4) activation rows, for the
+        /// Activation rows per pass: 32 registers hold the sums of up to
+        /// eight tokens, so a verification of 5 drafted tokens (+1) reads
+        /// and unpacks the weights once.
+        pub(super) const MAX_TOKENS: usize = 8;
+
+        /// `format` (Q4_K or Q6_K) against `k` (1..=8) activation rows, for the
         /// groups at `w` and `w + group_bytes`: `res[t][r]`, rows 0..8 of
         /// the first group then 0..8 of the second.
         ///
@@ -889,18 +895,26 @@ mod x86 {
             blocks: usize,
             w: *const u8,
             group_bytes: usize,
-            ys: &[*const u8; 4],
-            res: &mut [[f32; 16]; 4],
+            ys: &[*const u8; MAX_TOKENS],
+            res: &mut [[f32; 16]; MAX_TOKENS],
         ) {
-            match (format, k) {
-                (WeightFormat::Q4K, 4) => q4k_x16::<4>(blocks, w, group_bytes, ys, res),
-                (WeightFormat::Q4K, 3) => q4k_x16::<3>(blocks, w, group_bytes, ys, res),
-                (WeightFormat::Q4K, 2) => q4k_x16::<2>(blocks, w, group_bytes, ys, res),
-                (WeightFormat::Q4K, _) => q4k_x16::<1>(blocks, w, group_bytes, ys, res),
-                (_, 4) => q6k_x16::<4>(blocks, w, group_bytes, ys, res),
-                (_, 3) => q6k_x16::<3>(blocks, w, group_bytes, ys, res),
-                (_, 2) => q6k_x16::<2>(blocks, w, group_bytes, ys, res),
-                (_, _) => q6k_x16::<1>(blocks, w, group_bytes, ys, res),
+            macro_rules! widths {
+                ($f:ident) => {
+                    match k {
+                        8 => $f::<8>(blocks, w, group_bytes, ys, res),
+                        7 => $f::<7>(blocks, w, group_bytes, ys, res),
+                        6 => $f::<6>(blocks, w, group_bytes, ys, res),
+                        5 => $f::<5>(blocks, w, group_bytes, ys, res),
+                        4 => $f::<4>(blocks, w, group_bytes, ys, res),
+                        3 => $f::<3>(blocks, w, group_bytes, ys, res),
+                        2 => $f::<2>(blocks, w, group_bytes, ys, res),
+                        _ => $f::<1>(blocks, w, group_bytes, ys, res),
+                    }
+                };
+            }
+            match format {
+                WeightFormat::Q4K => widths!(q4k_x16),
+                _ => widths!(q6k_x16),
             }
         }
 
@@ -936,8 +950,8 @@ mod x86 {
             blocks: usize,
             w: *const u8,
             group_bytes: usize,
-            ys: &[*const u8; 4],
-            out: &mut [[f32; 16]; 4],
+            ys: &[*const u8; MAX_TOKENS],
+            out: &mut [[f32; 16]; MAX_TOKENS],
         ) {
             use crate::format::Q6K_X8_BYTES;
             let m4 = _mm512_set1_epi8(0xF);
@@ -949,6 +963,13 @@ mod x86 {
                 let mut isum = [_mm512_setzero_si512(); T];
                 for quad in 0..16 {
                     let at = 144 + 96 * quad;
+                    // Two blocks ahead: the hardware prefetcher alone left
+                    // the loads waiting (perf).
+                    for line in [0, 64] {
+                        let ahead = at + line + 2 * Q6K_X8_BYTES;
+                        _mm_prefetch::<_MM_HINT_T0>(x0.wrapping_add(ahead) as *const i8);
+                        _mm_prefetch::<_MM_HINT_T0>(x1.wrapping_add(ahead) as *const i8);
+                    }
                     let bits0 = pair256(x0.wrapping_add(at), x1.wrapping_add(at));
                     let bits1 = pair256(x0.wrapping_add(at + 32), x1.wrapping_add(at + 32));
                     let high = pair256(x0.wrapping_add(at + 64), x1.wrapping_add(at + 64));
@@ -1018,8 +1039,8 @@ mod x86 {
             blocks: usize,
             w: *const u8,
             group_bytes: usize,
-            ys: &[*const u8; 4],
-            out: &mut [[f32; 16]; 4],
+            ys: &[*const u8; MAX_TOKENS],
+            out: &mut [[f32; 16]; MAX_TOKENS],
         ) {
             use crate::format::Q4K_X8_BYTES;
             let m4 = _mm512_set1_epi8(0xF);
@@ -1037,6 +1058,13 @@ mod x86 {
                     let mut sub_sum = [[_mm512_setzero_si512(); 2]; T];
                     for half in 0..4 {
                         let at = 160 + (sub * 4 + half) * 32;
+                        // Two blocks ahead: the hardware prefetcher alone
+                        // left the loads waiting (perf).
+                        if half % 2 == 0 {
+                            let ahead = at + 2 * Q4K_X8_BYTES;
+                            _mm_prefetch::<_MM_HINT_T0>(x0.wrapping_add(ahead) as *const i8);
+                            _mm_prefetch::<_MM_HINT_T0>(x1.wrapping_add(ahead) as *const i8);
+                        }
                         let bits = pair256(x0.wrapping_add(at), x1.wrapping_add(at));
                         let lo = _mm512_and_si512(bits, m4);
                         let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(bits), m4);

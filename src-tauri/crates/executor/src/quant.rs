@@ -828,7 +828,8 @@ mod tests {
     #[test]
     fn vnni_kernels_give_the_avx2_kernels_bits() {
         let (rows, cols) = (24, 512);
-        // 1, 2, 3, 4 and 7 tokens: every kernel width, and a split pass.
+        // 1, 2, 3, 4, 7, 8 and 9 tokens: every 256-bit kernel width, the
+        // 512-bit kernels' widths up to eight, and a split pass for each.
         let mut checked = 0;
         for dtype in [
             GgmlDType::Q4K,
@@ -838,7 +839,7 @@ mod tests {
         ] {
             let (_, w) = weight(dtype, rows, cols);
             let w = w.for_multiply();
-            for tokens in [1, 2, 3, 4, 7] {
+            for tokens in [1, 2, 3, 4, 7, 8, 9] {
                 // Large inputs too, so the 8-bit activations reach ±127.
                 let x: Vec<f32> = values(tokens * cols, 3 + tokens as u64)
                     .iter()
@@ -854,7 +855,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 20);
+        assert_eq!(checked, 28);
         if byte_dot() != ByteDot::Vnni {
             eprintln!("this CPU has no VNNI: only the AVX2 kernels ran");
         }
