@@ -20,6 +20,11 @@
 #   JOBS              parallel compile jobs (default 2)
 #   LLAMA_BENCH_ARGS  extra llama-bench arguments, e.g. "--repack 0" to turn
 #                     off the CPU "extra buffer" weight repacking
+#   LLAMA_CPU         x86-64-v3 (default: AVX2, the level Lookahead is built
+#                     for) or native (everything this CPU has, AVX-512 VNNI
+#                     included: the fair reference where Lookahead's kernels
+#                     pick their AVX-512 VNNI forms at run time); each level
+#                     has its own build folder
 #
 # The first run builds llama-bench from source; that takes a while on 2 cores.
 # Later runs find the binary and skip straight to the benchmark.
@@ -37,7 +42,12 @@ CACHE="${LOOKAHEAD_CACHE:-/var/tmp/lookahead}"
 WORK="$CACHE/llama.cpp"
 DL_DIR="$WORK/dl"
 SRC_ROOT="$WORK/src"
-BUILD_DIR="$WORK/build"
+LLAMA_CPU="${LLAMA_CPU:-x86-64-v3}"
+case "$LLAMA_CPU" in
+  x86-64-v3) BUILD_DIR="$WORK/build" ;;
+  native) BUILD_DIR="$WORK/build-native" ;;
+  *) echo "LLAMA_CPU is x86-64-v3 or native, not $LLAMA_CPU" >&2; exit 2 ;;
+esac
 # What to build: llama-bench (this script's benchmark) or llama-server
 # (scripts/llama-reference.sh sets LLAMA_TARGET=llama-server).
 LLAMA_TARGET="${LLAMA_TARGET:-llama-bench}"
@@ -152,12 +162,20 @@ build() {
   #   server), and only the one target asked for is built below.
   # - LLAMA_BUILD_NUMBER/COMMIT: the sdist has no .git, so tell llama.cpp its
   #   release; llama-bench prints it under its table.
-  echo "== Configuring (cmake)"
+  # - LLAMA_CPU=native: GGML_NATIVE=ON instead (-march=native: AVX-512,
+  #   VNNI and whatever else the build CPU has).
+  local cpu_flags=(
+    -DGGML_NATIVE=OFF
+    -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+    -DGGML_AVX512=OFF
+  )
+  if [ "$LLAMA_CPU" = native ]; then
+    cpu_flags=(-DGGML_NATIVE=ON)
+  fi
+  echo "== Configuring (cmake, CPU level $LLAMA_CPU)"
   cmake -S "$src" -B "$BUILD_DIR" \
     -DCMAKE_BUILD_TYPE=Release \
-    -DGGML_NATIVE=OFF \
-    -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
-    -DGGML_AVX512=OFF \
+    "${cpu_flags[@]}" \
     -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
     -DBUILD_SHARED_LIBS=OFF \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON \

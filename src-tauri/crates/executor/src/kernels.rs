@@ -200,7 +200,9 @@ mod x86 {
         // Two groups at a time in 512-bit registers where the CPU has
         // AVX-512 VNNI (16 rows a register); an odd last group below.
         let paired = match (vnni, format) {
-            (Some(Vnni::Avx512), WeightFormat::Q4K | WeightFormat::Q6K) => n_groups / 2 * 2,
+            (Some(Vnni::Avx512), WeightFormat::Q4K | WeightFormat::Q6K | WeightFormat::Q8_0) => {
+                n_groups / 2 * 2
+            }
             _ => 0,
         };
         let mut res16 = [[0f32; 16]; zmm::MAX_TOKENS];
@@ -881,7 +883,7 @@ mod x86 {
         /// and unpacks the weights once.
         pub(super) const MAX_TOKENS: usize = 8;
 
-        /// `format` (Q4_K or Q6_K) against `k` (1..=8) activation rows, for the
+        /// `format` (Q4_K or Q6_K) against `k` (1..=8) activation rows (Q4_K, Q6_K or Q8_0), for the
         /// groups at `w` and `w + group_bytes`: `res[t][r]`, rows 0..8 of
         /// the first group then 0..8 of the second.
         ///
@@ -914,6 +916,7 @@ mod x86 {
             }
             match format {
                 WeightFormat::Q4K => widths!(q4k_x16),
+                WeightFormat::Q8_0 => widths!(q8_0_x16),
                 _ => widths!(q6k_x16),
             }
         }
@@ -943,6 +946,55 @@ mod x86 {
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
         unsafe fn broadcast4x16(p: *const u8) -> __m512i {
             _mm512_set1_epi32((p as *const i32).read_unaligned())
+        }
+
+        /// |w| × (a negated where w is negative): AVX-512 has no byte
+        /// `sign`, so a masked subtraction stands in for it (activations
+        /// are within ±127, so the negation never wraps).
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+        unsafe fn q8_0_x16<const T: usize>(
+            blocks: usize,
+            w: *const u8,
+            group_bytes: usize,
+            ys: &[*const u8; MAX_TOKENS],
+            out: &mut [[f32; 16]; MAX_TOKENS],
+        ) {
+            use crate::format::Q8_0_X8_BYTES;
+            let zero = _mm512_setzero_si512();
+            let mut acc = [_mm512_setzero_ps(); T];
+            for b in 0..blocks {
+                let x0 = w.wrapping_add(b * Q8_0_X8_BYTES);
+                let x1 = x0.wrapping_add(group_bytes);
+                let mut isum = [[_mm512_setzero_si512(); 2]; T];
+                for run in 0..8 {
+                    let at = 16 + 32 * run;
+                    if run % 2 == 0 {
+                        let ahead = at + 4 * Q8_0_X8_BYTES;
+                        _mm_prefetch::<_MM_HINT_T0>(x0.wrapping_add(ahead) as *const i8);
+                        _mm_prefetch::<_MM_HINT_T0>(x1.wrapping_add(ahead) as *const i8);
+                    }
+                    let wv = pair256(x0.wrapping_add(at), x1.wrapping_add(at));
+                    let aw = _mm512_abs_epi8(wv);
+                    let negative = _mm512_movepi8_mask(wv);
+                    for t in 0..T {
+                        let y = broadcast4x16(ys[t].wrapping_add(b * Q8_0_BYTES + 4 + 4 * run));
+                        let signed = _mm512_mask_sub_epi8(y, negative, zero, y);
+                        isum[t][run % 2] = _mm512_dpbusd_epi32(isum[t][run % 2], aw, signed);
+                    }
+                }
+                let d = _mm512_cvtph_ps(pair128(x0, x1));
+                for t in 0..T {
+                    let yd = _mm512_set1_ps(f32_at(ys[t].wrapping_add(b * Q8_0_BYTES)));
+                    acc[t] = _mm512_fmadd_ps(
+                        _mm512_mul_ps(d, yd),
+                        _mm512_cvtepi32_ps(_mm512_add_epi32(isum[t][0], isum[t][1])),
+                        acc[t],
+                    );
+                }
+            }
+            for t in 0..T {
+                _mm512_storeu_ps(out[t].as_mut_ptr(), acc[t]);
+            }
         }
 
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
