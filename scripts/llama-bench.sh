@@ -21,10 +21,10 @@
 #   LLAMA_BENCH_ARGS  extra llama-bench arguments, e.g. "--repack 0" to turn
 #                     off the CPU "extra buffer" weight repacking
 #   LLAMA_CPU         x86-64-v3 (default: AVX2, the level Lookahead is built
-#                     for) or native (everything this CPU has, AVX-512 VNNI
-#                     included: the fair reference where Lookahead's kernels
-#                     pick their AVX-512 VNNI forms at run time); each level
-#                     has its own build folder
+#                     for) or avx512 (x86-64-v3 plus AVX-512 with VNNI: the
+#                     fair reference on CPUs where Lookahead's kernels pick
+#                     their AVX-512 VNNI forms at run time); each level has
+#                     its own build folder
 #
 # The first run builds llama-bench from source; that takes a while on 2 cores.
 # Later runs find the binary and skip straight to the benchmark.
@@ -45,8 +45,8 @@ SRC_ROOT="$WORK/src"
 LLAMA_CPU="${LLAMA_CPU:-x86-64-v3}"
 case "$LLAMA_CPU" in
   x86-64-v3) BUILD_DIR="$WORK/build" ;;
-  native) BUILD_DIR="$WORK/build-native" ;;
-  *) echo "LLAMA_CPU is x86-64-v3 or native, not $LLAMA_CPU" >&2; exit 2 ;;
+  avx512) BUILD_DIR="$WORK/build-avx512" ;;
+  *) echo "LLAMA_CPU is x86-64-v3 or avx512, not $LLAMA_CPU" >&2; exit 2 ;;
 esac
 # What to build: llama-bench (this script's benchmark) or llama-server
 # (scripts/llama-reference.sh sets LLAMA_TARGET=llama-server).
@@ -162,15 +162,22 @@ build() {
   #   server), and only the one target asked for is built below.
   # - LLAMA_BUILD_NUMBER/COMMIT: the sdist has no .git, so tell llama.cpp its
   #   release; llama-bench prints it under its table.
-  # - LLAMA_CPU=native: GGML_NATIVE=ON instead (-march=native: AVX-512,
-  #   VNNI and whatever else the build CPU has).
+  # - LLAMA_CPU=avx512: AVX-512 F/BW/VL/DQ/CD and VNNI on top (what
+  #   Lookahead's run-time kernels use). Not GGML_NATIVE: -march=native on
+  #   a Sapphire Rapids virtual machine also compiles in ggml's AMX code,
+  #   and llama-bench built that way died with a segmentation fault there.
   local cpu_flags=(
     -DGGML_NATIVE=OFF
     -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
     -DGGML_AVX512=OFF
   )
-  if [ "$LLAMA_CPU" = native ]; then
-    cpu_flags=(-DGGML_NATIVE=ON)
+  if [ "$LLAMA_CPU" = avx512 ]; then
+    cpu_flags=(
+      -DGGML_NATIVE=OFF
+      -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+      -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX_VNNI=ON
+      -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+    )
   fi
   echo "== Configuring (cmake, CPU level $LLAMA_CPU)"
   cmake -S "$src" -B "$BUILD_DIR" \

@@ -17,7 +17,7 @@
 //!     [--models DIR] [--target FILE] [--draft FILE] [--smol FILE] \
 //!     [--prompt-tokens 128] [--decode-tokens 32] [--sd-tokens 128] \
 //!     [--only smol,draft,target,batch,sd,head] [--no-mistral] \
-//!     [--head-tokens 16384,32768,65536]
+//!     [--head-tokens 16384,32768,65536] [--profile-verify N]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -49,6 +49,9 @@ struct Args {
     only: Vec<String>,
     mistral: bool,
     head_tokens: Vec<usize>,
+    /// Only run the batch section's verification pass this many times
+    /// (for `perf record`).
+    profile_verify: usize,
 }
 
 fn parse_args() -> Args {
@@ -70,6 +73,7 @@ fn parse_args() -> Args {
         ],
         mistral: true,
         head_tokens: vec![16_384, 32_768, 65_536],
+        profile_verify: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -84,6 +88,7 @@ fn parse_args() -> Args {
             "--sd-tokens" => a.sd_tokens = value().parse().expect("a number"),
             "--only" => a.only = value().split(',').map(str::to_string).collect(),
             "--no-mistral" => a.mistral = false,
+            "--profile-verify" => a.profile_verify = value().parse().expect("a number"),
             "--head-tokens" => {
                 a.head_tokens = value()
                     .split(',')
@@ -323,6 +328,20 @@ fn batch_section(args: &Args) {
     let four: Vec<Vec<u32>> = (0..4).map(|i| vec![base[i + 5]]).collect();
     let verify = vec![base[10..16].to_vec()];
     let verify4: Vec<Vec<u32>> = (0..4).map(|i| base[10 + i..16 + i].to_vec()).collect();
+    if args.profile_verify > 0 {
+        let started = Instant::now();
+        for _ in 0..args.profile_verify {
+            let len = branches[3].len();
+            pass(&exec, &mut branches[3..4], &verify, LogitsWanted::All);
+            branches[3].truncate(len);
+        }
+        println!(
+            "[batch] {} verification passes, {:.1} ms each",
+            args.profile_verify,
+            started.elapsed().as_secs_f64() * 1e3 / args.profile_verify as f64
+        );
+        return;
+    }
     // Each byte dot product this CPU has (AVX2 always; VNNI where present),
     // measured in alternating rounds so both see the same machine state.
     use lookahead_executor::quant::{allow_vnni, byte_dot, ByteDot};

@@ -192,6 +192,17 @@ pub(crate) mod blocks {
         pub qs: [i8; 8 * QK],
     }
 
+    /// Eight Q5_0 rows interleaved (see `quant::interleave_q5_0`): the
+    /// rows' scales, four 32-byte runs of low nibbles (a byte holds one
+    /// row's column c of run 2p and, in its high nibble, of run 2p + 1),
+    /// then per run of four columns the 32 fifth bits of the eight rows.
+    #[repr(C)]
+    pub struct BlockQ5_0X8 {
+        pub d: [f16; 8],
+        pub qs: [u8; 8 * QK / 2],
+        pub qh: [u8; 8 * QK / 8],
+    }
+
     const _: () = assert!(std::mem::size_of::<BlockQ4_0>() == 18);
     const _: () = assert!(std::mem::size_of::<BlockQ4_1>() == 20);
     const _: () = assert!(std::mem::size_of::<BlockQ5_0>() == 22);
@@ -203,12 +214,15 @@ pub(crate) mod blocks {
     const _: () = assert!(std::mem::size_of::<BlockQ4KX8>() == 16 + 16 + 64 + 64 + 1024);
     const _: () = assert!(std::mem::size_of::<BlockQ6KX8>() == 16 + 128 + 1024 + 512);
     const _: () = assert!(std::mem::size_of::<BlockQ8_0X8>() == 8 * 34);
+    const _: () = assert!(std::mem::size_of::<BlockQ5_0X8>() == 8 * 22);
 }
 
 /// Bytes of one interleaved Q4_K group block: eight rows × 256 columns.
 pub(crate) const Q4K_X8_BYTES: usize = size_of::<blocks::BlockQ4KX8>();
 /// Bytes of one interleaved Q8_0 group block: exactly eight file blocks.
 pub(crate) const Q8_0_X8_BYTES: usize = size_of::<blocks::BlockQ8_0X8>();
+/// Bytes of one interleaved Q5_0 group block: exactly eight file blocks.
+pub(crate) const Q5_0_X8_BYTES: usize = size_of::<blocks::BlockQ5_0X8>();
 /// Bytes of one interleaved Q6_K group block: exactly eight file blocks.
 pub(crate) const Q6K_X8_BYTES: usize = size_of::<blocks::BlockQ6KX8>();
 
@@ -217,6 +231,7 @@ pub(crate) fn interleaved_block_bytes(format: WeightFormat) -> usize {
     match format {
         WeightFormat::Q4K => Q4K_X8_BYTES,
         WeightFormat::Q8_0 => Q8_0_X8_BYTES,
+        WeightFormat::Q5_0 => Q5_0_X8_BYTES,
         _ => Q6K_X8_BYTES,
     }
 }

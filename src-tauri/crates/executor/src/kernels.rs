@@ -50,6 +50,19 @@ pub fn allow_vnni(allowed: bool) {
     VNNI_ALLOWED.store(allowed, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Whether the CPU has the 512-bit VNNI kernels (AVX-512 F, BW, VL and
+/// VNNI), whatever [`allow_vnni`] says: Q5_0 is kept in a layout only they
+/// read.
+pub(crate) fn wide_vnni() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if available() {
+            return matches!(x86::vnni(), Some(x86::Vnni::Avx512));
+        }
+    }
+    false
+}
+
 /// The byte dot product the interleaved kernels use now.
 pub fn byte_dot() -> ByteDot {
     #[cfg(target_arch = "x86_64")]
@@ -131,10 +144,12 @@ mod x86 {
                 rows_kernel(format, blocks, w_rows, rows, acts, tokens, out, stride)
             }
             WeightLayout::Interleaved8 => {
-                assert!(matches!(
-                    format,
-                    WeightFormat::Q4K | WeightFormat::Q6K | WeightFormat::Q8_0
-                ));
+                assert!(
+                    matches!(
+                        format,
+                        WeightFormat::Q4K | WeightFormat::Q6K | WeightFormat::Q8_0
+                    ) || (format == WeightFormat::Q5_0 && wide_vnni())
+                );
                 groups_kernel(
                     format, blocks, w_rows, unit_bytes, acts, tokens, out, stride,
                 )
@@ -199,7 +214,16 @@ mod x86 {
         let n_groups = groups.len() / group_bytes;
         // Two groups at a time in 512-bit registers where the CPU has
         // AVX-512 VNNI (16 rows a register); an odd last group below.
+        // Q5_0's layout has only the 512-bit kernel (`QWeight::for_multiply`
+        // chooses it only where the CPU has it, for whole pairs of groups).
         let paired = match (vnni, format) {
+            (_, WeightFormat::Q5_0) => {
+                assert!(
+                    n_groups.is_multiple_of(2),
+                    "Q5_0 rows come in pairs of groups"
+                );
+                n_groups
+            }
             (Some(Vnni::Avx512), WeightFormat::Q4K | WeightFormat::Q6K | WeightFormat::Q8_0) => {
                 n_groups / 2 * 2
             }
@@ -883,7 +907,7 @@ mod x86 {
         /// and unpacks the weights once.
         pub(super) const MAX_TOKENS: usize = 8;
 
-        /// `format` (Q4_K or Q6_K) against `k` (1..=8) activation rows (Q4_K, Q6_K or Q8_0), for the
+        /// `format` (Q4_K or Q6_K) against `k` (1..=8) activation rows (Q4_K, Q6_K, Q8_0 or Q5_0), for the
         /// groups at `w` and `w + group_bytes`: `res[t][r]`, rows 0..8 of
         /// the first group then 0..8 of the second.
         ///
@@ -917,6 +941,7 @@ mod x86 {
             match format {
                 WeightFormat::Q4K => widths!(q4k_x16),
                 WeightFormat::Q8_0 => widths!(q8_0_x16),
+                WeightFormat::Q5_0 => widths!(q5_0_x16),
                 _ => widths!(q6k_x16),
             }
         }
@@ -946,6 +971,73 @@ mod x86 {
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
         unsafe fn broadcast4x16(p: *const u8) -> __m512i {
             _mm512_set1_epi32((p as *const i32).read_unaligned())
+        }
+
+        /// Interleaved Q5_0 (`BlockQ5_0X8`): per pair of runs one load of
+        /// nibbles, a run's fifth bits ORed in through a byte mask, minus
+        /// 16, then as Q8_0 — the same integer products as the Q5_0 matrix
+        /// widened to Q8_0, so the same bits.
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+        unsafe fn q5_0_x16<const T: usize>(
+            blocks: usize,
+            w: *const u8,
+            group_bytes: usize,
+            ys: &[*const u8; MAX_TOKENS],
+            out: &mut [[f32; 16]; MAX_TOKENS],
+        ) {
+            use crate::format::Q5_0_X8_BYTES;
+            let zero = _mm512_setzero_si512();
+            let m4 = _mm512_set1_epi8(0xF);
+            let fifth = _mm512_set1_epi8(0x10);
+            let sixteen = _mm512_set1_epi8(16);
+            let mut acc = [_mm512_setzero_ps(); T];
+            for b in 0..blocks {
+                let x0 = w.wrapping_add(b * Q5_0_X8_BYTES);
+                let x1 = x0.wrapping_add(group_bytes);
+                _mm_prefetch::<_MM_HINT_T0>(x0.wrapping_add(4 * Q5_0_X8_BYTES) as *const i8);
+                _mm_prefetch::<_MM_HINT_T0>(x1.wrapping_add(4 * Q5_0_X8_BYTES) as *const i8);
+                _mm_prefetch::<_MM_HINT_T0>(x0.wrapping_add(4 * Q5_0_X8_BYTES + 64) as *const i8);
+                _mm_prefetch::<_MM_HINT_T0>(x1.wrapping_add(4 * Q5_0_X8_BYTES + 64) as *const i8);
+                _mm_prefetch::<_MM_HINT_T0>(x0.wrapping_add(4 * Q5_0_X8_BYTES + 128) as *const i8);
+                _mm_prefetch::<_MM_HINT_T0>(x1.wrapping_add(4 * Q5_0_X8_BYTES + 128) as *const i8);
+                let mut isum = [[_mm512_setzero_si512(); 2]; T];
+                for p in 0..4 {
+                    let at = 16 + 32 * p;
+                    let bits = pair256(x0.wrapping_add(at), x1.wrapping_add(at));
+                    let halves = [
+                        _mm512_and_si512(bits, m4),
+                        _mm512_and_si512(_mm512_srli_epi16::<4>(bits), m4),
+                    ];
+                    for (h, low) in halves.into_iter().enumerate() {
+                        let run = 2 * p + h;
+                        let at = 144 + 4 * run;
+                        let high = (x0.wrapping_add(at) as *const u32).read_unaligned() as u64
+                            | ((x1.wrapping_add(at) as *const u32).read_unaligned() as u64) << 32;
+                        // The fifth bits: +16 in the bytes the mask names.
+                        let q = _mm512_mask_add_epi8(low, high, low, fifth);
+                        let wv = _mm512_sub_epi8(q, sixteen);
+                        let aw = _mm512_abs_epi8(wv);
+                        let negative = _mm512_movepi8_mask(wv);
+                        for t in 0..T {
+                            let y = broadcast4x16(ys[t].wrapping_add(b * Q8_0_BYTES + 4 + 4 * run));
+                            let signed = _mm512_mask_sub_epi8(y, negative, zero, y);
+                            isum[t][h] = _mm512_dpbusd_epi32(isum[t][h], aw, signed);
+                        }
+                    }
+                }
+                let d = _mm512_cvtph_ps(pair128(x0, x1));
+                for t in 0..T {
+                    let yd = _mm512_set1_ps(f32_at(ys[t].wrapping_add(b * Q8_0_BYTES)));
+                    acc[t] = _mm512_fmadd_ps(
+                        _mm512_mul_ps(d, yd),
+                        _mm512_cvtepi32_ps(_mm512_add_epi32(isum[t][0], isum[t][1])),
+                        acc[t],
+                    );
+                }
+            }
+            for t in 0..T {
+                _mm512_storeu_ps(out[t].as_mut_ptr(), acc[t]);
+            }
         }
 
         /// |w| × (a negated where w is negative): AVX-512 has no byte
