@@ -22,7 +22,8 @@
 //! - for benchmarks only: [`quant`] (the weight formats and one multiply).
 //!
 //! Inside, bottom up: `format` (GGUF block layouts and activation
-//! encodings), `kernels` (AVX2 dot products), `quant` (the batched
+//! encodings), `kernels` (AVX2 dot products; VNNI and 512-bit forms where
+//! the CPU has them), `quant` (the batched
 //! multiply), `kv` (cache blocks, sequences, prefix cache), `forward` (the
 //! transformer pass), `tokenizer` (GGUF → `tokenizers`), `sampling`.
 //!
