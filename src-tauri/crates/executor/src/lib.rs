@@ -159,8 +159,8 @@ impl Logits {
 }
 
 /// The token ids of a shortlist head: `0..n`, the end tokens, then the
-/// ids after `n` until the count is a multiple of 8 (the multiply's
-/// fastest layouts take rows eight at a time).
+/// ids after `n` until the count is a multiple of 16 (the multiply's
+/// fastest layouts take rows eight at a time, its 512-bit kernels sixteen).
 fn shortlist(n: usize, end_ids: &[u32], vocab: usize) -> Vec<u32> {
     let mut ids: Vec<u32> = (0..n as u32).collect();
     ids.extend(
@@ -169,7 +169,7 @@ fn shortlist(n: usize, end_ids: &[u32], vocab: usize) -> Vec<u32> {
             .filter(|&&id| id as usize >= n && (id as usize) < vocab),
     );
     let mut next = n as u32;
-    while !ids.len().is_multiple_of(8) && (next as usize) < vocab {
+    while !ids.len().is_multiple_of(16) && (next as usize) < vocab {
         if !ids.contains(&next) {
             ids.push(next);
         }
@@ -452,13 +452,17 @@ mod tests {
     use super::shortlist;
 
     #[test]
-    fn a_shortlist_keeps_the_end_tokens_and_fills_to_eight() {
+    fn a_shortlist_keeps_the_end_tokens_and_fills_to_sixteen() {
         // Qwen2.5: 151936 rows, <|im_end|> 151645, <|endoftext|> 151643.
         let ids = shortlist(32_765, &[151_645, 151_643, 7], 151_936);
         assert_eq!(ids.len(), 32_768);
         assert_eq!(&ids[..32_765], (0..32_765).collect::<Vec<u32>>().as_slice());
         assert_eq!(&ids[32_765..], &[151_645, 151_643, 32_765]);
-        // Already a multiple of eight: nothing added.
+        // Already a multiple of sixteen: nothing added.
         assert_eq!(shortlist(16, &[3], 100), (0..16).collect::<Vec<u32>>());
+        // 24 + one end token: filled up to 32 with the ids after 24.
+        let ids = shortlist(24, &[50], 100);
+        assert_eq!(ids.len(), 32);
+        assert_eq!(&ids[24..], &[50, 24, 25, 26, 27, 28, 29, 30]);
     }
 }
