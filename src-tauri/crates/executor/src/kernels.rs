@@ -50,6 +50,13 @@ pub fn allow_vnni(allowed: bool) {
     VNNI_ALLOWED.store(allowed, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Tests only: the 256-bit AVX-VNNI kernels even where AVX-512 VNNI is
+/// there (the kernels an Alder Lake office PC runs, otherwise unreachable
+/// on a CPU that has both).
+#[cfg(test)]
+pub(crate) static PREFER_AVX_VNNI: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// Whether the CPU has the 512-bit VNNI kernels (AVX-512 F, BW, VL and
 /// VNNI), whatever [`allow_vnni`] says: Q5_0 is kept in a layout only they
 /// read.
@@ -211,6 +218,15 @@ mod x86 {
         let mut ys = [std::ptr::null::<u8>(); 4];
         let mut res = [[0f32; 8]; 4];
         let vnni = (byte_dot() == ByteDot::Vnni).then(vnni).flatten();
+        #[cfg(test)]
+        let vnni = vnni.map(|v| {
+            let prefer = PREFER_AVX_VNNI.load(std::sync::atomic::Ordering::Relaxed);
+            if prefer && std::arch::is_x86_feature_detected!("avxvnni") {
+                Vnni::Avx
+            } else {
+                v
+            }
+        });
         let n_groups = groups.len() / group_bytes;
         // Two groups at a time in 512-bit registers where the CPU has
         // AVX-512 VNNI (16 rows a register); an odd last group below.

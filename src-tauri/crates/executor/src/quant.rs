@@ -958,6 +958,12 @@ mod tests {
                 allow_vnni(true);
                 let vnni = multiply(&w, &x, cols);
                 assert_eq!(avx2, vnni, "{dtype:?}, {tokens} tokens");
+                // The 256-bit AVX-VNNI encoding too, where the CPU has it.
+                let relaxed = std::sync::atomic::Ordering::Relaxed;
+                crate::kernels::PREFER_AVX_VNNI.store(true, relaxed);
+                let avx_vnni = multiply(&w, &x, cols);
+                crate::kernels::PREFER_AVX_VNNI.store(false, relaxed);
+                assert_eq!(avx2, avx_vnni, "{dtype:?}, {tokens} tokens, AVX-VNNI");
                 checked += 1;
             }
         }
