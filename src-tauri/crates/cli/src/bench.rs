@@ -723,7 +723,11 @@ fn machine_description() -> String {
         })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    format!("{cpu}, {threads} threads, {}", std::env::consts::OS)
+    format!(
+        "{cpu}, {threads} threads, {}, executor kernels {}",
+        std::env::consts::OS,
+        lookahead_engine::kernels_in_use()
+    )
 }
 
 #[cfg(test)]

@@ -68,6 +68,9 @@ pub use generate::{
     Context, GeneratorStats, Piece, Sampling, StepEnd, StepGenerator, StepOutput, StepRequest,
     TokenIds, STEP_DELIMITER,
 };
+/// Which CPU kernels the executor runs ("AVX-512 VNNI", "AVX2", …), for
+/// benchmark tables.
+pub use lookahead_executor::kernels_in_use;
 pub use prompt::PromptStyle;
 pub use server::{ServerConfig, ServerError, ServerGenerator, API_KEY_VAR};
 pub use speed::{choose_mode, AutoChoice, ModeRecord, PlainSpeed};

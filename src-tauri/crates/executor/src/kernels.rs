@@ -70,6 +70,22 @@ pub(crate) fn wide_vnni() -> bool {
     false
 }
 
+/// The kernels multiplies run on now, in words for benchmark tables:
+/// "AVX-512 VNNI", "AVX-VNNI", "AVX2", or "portable" (no AVX2/FMA).
+pub fn kernels_in_use() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if available() {
+            return match (byte_dot(), x86::vnni()) {
+                (ByteDot::Vnni, Some(x86::Vnni::Avx512)) => "AVX-512 VNNI",
+                (ByteDot::Vnni, Some(x86::Vnni::Avx)) => "AVX-VNNI",
+                _ => "AVX2",
+            };
+        }
+    }
+    "portable"
+}
+
 /// The byte dot product the interleaved kernels use now.
 pub fn byte_dot() -> ByteDot {
     #[cfg(target_arch = "x86_64")]

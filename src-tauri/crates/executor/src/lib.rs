@@ -19,6 +19,7 @@
 //! - choosing tokens: [`Sampling`], [`argmax`], [`pick`], [`Distribution`],
 //!   [`Rng`];
 //! - [`ExecutorError`];
+//! - [`kernels_in_use`] (which CPU kernels run: for benchmark tables);
 //! - for benchmarks only: [`quant`] (the weight formats and one multiply).
 //!
 //! Inside, bottom up: `format` (GGUF block layouts and activation
@@ -58,6 +59,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use error::{ExecutorError, Result};
 pub use gguf::{Architecture, ModelConfig};
+pub use kernels::kernels_in_use;
 pub use kv::{common_prefix, KvLayout, KvPool, KvSequence};
 pub use sampling::{argmax, pick, Distribution, Rng, Sampling};
 pub use tokenizer::{GgufTokenizer, StreamDecoder};
