@@ -136,6 +136,19 @@ test.describe("chat", () => {
     );
   });
 
+  test("says when step drafting was paused because it lost time in recent answers", async ({ page }) => {
+    await openApp(page, { emptyHistory: true, eventDelayMs: 5, stepDraftingPaused: true });
+    const box = page.getByRole("textbox", { name: "Your question" });
+    await box.fill(QUESTION);
+    await box.press("Enter");
+    await expect(page.getByTestId("answer")).toBeVisible({ timeout: 15_000 });
+    await expect(page.getByTestId("speed-line")).toHaveText(
+      "1.3× faster than usual · 82% of drafted tokens kept · Step drafting paused: it was slower than plain in recent answers",
+    );
+    await page.getByTestId("steps-summary").click();
+    await expect(page.getByRole("img", { name: "Step 1: written by the main model" })).toBeVisible();
+  });
+
   test("says when step drafting was switched off after a problem", async ({ page }) => {
     await openApp(page, { emptyHistory: true, eventDelayMs: 5, speculationStopped: "the draft model failed: out of memory" });
     const box = page.getByRole("textbox", { name: "Your question" });

@@ -54,6 +54,9 @@ export interface MockConfig {
   now?: string;
   /** Answers report step drafting switched off partway, for this reason. */
   speculationStopped?: string;
+  /** Answers come as the engine writes them when the slowdown guard paused step drafting
+   * before they began: the main model writes every step, no step is proposed. */
+  stepDraftingPaused?: boolean;
   /** Delay between engine_prepare events, ms (default 30); the last event waits for
    * window.__LOOKAHEAD_MOCK__.releasePrepare() when `holdPrepare` is set. */
   prepareStepMs?: number;
@@ -243,8 +246,34 @@ const XSS: Script = {
   final: `Answer: ${XSS_PAYLOAD}`,
 };
 
+/** The main model writes every step: plain mode, or step drafting paused by the guard. */
+function writtenAlone(mode: Settings["mode"]): boolean {
+  return mode === "plain" || (cfg.stepDraftingPaused ?? false);
+}
+
+/** The engine's words for a paused answer (engine.rs, paused_reason). */
+const PAUSED_REASON =
+  "slowdown guard: step drafting paused, as it was slower than plain decoding in the last answer that tried it with these models; it is tried again after 1 more answer";
+
 function metricsFor(mode: Mode, steps: StepRecord[], wall: number): Metrics {
   const plain = mode === "plain";
+  if (!plain && cfg.stepDraftingPaused) {
+    // As the engine fills them (LookaheadStats::fill_metrics): no step was proposed or judged.
+    return {
+      ...metricsFor("plain", steps, wall),
+      decode_tokens_per_s: 15.4,
+      drafted_tokens: 120,
+      accepted_tokens: 98,
+      token_acceptance_rate: 98 / 120,
+      mean_acceptance_length: 3.1,
+      drafted_steps: 0,
+      accepted_steps: 0,
+      per_position_acceptance: [],
+      speedup_estimate: 1.3,
+      speculation_stopped: PAUSED_REASON,
+      guard_stopped: true,
+    };
+  }
   const drafted = steps.filter((s) => s.verdict !== "target_only").length;
   const accepted = steps.filter((s) => s.verdict === "accepted").length;
   const words = steps.reduce((a, s) => a + s.text.split(/\s+/).length, 0);
@@ -322,7 +351,7 @@ function assistantMessage(
 ): AnswerView {
   const plain = mode === "plain";
   const resolved = mode === "auto" ? "sd+lr" : mode;
-  const steps = script.steps.slice(0, upto).map((s, i) => stepRecord(i, s, plain));
+  const steps = script.steps.slice(0, upto).map((s, i) => stepRecord(i, s, writtenAlone(mode)));
   return {
     id: nextMsgId++,
     role: "assistant",
@@ -490,7 +519,7 @@ async function ask(args: { conversation_id: number | null; question: string; set
         emit({ kind: "error", error });
         throw error;
       }
-      emit({ kind: "step", step: stepRecord(i, s, mode === "plain") });
+      emit({ kind: "step", step: stepRecord(i, s, writtenAlone(mode)) });
       done++;
     }
     if (!state.cancelled) {

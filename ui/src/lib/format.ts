@@ -157,10 +157,15 @@ export function speedLine(msg: Message): string | null {
     parts.push(`${pct(m.token_acceptance_rate)} of drafted tokens kept`);
   }
   if (m.speculation_stopped) {
+    // The guard paused step drafting before this answer began (no step
+    // was proposed): it lost time in the answers just before.
+    const paused = m.guard_stopped && !(m.per_position_acceptance ?? []).some((p) => p.proposed > 0);
     parts.push(
-      m.guard_stopped
-        ? "Step drafting switched off partway: it was slower than plain"
-        : "Step drafting switched off partway after a problem",
+      paused
+        ? "Step drafting paused: it was slower than plain in recent answers"
+        : m.guard_stopped
+          ? "Step drafting switched off partway: it was slower than plain"
+          : "Step drafting switched off partway after a problem",
     );
   }
   if (parts.length === 0) parts.push(MODE_LABEL[msg.mode]);

@@ -126,6 +126,9 @@ pub struct ModeSummary {
     pub judge_ms_per_step: Option<f64>,
     /// Answers in which the slowdown guard switched step speculation off.
     pub guard_stops: usize,
+    /// Of those, answers it paused step drafting in from the start (it lost
+    /// time in the answers before): no step was proposed.
+    pub guard_paused: usize,
 }
 
 #[derive(Serialize)]
@@ -241,6 +244,16 @@ fn summarise(label: &str, model: &str, prompt: &str, answers: &[(Answer, bool)])
         guard_stops: answers
             .iter()
             .filter(|(a, _)| a.metrics.guard_stopped)
+            .count(),
+        guard_paused: answers
+            .iter()
+            .filter(|(a, _)| {
+                a.metrics.guard_stopped
+                    && a.metrics
+                        .per_position_acceptance
+                        .as_ref()
+                        .is_none_or(|p| p.iter().all(|c| c.proposed == 0))
+            })
             .count(),
     }
 }
@@ -703,7 +716,10 @@ fn markdown_table(report: &Report) -> String {
                     .parse::<Mode>()
                     .is_ok_and(|m| m.uses_step_speculation())
             {
-                format!("{}/{}", r.guard_stops, r.questions)
+                match r.guard_paused {
+                    0 => format!("{}/{}", r.guard_stops, r.questions),
+                    paused => format!("{}/{} ({paused} paused)", r.guard_stops, r.questions),
+                }
             } else {
                 "–".to_string()
             }

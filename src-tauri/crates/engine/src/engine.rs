@@ -1,6 +1,7 @@
 //! The engine's front door: load models once, then ask questions in any
 //! mode. Blocking by design — callers run it on a worker thread.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,8 +20,8 @@ use crate::judge::exact::ExactJudge;
 use crate::judge::llm::{LlmJudge, LlmJudgeSettings};
 use crate::judge::{ExactFirst, Judge, JudgeVerdict, SameNumbers};
 use crate::lookahead::{
-    run_lookahead, run_plain_steps, LookaheadEnd, LookaheadModels, LookaheadSettings,
-    SchedulerEvent,
+    run_lookahead, run_plain_steps, LookaheadEnd, LookaheadModels, LookaheadSettings, NextAnswer,
+    SchedulerEvent, StepDraftingRecord,
 };
 use crate::mistral::MistralGenerator;
 use crate::prompt::{self, PromptStyle};
@@ -430,6 +431,24 @@ impl Source<'_> {
     }
 }
 
+/// Why an answer was written without step drafting: the slowdown guard's
+/// pause after answers where drafting was slower than plain decoding.
+fn paused_reason(losses_in_a_row: u32, then_paused_for: usize) -> String {
+    let last = if losses_in_a_row == 1 {
+        "the last answer that tried it".to_string()
+    } else {
+        format!("the last {losses_in_a_row} answers that tried it")
+    };
+    let again = match then_paused_for {
+        0 => "it is tried again in the next answer".to_string(),
+        1 => "it is tried again after 1 more answer".to_string(),
+        n => format!("it is tried again after {n} more answers"),
+    };
+    format!(
+        "slowdown guard: step drafting paused, as it was slower than plain decoding in {last} with these models; {again}"
+    )
+}
+
 /// Loaded models, ready to answer.
 pub struct Engine {
     target: Loaded,
@@ -444,9 +463,10 @@ pub struct Engine {
     /// Plain decoding speed of this target on this computer: the
     /// yardstick of speed-up estimates and of the slowdown guard.
     plain_speed: Option<PlainSpeed>,
-    /// The last answer with step speculation was stopped by the slowdown
-    /// guard: the next one gives speculation a single round to pay off.
-    speculation_lost_last_time: bool,
+    /// How step drafting went in recent answers, per mode and judge: the
+    /// slowdown guard's memory across answers (it pauses step drafting
+    /// after answers where drafting lost time).
+    step_drafting: HashMap<String, StepDraftingRecord>,
 }
 
 impl Engine {
@@ -486,7 +506,7 @@ impl Engine {
             embedding: None,
             embedding_dir: config.embedding.clone(),
             plain_speed: None,
-            speculation_lost_last_time: false,
+            step_drafting: HashMap::new(),
         })
     }
 
@@ -728,6 +748,15 @@ impl Engine {
         let prompt_tokens = prepared.tokens;
         let started = Instant::now();
         let mut first_token: Option<Instant> = None;
+        // The guard's memory: step drafting that lost time in the last
+        // answers with this mode and judge is paused for a few answers.
+        let drafting_key = format!("{mode} {}", options.judge.label());
+        let plan = (mode.uses_step_speculation() && options.slowdown_guard).then(|| {
+            self.step_drafting
+                .entry(drafting_key.clone())
+                .or_default()
+                .next_answer(options.strict_guard)
+        });
         let settings = LookaheadSettings {
             gamma: options.gamma.clamp(1, 8),
             step_token_budget: options.step_token_budget,
@@ -735,10 +764,14 @@ impl Engine {
             adaptive_gamma: options.adaptive_gamma,
             slowdown_guard: options.slowdown_guard,
             plain_tokens_per_s_estimate: self.plain_speed.map(|p| p.decode_tokens_per_s),
-            guard_patience: if self.speculation_lost_last_time || options.strict_guard {
-                1
-            } else {
-                LookaheadSettings::default().guard_patience
+            guard_patience: match plan {
+                Some(NextAnswer::Draft { patience, .. }) => patience,
+                _ if options.strict_guard => 1,
+                _ => LookaheadSettings::default().guard_patience,
+            },
+            first_round_gamma: match plan {
+                Some(NextAnswer::Draft { first_gamma, .. }) => first_gamma,
+                _ => None,
             },
             correct_arithmetic: options.correct_arithmetic,
             ..LookaheadSettings::default()
@@ -805,26 +838,45 @@ impl Engine {
                     (Mode::SdLr, None) => return Err(unsupported()),
                     _ => self.target.step_generator().ok_or_else(unsupported)?,
                 };
-                let mut draft_gen = self
-                    .draft
-                    .as_ref()
-                    .and_then(Loaded::step_generator)
-                    .ok_or_else(unsupported)?;
-                let mut judge = self.judge(&options.judge)?;
-                let outcome = run_lookahead(
-                    LookaheadModels {
-                        draft: draft_gen.as_mut(),
-                        target: target_gen.as_mut(),
-                        judge: judge.as_mut(),
-                    },
-                    prompt,
-                    &settings,
-                    &options.sampling,
-                    cancel,
-                    &mut forward,
-                )?;
-                stats.merge(&target_gen.take_stats());
-                outcome
+                if let Some(NextAnswer::Paused {
+                    losses_in_a_row,
+                    then_paused_for,
+                }) = plan
+                {
+                    let mut outcome = run_plain_steps(
+                        target_gen.as_mut(),
+                        prompt,
+                        &settings,
+                        &options.sampling,
+                        cancel,
+                        &mut forward,
+                    )?;
+                    stats.merge(&target_gen.take_stats());
+                    outcome.stats.guard_stopped = true;
+                    outcome.fallback = Some(paused_reason(losses_in_a_row, then_paused_for));
+                    outcome
+                } else {
+                    let mut draft_gen = self
+                        .draft
+                        .as_ref()
+                        .and_then(Loaded::step_generator)
+                        .ok_or_else(unsupported)?;
+                    let mut judge = self.judge(&options.judge)?;
+                    let outcome = run_lookahead(
+                        LookaheadModels {
+                            draft: draft_gen.as_mut(),
+                            target: target_gen.as_mut(),
+                            judge: judge.as_mut(),
+                        },
+                        prompt,
+                        &settings,
+                        &options.sampling,
+                        cancel,
+                        &mut forward,
+                    )?;
+                    stats.merge(&target_gen.take_stats());
+                    outcome
+                }
             }
         };
 
@@ -840,8 +892,12 @@ impl Engine {
         }
         metrics.speculation_stopped = outcome.fallback.clone();
         metrics.guard_stopped = outcome.stats.guard_stopped;
-        if mode.uses_step_speculation() && outcome.ended != LookaheadEnd::Cancelled {
-            self.speculation_lost_last_time = outcome.stats.guard_stopped;
+        if let (Some(NextAnswer::Draft { .. }), true) =
+            (plan, outcome.ended != LookaheadEnd::Cancelled)
+        {
+            if let Some(record) = self.step_drafting.get_mut(&drafting_key) {
+                record.after_answer(outcome.stats.guard_stopped);
+            }
         }
         // Every answer is compared with plain decoding on this computer,
         // plain ones included (how this one went against the usual).

@@ -52,6 +52,7 @@
 //!   outcome holds what was settled before it.
 
 mod control;
+pub(crate) use control::{NextAnswer, StepDraftingRecord};
 mod scheduler;
 mod stats;
 pub mod testing;
@@ -98,6 +99,10 @@ pub struct LookaheadSettings {
     /// The target writes the answer's first step alone, streaming it, so
     /// the first words never wait for a round of drafting and judging.
     pub first_step_by_target: bool,
+    /// Look-ahead depth of the first round, where adaptive (`None`: start
+    /// at `gamma`). The engine starts shallow when it tries step drafting
+    /// again after pausing it.
+    pub first_round_gamma: Option<usize>,
 }
 
 impl Default for LookaheadSettings {
@@ -113,6 +118,7 @@ impl Default for LookaheadSettings {
             guard_patience: control::GUARD_PATIENCE,
             correct_arithmetic: false,
             first_step_by_target: true,
+            first_round_gamma: None,
         }
     }
 }

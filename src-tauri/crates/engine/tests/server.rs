@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use lookahead_engine::{
     AnswerEvent, AnswerStatus, AskOptions, CancelFlag, Engine, EngineConfig, JudgeChoice, Mode,
-    Sampling, StepEnd, StepGenerator, StepRequest, Verdict,
+    PlainSpeed, Sampling, StepEnd, StepGenerator, StepRequest, Verdict,
 };
 use lookahead_engine::{ServerConfig, ServerGenerator};
 
@@ -93,6 +93,77 @@ fn plain_and_lookahead_answers_come_from_the_server_with_per_step_verdicts() {
         err.user_message().contains("on this computer"),
         "{}",
         err.user_message()
+    );
+}
+
+#[test]
+fn step_drafting_that_lost_time_is_paused_for_the_next_answers_then_tried_again() {
+    let server = Server::start();
+    let mut engine = Engine::load(&server.engine_config(true), &mut |_| {}).expect("connects");
+    // A yardstick no round can reach: every round of drafting is slower
+    // than "plain decoding", so the slowdown guard steps in every time.
+    engine.set_plain_speed(PlainSpeed::new(1e9, 1e9));
+    let lr = |engine: &mut Engine| {
+        engine
+            .ask(
+                "Count from one to twenty in words, one per paragraph.",
+                &AskOptions {
+                    slowdown_guard: true,
+                    // Short steps: several rounds in every answer.
+                    step_token_budget: 24,
+                    ..options(Mode::Lr, 240)
+                },
+                &CancelFlag::new(),
+                &mut |_| {},
+            )
+            .expect("lr answer")
+    };
+    let why = |a: &lookahead_engine::Answer| {
+        assert_eq!(a.status, AnswerStatus::Complete);
+        assert!(!a.text.is_empty());
+        assert!(a.metrics.guard_stopped, "the guard had its say");
+        a.metrics.speculation_stopped.clone().unwrap_or_default()
+    };
+    let stopped_in_a_round = "step speculation ran at";
+    // What the app reads to tell a paused answer from one stopped partway.
+    let proposed = |a: &lookahead_engine::Answer| {
+        a.metrics
+            .per_position_acceptance
+            .as_ref()
+            .map_or(0, |p| p.iter().map(|c| c.proposed).sum::<usize>())
+    };
+
+    // The first answer drafts steps; its rounds are slow, and the guard
+    // stops drafting partway.
+    let first = lr(&mut engine);
+    assert!(why(&first).contains(stopped_in_a_round), "{}", why(&first));
+    assert!(proposed(&first) > 0);
+
+    // The next two answers do not spend a round finding that out again.
+    for again in [
+        "tried again after 1 more answer",
+        "tried again in the next answer",
+    ] {
+        let paused = lr(&mut engine);
+        let reason = why(&paused);
+        assert!(
+            reason.contains("step drafting paused") && reason.contains(again),
+            "{reason}"
+        );
+        assert_eq!(paused.metrics.drafted_steps, Some(0));
+        assert_eq!(proposed(&paused), 0);
+        assert!(paused
+            .steps
+            .iter()
+            .all(|s| s.verdict == Verdict::TargetOnly));
+    }
+
+    // Then drafting is tried again (and stopped again).
+    let fourth = lr(&mut engine);
+    assert!(
+        why(&fourth).contains(stopped_in_a_round),
+        "{}",
+        why(&fourth)
     );
 }
 

@@ -22,6 +22,15 @@ impl GammaController {
         }
     }
 
+    /// Starts at depth `first` (within 1 ..= max) instead of the most;
+    /// a pinned γ stays pinned.
+    pub(crate) fn starting_at(mut self, first: Option<usize>) -> Self {
+        if let (true, Some(first)) = (self.adaptive, first) {
+            self.current = first.clamp(1, self.max);
+        }
+        self
+    }
+
     pub(crate) fn current(&self) -> usize {
         self.current
     }
@@ -43,6 +52,80 @@ impl GammaController {
 /// switches speculation off (unless told otherwise): the first round pays
 /// the prompt's prefill and one unlucky round says little.
 pub(crate) const GUARD_PATIENCE: usize = 3;
+
+/// The longest pause, in answers, after step drafting lost time answer
+/// after answer: it is tried again at least this often, in case the
+/// questions (or the computer's load) changed.
+pub(crate) const LONGEST_PAUSE: usize = 16;
+
+/// How step drafting went in recent answers with one model pair, mode and
+/// judge: the slowdown guard's memory across answers. On a computer where
+/// drafting steps does not pay, every answer would otherwise spend its first
+/// round finding that out again (on a 2-core CPU that round cost a third of
+/// the answer's time); instead, an answer whose guard stepped in pauses
+/// step drafting for the next 2 answers, a second such answer in a row for
+/// 4, then 8, up to [`LONGEST_PAUSE`]. A paused answer is written by the
+/// main model alone (with word drafting where the mode has it). An answer
+/// where drafting kept up ends the pause record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct StepDraftingRecord {
+    losses_in_a_row: u32,
+    paused_for: usize,
+}
+
+/// Look-ahead depth of the first round when step drafting is tried again
+/// after a pause (γ then follows acceptance as usual): a retry that loses
+/// again costs two drafted steps, not four.
+pub(crate) const RETRY_GAMMA: usize = 2;
+
+/// What the next answer does about step drafting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NextAnswer {
+    /// Draft steps; the guard steps in after `patience` slow rounds; the
+    /// first round drafts `first_gamma` steps where given.
+    Draft {
+        patience: usize,
+        first_gamma: Option<usize>,
+    },
+    /// No step drafting in this answer; `then_paused_for` more answers
+    /// after it skip it too.
+    Paused {
+        losses_in_a_row: u32,
+        then_paused_for: usize,
+    },
+}
+
+impl StepDraftingRecord {
+    /// The plan for the next answer (and one answer of the pause used up).
+    /// `trying` (the automatic mode trying this mode out) always drafts,
+    /// with the guard at its strictest.
+    pub(crate) fn next_answer(&mut self, trying: bool) -> NextAnswer {
+        if self.paused_for > 0 && !trying {
+            self.paused_for -= 1;
+            return NextAnswer::Paused {
+                losses_in_a_row: self.losses_in_a_row,
+                then_paused_for: self.paused_for,
+            };
+        }
+        self.paused_for = 0;
+        let retry = self.losses_in_a_row > 0;
+        NextAnswer::Draft {
+            patience: if retry || trying { 1 } else { GUARD_PATIENCE },
+            first_gamma: retry.then_some(RETRY_GAMMA),
+        }
+    }
+
+    /// Records an answer that drafted steps: `lost` when the guard stopped
+    /// drafting in it.
+    pub(crate) fn after_answer(&mut self, lost: bool) {
+        if lost {
+            self.losses_in_a_row = self.losses_in_a_row.saturating_add(1);
+            self.paused_for = (1usize << self.losses_in_a_row.min(8)).min(LONGEST_PAUSE);
+        } else {
+            *self = Self::default();
+        }
+    }
+}
 
 /// Watches the speed of speculative rounds against plain decoding.
 #[derive(Clone, Debug)]
@@ -141,9 +224,23 @@ mod tests {
 
     #[test]
     fn pinned_gamma_does_not_move() {
-        let mut gamma = GammaController::new(3, false);
+        let mut gamma = GammaController::new(3, false).starting_at(Some(1));
+        assert_eq!(gamma.current(), 3);
         gamma.after_round(3, 3, 0);
         assert_eq!(gamma.current(), 3);
+    }
+
+    #[test]
+    fn gamma_can_start_shallow_and_still_grow_to_its_most() {
+        let mut gamma = GammaController::new(4, true).starting_at(Some(RETRY_GAMMA));
+        assert_eq!(gamma.current(), 2);
+        gamma.after_round(2, 2, 2);
+        gamma.after_round(3, 3, 3);
+        assert_eq!(gamma.current(), 4);
+        assert_eq!(
+            GammaController::new(3, true).starting_at(Some(9)).current(),
+            3
+        );
     }
 
     #[test]
@@ -166,6 +263,64 @@ mod tests {
         // Patience 1 (the last answer lost time): one slow round.
         let mut impatient = SlowdownGuard::new(true, Some(10.0), 1);
         assert!(impatient.after_round(9, 1.0).is_some());
+    }
+
+    #[test]
+    fn step_drafting_pauses_longer_after_each_losing_answer_and_resumes_when_it_keeps_up() {
+        let mut record = StepDraftingRecord::default();
+        assert_eq!(
+            record.next_answer(false),
+            NextAnswer::Draft {
+                patience: GUARD_PATIENCE,
+                first_gamma: None
+            }
+        );
+        // Which answers draft, over 40 answers that all lose when drafting.
+        let mut drafted = Vec::new();
+        for answer in 1..=40 {
+            match record.next_answer(false) {
+                NextAnswer::Draft {
+                    patience,
+                    first_gamma,
+                } => {
+                    // A retry after a pause starts shallow and impatient.
+                    let retry = answer > 1;
+                    assert_eq!(patience, if retry { 1 } else { GUARD_PATIENCE });
+                    assert_eq!(first_gamma, retry.then_some(RETRY_GAMMA));
+                    drafted.push(answer);
+                    record.after_answer(true);
+                }
+                NextAnswer::Paused { .. } => {}
+            }
+        }
+        // Pauses of 2, 4, 8, then 16 answers: 5 of 40 answers pay a round.
+        assert_eq!(drafted, vec![1, 4, 9, 18, 35]);
+        assert_eq!(
+            record.next_answer(false),
+            NextAnswer::Paused {
+                losses_in_a_row: 5,
+                then_paused_for: 10
+            }
+        );
+        // The automatic mode trying it out drafts at once, impatiently.
+        assert_eq!(
+            record.next_answer(true),
+            NextAnswer::Draft {
+                patience: 1,
+                first_gamma: Some(RETRY_GAMMA)
+            }
+        );
+        // An answer where drafting kept up: back to drafting every answer.
+        record.after_answer(false);
+        for _ in 0..3 {
+            assert_eq!(
+                record.next_answer(false),
+                NextAnswer::Draft {
+                    patience: GUARD_PATIENCE,
+                    first_gamma: None
+                }
+            );
+        }
     }
 
     #[test]

@@ -153,7 +153,8 @@ impl<'a> Scheduler<'a> {
             steps: Vec::new(),
             stats: LookaheadStats::default(),
             fallback: None,
-            gamma: GammaController::new(settings.gamma, settings.adaptive_gamma),
+            gamma: GammaController::new(settings.gamma, settings.adaptive_gamma)
+                .starting_at(settings.first_round_gamma),
             guard: SlowdownGuard::new(
                 settings.slowdown_guard,
                 settings.plain_tokens_per_s_estimate,
