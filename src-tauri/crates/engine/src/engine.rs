@@ -838,11 +838,13 @@ impl Engine {
                     (Mode::SdLr, None) => return Err(unsupported()),
                     _ => self.target.step_generator().ok_or_else(unsupported)?,
                 };
-                if let Some(NextAnswer::Paused {
+                let outcome = if let Some(NextAnswer::Paused {
                     losses_in_a_row,
                     then_paused_for,
                 }) = plan
                 {
+                    // The main model writes every step (with word drafting
+                    // in sd+lr); the answer says why.
                     let mut outcome = run_plain_steps(
                         target_gen.as_mut(),
                         prompt,
@@ -851,7 +853,6 @@ impl Engine {
                         cancel,
                         &mut forward,
                     )?;
-                    stats.merge(&target_gen.take_stats());
                     outcome.stats.guard_stopped = true;
                     outcome.fallback = Some(paused_reason(losses_in_a_row, then_paused_for));
                     outcome
@@ -862,7 +863,7 @@ impl Engine {
                         .and_then(Loaded::step_generator)
                         .ok_or_else(unsupported)?;
                     let mut judge = self.judge(&options.judge)?;
-                    let outcome = run_lookahead(
+                    run_lookahead(
                         LookaheadModels {
                             draft: draft_gen.as_mut(),
                             target: target_gen.as_mut(),
@@ -873,10 +874,10 @@ impl Engine {
                         &options.sampling,
                         cancel,
                         &mut forward,
-                    )?;
-                    stats.merge(&target_gen.take_stats());
-                    outcome
-                }
+                    )?
+                };
+                stats.merge(&target_gen.take_stats());
+                outcome
             }
         };
 
