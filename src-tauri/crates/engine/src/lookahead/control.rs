@@ -75,8 +75,11 @@ pub(crate) struct StepDraftingRecord {
 
 /// Look-ahead depth of the first round when step drafting is tried again
 /// after a pause (γ then follows acceptance as usual): a retry that loses
-/// again costs two drafted steps, not four.
-pub(crate) const RETRY_GAMMA: usize = 2;
+/// again costs one drafted step and two branches, not four and five. On a
+/// 2-core CPU a losing retry cost 1.3–1.4 s at γ 1 against 3.7–5.5 s at γ 2
+/// (BENCHMARKS.md, section 2); it tells as much (break-even acceptance is
+/// about the same at either depth there).
+pub(crate) const RETRY_GAMMA: usize = 1;
 
 /// What the next answer does about step drafting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -233,9 +236,10 @@ mod tests {
     #[test]
     fn gamma_can_start_shallow_and_still_grow_to_its_most() {
         let mut gamma = GammaController::new(4, true).starting_at(Some(RETRY_GAMMA));
-        assert_eq!(gamma.current(), 2);
-        gamma.after_round(2, 2, 2);
-        gamma.after_round(3, 3, 3);
+        assert_eq!(gamma.current(), 1);
+        for g in 1..=3 {
+            gamma.after_round(g, g, g);
+        }
         assert_eq!(gamma.current(), 4);
         assert_eq!(
             GammaController::new(3, true).starting_at(Some(9)).current(),
