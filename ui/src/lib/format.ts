@@ -158,7 +158,8 @@ export function speedLine(msg: Message): string | null {
   }
   if (m.speculation_stopped) {
     // The guard paused step drafting before this answer began (no step
-    // was proposed): it lost time in the answers just before.
+    // was proposed): it lost time in the answers just before. The same
+    // rule as AnswerMetrics::step_drafting_paused (domain crate).
     const paused = m.guard_stopped && !(m.per_position_acceptance ?? []).some((p) => p.proposed > 0);
     parts.push(
       paused

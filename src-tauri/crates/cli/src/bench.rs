@@ -247,13 +247,7 @@ fn summarise(label: &str, model: &str, prompt: &str, answers: &[(Answer, bool)])
             .count(),
         guard_paused: answers
             .iter()
-            .filter(|(a, _)| {
-                a.metrics.guard_stopped
-                    && a.metrics
-                        .per_position_acceptance
-                        .as_ref()
-                        .is_none_or(|p| p.iter().all(|c| c.proposed == 0))
-            })
+            .filter(|(a, _)| a.metrics.step_drafting_paused())
             .count(),
     }
 }

@@ -205,6 +205,17 @@ pub struct AnswerMetrics {
 }
 
 impl AnswerMetrics {
+    /// The slowdown guard paused step drafting before this answer began (it
+    /// lost time in the answers just before): the guard had its say and no
+    /// step was proposed. Otherwise a guard stop came partway through.
+    pub fn step_drafting_paused(&self) -> bool {
+        self.guard_stopped
+            && self
+                .per_position_acceptance
+                .as_ref()
+                .is_none_or(|p| p.iter().all(|c| c.proposed == 0))
+    }
+
     /// Acceptance rate at each look-ahead position (0 where nothing was
     /// proposed).
     pub fn per_position_step_acceptance(&self) -> Option<Vec<f64>> {

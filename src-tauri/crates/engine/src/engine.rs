@@ -764,9 +764,10 @@ impl Engine {
             adaptive_gamma: options.adaptive_gamma,
             slowdown_guard: options.slowdown_guard,
             plain_tokens_per_s_estimate: self.plain_speed.map(|p| p.decode_tokens_per_s),
+            // Only an answer that drafts steps has rounds for the guard to
+            // watch.
             guard_patience: match plan {
                 Some(NextAnswer::Draft { patience, .. }) => patience,
-                _ if options.strict_guard => 1,
                 _ => LookaheadSettings::default().guard_patience,
             },
             first_round_gamma: match plan {
@@ -893,8 +894,8 @@ impl Engine {
         }
         metrics.speculation_stopped = outcome.fallback.clone();
         metrics.guard_stopped = outcome.stats.guard_stopped;
-        if let (Some(NextAnswer::Draft { .. }), true) =
-            (plan, outcome.ended != LookaheadEnd::Cancelled)
+        if matches!(plan, Some(NextAnswer::Draft { .. }))
+            && outcome.ended != LookaheadEnd::Cancelled
         {
             if let Some(record) = self.step_drafting.get_mut(&drafting_key) {
                 record.after_answer(outcome.stats.guard_stopped);

@@ -138,6 +138,7 @@ fn step_drafting_that_lost_time_is_paused_for_the_next_answers_then_tried_again(
     let first = lr(&mut engine);
     assert!(why(&first).contains(stopped_in_a_round), "{}", why(&first));
     assert!(proposed(&first) > 0);
+    assert!(!first.metrics.step_drafting_paused());
 
     // The next two answers do not spend a round finding that out again.
     for again in [
@@ -152,6 +153,7 @@ fn step_drafting_that_lost_time_is_paused_for_the_next_answers_then_tried_again(
         );
         assert_eq!(paused.metrics.drafted_steps, Some(0));
         assert_eq!(proposed(&paused), 0);
+        assert!(paused.metrics.step_drafting_paused());
         assert!(paused
             .steps
             .iter()

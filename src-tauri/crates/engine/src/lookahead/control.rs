@@ -123,7 +123,9 @@ impl StepDraftingRecord {
     pub(crate) fn after_answer(&mut self, lost: bool) {
         if lost {
             self.losses_in_a_row = self.losses_in_a_row.saturating_add(1);
-            self.paused_for = (1usize << self.losses_in_a_row.min(8)).min(LONGEST_PAUSE);
+            self.paused_for = 2usize
+                .saturating_pow(self.losses_in_a_row)
+                .min(LONGEST_PAUSE);
         } else {
             *self = Self::default();
         }
