@@ -76,6 +76,27 @@ pub struct BenchArgs {
     /// Also write a Markdown table to this file.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+    /// Also write every answer to this file as it comes, one JSON line
+    /// each (mode, question line, text, marked answer, correct or not), to
+    /// read the answers themselves; `--grade` reads the file back.
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+}
+
+/// One answer as `--answers` writes it: the fields `--grade` reads, and
+/// how this run marked it.
+#[derive(Serialize)]
+struct Saved<'a> {
+    mode: &'a str,
+    line: usize,
+    text: &'a str,
+    tokens: usize,
+    seconds: f64,
+    cut_off: bool,
+    expected: &'a str,
+    got: Option<&'a str>,
+    correct: bool,
+    wrong_sums: usize,
 }
 
 #[derive(Deserialize)]
@@ -265,6 +286,7 @@ fn run_questions(
     problems: &[(usize, Problem)],
     args: &BenchArgs,
     label: &str,
+    log: &mut Option<std::fs::File>,
 ) -> Result<Vec<(Answer, bool)>> {
     let cancel = CancelFlag::new();
     let available = engine.available_modes();
@@ -306,6 +328,29 @@ fn run_questions(
             .final_answer
             .as_deref()
             .is_some_and(|got| same_number(got, &problem.answer));
+        let wrong_sums = answer
+            .steps
+            .iter()
+            .flat_map(|s| &s.arithmetic)
+            .filter(|c| !c.correct)
+            .count();
+        if let Some(file) = log.as_mut() {
+            use std::io::Write;
+            let saved = Saved {
+                mode: &label,
+                line: *line,
+                text: &answer.text,
+                tokens: answer.metrics.generated_tokens,
+                seconds: answer.metrics.wall_seconds,
+                cut_off: answer.cut_off,
+                expected: &problem.answer,
+                got: answer.final_answer.as_deref(),
+                correct: ok,
+                wrong_sums,
+            };
+            writeln!(file, "{}", serde_json::to_string(&saved)?)
+                .context("could not write to the --answers file")?;
+        }
         if !args.json {
             eprintln!(
                 "  {label:<12} q{:<3} {:>5} tokens {:>6.1} s {:>6.1} tok/s  {}{}{} (expected {}, got {})",
@@ -315,13 +360,7 @@ fn run_questions(
                 answer.metrics.tokens_per_s,
                 if ok { "correct" } else { "wrong  " },
                 if answer.cut_off { " cut" } else { "" },
-                match answer
-                    .steps
-                    .iter()
-                    .flat_map(|s| &s.arithmetic)
-                    .filter(|c| !c.correct)
-                    .count()
-                {
+                match wrong_sums {
                     0 => String::new(),
                     n => format!(" wrong-sums={n}"),
                 },
@@ -536,6 +575,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
     args.judge
         .ask_options(Mode::Plain, args.max_tokens, args.step_budget)?;
     let (dataset, problems) = load_problems(&args)?;
+    let mut log = match &args.answers {
+        Some(path) => Some(
+            std::fs::File::create(path)
+                .with_context(|| format!("could not create {}", path.display()))?,
+        ),
+        None => None,
+    };
     let dataset = if args.only.is_empty() {
         format!("{dataset}, first {} questions", problems.len())
     } else {
@@ -584,6 +630,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             &problems,
             &args,
             mode.as_str(),
+            &mut log,
         )?;
         let mut row = summarise(mode.as_str(), engine.target_name(), &prompt, &answers);
         // Word drafting from the text needs no helper model.
@@ -602,7 +649,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let calibration = Instant::now();
         engine.measure_plain_speed(&CancelFlag::new())?;
         let calibration_s = calibration.elapsed().as_secs_f64();
-        let answers = run_questions(&mut engine, Choice::Auto, &problems, &args, "auto")?;
+        let answers = run_questions(
+            &mut engine,
+            Choice::Auto,
+            &problems,
+            &args,
+            "auto",
+            &mut log,
+        )?;
         let mut used: Vec<(Mode, usize)> = Vec::new();
         for (a, _) in &answers {
             match used.iter_mut().find(|(m, _)| *m == a.mode) {
@@ -640,6 +694,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 &problems,
                 &args,
                 "draft alone",
+                &mut log,
             )?;
             let mut row = summarise("draft alone", draft_engine.target_name(), &prompt, &answers);
             row.load_s = load_s;

@@ -111,6 +111,10 @@ fn bad_options_and_empty_questions_are_refused_before_loading() {
             "answer length limit",
         ),
         (vec!["ask", "   "], "type a question"),
+        (
+            vec!["bench", "--answers", "/no-such-folder/answers.jsonl"],
+            "could not create /no-such-folder/answers.jsonl",
+        ),
     ] {
         // A target that does not exist: refusing must come before loading.
         let mut args = args.clone();
@@ -441,6 +445,71 @@ fn bench_grades_answers_written_elsewhere_as_its_own() {
         report["dataset"].as_str().unwrap().contains("lines 1–3"),
         "{report}"
     );
+}
+
+/// `bench --answers` writes each answer as it comes, and `--grade` reads
+/// the file back to the same marks.
+#[test]
+fn bench_writes_its_answers_and_grades_them_back_alike() {
+    let model = tiny();
+    let data = tempfile::tempdir().expect("temp dir");
+    let answers = data.path().join("answers.jsonl");
+    let out = lookahead_in(
+        data.path(),
+        &[
+            "bench",
+            "--target",
+            model.to_str().expect("utf-8 path"),
+            "--limit",
+            "2",
+            "--max-tokens",
+            "12",
+            "--answers",
+            answers.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ran: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let written = std::fs::read_to_string(&answers).expect("answers file");
+    let saved: Vec<serde_json::Value> = written
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
+        .collect();
+    assert_eq!(saved.len(), 2, "{written}");
+    for (n, answer) in saved.iter().enumerate() {
+        assert_eq!(answer["mode"], "plain");
+        assert_eq!(answer["line"], n + 1);
+        assert!(!answer["text"].as_str().unwrap().is_empty(), "{answer}");
+        assert!(answer["tokens"].as_u64().unwrap() > 0, "{answer}");
+        assert!(answer["expected"].is_string(), "{answer}");
+    }
+    let graded = lookahead_in(
+        data.path(),
+        &["bench", "--grade", answers.to_str().unwrap(), "--json"],
+    );
+    assert!(
+        graded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&graded.stderr)
+    );
+    let graded: serde_json::Value = serde_json::from_slice(&graded.stdout).expect("json");
+    for field in [
+        "questions",
+        "correct",
+        "cut_off",
+        "wrong_sums",
+        "mean_tokens",
+    ] {
+        assert_eq!(
+            graded["rows"][0][field], ran["rows"][0][field],
+            "{field}: {graded} against {ran}"
+        );
+    }
 }
 
 /// Issue 14 (M4): a process killed mid-answer (SIGKILL: nothing can be

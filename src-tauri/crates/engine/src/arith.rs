@@ -6,7 +6,10 @@
 //! Only plain arithmetic between written numbers is checked: `+ - × x * / ÷`,
 //! brackets, a currency sign before a number, commas between digit groups,
 //! and `%` after a number (read as hundredths). Anything with words inside
-//! ("16 eggs - 3 eggs = 13") is left alone rather than guessed at.
+//! ("16 eggs - 3 eggs = 13") is left alone rather than guessed at — except
+//! the LaTeX the models write in display maths, which marks its words:
+//! units in `\text{…}` ("42 \text{ packs} \times 75 \text{ pounds per
+//! pack}") are read past, and `\frac{a}{b}` is a division.
 
 pub use lookahead_domain::ArithmeticCheck;
 
@@ -67,21 +70,143 @@ pub fn wrong(text: &str) -> Vec<Found> {
         .collect()
 }
 
-/// LaTeX spellings of operators and signs, and what they mean.
-const LATEX_OPS: [(&str, &str); 4] = [
+/// LaTeX spellings of operators and signs, and what they mean (`\left`
+/// and `\right` only size the brackets after them; `\,` is a thin space).
+const LATEX_OPS: [(&str, &str); 8] = [
     ("\\times", "×"),
     ("\\cdot", "·"),
     ("\\div", "÷"),
     ("\\$", "$"),
+    ("\\%", "%"),
+    ("\\left", ""),
+    ("\\right", ""),
+    ("\\,", " "),
 ];
 
-/// An expression with its LaTeX operators written as plain signs.
-fn plain_operators(expression: &str) -> String {
-    let mut out = expression.to_string();
-    for (latex, sign) in LATEX_OPS {
-        out = out.replace(latex, sign);
+/// LaTeX commands whose braces hold words (units, labels): read past.
+const LATEX_WORDS: [&str; 4] = ["\\text", "\\mathrm", "\\textbf", "\\textit"];
+
+/// LaTeX fractions: `\frac{a}{b}` is a ÷ b.
+const LATEX_FRACTIONS: [&str; 3] = ["\\frac", "\\dfrac", "\\tfrac"];
+
+/// Where the `{` that opens the group ending `text` (with `}`) is.
+fn group_start(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (at, c) in text.char_indices().rev() {
+        match c {
+            '}' => depth += 1,
+            '{' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(at);
+                }
+            }
+            _ => {}
+        }
+        if depth == 0 {
+            return None;
+        }
     }
-    out
+    None
+}
+
+/// Where the `}` that closes the group opening `text` (with `{`) ends.
+fn group_end(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (at, c) in text.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(at + 1);
+                }
+            }
+            _ if depth == 0 => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `text` from its first sign that is not a space or words in `\\text{}`.
+fn past_words(text: &str) -> &str {
+    let mut rest = text.trim_start();
+    while let Some(word) = LATEX_WORDS.iter().find(|w| rest.starts_with(**w)) {
+        let after = rest[word.len()..].trim_start();
+        match group_end(after) {
+            Some(end) => rest = after[end..].trim_start(),
+            None => break,
+        }
+    }
+    rest
+}
+
+/// A sum as written (LaTeX included) in plain signs: words in `\text{}`
+/// dropped, `\frac{a}{b}` as `a/b` (bracketed where it needs to be),
+/// LaTeX operators as signs, other braces as brackets. None when a group
+/// does not close.
+fn plain_expression(expression: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = expression;
+    while let Some(c) = rest.chars().next() {
+        if let Some(word) = LATEX_WORDS.iter().find(|w| rest.starts_with(**w)) {
+            let after = rest[word.len()..].trim_start();
+            rest = &after[group_end(after)?..];
+            continue;
+        }
+        if let Some(frac) = LATEX_FRACTIONS.iter().find(|f| rest.starts_with(**f)) {
+            let after = rest[frac.len()..].trim_start();
+            let num_end = group_end(after)?;
+            let den_text = after[num_end..].trim_start();
+            let den_end = group_end(den_text)?;
+            let part = |group: &str| -> Option<String> {
+                let inner = plain_expression(&group[1..group.len() - 1])?;
+                let inner = inner.trim().to_string();
+                Some(
+                    if number_at(&inner).is_some_and(|(_, len, _)| len == inner.len()) {
+                        inner
+                    } else {
+                        format!("({inner})")
+                    },
+                )
+            };
+            let (num, den) = (part(&after[..num_end])?, part(&den_text[..den_end])?);
+            out.push_str(&format!("({num}/{den})"));
+            rest = &den_text[den_end..];
+            continue;
+        }
+        if let Some((latex, sign)) = LATEX_OPS.iter().find(|(l, _)| rest.starts_with(*l)) {
+            out.push_str(sign);
+            rest = &rest[latex.len()..];
+            continue;
+        }
+        out.push(match c {
+            '{' => '(',
+            '}' => ')',
+            c => c,
+        });
+        rest = &rest[c.len_utf8()..];
+    }
+    // Spaces left where words were dropped are closed up.
+    let mut tidy = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    // A sum that is one fraction reads without its outer brackets.
+    if tidy.starts_with('(') && tidy.ends_with(')') {
+        let inner = &tidy[1..tidy.len() - 1];
+        let mut depth = 0i32;
+        let balanced = inner.chars().all(|c| {
+            depth += match c {
+                '(' => 1,
+                ')' => -1,
+                _ => 0,
+            };
+            depth >= 0
+        });
+        if balanced && depth == 0 {
+            tidy = inner.to_string();
+        }
+    }
+    Some(tidy)
 }
 
 fn is_currency(c: char) -> bool {
@@ -119,8 +244,18 @@ fn check_at(text: &str, eq: usize) -> Option<Found> {
     let result_range = start..start + sign_len + len;
     // A result that runs on into more maths ("= 3 + 4") is a chain, not a
     // result: leave it.
-    let tail = text[result_range.end..].trim_start();
-    if tail.starts_with(['+', '*', '×', '/', '÷', 'x']) && !tail.starts_with("x ") {
+    // ("= 20 - 5 = 15" too: the 20 stands for what came before it.)
+    let tail = past_words(&text[result_range.end..]);
+    let subtracts = tail
+        .strip_prefix(['-', '−'])
+        .and_then(|after| after.trim_start().chars().next())
+        .is_some_and(|c| c.is_ascii_digit() || is_currency(c) || matches!(c, '(' | '\\'));
+    if (tail.starts_with(['+', '*', '×', '/', '÷', 'x']) && !tail.starts_with("x "))
+        || subtracts
+        || ["\\times", "\\cdot", "\\div"]
+            .iter()
+            .any(|op| tail.starts_with(op))
+    {
         return None;
     }
 
@@ -128,18 +263,50 @@ fn check_at(text: &str, eq: usize) -> Option<Found> {
     // LaTeX operators models write inside \[ … \]).
     let head = &text[..eq];
     let mut rest = head;
+    // Braces of fractions passed on the way back, not yet opened.
+    let mut open_groups = 0usize;
     loop {
-        if let Some(before) = LATEX_OPS.iter().find_map(|(op, _)| rest.strip_suffix(op)) {
+        if let Some(before) = LATEX_OPS
+            .iter()
+            .map(|(op, _)| *op)
+            .chain(LATEX_FRACTIONS)
+            .find_map(|op| rest.strip_suffix(op))
+        {
             rest = before;
             continue;
         }
         let Some(c) = rest.chars().next_back() else {
             break;
         };
+        let before = &rest[..rest.len() - c.len_utf8()];
+        match c {
+            '}' => {
+                // Words in braces (a unit) are read past; other braces
+                // belong to a fraction.
+                let open = group_start(rest);
+                let words = open.and_then(|open| {
+                    let lead = rest[..open].trim_end();
+                    LATEX_WORDS.iter().find_map(|w| lead.strip_suffix(w))
+                });
+                match words {
+                    Some(before_words) => rest = before_words,
+                    None => {
+                        open_groups += 1;
+                        rest = before;
+                    }
+                }
+                continue;
+            }
+            '{' if open_groups > 0 => {
+                open_groups -= 1;
+                rest = before;
+                continue;
+            }
+            _ => {}
+        }
         if !expression_char(c) {
             break;
         }
-        let before = &rest[..rest.len() - c.len_utf8()];
         // "\(" opens inline maths; it is no bracket of the sum.
         if c == '(' && before.ends_with('\\') {
             break;
@@ -152,7 +319,8 @@ fn check_at(text: &str, eq: usize) -> Option<Found> {
         }
         rest = before;
     }
-    let mut expression = head[rest.len()..].trim();
+    let plain = plain_expression(head[rest.len()..].trim())?;
+    let mut expression = plain.as_str();
     // Start at a number, a bracket or a currency sign.
     while let Some(c) = expression.chars().next() {
         if c.is_ascii_digit() || c == '(' || is_currency(c) {
@@ -163,7 +331,7 @@ fn check_at(text: &str, eq: usize) -> Option<Found> {
     if expression.is_empty() {
         return None;
     }
-    let plain = plain_operators(expression);
+    let plain = expression.to_string();
     let tokens = tokenize(&plain)?;
     if !tokens.iter().any(|t| matches!(t, Token::Op(_))) {
         return None;
@@ -456,5 +624,76 @@ mod tests {
         assert!(!checks("10 / 3 = 3")[0].3);
         assert_eq!(checks("10 / 4 = 2")[0].2, "2.5");
         assert_eq!(checks("1000 * 1.5 = 1,400")[0].2, "1,500");
+    }
+
+    #[test]
+    fn units_in_latex_text_are_read_past() {
+        // From GSM8K answers of the default model (q8, q52 and q77 of the
+        // bench file): wrong sums the check used to miss.
+        let c = checks(
+            "\\[\n3150 \\text{ pounds} + 1300 \\text{ pounds} + 48 \\text{ pounds} + 2 \\text{ pounds} = 4590 \\text{ pounds}\n\\]",
+        );
+        assert_eq!(
+            c,
+            vec![(
+                "3150 + 1300 + 48 + 2".into(),
+                "4590".into(),
+                "4500".into(),
+                false
+            )]
+        );
+        let found = wrong("12 \\text{ pots} \\times \\$2.74 \\text{ per pot} = \\$33.28");
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].check.describe(),
+            "12 × $2.74 = 33.28 — it is 32.88"
+        );
+        // A label before the sum is no part of it; units after the result
+        // are no chain.
+        let c = checks("\\text{Total points} = 18 + 18 + 27 = 63 \\text{ points}");
+        assert_eq!(
+            c,
+            vec![("18 + 18 + 27".into(), "63".into(), "63".into(), true)]
+        );
+        assert!(checks("\\[ 42 \\text{ packs} \\times 75 \\text{ pounds per pack} = 3150 \\text{ pounds} \\]")[0].3);
+        // A sentence in \\text between numbers is not a sum.
+        assert!(find("3 + 4 \\text{ and then } 5 = 12").is_empty());
+    }
+
+    #[test]
+    fn latex_fractions_are_divisions() {
+        let found = wrong("\\text{Number of candy bars} = \\frac{9.95}{0.75} = 13.2333\\ldots");
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].check.describe(),
+            "9.95/0.75 = 13.2333 — it is 13.2667"
+        );
+        let c = checks("\\frac{24 \\text{ inches}}{120 \\text{ inches}} \\times 100 = 20\\%");
+        assert_eq!(
+            c,
+            vec![("(24/120) × 100".into(), "20".into(), "20".into(), true)]
+        );
+        // The fraction keeps its brackets after a division.
+        assert!(checks("320 \\div \\frac{1}{16} = 5120")[0].3);
+        assert!(checks("\\dfrac{60 - 24}{2} = 18")[0].3);
+        // A fraction as the result is not read as one.
+        assert!(find("\\frac{2}{3} \\times 10 = \\frac{20}{3}").is_empty());
+    }
+
+    #[test]
+    fn chains_in_latex_are_left_alone() {
+        // "= 2 \\times 20" goes on: the 2 is no result (q79).
+        let c = checks(
+            "\\[ 2 \\times \\frac{1}{16} \\times 320 = 2 \\times 20 = 40 \\text{ minutes} \\]",
+        );
+        assert_eq!(c, vec![("2 × 20".into(), "40".into(), "40".into(), true)]);
+        // "= 20 - 5 = 15": the 20 stands for "4 × 5", not for the whole.
+        let c = checks("4 × 5 - 5 = 20 - 5 = 15");
+        assert_eq!(c, vec![("20 - 5".into(), "15".into(), "15".into(), true)]);
+        let c = checks("\\$12 - 0.25 \\times \\$12 = \\$96 - \\$3 = \\$36");
+        assert_eq!(
+            c,
+            vec![("$96 - $3".into(), "36".into(), "93".into(), false)]
+        );
     }
 }

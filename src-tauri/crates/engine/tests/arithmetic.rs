@@ -101,6 +101,36 @@ fn the_calculator_replaces_a_wrong_result_and_the_model_goes_on_from_it() {
     assert_eq!(last.into_values().collect::<Vec<_>>(), outcome.steps);
 }
 
+/// A right value that begins the wrong one ("96" of "960"): the model is
+/// asked to go on after the finished number, not from "= 96", where it
+/// would write the "0" it had in mind.
+#[test]
+fn a_corrected_value_is_a_finished_number() {
+    let wrong = [
+        "Each box holds 12 × 8 = 960 pens, so 2 boxes hold 1920.\n\n",
+        "So there are \\boxed{1920} pens.",
+    ];
+    let after_fix = [
+        "Each box holds 12 × 8 = 96 pens, so 2 boxes hold 192.\n\n",
+        "So there are \\boxed{192} pens.",
+    ];
+    // Earlier texts win: from "= 96" this model goes on with "0 pens".
+    let mut target = ScriptedGenerator::new("target", PROMPT, &wrong)
+        .also(PROMPT, &after_fix)
+        .strict();
+    let (outcome, _) = plain(&mut target, &settings(true));
+    assert_eq!(outcome.text, after_fix.concat());
+    assert_eq!(
+        outcome.steps[0].arithmetic[0].describe(),
+        "12 × 8 = 96: corrected 960 → 96"
+    );
+    let asked: Vec<String> = target.calls().iter().map(|c| c[0].text()).collect();
+    assert!(
+        asked.contains(&format!("{PROMPT}Each box holds 12 × 8 = 96 ")),
+        "{asked:?}"
+    );
+}
+
 #[test]
 fn right_sums_pass_and_change_nothing() {
     let right = ["Each box holds 13 × 4 = 52 pens.\n\n", "So \\boxed{104}."];

@@ -255,9 +255,24 @@ impl<'a> Scheduler<'a> {
             let full_len = record.text.len().max(1);
             let mut text = record.text[..wrong.result_range.start].to_string();
             text.push_str(&wrong.check.exact);
+            // Where the right value begins the wrong one ("9" of "96"), what
+            // followed the written result, to its first space or line end,
+            // goes with it, so the number is finished: from "= 9" alone the
+            // model writes the "6" it had in mind. Elsewhere the model goes
+            // on from the value itself, as it would have written it.
+            let after = &record.text[wrong.result_range.end..];
+            let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+            let boundary = after
+                .char_indices()
+                .find(|(_, c)| c.is_whitespace())
+                .map(|(i, c)| &after[..i + c.len_utf8()])
+                .filter(|b| b.len() <= 8 && !b.contains(|c: char| c.is_ascii_digit()))
+                .filter(|_| digits(&wrong.check.written).starts_with(&digits(&wrong.check.exact)))
+                .unwrap_or("");
+            text.push_str(boundary);
             // Tokens of the part kept, in proportion (a close estimate;
             // the budget only needs to be roughly right).
-            tokens = (tokens * wrong.result_range.end)
+            tokens = (tokens * (wrong.result_range.end + boundary.len()))
                 .div_ceil(full_len)
                 .min(tokens);
             checks.truncate(at + 1);
