@@ -88,11 +88,8 @@ pub struct BenchArgs {
 #[derive(Serialize)]
 struct Saved<'a> {
     mode: &'a str,
-    line: usize,
-    text: &'a str,
-    tokens: usize,
-    seconds: f64,
-    cut_off: bool,
+    #[serde(flatten)]
+    answer: Written,
     expected: &'a str,
     got: Option<&'a str>,
     correct: bool,
@@ -338,11 +335,13 @@ fn run_questions(
             use std::io::Write;
             let saved = Saved {
                 mode: &label,
-                line: *line,
-                text: &answer.text,
-                tokens: answer.metrics.generated_tokens,
-                seconds: answer.metrics.wall_seconds,
-                cut_off: answer.cut_off,
+                answer: Written {
+                    line: *line,
+                    text: answer.text.clone(),
+                    tokens: answer.metrics.generated_tokens,
+                    seconds: answer.metrics.wall_seconds,
+                    cut_off: answer.cut_off,
+                },
                 expected: &problem.answer,
                 got: answer.final_answer.as_deref(),
                 correct: ok,
@@ -422,8 +421,9 @@ fn load_timed(config: &EngineConfig, quiet: bool) -> Result<(Engine, f64, f64)> 
     Ok((engine, target_s, draft_s))
 }
 
-/// One answer written by another engine, for --grade.
-#[derive(Deserialize)]
+/// One answer written by another engine, for --grade (and by
+/// `--answers`, in `Saved`).
+#[derive(Deserialize, Serialize)]
 struct Written {
     /// 1-based line of the dataset the question came from.
     line: usize,

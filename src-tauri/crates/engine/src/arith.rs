@@ -129,15 +129,19 @@ fn group_end(text: &str) -> Option<usize> {
     None
 }
 
+/// `text` after the words group it starts with (`\\text{…}`); None when it
+/// starts with none or the group does not close.
+fn after_words(text: &str) -> Option<&str> {
+    let word = LATEX_WORDS.iter().find(|w| text.starts_with(**w))?;
+    let after = text[word.len()..].trim_start();
+    Some(&after[group_end(after)?..])
+}
+
 /// `text` from its first sign that is not a space or words in `\\text{}`.
 fn past_words(text: &str) -> &str {
     let mut rest = text.trim_start();
-    while let Some(word) = LATEX_WORDS.iter().find(|w| rest.starts_with(**w)) {
-        let after = rest[word.len()..].trim_start();
-        match group_end(after) {
-            Some(end) => rest = after[end..].trim_start(),
-            None => break,
-        }
+    while let Some(after) = after_words(rest) {
+        rest = after.trim_start();
     }
     rest
 }
@@ -150,9 +154,8 @@ fn plain_expression(expression: &str) -> Option<String> {
     let mut out = String::new();
     let mut rest = expression;
     while let Some(c) = rest.chars().next() {
-        if let Some(word) = LATEX_WORDS.iter().find(|w| rest.starts_with(**w)) {
-            let after = rest[word.len()..].trim_start();
-            rest = &after[group_end(after)?..];
+        if LATEX_WORDS.iter().any(|w| rest.starts_with(w)) {
+            rest = after_words(rest)?;
             continue;
         }
         if let Some(frac) = LATEX_FRACTIONS.iter().find(|f| rest.starts_with(**f)) {
