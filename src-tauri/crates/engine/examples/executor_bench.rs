@@ -446,8 +446,16 @@ fn sd_section(args: &Args) {
     let target = Arc::new(
         Executor::load(path_of(args, &args.target), ExecutorOptions::default()).expect("target"),
     );
+    // The helper as the app loads it (its shortlist head).
     let draft = Arc::new(
-        Executor::load(path_of(args, &args.draft), ExecutorOptions::default()).expect("draft"),
+        Executor::load(
+            path_of(args, &args.draft),
+            ExecutorOptions {
+                head_tokens: Some(lookahead_engine::DRAFT_HEAD_TOKENS),
+                ..ExecutorOptions::default()
+            },
+        )
+        .expect("draft"),
     );
     let prompt = lookahead_engine::parts::chat_prompt(QUESTION);
     // Warm both prefix caches so every run below measures decoding only.
@@ -493,6 +501,18 @@ fn sd_section(args: &Args) {
                 },
             )),
         ),
+        (
+            "n-gram+draft SD",
+            Box::new(
+                SpeculativeGenerator::with_ngram_and_draft(
+                    target.clone(),
+                    NgramConfig::default(),
+                    draft.clone(),
+                    SpeculationConfig::default(),
+                )
+                .expect("same tokenizer"),
+            ),
+        ),
     ];
     for (label, mut gen) in runs {
         let (t, n, secs) = generate(gen.as_mut(), &prompt, args.sd_tokens);
@@ -515,6 +535,19 @@ fn sd_section(args: &Args) {
             .map(|(a, p)| format!("{:.2}", *a as f64 / (*p).max(1) as f64))
             .collect();
         println!("[sd]   per-position acceptance: [{}]", per_pos.join(", "));
+        println!(
+            "[sd]   forward passes (both models): {}, in them {:.2} s",
+            stats.forward_passes, stats.decode_seconds
+        );
+        if stats.model_drafted_tokens > 0 && stats.model_drafted_tokens < stats.drafted_tokens {
+            println!(
+                "[sd]   of which the draft model: {}/{} accepted, lookup: {}/{}",
+                stats.model_accepted_tokens,
+                stats.model_drafted_tokens,
+                stats.accepted_tokens - stats.model_accepted_tokens,
+                stats.drafted_tokens - stats.model_drafted_tokens
+            );
+        }
     }
     println!("[sd] answer: {:?}", text);
 }

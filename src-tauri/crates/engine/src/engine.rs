@@ -325,7 +325,7 @@ enum Loaded {
 /// answers do not change; on the 0.5B draft it cuts a third of the bytes a
 /// step reads (the Q8_0 output matrix over 152k tokens) for 3 points of
 /// token acceptance (BENCHMARKS.md §2, "A cheaper draft").
-const DRAFT_HEAD_TOKENS: usize = 32_768;
+pub const DRAFT_HEAD_TOKENS: usize = 32_768;
 
 impl Loaded {
     fn load(path: &std::path::Path, role: &str, backend: Backend) -> Result<Self> {

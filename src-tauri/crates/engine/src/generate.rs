@@ -106,6 +106,10 @@ pub struct GeneratorStats {
     pub drafted_tokens: usize,
     pub accepted_tokens: usize,
     pub verification_rounds: usize,
+    /// Of `drafted_tokens` / `accepted_tokens`: those a draft model guessed
+    /// (the rest came from lookup).
+    pub model_drafted_tokens: usize,
+    pub model_accepted_tokens: usize,
     pub accepted_per_position: Vec<usize>,
     pub proposed_per_position: Vec<usize>,
 }
@@ -121,6 +125,8 @@ impl GeneratorStats {
         self.drafted_tokens += other.drafted_tokens;
         self.accepted_tokens += other.accepted_tokens;
         self.verification_rounds += other.verification_rounds;
+        self.model_drafted_tokens += other.model_drafted_tokens;
+        self.model_accepted_tokens += other.model_accepted_tokens;
         merge_counts(
             &mut self.accepted_per_position,
             &other.accepted_per_position,

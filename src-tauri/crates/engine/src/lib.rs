@@ -61,7 +61,7 @@ pub use cancel::CancelFlag;
 pub use chat::{ChatTurn, Speaker};
 pub use engine::{
     AskOptions, Backend, Engine, EngineConfig, JudgeChoice, LoadProgress, PreparedPrompt,
-    CALIBRATION_TOKENS, DEFAULT_MAX_ANSWER_TOKENS, HISTORY_TOKEN_BUDGET,
+    CALIBRATION_TOKENS, DEFAULT_MAX_ANSWER_TOKENS, DRAFT_HEAD_TOKENS, HISTORY_TOKEN_BUDGET,
 };
 pub use error::{EngineError, Result};
 pub use generate::{

@@ -1,7 +1,8 @@
 //! Token-level speculative decoding on the batched executor.
 //!
-//! Each round, a proposer guesses k tokens per request (a draft model, or
-//! n-gram lookup in the text so far); the target runs every request's
+//! Each round, a proposer guesses k tokens per request (a draft model,
+//! n-gram lookup in the text so far, or lookup with the draft model where
+//! lookup finds nothing); the target runs every request's
 //! pending token plus its guesses in ONE ragged forward pass, keeps the
 //! longest agreeing run plus one token of its own (the correction, or a
 //! bonus when all guesses held) and rolls both caches back past what was
@@ -39,6 +40,9 @@ pub enum Proposer {
     Draft(Arc<Executor>),
     /// Lookup of the last tokens in the text so far.
     Ngram(NgramConfig),
+    /// Lookup first; where the text offers nothing, the smaller model
+    /// guesses (it catches up on the words lookup supplied in one pass).
+    Both(NgramConfig, Arc<Executor>),
 }
 
 impl std::fmt::Debug for Proposer {
@@ -46,6 +50,7 @@ impl std::fmt::Debug for Proposer {
         match self {
             Self::Draft(d) => write!(f, "Draft({})", d.name()),
             Self::Ngram(c) => write!(f, "Ngram({c:?})"),
+            Self::Both(c, d) => write!(f, "Both({c:?}, {})", d.name()),
         }
     }
 }
@@ -81,11 +86,25 @@ impl SpeculationConfig {
     }
 }
 
-/// Per-request speculation state beside [`StepState`].
+/// Per-request speculation state beside [`StepState`]: guess length and
+/// running acceptance, one pair per kind of guess (lookup guesses hold
+/// less often than a model's).
 struct Speculation {
     k: usize,
     acceptance: f64,
+    draft_k: usize,
+    draft_acceptance: f64,
     draft_seq: Option<KvSequence>,
+}
+
+/// One request's guesses for a round.
+#[derive(Default)]
+struct Guesses {
+    tokens: Vec<u32>,
+    /// The draft's distributions (sampling with a draft model only).
+    dists: Vec<Distribution>,
+    /// Made by the draft model (else by lookup).
+    by_draft: bool,
 }
 
 /// A [`StepGenerator`] that decodes with token-level speculation.
@@ -122,6 +141,20 @@ impl SpeculativeGenerator {
             stats: GeneratorStats::default(),
             name,
         })
+    }
+
+    /// Lookup first, the draft model where lookup finds nothing. The two
+    /// models must share a tokenizer.
+    pub fn with_ngram_and_draft(
+        target: Arc<Executor>,
+        ngram: NgramConfig,
+        draft: Arc<Executor>,
+        config: SpeculationConfig,
+    ) -> Result<Self> {
+        let mut this = Self::with_draft(target, draft.clone(), config)?;
+        this.name = format!("{} + n-gram + draft {}", this.target.name(), draft.name());
+        this.proposer = Proposer::Both(ngram, draft);
+        Ok(this)
     }
 
     /// Prompt-lookup speculation (no second model).
@@ -161,46 +194,62 @@ impl SpeculativeGenerator {
 
     fn draft(&self) -> Option<&Arc<Executor>> {
         match &self.proposer {
-            Proposer::Draft(d) => Some(d),
+            Proposer::Draft(d) | Proposer::Both(_, d) => Some(d),
             Proposer::Ngram(_) => None,
         }
     }
 
-    /// Guesses for every running request: `(tokens, draft distributions)`;
-    /// distributions only when sampling with a draft model.
+    /// Guesses for every running request, at most `budgets[i]` each.
     fn propose(
         &mut self,
         states: &mut [StepState],
         specs: &mut [Speculation],
-        ks: &[usize],
+        budgets: &[usize],
         sampling: &Sampling,
-    ) -> Result<Vec<(Vec<u32>, Vec<Distribution>)>> {
-        let mut out: Vec<(Vec<u32>, Vec<Distribution>)> =
-            ks.iter().map(|_| (Vec::new(), Vec::new())).collect();
-        let draft = match &self.proposer {
-            Proposer::Ngram(ngram) => {
-                for (i, s) in states.iter().enumerate() {
-                    if ks[i] > 0 {
-                        let generated = &s.tokens[s.tokens.len() - s.generated..];
-                        let mut guesses = ngram::propose_from_hint(&s.hint, generated, ks[i])
-                            .unwrap_or_else(|| ngram.propose(&s.tokens, ks[i]));
-                        if guesses.is_empty() {
-                            guesses = ngram::propose_from_earlier(&self.earlier, &s.tokens, ks[i])
-                                .unwrap_or_default();
-                        }
-                        if let Some(end) = guesses
-                            .iter()
-                            .position(|&t| self.target.tokenizer().is_end(t))
-                        {
-                            guesses.truncate(end + 1);
-                        }
-                        out[i].0 = guesses;
-                    }
-                }
-                return Ok(out);
-            }
-            Proposer::Draft(d) => d.clone(),
+    ) -> Result<Vec<Guesses>> {
+        let mut out: Vec<Guesses> = budgets.iter().map(|_| Guesses::default()).collect();
+        let (ngram, draft) = match &self.proposer {
+            Proposer::Ngram(n) => (Some(n), None),
+            Proposer::Draft(d) => (None, Some(d.clone())),
+            Proposer::Both(n, d) => (Some(n), Some(d.clone())),
         };
+        if let Some(ngram) = ngram {
+            for (i, s) in states.iter().enumerate() {
+                let k = specs[i].k.min(budgets[i]);
+                if k > 0 {
+                    let generated = &s.tokens[s.tokens.len() - s.generated..];
+                    let mut guesses = ngram::propose_from_hint(&s.hint, generated, k)
+                        .unwrap_or_else(|| ngram.propose(&s.tokens, k));
+                    if guesses.is_empty() {
+                        guesses = ngram::propose_from_earlier(&self.earlier, &s.tokens, k)
+                            .unwrap_or_default();
+                    }
+                    if let Some(end) = guesses
+                        .iter()
+                        .position(|&t| self.target.tokenizer().is_end(t))
+                    {
+                        guesses.truncate(end + 1);
+                    }
+                    out[i].tokens = guesses;
+                }
+            }
+        }
+        let Some(draft) = draft else {
+            return Ok(out);
+        };
+        // The draft guesses for whoever lookup left without guesses.
+        let ks: Vec<usize> = (0..budgets.len())
+            .map(|i| {
+                if out[i].tokens.is_empty() {
+                    specs[i].draft_k.min(budgets[i])
+                } else {
+                    0
+                }
+            })
+            .collect();
+        for (g, &k) in out.iter_mut().zip(&ks) {
+            g.by_draft = k > 0;
+        }
         let steps = ks.iter().copied().max().unwrap_or(0);
         let mut ended_early = vec![false; ks.len()];
         for step in 0..steps {
@@ -218,7 +267,7 @@ impl SpeculativeGenerator {
                     let tokens: &[u32] = if step == 0 {
                         &s.tokens[dseq.len().min(s.tokens.len())..]
                     } else {
-                        &out[i].0[step - 1..step]
+                        &out[i].tokens[step - 1..step]
                     };
                     if tokens.is_empty() {
                         continue;
@@ -240,7 +289,7 @@ impl SpeculativeGenerator {
             self.stats.decode_seconds += started.elapsed().as_secs_f64();
             for (&i, l) in members.iter().zip(&logits) {
                 // A request whose earlier step produced nothing stops here.
-                if out[i].0.len() != step {
+                if out[i].tokens.len() != step {
                     continue;
                 }
                 let row = l
@@ -251,10 +300,10 @@ impl SpeculativeGenerator {
                 } else {
                     let q = Distribution::from_logits(row, sampling);
                     let token = q.sample(&mut states[i].rng);
-                    out[i].1.push(q);
+                    out[i].dists.push(q);
                     token
                 };
-                out[i].0.push(token);
+                out[i].tokens.push(token);
                 // Nothing follows an end of sequence: stop guessing there.
                 if draft.tokenizer().is_end(token) {
                     ended_early[i] = true;
@@ -276,13 +325,15 @@ impl SpeculativeGenerator {
         let target = self.target.clone();
         let draft = self.draft().cloned();
         // Hints are proposals for the n-gram proposer only.
-        let with_hints = matches!(self.proposer, Proposer::Ngram(_));
+        let with_hints = !matches!(self.proposer, Proposer::Draft(_));
         let mut states = start_states(&target, requests, ids, sampling, offset, with_hints)?;
         let mut specs: Vec<Speculation> = states
             .iter()
             .map(|s| Speculation {
                 k: self.config.initial_k,
                 acceptance: 0.5,
+                draft_k: self.config.initial_k,
+                draft_acceptance: 0.5,
                 draft_seq: draft
                     .as_ref()
                     .filter(|_| s.waiting_on.is_none())
@@ -327,17 +378,17 @@ impl SpeculativeGenerator {
             }
             // Guess budget: never past the step budget (the round adds one
             // token of the target's own) or the context.
-            let ks: Vec<usize> = (0..states.len())
+            let budgets: Vec<usize> = (0..states.len())
                 .map(|i| {
                     let s = &states[i];
                     if !s.is_running() {
                         return 0;
                     }
                     let room = limit.saturating_sub(s.tokens.len() + 1);
-                    specs[i].k.min(s.remaining().saturating_sub(1)).min(room)
+                    s.remaining().saturating_sub(1).min(room)
                 })
                 .collect();
-            let proposals = self.propose(&mut states, &mut specs, &ks, sampling)?;
+            let proposals = self.propose(&mut states, &mut specs, &budgets, sampling)?;
 
             // Verify every running request's pending tokens + guesses at once.
             let started = Instant::now();
@@ -346,7 +397,7 @@ impl SpeculativeGenerator {
                 .map(|&i| {
                     let s = &states[i];
                     let mut feed = s.tokens[s.seq.len()..].to_vec();
-                    feed.extend_from_slice(&proposals[i].0);
+                    feed.extend_from_slice(&proposals[i].tokens);
                     feed
                 })
                 .collect();
@@ -359,7 +410,7 @@ impl SpeculativeGenerator {
                     .map(|((s, feed), &i)| BatchItem {
                         seq: &mut s.seq,
                         tokens: feed,
-                        logits: LogitsWanted::Tail(proposals[i].0.len() + 1),
+                        logits: LogitsWanted::Tail(proposals[i].tokens.len() + 1),
                     })
                     .collect();
                 target.forward(&mut items)?
@@ -374,7 +425,11 @@ impl SpeculativeGenerator {
             }
 
             for (&i, l) in running.iter().zip(&logits) {
-                let (guesses, q_dists) = &proposals[i];
+                let Guesses {
+                    tokens: guesses,
+                    dists: q_dists,
+                    by_draft,
+                } = &proposals[i];
                 let s = &mut states[i];
                 s.charge(elapsed);
                 if !s.prefilled {
@@ -401,9 +456,16 @@ impl SpeculativeGenerator {
                     }
                     let sp = &mut specs[i];
                     let rate = accepted.accepted as f64 / n as f64;
-                    sp.acceptance = (1.0 - self.config.smoothing) * sp.acceptance
-                        + self.config.smoothing * rate;
-                    sp.k = self.config.next_k(sp.acceptance);
+                    let (k, acceptance) = if *by_draft {
+                        self.stats.model_drafted_tokens += n;
+                        self.stats.model_accepted_tokens += accepted.accepted;
+                        (&mut sp.draft_k, &mut sp.draft_acceptance)
+                    } else {
+                        (&mut sp.k, &mut sp.acceptance)
+                    };
+                    *acceptance =
+                        (1.0 - self.config.smoothing) * *acceptance + self.config.smoothing * rate;
+                    *k = self.config.next_k(*acceptance);
                 }
                 self.stats.generated_tokens += accepted.committed;
                 // Roll back the guesses that did not survive.

@@ -1,7 +1,8 @@
 //! The data formats the executor computes with: GGUF weight blocks (as
 //! types, with their sizes), how a weight matrix is laid out, and the
 //! integer encodings of activations the AVX2 kernels read. Both the kernels
-//! and the multiply build on this file; it depends on neither.
+//! and the multiply build on this file; it depends on neither (only on the
+//! float helpers in `simd`).
 
 use std::mem::size_of;
 
@@ -9,6 +10,8 @@ use half::f16;
 use rayon::prelude::*;
 
 use candle_core::quantized::GgmlDType;
+
+use crate::simd;
 
 /// Elements in a k-quant super-block.
 pub(crate) const QK_K: usize = 256;
@@ -326,17 +329,14 @@ impl QuantizedActs {
 
 /// ggml's `quantize_row_q8_0` / `q8_1`: scale = max|x| / 127.
 fn quantize_q8_0(xs: &[f32], out: &mut [u8], with_sum: bool) {
-    let amax = xs.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let amax = simd::max_abs(xs);
     let d = amax / 127.0;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
     let d16 = f16::from_f32(d);
     let qs_at = if with_sum { 8 } else { 4 };
-    let mut sum = 0i32;
-    for (q, &x) in out[qs_at..qs_at + 32].iter_mut().zip(xs) {
-        let v = (x * id).round() as i8;
-        sum += v as i32;
-        *q = v as u8;
-    }
+    let qs = &mut out[qs_at..qs_at + 32];
+    simd::round_to_i8(xs, id, 0, qs);
+    let sum: i32 = qs.iter().map(|&q| q as i8 as i32).sum();
     out[0..4].copy_from_slice(&d16.to_f32().to_le_bytes());
     if with_sum {
         // candle computes s in f16 arithmetic; do the same so dot products
@@ -348,25 +348,19 @@ fn quantize_q8_0(xs: &[f32], out: &mut [u8], with_sum: bool) {
 
 /// ggml's `quantize_row_q8_K`: scale from the value of largest magnitude.
 fn quantize_q8k(xs: &[f32], out: &mut [u8]) {
-    let mut max = 0f32;
-    let mut amax = 0f32;
-    for &x in xs {
-        if amax < x.abs() {
-            amax = x.abs();
-            max = x;
-        }
-    }
+    let amax = simd::max_abs(xs);
     if amax == 0.0 {
         out.fill(0);
         return;
     }
+    // The first value of that magnitude, with its sign.
+    let max = xs.iter().copied().find(|x| x.abs() == amax).unwrap_or(amax);
     let iscale = -128.0 / max;
     let (head, rest) = out.split_at_mut(4);
     let (qs, sums) = rest.split_at_mut(256);
     let (sums16, sums32) = sums.split_at_mut(32);
-    for (q, &x) in qs.iter_mut().zip(xs) {
-        *q = ((iscale * x).round().min(127.0) as i8) as u8;
-    }
+    // `.round().min(127.0) as i8`: the cap is the cast's, but NaN → 127.
+    simd::round_to_i8(xs, iscale, 127, qs);
     let sum_of = |range: std::ops::Range<usize>| -> i16 {
         // At most 32 × 128 in magnitude: fits.
         qs[range].iter().map(|&q| q as i8 as i32).sum::<i32>() as i16
@@ -378,4 +372,115 @@ fn quantize_q8k(xs: &[f32], out: &mut [u8]) {
         sum_bytes.copy_from_slice(&sum_of(g * 32..g * 32 + 32).to_le_bytes());
     }
     head.copy_from_slice(&(1.0 / iscale).to_le_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The encoders as they were written first, one value at a time.
+    fn plain_q8k(xs: &[f32], out: &mut [u8]) {
+        let mut max = 0f32;
+        let mut amax = 0f32;
+        for &x in xs {
+            if amax < x.abs() {
+                amax = x.abs();
+                max = x;
+            }
+        }
+        if amax == 0.0 {
+            out.fill(0);
+            return;
+        }
+        let iscale = -128.0 / max;
+        for (q, &x) in out[4..260].iter_mut().zip(xs) {
+            *q = ((iscale * x).round().min(127.0) as i8) as u8;
+        }
+        let sum_of = |r: std::ops::Range<usize>| -> i16 {
+            out[4 + r.start..4 + r.end]
+                .iter()
+                .map(|&q| q as i8 as i32)
+                .sum::<i32>() as i16
+        };
+        let sums: Vec<i16> = (0..16)
+            .map(|g| sum_of(g * 16..g * 16 + 16))
+            .chain((0..8).map(|g| sum_of(g * 32..g * 32 + 32)))
+            .collect();
+        for (g, s) in sums.iter().enumerate() {
+            out[260 + 2 * g..262 + 2 * g].copy_from_slice(&s.to_le_bytes());
+        }
+        out[0..4].copy_from_slice(&(1.0 / iscale).to_le_bytes());
+    }
+
+    fn plain_q8_0(xs: &[f32], out: &mut [u8], with_sum: bool) {
+        let amax = xs.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let d = amax / 127.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        let d16 = f16::from_f32(d);
+        let qs_at = if with_sum { 8 } else { 4 };
+        let mut sum = 0i32;
+        for (q, &x) in out[qs_at..qs_at + 32].iter_mut().zip(xs) {
+            let v = (x * id).round() as i8;
+            sum += v as i32;
+            *q = v as u8;
+        }
+        out[0..4].copy_from_slice(&d16.to_f32().to_le_bytes());
+        if with_sum {
+            let s = (f16::from_f32(sum as f32) * d16).to_f32();
+            out[4..8].copy_from_slice(&s.to_le_bytes());
+        }
+    }
+
+    /// Blocks that probe the edges: halves (with a largest value whose
+    /// scale is exactly 1), NaN, signed zeros, the largest magnitude twice
+    /// with both signs, all zeros, and ordinary activations.
+    fn blocks(len: usize) -> Vec<Vec<f32>> {
+        let mut out = Vec::new();
+        let mut halves: Vec<f32> = (0..len).map(|i| i as f32 * 0.5 - 60.25).collect();
+        halves[len / 3] = if len == 256 { -128.0 } else { 127.0 };
+        halves[1] = 126.5;
+        halves[2] = -2.5;
+        halves[3] = 0.5;
+        halves[4] = -0.5;
+        out.push(halves);
+        let mut odd: Vec<f32> = (0..len).map(|i| (i as f32 * 0.37).sin()).collect();
+        odd[5] = f32::NAN;
+        odd[6] = -0.0;
+        odd[7] = -3.0;
+        odd[len - 1] = 3.0;
+        out.push(odd);
+        out.push(vec![0.0; len]);
+        let mut x = 0x2545_f491u32;
+        for scale in [1e-3f32, 0.7, 40.0] {
+            out.push(
+                (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 17;
+                        x ^= x << 5;
+                        (x as f32 / u32::MAX as f32 - 0.5) * scale
+                    })
+                    .collect(),
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn activation_bytes_are_the_plain_encoders_bytes() {
+        for xs in blocks(256) {
+            let (mut fast, mut plain) = (vec![1u8; 308], vec![1u8; 308]);
+            quantize_q8k(&xs, &mut fast);
+            plain_q8k(&xs, &mut plain);
+            assert_eq!(fast, plain, "Q8_K of {:?}", &xs[..8]);
+        }
+        for with_sum in [false, true] {
+            for xs in blocks(32) {
+                let (mut fast, mut plain) = (vec![1u8; 40], vec![1u8; 40]);
+                quantize_q8_0(&xs, &mut fast, with_sum);
+                plain_q8_0(&xs, &mut plain, with_sum);
+                assert_eq!(fast, plain, "Q8_0 ({with_sum}) of {:?}", &xs[..8]);
+            }
+        }
+    }
 }

@@ -52,6 +52,7 @@ mod kernels;
 mod kv;
 pub mod quant;
 mod sampling;
+mod simd;
 mod tokenizer;
 
 use std::path::{Path, PathBuf};

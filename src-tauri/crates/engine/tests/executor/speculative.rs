@@ -1,6 +1,6 @@
-//! Token-level speculation: greedy output equals plain decoding with both
-//! proposers, several requests speculate in the same passes, counters add
-//! up, incompatible models are refused.
+//! Token-level speculation: greedy output equals plain decoding with each
+//! proposer (lookup, a draft model, both), several requests speculate in
+//! the same passes, counters add up, incompatible models are refused.
 
 use lookahead_engine::parts::ExecutorGenerator;
 use lookahead_engine::parts::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
@@ -135,6 +135,36 @@ fn draft_model_speculation_equals_plain_greedy() {
         assert_eq!((&e.text, e.tokens, e.end), (&g.text, g.tokens, g.end));
         assert!(g.prefill_tokens <= 4, "prefix reused: {}", g.prefill_tokens);
     }
+}
+
+#[test]
+fn lookup_then_draft_speculation_equals_plain_greedy() {
+    // Lookup guesses where the text repeats, SmolLM2 drafting for itself
+    // elsewhere: its cache catches up on the words lookup supplied, and
+    // every guess of its own holds (the two compute the same logits).
+    let reqs = requests(60);
+    let mut plain = ExecutorGenerator::new(smol());
+    let expected = run(&mut plain, &reqs, &Sampling::default());
+
+    let mut spec = SpeculativeGenerator::with_ngram_and_draft(
+        smol(),
+        NgramConfig::default(),
+        smol(),
+        SpeculationConfig::default(),
+    )
+    .expect("same tokenizer");
+    let got = run(&mut spec, &reqs, &Sampling::default());
+    assert_same(&expected, &got);
+    let stats = spec.take_stats();
+    check_counters(&stats);
+    assert!(
+        stats.model_drafted_tokens > 0 && stats.model_drafted_tokens < stats.drafted_tokens,
+        "both kinds of guesses: {stats:?}"
+    );
+    assert_eq!(
+        stats.model_accepted_tokens, stats.model_drafted_tokens,
+        "{stats:?}"
+    );
 }
 
 #[test]
