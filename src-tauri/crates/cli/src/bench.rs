@@ -203,6 +203,16 @@ pub fn wilson_interval(k: usize, n: usize) -> (f64, f64) {
     ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
+/// Sums the arithmetic check found wrong in one answer (corrected or not).
+fn wrong_sums(answer: &Answer) -> usize {
+    answer
+        .steps
+        .iter()
+        .flat_map(|s| &s.arithmetic)
+        .filter(|c| !c.correct)
+        .count()
+}
+
 fn summarise(label: &str, model: &str, prompt: &str, answers: &[(Answer, bool)]) -> ModeSummary {
     let n = answers.len().max(1) as f64;
     let sum = |f: &dyn Fn(&Answer) -> f64| answers.iter().map(|(a, _)| f(a)).sum::<f64>();
@@ -234,7 +244,7 @@ fn summarise(label: &str, model: &str, prompt: &str, answers: &[(Answer, bool)])
         mean_steps: sum(&|a| a.steps.len() as f64) / n,
         mean_tokens: tokens as f64 / n,
         cut_off: answers.iter().filter(|(a, _)| a.cut_off).count(),
-        wrong_sums: all_checks().filter(|c| !c.correct).count(),
+        wrong_sums: answers.iter().map(|(a, _)| wrong_sums(a)).sum(),
         corrections: all_checks().filter(|c| c.corrected).count(),
         time_to_first_token_s: sum(&|a| a.metrics.time_to_first_token_s) / n,
         load_s: 0.0,
@@ -325,12 +335,7 @@ fn run_questions(
             .final_answer
             .as_deref()
             .is_some_and(|got| same_number(got, &problem.answer));
-        let wrong_sums = answer
-            .steps
-            .iter()
-            .flat_map(|s| &s.arithmetic)
-            .filter(|c| !c.correct)
-            .count();
+        let wrong_sums = wrong_sums(&answer);
         if let Some(file) = log.as_mut() {
             use std::io::Write;
             let saved = Saved {

@@ -86,14 +86,33 @@ impl SpeculationConfig {
     }
 }
 
-/// Per-request speculation state beside [`StepState`]: guess length and
-/// running acceptance, one pair per kind of guess (lookup guesses hold
-/// less often than a model's).
-struct Speculation {
+/// How many tokens one kind of guess proposes next, from its running
+/// acceptance rate.
+struct GuessLength {
     k: usize,
     acceptance: f64,
-    draft_k: usize,
-    draft_acceptance: f64,
+}
+
+impl GuessLength {
+    fn new(config: &SpeculationConfig) -> Self {
+        Self {
+            k: config.initial_k,
+            acceptance: 0.5,
+        }
+    }
+
+    /// Folds in a round where `rate` of the judged guesses were accepted.
+    fn update(&mut self, config: &SpeculationConfig, rate: f64) {
+        self.acceptance = (1.0 - config.smoothing) * self.acceptance + config.smoothing * rate;
+        self.k = config.next_k(self.acceptance);
+    }
+}
+
+/// Per-request speculation state beside [`StepState`]: a guess length per
+/// kind of guess (lookup guesses hold less often than a model's).
+struct Speculation {
+    lookup: GuessLength,
+    model: GuessLength,
     draft_seq: Option<KvSequence>,
 }
 
@@ -215,7 +234,7 @@ impl SpeculativeGenerator {
         };
         if let Some(ngram) = ngram {
             for (i, s) in states.iter().enumerate() {
-                let k = specs[i].k.min(budgets[i]);
+                let k = specs[i].lookup.k.min(budgets[i]);
                 if k > 0 {
                     let generated = &s.tokens[s.tokens.len() - s.generated..];
                     let mut guesses = ngram::propose_from_hint(&s.hint, generated, k)
@@ -241,7 +260,7 @@ impl SpeculativeGenerator {
         let ks: Vec<usize> = (0..budgets.len())
             .map(|i| {
                 if out[i].tokens.is_empty() {
-                    specs[i].draft_k.min(budgets[i])
+                    specs[i].model.k.min(budgets[i])
                 } else {
                     0
                 }
@@ -330,10 +349,8 @@ impl SpeculativeGenerator {
         let mut specs: Vec<Speculation> = states
             .iter()
             .map(|s| Speculation {
-                k: self.config.initial_k,
-                acceptance: 0.5,
-                draft_k: self.config.initial_k,
-                draft_acceptance: 0.5,
+                lookup: GuessLength::new(&self.config),
+                model: GuessLength::new(&self.config),
                 draft_seq: draft
                     .as_ref()
                     .filter(|_| s.waiting_on.is_none())
@@ -454,18 +471,14 @@ impl SpeculativeGenerator {
                     for p in 0..accepted.accepted {
                         self.stats.accepted_per_position[p] += 1;
                     }
-                    let sp = &mut specs[i];
-                    let rate = accepted.accepted as f64 / n as f64;
-                    let (k, acceptance) = if *by_draft {
+                    let length = if *by_draft {
                         self.stats.model_drafted_tokens += n;
                         self.stats.model_accepted_tokens += accepted.accepted;
-                        (&mut sp.draft_k, &mut sp.draft_acceptance)
+                        &mut specs[i].model
                     } else {
-                        (&mut sp.k, &mut sp.acceptance)
+                        &mut specs[i].lookup
                     };
-                    *acceptance =
-                        (1.0 - self.config.smoothing) * *acceptance + self.config.smoothing * rate;
-                    *k = self.config.next_k(*acceptance);
+                    length.update(&self.config, accepted.accepted as f64 / n as f64);
                 }
                 self.stats.generated_tokens += accepted.committed;
                 // Roll back the guesses that did not survive.

@@ -15,8 +15,8 @@ use rayon::prelude::*;
 
 use super::gguf::{ModelConfig, ModelWeights};
 use super::kv::KvSequence;
-use super::quant::{self, add_weighted_rows, dot_f32, ActSet, ActView, MatmulTask, QWeight};
-use super::simd::dot_f32_rows;
+use super::quant::{self, ActSet, ActView, MatmulTask, QWeight};
+use super::simd::{add_weighted_rows, dot_f32, dot_f32_rows};
 use crate::error::Result;
 
 /// Values per parallel job of the MLP's SiLU (a few jobs per token).
@@ -415,21 +415,13 @@ fn attention(
                     let n = (pos + 1 - b * bt).min(bt);
                     let key =
                         |slot: usize| &keys[slot * kv_dim + g * hd..slot * kv_dim + (g + 1) * hd];
-                    let mut slot = 0;
-                    while slot + 4 <= n {
-                        let dots = dot_f32_rows(
-                            qh,
-                            [key(slot), key(slot + 1), key(slot + 2), key(slot + 3)],
-                        );
-                        for d in dots {
-                            let sc = d * scale;
-                            max = max.max(sc);
-                            scores.push(sc);
-                        }
-                        slot += 4;
-                    }
-                    for slot in slot..n {
-                        let sc = dot_f32(qh, key(slot)) * scale;
+                    // Four keys a call, then the rest one at a time.
+                    let fours = n / 4 * 4;
+                    let dots = (0..fours).step_by(4).flat_map(|s| {
+                        dot_f32_rows(qh, [key(s), key(s + 1), key(s + 2), key(s + 3)])
+                    });
+                    for d in dots.chain((fours..n).map(|s| dot_f32(qh, key(s)))) {
+                        let sc = d * scale;
                         max = max.max(sc);
                         scores.push(sc);
                     }

@@ -16,6 +16,7 @@ use crate::format::{
     Q6K_X8_BYTES, Q8_0_X8_BYTES, QK_K,
 };
 pub use crate::kernels::{allow_vnni, byte_dot, ByteDot};
+use crate::simd::dot_f32;
 
 /// How activations are encoded for the kernel that will multiply `format`
 /// on this machine, or `None` when it runs on f32 activations.
@@ -725,55 +726,6 @@ pub(crate) fn dot_scalar(format: WeightFormat, w_row: &[u8], x: &[f32]) -> f32 {
     sum
 }
 
-/// f32 dot product with eight independent accumulators, which the compiler
-/// turns into SIMD lanes.
-pub(crate) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let mut ca = a.chunks_exact(8);
-    let mut cb = b.chunks_exact(8);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    let mut tail = 0f32;
-    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
-        tail += x * y;
-    }
-    let s = (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7]);
-    s + tail
-}
-
-/// `out[d] += weights[s] * row_s[d]` for every row s in order, where row s
-/// starts at `values[s * stride]` — the plain loop's multiply-then-add per
-/// element in the same order (so its bits), with 64 outputs held in
-/// registers across all rows instead of loaded and stored for each.
-pub(crate) fn add_weighted_rows(out: &mut [f32], weights: &[f32], values: &[f32], stride: usize) {
-    const W: usize = 64;
-    let d = out.len();
-    let mut c0 = 0;
-    while c0 + W <= d {
-        let mut acc = [0f32; W];
-        acc.copy_from_slice(&out[c0..c0 + W]);
-        for (s, &w) in weights.iter().enumerate() {
-            let v = &values[s * stride + c0..s * stride + c0 + W];
-            for i in 0..W {
-                acc[i] += w * v[i];
-            }
-        }
-        out[c0..c0 + W].copy_from_slice(&acc);
-        c0 += W;
-    }
-    if c0 < d {
-        for (s, &w) in weights.iter().enumerate() {
-            let v = &values[s * stride + c0..s * stride + d];
-            for (o, &v) in out[c0..].iter_mut().zip(v) {
-                *o += w * v;
-            }
-        }
-    }
-}
-
 /// One multiply of a batched call: `weight` times the activations, written
 /// feature-major into `out` (`weight.rows × tokens`).
 pub(crate) struct MatmulTask<'a> {
@@ -861,42 +813,8 @@ pub(crate) fn transpose_into(src: &[f32], rows: usize, tokens: usize, dst: &mut 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simd::dot_f32_rows;
     use candle_core::quantized::{GgmlDType, QTensor};
     use candle_core::{Device, Module, Tensor};
-
-    #[test]
-    fn attention_dots_side_by_side_keep_the_single_dots_bits() {
-        for len in [128, 64, 13, 8, 3] {
-            let q = values(len, 1);
-            let keys: Vec<Vec<f32>> = (0..4).map(|k| values(len, 10 + k as u64)).collect();
-            let four = dot_f32_rows(q.as_slice(), [&keys[0], &keys[1], &keys[2], &keys[3]]);
-            for (k, d) in keys.iter().zip(four) {
-                assert_eq!(d.to_bits(), dot_f32(&q, k).to_bits(), "length {len}");
-            }
-        }
-    }
-
-    #[test]
-    fn weighted_rows_in_registers_keep_the_plain_loops_bits() {
-        // Head sizes 128 and 64 (all in registers), 80 and 13 (a tail).
-        for (d, stride) in [(128, 256), (64, 64), (80, 96), (13, 13)] {
-            let rows = 37;
-            let values_ = values(rows * stride, 3);
-            let weights = values(rows, 4);
-            let start = values(d, 5);
-            let mut plain = start.clone();
-            for (s, &w) in weights.iter().enumerate() {
-                for (o, &v) in plain.iter_mut().zip(&values_[s * stride..s * stride + d]) {
-                    *o += w * v;
-                }
-            }
-            let mut fast = start.clone();
-            add_weighted_rows(&mut fast, &weights, &values_, stride);
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&fast), bits(&plain), "head size {d}");
-        }
-    }
 
     const FORMATS: [GgmlDType; 8] = [
         GgmlDType::Q4K,

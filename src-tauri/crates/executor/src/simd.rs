@@ -1,11 +1,18 @@
-//! Float helpers written with AVX where the build has it (x86-64-v3: it
-//! does), each giving exactly the bits of its plain loop — the portable
-//! fallback beside it: attention's dot products several keys at a time, and
-//! the max and rounding that encode activations as bytes. Depends on
-//! nothing else in the crate.
+//! Float helpers, written with AVX where the build has it (x86-64-v3: it
+//! does) beside a portable loop, each giving exactly the bits of its plain
+//! loop: dot products (attention's several keys at a time), attention's
+//! weighted sum of values, and the max and rounding that encode activations
+//! as bytes. Depends on nothing else in the crate.
 #![allow(unsafe_code)]
 
-/// [`dot_f32`](crate::quant::dot_f32) of `a` with `N` rows at once. One dot waits on its single
+/// f32 dot product: eight lanes, each a multiply then an add per element,
+/// reduced in one fixed order (the [`dot_f32_rows`] of one row).
+pub(crate) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    dot_f32_rows(&a[..n], [&b[..n]])[0]
+}
+
+/// [`dot_f32`] of `a` with `N` rows at once. One dot waits on its single
 /// chain of adds; `N` chains side by side keep the adders busy. Each row's
 /// sum runs in exactly `dot_f32`'s order (a multiply, then an add, per
 /// lane; the same final reduction), so the results are its bits.
@@ -129,5 +136,101 @@ pub(crate) fn round_to_i8(xs: &[f32], scale: f32, nan: i8, out: &mut [u8]) {
     for (q, &x) in out[done..n].iter_mut().zip(&xs[done..n]) {
         let p = x * scale;
         *q = (if p.is_nan() { nan } else { p.round() as i8 }) as u8;
+    }
+}
+
+/// `out[d] += weights[s] * row_s[d]` for every row s in order, where row s
+/// starts at `values[s * stride]` — the plain loop's multiply-then-add per
+/// element in the same order (so its bits), with 64 outputs held in
+/// registers across all rows instead of loaded and stored for each.
+pub(crate) fn add_weighted_rows(out: &mut [f32], weights: &[f32], values: &[f32], stride: usize) {
+    const W: usize = 64;
+    let d = out.len();
+    let mut c0 = 0;
+    while c0 + W <= d {
+        let mut acc = [0f32; W];
+        acc.copy_from_slice(&out[c0..c0 + W]);
+        for (s, &w) in weights.iter().enumerate() {
+            let v = &values[s * stride + c0..s * stride + c0 + W];
+            for i in 0..W {
+                acc[i] += w * v[i];
+            }
+        }
+        out[c0..c0 + W].copy_from_slice(&acc);
+        c0 += W;
+    }
+    if c0 < d {
+        for (s, &w) in weights.iter().enumerate() {
+            let v = &values[s * stride + c0..s * stride + d];
+            for (o, &v) in out[c0..].iter_mut().zip(v) {
+                *o += w * v;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut rng = crate::sampling::Rng::new(seed);
+        (0..n)
+            .map(|_| (rng.next_f64() * 2.0 - 1.0) as f32)
+            .collect()
+    }
+
+    /// The dot product as first written: eight accumulators in a plain
+    /// loop, then the tail, then the fixed reduction.
+    fn plain_dot(a: &[f32], b: &[f32]) -> f32 {
+        let mut acc = [0f32; 8];
+        let mut ca = a.chunks_exact(8);
+        let mut cb = b.chunks_exact(8);
+        for (x, y) in (&mut ca).zip(&mut cb) {
+            for i in 0..8 {
+                acc[i] += x[i] * y[i];
+            }
+        }
+        let mut tail = 0f32;
+        for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+            tail += x * y;
+        }
+        let s = (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7]);
+        s + tail
+    }
+
+    #[test]
+    fn attention_dots_side_by_side_keep_the_single_dots_bits() {
+        for len in [128, 64, 13, 8, 3] {
+            let q = values(len, 1);
+            let keys: Vec<Vec<f32>> = (0..4).map(|k| values(len, 10 + k as u64)).collect();
+            let four = dot_f32_rows(q.as_slice(), [&keys[0], &keys[1], &keys[2], &keys[3]]);
+            for (k, d) in keys.iter().zip(four) {
+                let plain = plain_dot(&q, k).to_bits();
+                assert_eq!(d.to_bits(), plain, "length {len}");
+                assert_eq!(dot_f32(&q, k).to_bits(), plain, "length {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn weighted_rows_in_registers_keep_the_plain_loops_bits() {
+        // Head sizes 128 and 64 (all in registers), 80 and 13 (a tail).
+        for (d, stride) in [(128, 256), (64, 64), (80, 96), (13, 13)] {
+            let rows = 37;
+            let values_ = values(rows * stride, 3);
+            let weights = values(rows, 4);
+            let start = values(d, 5);
+            let mut plain = start.clone();
+            for (s, &w) in weights.iter().enumerate() {
+                for (o, &v) in plain.iter_mut().zip(&values_[s * stride..s * stride + d]) {
+                    *o += w * v;
+                }
+            }
+            let mut fast = start.clone();
+            add_weighted_rows(&mut fast, &weights, &values_, stride);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&plain), "head size {d}");
+        }
     }
 }
