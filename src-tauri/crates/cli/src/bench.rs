@@ -8,8 +8,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use lookahead_engine::parts::same_number;
 use lookahead_engine::{
-    choose_mode, Answer, AskOptions, CancelFlag, Engine, EngineConfig, Mode, ModeRecord,
-    DEFAULT_MAX_ANSWER_TOKENS,
+    choose_mode, Answer, AskOptions, CancelFlag, Engine, EngineConfig, JudgeChoice, Mode,
+    ModeRecord, DEFAULT_MAX_ANSWER_TOKENS,
 };
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +36,12 @@ pub struct BenchArgs {
     pub models: ModelArgs,
     #[command(flatten)]
     pub judge: JudgeArgs,
+    /// A judge sweep in one run: the step modes (lr, sd+lr) answer every
+    /// question once per judge named here, comma separated as --judge
+    /// names them (e.g. embed@0.85,embed@0.90,llm:target), a row each;
+    /// without it they run once with --judge.
+    #[arg(long, value_delimiter = ',', value_name = "JUDGE")]
+    pub judges: Vec<String>,
     /// Also run the draft model alone (plain), to measure its cost ratio c.
     #[arg(long)]
     pub with_draft_alone: bool,
@@ -579,6 +585,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     // Bad options are reported before seconds of model loading.
     args.judge
         .ask_options(Mode::Plain, args.max_tokens, args.step_budget)?;
+    for judge in &args.judges {
+        JudgeChoice::parse(judge, args.judge.threshold).map_err(anyhow::Error::msg)?;
+    }
     let (dataset, problems) = load_problems(&args)?;
     let mut log = match &args.answers {
         Some(path) => Some(
@@ -628,21 +637,36 @@ pub fn run(args: BenchArgs) -> Result<()> {
 
     let mut rows = Vec::new();
     let mut plain_speed = None;
-    for mode in &modes {
+    for (mode, judge) in runs(&modes, &args.judges) {
+        // One row per judge of a sweep, named after it.
+        let (label, run_args) = match judge {
+            None => (mode.to_string(), args.clone()),
+            Some(judge) => {
+                let run_args = BenchArgs {
+                    judge: JudgeArgs {
+                        judge: judge.to_string(),
+                        ..args.judge.clone()
+                    },
+                    ..args.clone()
+                };
+                let name = run_args.judge.choice()?.label();
+                (format!("{mode} {name}"), run_args)
+            }
+        };
         let answers = run_questions(
             &mut engine,
-            Choice::Fixed(*mode),
+            Choice::Fixed(mode),
             &problems,
-            &args,
-            mode.as_str(),
+            &run_args,
+            &label,
             &mut log,
         )?;
-        let mut row = summarise(mode.as_str(), engine.target_name(), &prompt, &answers);
+        let mut row = summarise(&label, engine.target_name(), &prompt, &answers);
         // Word drafting from the text needs no helper model.
         let needs_draft =
-            mode.uses_step_speculation() || (*mode == Mode::Sd && args.judge.sd_with_draft());
+            mode.uses_step_speculation() || (mode == Mode::Sd && args.judge.sd_with_draft());
         row.load_s = target_load_s + if needs_draft { draft_load_s } else { 0.0 };
-        if *mode == Mode::Plain {
+        if mode == Mode::Plain {
             plain_speed = Some(row.tokens_per_s);
         } else if let Some(plain) = plain_speed.filter(|s| *s > 0.0) {
             row.speedup_vs_plain = Some(row.tokens_per_s / plain);
@@ -729,6 +753,21 @@ pub fn run(args: BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// The bench's runs in order: each mode once, except that with a judge
+/// sweep the step modes run once per judge.
+fn runs<'a>(modes: &[Mode], judges: &'a [String]) -> Vec<(Mode, Option<&'a str>)> {
+    modes
+        .iter()
+        .flat_map(|mode| {
+            if mode.uses_step_speculation() && !judges.is_empty() {
+                judges.iter().map(|j| (*mode, Some(j.as_str()))).collect()
+            } else {
+                vec![(*mode, None)]
+            }
+        })
+        .collect()
+}
+
 fn opt(value: Option<f64>, scale: f64, suffix: &str) -> String {
     value.map_or("–".to_string(), |v| format!("{:.2}{suffix}", v * scale))
 }
@@ -802,7 +841,29 @@ fn machine_description() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::wilson_interval;
+    use super::{runs, wilson_interval};
+    use lookahead_engine::Mode;
+
+    #[test]
+    fn a_judge_sweep_runs_the_step_modes_once_per_judge_and_the_others_once() {
+        let judges = ["embed@0.85".to_string(), "llm:target".to_string()];
+        let modes = [Mode::Plain, Mode::Sd, Mode::SdLr, Mode::Lr];
+        assert_eq!(
+            runs(&modes, &judges),
+            vec![
+                (Mode::Plain, None),
+                (Mode::Sd, None),
+                (Mode::SdLr, Some("embed@0.85")),
+                (Mode::SdLr, Some("llm:target")),
+                (Mode::Lr, Some("embed@0.85")),
+                (Mode::Lr, Some("llm:target")),
+            ]
+        );
+        assert_eq!(
+            runs(&modes[..3], &[]),
+            vec![(Mode::Plain, None), (Mode::Sd, None), (Mode::SdLr, None)]
+        );
+    }
 
     #[test]
     fn wilson_interval_matches_the_textbook_values() {

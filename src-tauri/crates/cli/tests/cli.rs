@@ -115,6 +115,20 @@ fn bad_options_and_empty_questions_are_refused_before_loading() {
             vec!["bench", "--answers", "/no-such-folder/answers.jsonl"],
             "could not create /no-such-folder/answers.jsonl",
         ),
+        (
+            vec![
+                "bench",
+                "--modes",
+                "lr",
+                "--judges",
+                "embed@0.90,embed@high",
+            ],
+            "\"high\" is not a threshold",
+        ),
+        (
+            vec!["bench", "--modes", "lr", "--judges", "llm:target,coin"],
+            "unknown judge \"coin\"",
+        ),
     ] {
         // A target that does not exist: refusing must come before loading.
         let mut args = args.clone();
@@ -445,6 +459,65 @@ fn bench_grades_answers_written_elsewhere_as_its_own() {
         report["dataset"].as_str().unwrap().contains("lines 1–3"),
         "{report}"
     );
+}
+
+/// `bench --judges` sweeps the step modes' judge in one run: a row per
+/// judge, named after it, each with its own answers; the other modes once.
+#[test]
+fn bench_sweeps_the_judges_of_the_step_modes_in_one_run() {
+    let model = tiny();
+    let model = model.to_str().expect("utf-8 path");
+    let data = tempfile::tempdir().expect("temp dir");
+    let answers = data.path().join("answers.jsonl");
+    let out = lookahead_in(
+        data.path(),
+        &[
+            "bench",
+            "--target",
+            model,
+            "--draft",
+            model,
+            "--engine",
+            "executor",
+            "--modes",
+            "sd,lr",
+            "--judges",
+            "exact,llm:target",
+            "--no-guard",
+            "--limit",
+            "1",
+            "--max-tokens",
+            "24",
+            "--answers",
+            answers.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ran: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let labels: Vec<&str> = ran["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["label"].as_str().expect("label"))
+        .collect();
+    assert_eq!(labels, ["plain", "sd", "lr exact", "lr llm:target"]);
+    let written = std::fs::read_to_string(&answers).expect("answers file");
+    let modes: Vec<String> = written
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON line");
+            v["mode"].as_str().expect("mode").to_string()
+        })
+        .collect();
+    assert_eq!(modes, labels);
+    for row in &ran["rows"].as_array().expect("rows")[2..] {
+        assert!(row["generated_tokens"].as_u64().unwrap() > 0, "{row}");
+    }
 }
 
 /// `bench --answers` writes each answer as it comes, and `--grade` reads

@@ -71,12 +71,18 @@ pub(crate) const LONGEST_PAUSE: usize = 16;
 pub(crate) struct StepDraftingRecord {
     losses_in_a_row: u32,
     paused_for: usize,
+    /// The last answer that drafted steps kept up with plain decoding:
+    /// the next one may start as deep as γ goes.
+    kept_up: bool,
 }
 
-/// Look-ahead depth of the first round when step drafting is tried again
-/// after a pause (γ then follows acceptance as usual): a retry that loses
-/// again costs one drafted step and two branches, not four and five. On a
-/// 2-core CPU a losing retry cost 1.3–1.4 s at γ 1 against 3.7–5.5 s at γ 2
+/// Look-ahead depth of the first round until step drafting has kept up
+/// with plain decoding in an answer (the first answer with these models,
+/// and every retry after a pause; γ then follows acceptance as usual, one
+/// deeper after each round that kept every drafted step): a first round
+/// that loses costs one drafted step and two branches, not four and five.
+/// On a 2-core CPU a losing retry cost 1.3–1.4 s at γ 1 against 3.7–5.5 s
+/// at γ 2, and the first answer's three rounds at γ 4 cost 12.5 s
 /// (BENCHMARKS.md, section 2); it tells as much (break-even acceptance is
 /// about the same at either depth there).
 pub(crate) const RETRY_GAMMA: usize = 1;
@@ -114,7 +120,7 @@ impl StepDraftingRecord {
         let retry = self.losses_in_a_row > 0;
         NextAnswer::Draft {
             patience: if retry || trying { 1 } else { GUARD_PATIENCE },
-            first_gamma: retry.then_some(RETRY_GAMMA),
+            first_gamma: (!self.kept_up).then_some(RETRY_GAMMA),
         }
     }
 
@@ -126,8 +132,12 @@ impl StepDraftingRecord {
             self.paused_for = 2usize
                 .saturating_pow(self.losses_in_a_row)
                 .min(LONGEST_PAUSE);
+            self.kept_up = false;
         } else {
-            *self = Self::default();
+            *self = Self {
+                kept_up: true,
+                ..Self::default()
+            };
         }
     }
 }
@@ -274,11 +284,13 @@ mod tests {
     #[test]
     fn step_drafting_pauses_longer_after_each_losing_answer_and_resumes_when_it_keeps_up() {
         let mut record = StepDraftingRecord::default();
+        // The first answer: patient (its first round pays the prompt), but
+        // shallow until drafting has shown it keeps up.
         assert_eq!(
             record.next_answer(false),
             NextAnswer::Draft {
                 patience: GUARD_PATIENCE,
-                first_gamma: None
+                first_gamma: Some(RETRY_GAMMA)
             }
         );
         // Which answers draft, over 40 answers that all lose when drafting.
@@ -292,7 +304,7 @@ mod tests {
                     // A retry after a pause starts shallow and impatient.
                     let retry = answer > 1;
                     assert_eq!(patience, if retry { 1 } else { GUARD_PATIENCE });
-                    assert_eq!(first_gamma, retry.then_some(RETRY_GAMMA));
+                    assert_eq!(first_gamma, Some(RETRY_GAMMA));
                     drafted.push(answer);
                     record.after_answer(true);
                 }
@@ -316,7 +328,8 @@ mod tests {
                 first_gamma: Some(RETRY_GAMMA)
             }
         );
-        // An answer where drafting kept up: back to drafting every answer.
+        // An answer where drafting kept up: back to drafting every answer,
+        // from the deepest γ.
         record.after_answer(false);
         for _ in 0..3 {
             assert_eq!(
@@ -327,6 +340,20 @@ mod tests {
                 }
             );
         }
+        // Losing again after keeping up: paused, then retried shallow.
+        record.after_answer(true);
+        assert!(matches!(
+            record.next_answer(false),
+            NextAnswer::Paused { .. }
+        ));
+        record.next_answer(false);
+        assert_eq!(
+            record.next_answer(false),
+            NextAnswer::Draft {
+                patience: 1,
+                first_gamma: Some(RETRY_GAMMA)
+            }
+        );
     }
 
     #[test]
