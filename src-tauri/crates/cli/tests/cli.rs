@@ -461,6 +461,30 @@ fn bench_grades_answers_written_elsewhere_as_its_own() {
     );
 }
 
+/// Runs `lookahead bench ARGS --answers FILE --json` with its history in
+/// `data`: the report, and the answers it wrote, one JSON object a line.
+fn bench_with_answers(
+    data: &std::path::Path,
+    args: &[&str],
+) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let answers = data.join("answers.jsonl");
+    let mut args = args.to_vec();
+    args.extend(["--answers", answers.to_str().expect("utf-8 path"), "--json"]);
+    let out = lookahead_in(data, &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = serde_json::from_slice(&out.stdout).expect("json");
+    let written = std::fs::read_to_string(&answers).expect("answers file");
+    let saved = written
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
+        .collect();
+    (report, saved)
+}
+
 /// `bench --judges` sweeps the step modes' judge in one run: a row per
 /// judge, named after it, each with its own answers; the other modes once.
 #[test]
@@ -468,8 +492,7 @@ fn bench_sweeps_the_judges_of_the_step_modes_in_one_run() {
     let model = tiny();
     let model = model.to_str().expect("utf-8 path");
     let data = tempfile::tempdir().expect("temp dir");
-    let answers = data.path().join("answers.jsonl");
-    let out = lookahead_in(
+    let (ran, saved) = bench_with_answers(
         data.path(),
         &[
             "bench",
@@ -488,17 +511,8 @@ fn bench_sweeps_the_judges_of_the_step_modes_in_one_run() {
             "1",
             "--max-tokens",
             "24",
-            "--answers",
-            answers.to_str().unwrap(),
-            "--json",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let ran: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let labels: Vec<&str> = ran["rows"]
         .as_array()
         .expect("rows")
@@ -506,14 +520,7 @@ fn bench_sweeps_the_judges_of_the_step_modes_in_one_run() {
         .map(|r| r["label"].as_str().expect("label"))
         .collect();
     assert_eq!(labels, ["plain", "sd", "lr exact", "lr llm:target"]);
-    let written = std::fs::read_to_string(&answers).expect("answers file");
-    let modes: Vec<String> = written
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("JSON line");
-            v["mode"].as_str().expect("mode").to_string()
-        })
-        .collect();
+    let modes: Vec<&str> = saved.iter().map(|a| a["mode"].as_str().unwrap()).collect();
     assert_eq!(modes, labels);
     for row in &ran["rows"].as_array().expect("rows")[2..] {
         assert!(row["generated_tokens"].as_u64().unwrap() > 0, "{row}");
@@ -526,8 +533,7 @@ fn bench_sweeps_the_judges_of_the_step_modes_in_one_run() {
 fn bench_writes_its_answers_and_grades_them_back_alike() {
     let model = tiny();
     let data = tempfile::tempdir().expect("temp dir");
-    let answers = data.path().join("answers.jsonl");
-    let out = lookahead_in(
+    let (ran, saved) = bench_with_answers(
         data.path(),
         &[
             "bench",
@@ -537,23 +543,9 @@ fn bench_writes_its_answers_and_grades_them_back_alike() {
             "2",
             "--max-tokens",
             "12",
-            "--answers",
-            answers.to_str().unwrap(),
-            "--json",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let ran: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let written = std::fs::read_to_string(&answers).expect("answers file");
-    let saved: Vec<serde_json::Value> = written
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
-        .collect();
-    assert_eq!(saved.len(), 2, "{written}");
+    assert_eq!(saved.len(), 2, "{saved:?}");
     for (n, answer) in saved.iter().enumerate() {
         assert_eq!(answer["mode"], "plain");
         assert_eq!(answer["line"], n + 1);
@@ -561,6 +553,7 @@ fn bench_writes_its_answers_and_grades_them_back_alike() {
         assert!(answer["tokens"].as_u64().unwrap() > 0, "{answer}");
         assert!(answer["expected"].is_string(), "{answer}");
     }
+    let answers = data.path().join("answers.jsonl");
     let graded = lookahead_in(
         data.path(),
         &["bench", "--grade", answers.to_str().unwrap(), "--json"],
