@@ -85,7 +85,7 @@ pub(crate) struct StepDraftingRecord {
 /// at γ 2, and the first answer's three rounds at γ 4 cost 12.5 s
 /// (BENCHMARKS.md, section 2); it tells as much (break-even acceptance is
 /// about the same at either depth there).
-pub(crate) const RETRY_GAMMA: usize = 1;
+pub(crate) const SHALLOW_GAMMA: usize = 1;
 
 /// What the next answer does about step drafting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,7 +120,7 @@ impl StepDraftingRecord {
         let retry = self.losses_in_a_row > 0;
         NextAnswer::Draft {
             patience: if retry || trying { 1 } else { GUARD_PATIENCE },
-            first_gamma: (!self.kept_up).then_some(RETRY_GAMMA),
+            first_gamma: (!self.kept_up).then_some(SHALLOW_GAMMA),
         }
     }
 
@@ -247,7 +247,7 @@ mod tests {
 
     #[test]
     fn gamma_can_start_shallow_and_still_grow_to_its_most() {
-        let mut gamma = GammaController::new(4, true).starting_at(Some(RETRY_GAMMA));
+        let mut gamma = GammaController::new(4, true).starting_at(Some(SHALLOW_GAMMA));
         assert_eq!(gamma.current(), 1);
         for g in 1..=3 {
             gamma.after_round(g, g, g);
@@ -290,7 +290,7 @@ mod tests {
             record.next_answer(false),
             NextAnswer::Draft {
                 patience: GUARD_PATIENCE,
-                first_gamma: Some(RETRY_GAMMA)
+                first_gamma: Some(SHALLOW_GAMMA)
             }
         );
         // Which answers draft, over 40 answers that all lose when drafting.
@@ -304,7 +304,7 @@ mod tests {
                     // A retry after a pause starts shallow and impatient.
                     let retry = answer > 1;
                     assert_eq!(patience, if retry { 1 } else { GUARD_PATIENCE });
-                    assert_eq!(first_gamma, Some(RETRY_GAMMA));
+                    assert_eq!(first_gamma, Some(SHALLOW_GAMMA));
                     drafted.push(answer);
                     record.after_answer(true);
                 }
@@ -325,7 +325,7 @@ mod tests {
             record.next_answer(true),
             NextAnswer::Draft {
                 patience: 1,
-                first_gamma: Some(RETRY_GAMMA)
+                first_gamma: Some(SHALLOW_GAMMA)
             }
         );
         // An answer where drafting kept up: back to drafting every answer,
@@ -351,7 +351,7 @@ mod tests {
             record.next_answer(false),
             NextAnswer::Draft {
                 patience: 1,
-                first_gamma: Some(RETRY_GAMMA)
+                first_gamma: Some(SHALLOW_GAMMA)
             }
         );
     }
