@@ -2,10 +2,13 @@
 //! files, in one run:
 //!
 //! - prefill and decode tokens/s, executor and mistral.rs, per model, with
-//!   the memory-bandwidth ceiling (weight bytes per token at 20 GB/s);
+//!   the memory-bandwidth ceiling (weight bytes per token at the read
+//!   bandwidth measured on this machine);
 //! - a ragged batch of 4 branches (different lengths) against 1 branch;
 //! - verifying 5 drafted tokens against one decode step, and a prefill,
-//!   with each byte dot product the CPU has (AVX2; VNNI where present);
+//!   with each byte dot product the CPU has (AVX2; VNNI where present, and
+//!   with 512-bit VNNI its pairs of row groups for every pass beside the
+//!   executor's measured choice);
 //! - token-level speculation (draft model, n-gram) against plain greedy
 //!   decoding on a GSM8K-style question, with acceptance;
 //! - the draft's cost ratio c (draft ms/token ÷ target ms/token) with its
@@ -33,7 +36,6 @@ use lookahead_executor::{BatchItem, Executor, ExecutorOptions, KvSequence, Logit
 use mistralrs::core::Response;
 use mistralrs::{GgufModelBuilder, Model, SamplingParams, TokenSource};
 
-const BANDWIDTH_GBPS: f64 = 20.0;
 const QUESTION: &str = "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck egg. How much in dollars does she make every day at the farmers' market?";
 /// Filler for prompts of a chosen length.
 const FILLER: &str = "In the beginning the committee met every Tuesday to review the budget, the schedule and the list of open questions; each member reported on progress, and the chair wrote the decisions into a notebook that was later copied for everyone. ";
@@ -253,16 +255,44 @@ fn mistral_speed(
     (median(prefill), median(decode))
 }
 
+/// Memory read bandwidth with `threads` threads, GB/s: the best of three
+/// sums over 512 MB (far past any cache), read front to back as a decode
+/// step reads its weights.
+fn read_bandwidth_gbps(threads: usize) -> f64 {
+    let words = 64usize << 20;
+    let data: Vec<u64> = (0..words as u64).collect();
+    let chunk = words.div_ceil(threads.max(1));
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let total = std::thread::scope(|s| {
+            let readers: Vec<_> = data
+                .chunks(chunk)
+                .map(|c| s.spawn(move || c.iter().fold(0u64, |a, &x| a.wrapping_add(x))))
+                .collect();
+            readers
+                .into_iter()
+                .map(|r| r.join().expect("reader thread"))
+                .fold(0u64, u64::wrapping_add)
+        });
+        std::hint::black_box(total);
+        best = best.min(started.elapsed().as_secs_f64());
+    }
+    (words * 8) as f64 / best / 1e9
+}
+
 fn model_section(args: &Args, label: &str, file: &str) {
     let path = path_of(args, file);
     let started = Instant::now();
     let exec = Executor::load(&path, ExecutorOptions::default()).expect("executor loads");
     let load_s = started.elapsed().as_secs_f64();
     let bytes = exec.weight_bytes_per_token() as f64;
-    let ceiling = BANDWIDTH_GBPS * 1e9 / bytes;
+    static BANDWIDTH: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    let gbps = *BANDWIDTH.get_or_init(|| read_bandwidth_gbps(exec.threads()));
+    let ceiling = gbps * 1e9 / bytes;
     let (pf, dc) = executor_speed(&exec, args.prompt_tokens, args.decode_tokens);
     println!(
-        "[{label}] {file}: loaded in {load_s:.1} s; {} threads, {:.0} MB weights read per token -> decode ceiling {ceiling:.1} tok/s at {BANDWIDTH_GBPS} GB/s",
+        "[{label}] {file}: loaded in {load_s:.1} s; {} threads, {:.0} MB weights read per token -> decode ceiling {ceiling:.1} tok/s at {gbps:.1} GB/s (this machine's read bandwidth, measured)",
         exec.threads(),
         bytes / 1e6
     );
@@ -272,6 +302,28 @@ fn model_section(args: &Args, label: &str, file: &str) {
         args.decode_tokens,
         100.0 * dc / ceiling
     );
+    // Where the executor chose single row groups for small passes: decode
+    // with pairs of groups for every pass against the choice, alternating,
+    // best of two rounds each (same machine state for both).
+    use lookahead_executor::quant::{pair_groups_from, pairs_groups_from};
+    let chosen = pairs_groups_from();
+    if chosen != 1 {
+        let mut best = [0f64; 2];
+        for _round in 0..2 {
+            for (i, from) in [1, chosen].into_iter().enumerate() {
+                pair_groups_from(from);
+                let (_, decode) = executor_speed(&exec, args.prompt_tokens, args.decode_tokens);
+                best[i] = best[i].max(decode);
+            }
+        }
+        pair_groups_from(chosen);
+        println!(
+            "[{label}] decode, 512-bit kernels pairing row groups for every pass: {:.1} tok/s; from {chosen} tokens (chosen): {:.1} tok/s = {:.2}x",
+            best[0],
+            best[1],
+            best[1] / best[0]
+        );
+    }
     if args.mistral {
         drop(exec);
         let exec = Executor::load(&path, ExecutorOptions::default()).expect("executor loads");
@@ -342,19 +394,32 @@ fn batch_section(args: &Args) {
         );
         return;
     }
-    // Each byte dot product this CPU has (AVX2 always; VNNI where present),
-    // measured in alternating rounds so both see the same machine state.
-    use lookahead_executor::quant::{allow_vnni, byte_dot, ByteDot};
-    let kinds: Vec<bool> = if byte_dot() == ByteDot::Vnni {
-        vec![false, true]
-    } else {
-        vec![false]
+    // Each byte dot product this CPU has (AVX2 always; VNNI where present;
+    // with 512-bit VNNI, pairs of row groups for every pass beside the
+    // loaded executor's choice), in alternating rounds so all see the
+    // same machine state.
+    use lookahead_executor::quant::{
+        allow_vnni, byte_dot, pair_groups_from, pairs_groups_from, ByteDot,
     };
+    let chosen = pairs_groups_from();
+    // (name, VNNI allowed, pairs from this many tokens)
+    let mut kinds: Vec<(String, bool, usize)> = vec![("AVX2".into(), false, chosen)];
+    if byte_dot() == ByteDot::Vnni {
+        if chosen != 1 {
+            kinds.push(("VNNI, pairs of groups for every pass".into(), true, 1));
+        }
+        kinds.push((
+            format!("VNNI, pairs of groups from {chosen} tokens"),
+            true,
+            chosen,
+        ));
+    }
     // Per kind: [1 token, 4 branches, verify, 4 x 6, prefill 128] (best round).
     let mut best = vec![[f64::INFINITY; 5]; kinds.len()];
     for _round in 0..2 {
-        for (k, vnni) in kinds.iter().enumerate() {
+        for (k, (_, vnni, from)) in kinds.iter().enumerate() {
             allow_vnni(*vnni);
+            pair_groups_from(*from);
             let prefill = {
                 let mut seq = exec.new_sequence();
                 pass(
@@ -378,10 +443,10 @@ fn batch_section(args: &Args) {
         }
     }
     allow_vnni(true);
+    pair_groups_from(chosen);
     println!("[batch] target, branch lengths {lens:?}, median of {reps} passes, best of 2 rounds:");
-    for (k, vnni) in kinds.iter().enumerate() {
+    for (k, (name, _, _)) in kinds.iter().enumerate() {
         let [t1, t4, tv, tv4, pf] = best[k];
-        let name = if *vnni { "VNNI" } else { "AVX2" };
         println!("[batch] byte products with {name}:");
         println!(
             "[batch]   1 branch x 1 token:            {:7.1} ms",
@@ -409,10 +474,11 @@ fn batch_section(args: &Args) {
             base.len() as f64 / pf
         );
     }
-    if kinds.len() == 2 {
-        let (a, v) = (best[0], best[1]);
+    // Each VNNI kind against AVX2.
+    for (k, (name, _, _)) in kinds.iter().enumerate().skip(1) {
+        let (a, v) = (best[0], best[k]);
         println!(
-            "[batch] VNNI / AVX2 time: 1 token {:.2}, verify {:.2}, 4 x 6 {:.2}, prefill {:.2}",
+            "[batch] {name} / AVX2 time: 1 token {:.2}, verify {:.2}, 4 x 6 {:.2}, prefill {:.2}",
             v[0] / a[0],
             v[2] / a[2],
             v[3] / a[3],

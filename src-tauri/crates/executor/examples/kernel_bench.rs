@@ -5,13 +5,16 @@
 //! `kernel_bench [--threads N] [--rows R] [--cols C]` prints, per format and
 //! token count, GMAC/s and the time per pass relative to one token (best
 //! of several runs); the interleaved layouts once per byte dot product the
-//! CPU has (AVX2, and VNNI where present).
+//! CPU has (AVX2, and VNNI where present; with 512-bit VNNI, its kernels
+//! taking pairs of row groups and single groups, `pairs` and `singles`).
 
 use std::time::Instant;
 
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
-use lookahead_executor::quant::{allow_vnni, byte_dot, multiply, ByteDot, QWeight, WeightFormat};
+use lookahead_executor::quant::{
+    allow_vnni, byte_dot, multiply, pair_groups_from, ByteDot, QWeight, WeightFormat,
+};
 
 fn values(n: usize, seed: u64) -> Vec<f32> {
     let mut rng = lookahead_executor::Rng::new(seed);
@@ -65,6 +68,9 @@ fn main() {
         (GgmlDType::Q4K, true),
         (GgmlDType::Q6K, false),
         (GgmlDType::Q6K, true),
+        // The 0.5B helper's format: kept 5-bit and interleaved where the
+        // CPU has 512-bit VNNI (only that family reads it), else widened.
+        (GgmlDType::Q5_0, true),
     ] {
         if only.as_ref().is_some_and(|o| *o != format!("{dtype:?}")) {
             continue;
@@ -74,13 +80,28 @@ fn main() {
             let w = if rearranged { w.for_multiply() } else { w };
             let layout = w.layout();
             allow_vnni(true);
-            let dots = if rearranged && byte_dot() == ByteDot::Vnni {
-                vec![ByteDot::Avx2, ByteDot::Vnni]
+            // (byte dot product, pairs of row groups from this many tokens):
+            // with 512-bit VNNI both ways of grouping rows.
+            let dots = if rearranged && w.format() == WeightFormat::Q5_0 {
+                vec![(ByteDot::Vnni, 1), (ByteDot::Vnni, usize::MAX)]
+            } else if rearranged && byte_dot() == ByteDot::Vnni {
+                vec![
+                    (ByteDot::Avx2, 1),
+                    (ByteDot::Vnni, 1),
+                    (ByteDot::Vnni, usize::MAX),
+                ]
             } else {
-                vec![ByteDot::Avx2]
+                vec![(ByteDot::Avx2, 1)]
             };
-            for dot in dots {
+            for (dot, pairs_from) in dots {
                 allow_vnni(dot == ByteDot::Vnni);
+                pair_groups_from(pairs_from);
+                // Only the 512-bit kernels pair groups.
+                let grouping = match (dot, pairs_from) {
+                    (ByteDot::Avx2, _) => "",
+                    (_, 1) => " pairs",
+                    _ => " singles",
+                };
                 let mut one = 0f64;
                 for &tokens in &token_counts {
                     let x = values(tokens * cols, 2);
@@ -101,7 +122,7 @@ fn main() {
                     }
                     let gmac = (rows * cols * tokens) as f64 / t / 1e9;
                     println!(
-                    "{dtype:?} {layout:?} {dot:?} {rows}x{cols} tokens {tokens:>3}: {:>8.2} ms  {gmac:>6.1} GMAC/s  {:>5.2}x one token",
+                    "{dtype:?} {layout:?} {dot:?}{grouping} {rows}x{cols} tokens {tokens:>3}: {:>8.2} ms  {gmac:>6.1} GMAC/s  {:>5.2}x one token",
                     t * 1e3,
                     t / one
                 );

@@ -50,6 +50,28 @@ pub fn allow_vnni(allowed: bool) {
     VNNI_ALLOWED.store(allowed, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// The fewest tokens in a pass for which the 512-bit kernels take two
+/// groups of rows at a time; smaller passes take one group at a time with
+/// `vpdpbusd` on 256-bit registers. Pairing pays for many tokens (the
+/// weights are unpacked once for 16 rows); for one token on an AMD EPYC
+/// (Zen 4, which splits 512-bit work in two) pairs were 1.7-2.3x slower
+/// than single groups on the 1.5B target's 1536-column matrices
+/// (kernel_bench), so [`crate::quant::choose_pairing`] measures it when a
+/// model loads. Until then: pairs for every pass, as before it existed.
+static PAIR_FROM_TOKENS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+/// Sets the fewest tokens in a pass that the 512-bit kernels pair groups
+/// for (1: always; `usize::MAX`: never). The results are the same bits
+/// either way.
+pub fn pair_groups_from(tokens: usize) {
+    PAIR_FROM_TOKENS.store(tokens.max(1), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The fewest tokens in a pass that the 512-bit kernels pair groups for.
+pub fn pairs_groups_from() -> usize {
+    PAIR_FROM_TOKENS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Tests only: the 256-bit AVX-VNNI kernels even where AVX-512 VNNI is
 /// there (the kernels an Alder Lake office PC runs, otherwise unreachable
 /// on a CPU that has both).
@@ -71,19 +93,23 @@ pub(crate) fn wide_vnni() -> bool {
 }
 
 /// The kernels multiplies run on now, in words for benchmark tables:
-/// "AVX-512 VNNI", "AVX-VNNI", "AVX2", or "portable" (no AVX2/FMA).
-pub fn kernels_in_use() -> &'static str {
+/// "AVX-512 VNNI (pairs of row groups from 4 tokens)", "AVX-VNNI", "AVX2",
+/// or "portable" (no AVX2/FMA).
+pub fn kernels_in_use() -> String {
     #[cfg(target_arch = "x86_64")]
     {
         if available() {
             return match (byte_dot(), x86::vnni()) {
-                (ByteDot::Vnni, Some(x86::Vnni::Avx512)) => "AVX-512 VNNI",
-                (ByteDot::Vnni, Some(x86::Vnni::Avx)) => "AVX-VNNI",
-                _ => "AVX2",
+                (ByteDot::Vnni, Some(x86::Vnni::Avx512)) => format!(
+                    "AVX-512 VNNI (pairs of row groups from {} tokens)",
+                    pairs_groups_from()
+                ),
+                (ByteDot::Vnni, Some(x86::Vnni::Avx)) => "AVX-VNNI".into(),
+                _ => "AVX2".into(),
             };
         }
     }
-    "portable"
+    "portable".into()
 }
 
 /// The byte dot product the interleaved kernels use now.
@@ -246,17 +272,20 @@ mod x86 {
         let n_groups = groups.len() / group_bytes;
         // Two groups at a time in 512-bit registers where the CPU has
         // AVX-512 VNNI (16 rows a register); an odd last group below.
-        // Q5_0's layout has only the 512-bit kernel (`QWeight::for_multiply`
-        // chooses it only where the CPU has it, for whole pairs of groups).
+        // Q5_0's layout has only the 512-bit family's kernels, pairs of
+        // groups or single groups in its 256-bit forms (`QWeight::for_multiply`
+        // chooses it only where the CPU has them, for whole pairs of groups).
         let paired = match (vnni, format) {
-            (_, WeightFormat::Q5_0) => {
+            (_, WeightFormat::Q5_0) if tokens.len() >= pairs_groups_from() => {
                 assert!(
                     n_groups.is_multiple_of(2),
                     "Q5_0 rows come in pairs of groups"
                 );
                 n_groups
             }
-            (Some(Vnni::Avx512), WeightFormat::Q4K | WeightFormat::Q6K | WeightFormat::Q8_0) => {
+            (Some(Vnni::Avx512), WeightFormat::Q4K | WeightFormat::Q6K | WeightFormat::Q8_0)
+                if tokens.len() >= pairs_groups_from() =>
+            {
                 n_groups / 2 * 2
             }
             _ => 0,
@@ -293,7 +322,15 @@ mod x86 {
                 // features were detected at run time.
                 unsafe {
                     let w = group.as_ptr();
-                    if let Some(dot) = vnni {
+                    if format == WeightFormat::Q5_0 {
+                        // Only this CPU's 512-bit family reads this layout.
+                        match k {
+                            4 => zmm::q5_0_x8::<4>(blocks, w, &ys, &mut res),
+                            3 => zmm::q5_0_x8::<3>(blocks, w, &ys, &mut res),
+                            2 => zmm::q5_0_x8::<2>(blocks, w, &ys, &mut res),
+                            _ => zmm::q5_0_x8::<1>(blocks, w, &ys, &mut res),
+                        }
+                    } else if let Some(dot) = vnni {
                         dot.group(format, k, blocks, w, &ys, &mut res);
                     } else {
                         match (format, k) {
@@ -1069,6 +1106,69 @@ mod x86 {
             }
             for t in 0..T {
                 _mm512_storeu_ps(out[t].as_mut_ptr(), acc[t]);
+            }
+        }
+
+        /// [`q5_0_x16`] for one group of eight rows on 256-bit registers
+        /// (the EVEX forms of the byte mask and `vpdpbusd`): each row's
+        /// arithmetic in the same order, so the same bits; for passes too
+        /// small for pairs of groups to pay (`pair_groups_from`).
+        ///
+        /// # Safety
+        /// `w` holds one whole group of `blocks` interleaved Q5_0 blocks;
+        /// each of the first `T` pointers in `ys` a whole Q8_0 activation
+        /// row; the CPU has AVX-512 F, BW, VL and VNNI.
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+        pub(super) unsafe fn q5_0_x8<const T: usize>(
+            blocks: usize,
+            w: *const u8,
+            ys: &[*const u8; 4],
+            out: &mut [[f32; 8]; 4],
+        ) {
+            use crate::format::Q5_0_X8_BYTES;
+            let zero = _mm256_setzero_si256();
+            let m4 = _mm256_set1_epi8(0xF);
+            let fifth = _mm256_set1_epi8(0x10);
+            let sixteen = _mm256_set1_epi8(16);
+            let mut acc = [_mm256_setzero_ps(); T];
+            for b in 0..blocks {
+                let x = w.wrapping_add(b * Q5_0_X8_BYTES);
+                let mut isum = [[_mm256_setzero_si256(); 2]; T];
+                for p in 0..4 {
+                    let bits = _mm256_loadu_si256(x.wrapping_add(16 + 32 * p) as *const __m256i);
+                    let halves = [
+                        _mm256_and_si256(bits, m4),
+                        _mm256_and_si256(_mm256_srli_epi16::<4>(bits), m4),
+                    ];
+                    for (h, low) in halves.into_iter().enumerate() {
+                        let run = 2 * p + h;
+                        let high = (x.wrapping_add(144 + 4 * run) as *const u32).read_unaligned();
+                        let q = _mm256_mask_add_epi8(low, high, low, fifth);
+                        let wv = _mm256_sub_epi8(q, sixteen);
+                        let aw = _mm256_abs_epi8(wv);
+                        let negative = _mm256_movepi8_mask(wv);
+                        for t in 0..T {
+                            let y = _mm256_set1_epi32(
+                                (ys[t].wrapping_add(b * Q8_0_BYTES + 4 + 4 * run) as *const i32)
+                                    .read_unaligned(),
+                            );
+                            let signed = _mm256_mask_sub_epi8(y, negative, zero, y);
+                            isum[t][h] = _mm256_dpbusd_epi32(isum[t][h], aw, signed);
+                        }
+                    }
+                }
+                let d = _mm256_cvtph_ps(_mm_loadu_si128(x as *const __m128i));
+                for t in 0..T {
+                    let yd = _mm256_set1_ps(f32_at(ys[t].wrapping_add(b * Q8_0_BYTES)));
+                    acc[t] = _mm256_fmadd_ps(
+                        _mm256_mul_ps(d, yd),
+                        _mm256_cvtepi32_ps(_mm256_add_epi32(isum[t][0], isum[t][1])),
+                        acc[t],
+                    );
+                }
+            }
+            for t in 0..T {
+                _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]);
             }
         }
 

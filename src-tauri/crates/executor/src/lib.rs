@@ -207,6 +207,22 @@ impl std::fmt::Debug for Executor {
     }
 }
 
+/// Chooses how the 512-bit kernels group rows for small passes
+/// ([`quant::choose_pairing`]) on the first loaded model whose output
+/// matrix poses the question, timed on the worker threads that will run
+/// it. The output matrix because it is read from memory as every pass's
+/// weights are (a layer's matrix fits in cache when timed alone, and there
+/// pairs were as fast as single groups: the wrong answer).
+fn choose_pairing_once(pool: &rayon::ThreadPool, weights: &gguf::ModelWeights) {
+    static CHOSEN: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    if CHOSEN.get().is_some() {
+        return;
+    }
+    if let Some(from) = pool.install(|| quant::choose_pairing(weights.output())) {
+        let _ = CHOSEN.set(from);
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic in another pass leaves only scratch space or cache entries
     // behind, both safe to reuse.
@@ -239,6 +255,7 @@ impl Executor {
             .thread_name(|i| format!("executor-{i}"))
             .build()
             .map_err(|e| ExecutorError::Load(format!("worker threads: {e}")))?;
+        choose_pairing_once(&pool, &loaded.weights);
         let layout = KvLayout {
             layers: loaded.config.layers,
             kv_dim: loaded.config.kv_dim(),

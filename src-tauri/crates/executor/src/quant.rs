@@ -15,7 +15,7 @@ use crate::format::{
     interleaved_block_bytes, ActFormat, QuantizedActs, WeightLayout, Q4K_X8_BYTES, Q5_0_X8_BYTES,
     Q6K_X8_BYTES, Q8_0_X8_BYTES, QK_K,
 };
-pub use crate::kernels::{allow_vnni, byte_dot, ByteDot};
+pub use crate::kernels::{allow_vnni, byte_dot, pair_groups_from, pairs_groups_from, ByteDot};
 use crate::simd::dot_f32;
 
 /// How activations are encoded for the kernel that will multiply `format`
@@ -787,6 +787,54 @@ pub fn multiply(weight: &QWeight, x: &[f32]) -> Vec<f32> {
     out
 }
 
+/// The fewest tokens a pass pairs groups for where single groups were
+/// faster for one token: on the AMD EPYC measured, single groups also won
+/// at two and three tokens on 1536-column matrices, pairs from four (and
+/// from two on 8960-column ones).
+pub const PAIRS_FROM_WHEN_SINGLES_WIN: usize = 4;
+
+/// Times one-token multiplies of `weight` (a matrix the model multiplies
+/// for every token, too large for the caches) with the 512-bit kernels taking two groups of rows at
+/// a time and one at a time, alternating, best of several, and sets
+/// [`pair_groups_from`] to the faster: 1 when pairs win, else
+/// [`PAIRS_FROM_WHEN_SINGLES_WIN`]. Returns the setting, or `None` (and
+/// changes nothing) where the choice does not arise: no 512-bit VNNI
+/// kernels, VNNI switched off, or a matrix only one way reads. Runs on the
+/// calling rayon pool; about 0.1 s for the 1.5B target's output matrix.
+pub fn choose_pairing(weight: &QWeight) -> Option<usize> {
+    let pairable = matches!(
+        weight.format,
+        WeightFormat::Q4K | WeightFormat::Q6K | WeightFormat::Q8_0 | WeightFormat::Q5_0
+    ) && weight.layout == WeightLayout::Interleaved8
+        && weight.rows.is_multiple_of(16);
+    if !pairable || !crate::kernels::wide_vnni() || byte_dot() != ByteDot::Vnni {
+        return None;
+    }
+    let x: Vec<f32> = (0..weight.cols)
+        .map(|i| ((i * 7919) % 201) as f32 / 100.0 - 1.0)
+        .collect();
+    // [pairs, single groups]: the fastest of seven alternating rounds (a
+    // shared machine's noise only ever adds time).
+    let mut best = [f64::INFINITY; 2];
+    for round in 0..8 {
+        for (i, from) in [1, 2].into_iter().enumerate() {
+            pair_groups_from(from);
+            let started = std::time::Instant::now();
+            std::hint::black_box(multiply(weight, &x));
+            if round > 0 {
+                best[i] = best[i].min(started.elapsed().as_secs_f64());
+            }
+        }
+    }
+    let chosen = if best[1] < best[0] {
+        PAIRS_FROM_WHEN_SINGLES_WIN
+    } else {
+        1
+    };
+    pair_groups_from(chosen);
+    Some(chosen)
+}
+
 /// Turns a feature-major `rows × tokens` result into token-major `tokens × rows`.
 pub(crate) fn transpose_into(src: &[f32], rows: usize, tokens: usize, dst: &mut Vec<f32>) {
     dst.clear();
@@ -905,16 +953,25 @@ mod tests {
                 .enumerate()
                 .map(|(i, v)| if i % 7 == 0 { v * 30.0 } else { *v })
                 .collect();
-            assert_eq!(
-                multiply(&compact, &x, cols),
-                multiply(&widened, &x, cols),
-                "{tokens} tokens"
-            );
+            let expected = multiply(&widened, &x, cols);
+            // Pairs of groups and single groups (the small passes' kernel).
+            let _settings = KERNEL_SETTINGS.lock().unwrap_or_else(|e| e.into_inner());
+            for from in [1, usize::MAX] {
+                pair_groups_from(from);
+                let got = multiply(&compact, &x, cols);
+                assert_eq!(got, expected, "{tokens} tokens, pairs from {from}");
+            }
+            pair_groups_from(1);
         }
     }
 
+    /// Held by the tests that change the process-wide kernel settings, so
+    /// that one's switch does not land inside the other's measurement.
+    static KERNEL_SETTINGS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn vnni_kernels_give_the_avx2_kernels_bits() {
+        let _settings = KERNEL_SETTINGS.lock().unwrap_or_else(|e| e.into_inner());
         let (rows, cols) = (24, 512);
         // 1, 2, 3, 4, 7, 8 and 9 tokens: every 256-bit kernel width, the
         // 512-bit kernels' widths up to eight, and a split pass for each.
@@ -938,8 +995,14 @@ mod tests {
                 assert_eq!(byte_dot(), ByteDot::Avx2);
                 let avx2 = multiply(&w, &x, cols);
                 allow_vnni(true);
-                let vnni = multiply(&w, &x, cols);
-                assert_eq!(avx2, vnni, "{dtype:?}, {tokens} tokens");
+                // The 512-bit kernels with pairs of groups, and with one
+                // group at a time.
+                for from in [1, usize::MAX] {
+                    pair_groups_from(from);
+                    let vnni = multiply(&w, &x, cols);
+                    assert_eq!(avx2, vnni, "{dtype:?}, {tokens} tokens, pairs from {from}");
+                }
+                pair_groups_from(1);
                 // The 256-bit AVX-VNNI encoding too, where the CPU has it.
                 let relaxed = std::sync::atomic::Ordering::Relaxed;
                 crate::kernels::PREFER_AVX_VNNI.store(true, relaxed);
@@ -953,6 +1016,33 @@ mod tests {
         if byte_dot() != ByteDot::Vnni {
             eprintln!("this CPU has no VNNI: only the AVX2 kernels ran");
         }
+    }
+
+    #[test]
+    fn pairing_is_chosen_only_where_both_ways_read_the_matrix() {
+        let _settings = KERNEL_SETTINGS.lock().unwrap_or_else(|e| e.into_inner());
+        // A matrix in the file's rows, a format without interleaved rows
+        // and a row count that is not whole pairs of groups never pose
+        // the question.
+        for (dtype, rows, cols, rearranged) in [
+            (GgmlDType::Q4K, 64, 512, false),
+            (GgmlDType::Q4_0, 64, 512, true),
+            (GgmlDType::Q4K, 24, 512, true),
+        ] {
+            let (_, w) = weight(dtype, rows, cols);
+            let w = if rearranged { w.for_multiply() } else { w };
+            assert_eq!(choose_pairing(&w), None, "{dtype:?} {rows}x{cols}");
+        }
+        let (_, w) = weight(GgmlDType::Q4K, 256, 1536);
+        let chosen = choose_pairing(&w.for_multiply());
+        if crate::kernels::wide_vnni() && byte_dot() == ByteDot::Vnni {
+            let from = chosen.expect("this CPU has both ways");
+            assert!(from == 1 || from == PAIRS_FROM_WHEN_SINGLES_WIN, "{from}");
+        } else {
+            assert_eq!(chosen, None);
+            eprintln!("this CPU has no 512-bit VNNI kernels: no pairing to choose");
+        }
+        pair_groups_from(1);
     }
 
     #[test]
