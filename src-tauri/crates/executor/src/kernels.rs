@@ -365,6 +365,30 @@ mod x86 {
         }
     }
 
+    /// The end of a block of eight interleaved rows against `T` Q8_0
+    /// activation rows, for the kernels that keep two integer sums per
+    /// token (even and odd runs): the sums added, scaled by the rows' f16
+    /// scales at `x` and the token's own scale, added to `acc`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn add_q8_0_block<const T: usize>(
+        x: *const u8,
+        ys: &[*const u8; 4],
+        b: usize,
+        isum: &[[__m256i; 2]; T],
+        acc: &mut [__m256; T],
+    ) {
+        let d = _mm256_cvtph_ps(_mm_loadu_si128(x as *const __m128i));
+        for t in 0..T {
+            let yd = _mm256_set1_ps(f32_at(ys[t].wrapping_add(b * Q8_0_BYTES)));
+            acc[t] = _mm256_fmadd_ps(
+                _mm256_mul_ps(d, yd),
+                _mm256_cvtepi32_ps(_mm256_add_epi32(isum[t][0], isum[t][1])),
+                acc[t],
+            );
+        }
+    }
+
     /// Eight interleaved Q8_0 rows against `T` Q8_0 activation rows:
     /// `out[t][r]`. Per run of four columns, |w| × (a with w's sign) by
     /// `maddubs` (at most 2 × 128 × 127 per 16-bit lane, no overflow), then
@@ -784,15 +808,7 @@ mod x86 {
                                     $dp(isum[t][run % 2], aw, _mm256_sign_epi8(y, wv));
                             }
                         }
-                        let d = _mm256_cvtph_ps(_mm_loadu_si128(x as *const __m128i));
-                        for t in 0..T {
-                            let yd = _mm256_set1_ps(f32_at(ys[t].wrapping_add(b * Q8_0_BYTES)));
-                            acc[t] = _mm256_fmadd_ps(
-                                _mm256_mul_ps(d, yd),
-                                _mm256_cvtepi32_ps(_mm256_add_epi32(isum[t][0], isum[t][1])),
-                                acc[t],
-                            );
-                        }
+                        add_q8_0_block(x, ys, b, &isum, &mut acc);
                     }
                     for t in 0..T {
                         _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]);
@@ -1157,15 +1173,7 @@ mod x86 {
                         }
                     }
                 }
-                let d = _mm256_cvtph_ps(_mm_loadu_si128(x as *const __m128i));
-                for t in 0..T {
-                    let yd = _mm256_set1_ps(f32_at(ys[t].wrapping_add(b * Q8_0_BYTES)));
-                    acc[t] = _mm256_fmadd_ps(
-                        _mm256_mul_ps(d, yd),
-                        _mm256_cvtepi32_ps(_mm256_add_epi32(isum[t][0], isum[t][1])),
-                        acc[t],
-                    );
-                }
+                add_q8_0_block(x, ys, b, &isum, &mut acc);
             }
             for t in 0..T {
                 _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]);
