@@ -2,9 +2,10 @@
 //! tokens per pass: the kernel-level view behind the executor bench's batch
 //! ratios (how much an extra token in a pass costs).
 //!
-//! `kernel_bench [--threads N] [--rows R] [--cols C]` prints, per format and
-//! token count, GMAC/s and the time per pass relative to one token (best
-//! of several runs); the interleaved layouts once per byte dot product the
+//! `kernel_bench [--threads N] [--shape ROWSxCOLS] [--only Q4K] [--tokens 1,4]`
+//! prints, per format and token count, GMAC/s and the time per pass
+//! relative to one token (best of several runs); the interleaved layouts
+//! once per byte dot product the
 //! CPU has (AVX2, and VNNI where present; with 512-bit VNNI, its kernels
 //! taking pairs of row groups and single groups, `pairs` and `singles`).
 
@@ -13,7 +14,7 @@ use std::time::Instant;
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
 use lookahead_executor::quant::{
-    allow_vnni, byte_dot, multiply, pair_groups_from, ByteDot, QWeight, WeightFormat,
+    allow_vnni, byte_dot, multiply, pair_groups_from, wide_vnni, ByteDot, QWeight, WeightFormat,
 };
 
 fn values(n: usize, seed: u64) -> Vec<f32> {
@@ -80,27 +81,27 @@ fn main() {
             let w = if rearranged { w.for_multiply() } else { w };
             let layout = w.layout();
             allow_vnni(true);
-            // (byte dot product, pairs of row groups from this many tokens):
-            // with 512-bit VNNI both ways of grouping rows.
-            let dots = if rearranged && w.format() == WeightFormat::Q5_0 {
-                vec![(ByteDot::Vnni, 1), (ByteDot::Vnni, usize::MAX)]
-            } else if rearranged && byte_dot() == ByteDot::Vnni {
-                vec![
-                    (ByteDot::Avx2, 1),
-                    (ByteDot::Vnni, 1),
-                    (ByteDot::Vnni, usize::MAX),
-                ]
-            } else {
-                vec![(ByteDot::Avx2, 1)]
-            };
+            // (byte dot product, pairs of row groups from this many
+            // tokens): AVX2 (except for 5-bit Q5_0, which only the 512-bit
+            // kernels read), VNNI where present, and with 512-bit VNNI both
+            // ways of grouping rows.
+            let mut dots = Vec::new();
+            if w.format() != WeightFormat::Q5_0 {
+                dots.push((ByteDot::Avx2, 1));
+            }
+            if rearranged && byte_dot() == ByteDot::Vnni {
+                dots.push((ByteDot::Vnni, 1));
+                if wide_vnni() {
+                    dots.push((ByteDot::Vnni, usize::MAX));
+                }
+            }
             for (dot, pairs_from) in dots {
                 allow_vnni(dot == ByteDot::Vnni);
                 pair_groups_from(pairs_from);
-                // Only the 512-bit kernels pair groups.
                 let grouping = match (dot, pairs_from) {
-                    (ByteDot::Avx2, _) => "",
-                    (_, 1) => " pairs",
-                    _ => " singles",
+                    (ByteDot::Vnni, 1) if wide_vnni() => " pairs",
+                    (ByteDot::Vnni, usize::MAX) => " singles",
+                    _ => "",
                 };
                 let mut one = 0f64;
                 for &tokens in &token_counts {

@@ -54,9 +54,9 @@ pub fn allow_vnni(allowed: bool) {
 /// groups of rows at a time; smaller passes take one group at a time with
 /// `vpdpbusd` on 256-bit registers. Pairing pays for many tokens (the
 /// weights are unpacked once for 16 rows); for one token on an AMD EPYC
-/// (Zen 4, which splits 512-bit work in two) pairs were 1.7-2.3x slower
-/// than single groups on the 1.5B target's 1536-column matrices
-/// (kernel_bench), so [`crate::quant::choose_pairing`] measures it when a
+/// pairs were 1.6-1.7x slower than single groups on the 1.5B target's
+/// 1536-column matrices read from memory (kernel_bench; why is not known,
+/// BENCHMARKS.md), so [`crate::quant::choose_pairing`] measures it when a
 /// model loads. Until then: pairs for every pass, as before it existed.
 static PAIR_FROM_TOKENS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
 
@@ -81,8 +81,8 @@ pub(crate) static PREFER_AVX_VNNI: std::sync::atomic::AtomicBool =
 
 /// Whether the CPU has the 512-bit VNNI kernels (AVX-512 F, BW, VL and
 /// VNNI), whatever [`allow_vnni`] says: Q5_0 is kept in a layout only they
-/// read.
-pub(crate) fn wide_vnni() -> bool {
+/// read, and only they pair row groups ([`pair_groups_from`]).
+pub fn wide_vnni() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         if available() {

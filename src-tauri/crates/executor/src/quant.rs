@@ -15,7 +15,9 @@ use crate::format::{
     interleaved_block_bytes, ActFormat, QuantizedActs, WeightLayout, Q4K_X8_BYTES, Q5_0_X8_BYTES,
     Q6K_X8_BYTES, Q8_0_X8_BYTES, QK_K,
 };
-pub use crate::kernels::{allow_vnni, byte_dot, pair_groups_from, pairs_groups_from, ByteDot};
+pub use crate::kernels::{
+    allow_vnni, byte_dot, pair_groups_from, pairs_groups_from, wide_vnni, ByteDot,
+};
 use crate::simd::dot_f32;
 
 /// How activations are encoded for the kernel that will multiply `format`
@@ -807,17 +809,17 @@ pub fn choose_pairing(weight: &QWeight) -> Option<usize> {
         WeightFormat::Q4K | WeightFormat::Q6K | WeightFormat::Q8_0 | WeightFormat::Q5_0
     ) && weight.layout == WeightLayout::Interleaved8
         && weight.rows.is_multiple_of(16);
-    if !pairable || !crate::kernels::wide_vnni() || byte_dot() != ByteDot::Vnni {
+    if !pairable || !wide_vnni() || byte_dot() != ByteDot::Vnni {
         return None;
     }
     let x: Vec<f32> = (0..weight.cols)
         .map(|i| ((i * 7919) % 201) as f32 / 100.0 - 1.0)
         .collect();
-    // [pairs, single groups]: the fastest of seven alternating rounds (a
-    // shared machine's noise only ever adds time).
+    // [pairs, single groups]: the fastest of seven alternating rounds
+    // after a warm-up (a shared machine's noise only ever adds time).
     let mut best = [f64::INFINITY; 2];
     for round in 0..8 {
-        for (i, from) in [1, 2].into_iter().enumerate() {
+        for (i, from) in [1, PAIRS_FROM_WHEN_SINGLES_WIN].into_iter().enumerate() {
             pair_groups_from(from);
             let started = std::time::Instant::now();
             std::hint::black_box(multiply(weight, &x));
