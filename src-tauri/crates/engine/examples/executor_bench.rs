@@ -8,7 +8,10 @@
 //! - verifying 5 drafted tokens against one decode step, and a prefill,
 //!   with each byte dot product the CPU has (AVX2; VNNI where present, and
 //!   with 512-bit VNNI its pairs of row groups for every pass beside the
-//!   executor's measured choice);
+//!   executor's measured choice; `--groups-of-eight` loads Q4_K and Q6_K
+//!   without the 16-row layout, for an A/B of whole runs);
+//! - with 512-bit VNNI, decode of each model with Q4_K and Q6_K in the
+//!   16-row layout against groups of eight, in one process;
 //! - token-level speculation (draft model, n-gram) against plain greedy
 //!   decoding on a GSM8K-style question, with acceptance;
 //! - the draft's cost ratio c (draft ms/token ÷ target ms/token) with its
@@ -20,7 +23,7 @@
 //!     [--models DIR] [--target FILE] [--draft FILE] [--smol FILE] \
 //!     [--prompt-tokens 128] [--decode-tokens 32] [--sd-tokens 128] \
 //!     [--only smol,draft,target,batch,sd,head] [--no-mistral] \
-//!     [--head-tokens 16384,32768,65536] [--profile-verify N]
+//!     [--head-tokens 16384,32768,65536] [--profile-verify N] [--groups-of-eight]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -91,6 +94,9 @@ fn parse_args() -> Args {
             "--only" => a.only = value().split(',').map(str::to_string).collect(),
             "--no-mistral" => a.mistral = false,
             "--profile-verify" => a.profile_verify = value().parse().expect("a number"),
+            // Q4_K and Q6_K in groups of eight rows even where the CPU has
+            // the 16-row layout (for whole-process A/B runs).
+            "--groups-of-eight" => lookahead_executor::quant::allow_paired_layout(false),
             "--head-tokens" => {
                 a.head_tokens = value()
                     .split(',')
@@ -144,6 +150,39 @@ fn pass(
         .collect();
     exec.forward(&mut items).expect("forward");
     started.elapsed()
+}
+
+/// After a prompt of `prompt_tokens`: the median time of a one-token pass
+/// and of a verification pass (the pending token and 5 drafted, logits of
+/// all six), ms; the sequence is cut back after each.
+fn step_and_verify_ms(exec: &Executor, prompt_tokens: usize) -> (f64, f64) {
+    let prompt = prompt_of(exec, prompt_tokens, 9);
+    let mut seq = exec.new_sequence();
+    pass(
+        exec,
+        std::slice::from_mut(&mut seq),
+        std::slice::from_ref(&prompt),
+        LogitsWanted::None,
+    );
+    let len = seq.len();
+    let mut median_of = |tokens: Vec<u32>, wanted| {
+        let times: Vec<f64> = (0..7)
+            .map(|_| {
+                let t = pass(
+                    exec,
+                    std::slice::from_mut(&mut seq),
+                    std::slice::from_ref(&tokens),
+                    wanted,
+                );
+                seq.truncate(len);
+                t.as_secs_f64() * 1e3
+            })
+            .collect();
+        median(times)
+    };
+    let step = median_of(prompt[3..4].to_vec(), LogitsWanted::Last);
+    let verify = median_of(prompt[10..16].to_vec(), LogitsWanted::All);
+    (step, verify)
 }
 
 /// Executor prefill and greedy decode speed on one sequence.
@@ -324,6 +363,50 @@ fn model_section(args: &Args, label: &str, file: &str) {
             best[1] / best[0]
         );
     }
+    // Where Q4_K and Q6_K took the 16-row layout: decode, a one-token pass
+    // and a verification pass with them in groups of eight, against the
+    // 16-row layout, alternating, best of four rounds each. Both sides are
+    // copies loaded here, one after the other: when the section's own copy
+    // (loaded first) was the 16-row side, it decoded 3-15 % slower in five
+    // runs; with two fresh copies that gap went away.
+    use lookahead_executor::quant::{allow_paired_layout, wide_vnni};
+    if wide_vnni() && lookahead_executor::kernels_in_use().contains("16 rows") {
+        allow_paired_layout(false);
+        let eight = Executor::load(&path, ExecutorOptions::default()).expect("executor loads");
+        allow_paired_layout(true);
+        let sixteen = Executor::load(&path, ExecutorOptions::default()).expect("executor loads");
+        // [eight, sixteen] x [decode tok/s, one-token pass ms, verify ms].
+        let mut best = [[0f64, f64::INFINITY, f64::INFINITY]; 2];
+        for round in 0..4 {
+            // Either one first in turn.
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for i in order {
+                let e = [&eight, &sixteen][i];
+                let (_, decode) = executor_speed(e, args.prompt_tokens, args.decode_tokens);
+                let (step, verify) = step_and_verify_ms(e, args.prompt_tokens);
+                best[i][0] = best[i][0].max(decode);
+                best[i][1] = best[i][1].min(step);
+                best[i][2] = best[i][2].min(verify);
+            }
+        }
+        let [by_eight, by_sixteen] = best;
+        println!(
+            "[{label}] Q4_K/Q6_K in groups of eight: decode {:.1} tok/s, pass of 1 token {:.1} ms, verify 5 drafted (+1) {:.1} ms = {:.2}x",
+            by_eight[0],
+            by_eight[1],
+            by_eight[2],
+            by_eight[2] / by_eight[1]
+        );
+        println!(
+            "[{label}] Q4_K/Q6_K 16 rows a load:     decode {:.1} tok/s, pass of 1 token {:.1} ms, verify 5 drafted (+1) {:.1} ms = {:.2}x (decode {:.2}x, verify time {:.2}x groups of eight)",
+            by_sixteen[0],
+            by_sixteen[1],
+            by_sixteen[2],
+            by_sixteen[2] / by_sixteen[1],
+            by_sixteen[0] / by_eight[0],
+            by_sixteen[2] / by_eight[2]
+        );
+    }
     if args.mistral {
         drop(exec);
         let exec = Executor::load(&path, ExecutorOptions::default()).expect("executor loads");
@@ -403,7 +486,14 @@ fn batch_section(args: &Args) {
     };
     let chosen = pairs_groups_from();
     // (name, VNNI allowed, pairs from this many tokens)
-    let mut kinds: Vec<(String, bool, usize)> = vec![("AVX2".into(), false, chosen)];
+    // Q4_K and Q6_K in the 16-row layout run the 512-bit kernels whatever
+    // the byte product setting (only they read it).
+    let avx2 = if lookahead_executor::kernels_in_use().contains("16 rows") {
+        "AVX2 where it applies (Q4_K/Q6_K stay 16 rows a load)"
+    } else {
+        "AVX2"
+    };
+    let mut kinds: Vec<(String, bool, usize)> = vec![(avx2.into(), false, chosen)];
     if byte_dot() == ByteDot::Vnni {
         if chosen != 1 {
             kinds.push(("VNNI, pairs of groups for every pass".into(), true, 1));

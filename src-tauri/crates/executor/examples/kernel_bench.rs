@@ -4,10 +4,11 @@
 //!
 //! `kernel_bench [--threads N] [--shape ROWSxCOLS] [--only Q4K] [--tokens 1,4]`
 //! prints, per format and token count, GMAC/s and the time per pass
-//! relative to one token (best of several runs); the interleaved layouts
-//! once per byte dot product the
-//! CPU has (AVX2, and VNNI where present; with 512-bit VNNI, its kernels
-//! taking pairs of row groups and single groups, `pairs` and `singles`).
+//! relative to one token (best of several runs): the file's rows, groups
+//! of eight rows once per byte dot product the CPU has (AVX2, and VNNI
+//! where present; with 512-bit VNNI, its kernels taking pairs of groups
+//! and single groups, `pairs` and `singles`), and with 512-bit VNNI the
+//! 16-row layout the executor multiplies Q4_K and Q6_K in (`Paired16`).
 
 use std::time::Instant;
 
@@ -15,6 +16,7 @@ use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
 use lookahead_executor::quant::{
     allow_vnni, byte_dot, multiply, pair_groups_from, wide_vnni, ByteDot, QWeight, WeightFormat,
+    WeightLayout,
 };
 
 fn values(n: usize, seed: u64) -> Vec<f32> {
@@ -64,32 +66,47 @@ fn main() {
         .num_threads(threads)
         .build()
         .expect("thread pool");
-    for (dtype, rearranged) in [
-        (GgmlDType::Q4K, false),
-        (GgmlDType::Q4K, true),
-        (GgmlDType::Q6K, false),
-        (GgmlDType::Q6K, true),
+    // (format, arrangement): 0 the file's rows, 1 groups of eight rows,
+    // 2 what the executor multiplies (where that is another layout: Q4_K
+    // and Q6_K 16 rows a load with 512-bit VNNI).
+    for (dtype, arrangement) in [
+        (GgmlDType::Q4K, 0),
+        (GgmlDType::Q4K, 1),
+        (GgmlDType::Q4K, 2),
+        (GgmlDType::Q6K, 0),
+        (GgmlDType::Q6K, 1),
+        (GgmlDType::Q6K, 2),
         // The 0.5B helper's format: kept 5-bit and interleaved where the
         // CPU has 512-bit VNNI (only that family reads it), else widened.
-        (GgmlDType::Q5_0, true),
+        (GgmlDType::Q5_0, 2),
     ] {
         if only.as_ref().is_some_and(|o| *o != format!("{dtype:?}")) {
             continue;
         }
         for &(rows, cols) in &shapes {
             let w = weight(dtype, rows, cols);
-            let w = if rearranged { w.for_multiply() } else { w };
+            let w = match arrangement {
+                0 => w,
+                1 => w.in_groups_of_eight(),
+                _ => w.for_multiply(),
+            };
             let layout = w.layout();
+            if arrangement == 2 && dtype != GgmlDType::Q5_0 && layout == WeightLayout::Interleaved8
+            {
+                continue;
+            }
             allow_vnni(true);
             // (byte dot product, pairs of row groups from this many
             // tokens): AVX2 (except for 5-bit Q5_0, which only the 512-bit
             // kernels read), VNNI where present, and with 512-bit VNNI both
             // ways of grouping rows.
             let mut dots = Vec::new();
-            if w.format() != WeightFormat::Q5_0 {
+            if w.format() != WeightFormat::Q5_0 && layout != WeightLayout::Paired16 {
                 dots.push((ByteDot::Avx2, 1));
             }
-            if rearranged && byte_dot() == ByteDot::Vnni {
+            if layout == WeightLayout::Paired16 {
+                dots.push((ByteDot::Vnni, 1));
+            } else if arrangement > 0 && byte_dot() == ByteDot::Vnni {
                 dots.push((ByteDot::Vnni, 1));
                 if wide_vnni() {
                     dots.push((ByteDot::Vnni, usize::MAX));
@@ -99,6 +116,7 @@ fn main() {
                 allow_vnni(dot == ByteDot::Vnni);
                 pair_groups_from(pairs_from);
                 let grouping = match (dot, pairs_from) {
+                    _ if layout == WeightLayout::Paired16 => "",
                     (ByteDot::Vnni, 1) if wide_vnni() => " pairs",
                     (ByteDot::Vnni, usize::MAX) => " singles",
                     _ => "",

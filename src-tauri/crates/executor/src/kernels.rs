@@ -51,13 +51,16 @@ pub fn allow_vnni(allowed: bool) {
 }
 
 /// The fewest tokens in a pass for which the 512-bit kernels take two
-/// groups of rows at a time; smaller passes take one group at a time with
-/// `vpdpbusd` on 256-bit registers. Pairing pays for many tokens (the
-/// weights are unpacked once for 16 rows); for one token on an AMD EPYC
-/// pairs were 1.6-1.7x slower than single groups on the 1.5B target's
-/// 1536-column matrices read from memory (kernel_bench; why is not known,
-/// BENCHMARKS.md), so [`crate::quant::choose_pairing`] measures it when a
-/// model loads. Until then: pairs for every pass, as before it existed.
+/// `Interleaved8` groups of rows at a time; smaller passes take one group
+/// at a time with `vpdpbusd` on 256-bit registers. Pairing pays for many
+/// tokens (the weights are unpacked once for 16 rows); for one token on an
+/// AMD EPYC pairs were 1.6-1.7x slower than single groups on the 1.5B
+/// target's 1536-column matrices read from memory — reading two groups
+/// side by side kept the memory stream at half speed (BENCHMARKS.md), which
+/// the 16-row layout ([`WeightLayout::Paired16`], Q4_K and Q6_K) avoids.
+/// For the formats still in groups of eight (Q8_0, Q5_0: the 0.5B helper)
+/// [`crate::quant::choose_pairing`] measures it when a model loads. Until
+/// then: pairs for every pass, as before it existed.
 static PAIR_FROM_TOKENS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
 
 /// Sets the fewest tokens in a pass that the 512-bit kernels pair groups
@@ -70,6 +73,25 @@ pub fn pair_groups_from(tokens: usize) {
 /// The fewest tokens in a pass that the 512-bit kernels pair groups for.
 pub fn pairs_groups_from() -> usize {
     PAIR_FROM_TOKENS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Whether [`crate::quant::QWeight::for_multiply`] may choose the 16-row
+/// layout ([`WeightLayout::Paired16`]) where the CPU has the 512-bit
+/// kernels (benchmarks switch it off before loading a model to compare
+/// with groups of eight in one run).
+static PAIRED_LAYOUT_ALLOWED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(true);
+
+/// Allows or forbids the 16-row layout for matrices rearranged from now
+/// on; the results are the same bits either way.
+pub fn allow_paired_layout(allowed: bool) {
+    PAIRED_LAYOUT_ALLOWED.store(allowed, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether matrices rearranged now may take the 16-row layout: allowed
+/// and the CPU has the 512-bit VNNI kernels.
+pub(crate) fn paired_layout() -> bool {
+    PAIRED_LAYOUT_ALLOWED.load(std::sync::atomic::Ordering::Relaxed) && wide_vnni()
 }
 
 /// Tests only: the 256-bit AVX-VNNI kernels even where AVX-512 VNNI is
@@ -93,7 +115,8 @@ pub fn wide_vnni() -> bool {
 }
 
 /// The kernels multiplies run on now, in words for benchmark tables:
-/// "AVX-512 VNNI (pairs of row groups from 4 tokens)", "AVX-VNNI", "AVX2",
+/// "AVX-512 VNNI (Q4_K/Q6_K 16 rows a load; other formats pairs of row
+/// groups from 4 tokens)", "AVX-VNNI", "AVX2",
 /// or "portable" (no AVX2/FMA).
 pub fn kernels_in_use() -> String {
     #[cfg(target_arch = "x86_64")]
@@ -101,7 +124,12 @@ pub fn kernels_in_use() -> String {
         if available() {
             return match (byte_dot(), x86::vnni()) {
                 (ByteDot::Vnni, Some(x86::Vnni::Avx512)) => format!(
-                    "AVX-512 VNNI (pairs of row groups from {} tokens)",
+                    "AVX-512 VNNI ({}; other formats pairs of row groups from {} tokens)",
+                    if paired_layout() {
+                        "Q4_K/Q6_K 16 rows a load"
+                    } else {
+                        "Q4_K/Q6_K in groups of eight"
+                    },
                     pairs_groups_from()
                 ),
                 (ByteDot::Vnni, Some(x86::Vnni::Avx)) => "AVX-VNNI".into(),
@@ -178,6 +206,7 @@ mod x86 {
         let (unit_bytes, unit_rows) = match layout {
             WeightLayout::Rows => (blocks * format.block_bytes(), 1),
             WeightLayout::Interleaved8 => (blocks * interleaved_block_bytes(format), 8),
+            WeightLayout::Paired16 => (2 * blocks * interleaved_block_bytes(format), 16),
         };
         assert!(unit_bytes > 0 && w_rows.len().is_multiple_of(unit_bytes));
         let rows = w_rows.len() / unit_bytes * unit_rows;
@@ -191,6 +220,25 @@ mod x86 {
         match layout {
             WeightLayout::Rows => {
                 rows_kernel(format, blocks, w_rows, rows, acts, tokens, out, stride)
+            }
+            WeightLayout::Paired16 => {
+                // Only the 512-bit kernels read this layout (whatever
+                // `allow_vnni` says); `QWeight::for_multiply` chooses it
+                // only where the CPU has them.
+                assert!(matches!(format, WeightFormat::Q4K | WeightFormat::Q6K) && wide_vnni());
+                for (p, pair) in w_rows.chunks_exact(unit_bytes).enumerate() {
+                    pair_of_groups(
+                        format,
+                        true,
+                        blocks,
+                        pair,
+                        0,
+                        acts,
+                        tokens.clone(),
+                        &mut out[p * 16 * stride..],
+                        stride,
+                    );
+                }
             }
             WeightLayout::Interleaved8 => {
                 assert!(
@@ -272,6 +320,9 @@ mod x86 {
         let n_groups = groups.len() / group_bytes;
         // Two groups at a time in 512-bit registers where the CPU has
         // AVX-512 VNNI (16 rows a register); an odd last group below.
+        // (Q4_K and Q6_K here only where their rows are not whole pairs of
+        // groups: `QWeight::for_multiply` gives the others the 16-row
+        // layout.)
         // Q5_0's layout has only the 512-bit family's kernels, pairs of
         // groups or single groups in its 256-bit forms (`QWeight::for_multiply`
         // chooses it only where the CPU has them, for whole pairs of groups).
@@ -290,26 +341,18 @@ mod x86 {
             }
             _ => 0,
         };
-        let mut res16 = [[0f32; 16]; zmm::MAX_TOKENS];
-        let mut ys8 = [std::ptr::null::<u8>(); zmm::MAX_TOKENS];
         for g in (0..paired).step_by(2) {
-            let w = groups[g * group_bytes..].as_ptr();
-            let mut t = tokens.start;
-            while t < tokens.end {
-                let k = (tokens.end - t).min(zmm::MAX_TOKENS);
-                for (y, row) in ys8.iter_mut().zip(t..t + k) {
-                    *y = acts.row(row).as_ptr();
-                }
-                // SAFETY: as below; `w` holds two whole groups.
-                unsafe { zmm::group_pair(format, k, blocks, w, group_bytes, &ys8, &mut res16) };
-                for (i, token_res) in res16.iter().take(k).enumerate() {
-                    let col = t + i - tokens.start;
-                    for (r, v) in token_res.iter().enumerate() {
-                        out[(g * 8 + r) * stride + col] = *v;
-                    }
-                }
-                t += k;
-            }
+            pair_of_groups(
+                format,
+                false,
+                blocks,
+                &groups[g * group_bytes..(g + 2) * group_bytes],
+                group_bytes,
+                acts,
+                tokens.clone(),
+                &mut out[g * 8 * stride..],
+                stride,
+            );
         }
         for (g, group) in groups.chunks_exact(group_bytes).enumerate().skip(paired) {
             let mut t = tokens.start;
@@ -362,6 +405,47 @@ mod x86 {
                 }
                 t += k;
             }
+        }
+    }
+
+    /// The 16 rows of two groups against `acts[tokens]` with the 512-bit
+    /// kernels, into `out[r * stride + t - tokens.start]`: `pair` is one
+    /// [`WeightLayout::Paired16`] pair (`paired`) or two `Interleaved8`
+    /// groups, the second `group_bytes` after the first. The caller
+    /// checked the activations and `out`; the CPU has AVX-512 VNNI (F, BW,
+    /// VL).
+    #[allow(clippy::too_many_arguments)]
+    fn pair_of_groups(
+        format: WeightFormat,
+        paired: bool,
+        blocks: usize,
+        pair: &[u8],
+        group_bytes: usize,
+        acts: &QuantizedActs,
+        tokens: std::ops::Range<usize>,
+        out: &mut [f32],
+        stride: usize,
+    ) {
+        assert!(pair.len() >= 2 * blocks * interleaved_block_bytes(format));
+        assert!(paired || pair.len() >= 2 * group_bytes);
+        let w = pair.as_ptr();
+        let mut res16 = [[0f32; 16]; zmm::MAX_TOKENS];
+        let mut ys8 = [std::ptr::null::<u8>(); zmm::MAX_TOKENS];
+        let mut t = tokens.start;
+        while t < tokens.end {
+            let k = (tokens.end - t).min(zmm::MAX_TOKENS);
+            for (y, row) in ys8.iter_mut().zip(t..t + k) {
+                *y = acts.row(row).as_ptr();
+            }
+            // SAFETY: the caller checked the lengths and the CPU features.
+            unsafe { zmm::group_pair(format, paired, k, blocks, w, group_bytes, &ys8, &mut res16) };
+            for (i, token_res) in res16.iter().take(k).enumerate() {
+                let col = t + i - tokens.start;
+                for (r, v) in token_res.iter().enumerate() {
+                    out[r * stride + col] = *v;
+                }
+            }
+            t += k;
         }
     }
 
@@ -1000,8 +1084,10 @@ mod x86 {
         /// `w` holds two whole groups of `blocks` interleaved blocks; each of
         /// the first `k` pointers in `ys` a whole activation row; the CPU has
         /// AVX-512 F, BW, VL and VNNI.
+        #[allow(clippy::too_many_arguments)]
         pub(super) unsafe fn group_pair(
             format: WeightFormat,
+            paired: bool,
             k: usize,
             blocks: usize,
             w: *const u8,
@@ -1010,24 +1096,26 @@ mod x86 {
             res: &mut [[f32; 16]; MAX_TOKENS],
         ) {
             macro_rules! widths {
-                ($f:ident) => {
+                ($f:ident $(, $p:literal)?) => {
                     match k {
-                        8 => $f::<8>(blocks, w, group_bytes, ys, res),
-                        7 => $f::<7>(blocks, w, group_bytes, ys, res),
-                        6 => $f::<6>(blocks, w, group_bytes, ys, res),
-                        5 => $f::<5>(blocks, w, group_bytes, ys, res),
-                        4 => $f::<4>(blocks, w, group_bytes, ys, res),
-                        3 => $f::<3>(blocks, w, group_bytes, ys, res),
-                        2 => $f::<2>(blocks, w, group_bytes, ys, res),
-                        _ => $f::<1>(blocks, w, group_bytes, ys, res),
+                        8 => $f::<8 $(, $p)?>(blocks, w, group_bytes, ys, res),
+                        7 => $f::<7 $(, $p)?>(blocks, w, group_bytes, ys, res),
+                        6 => $f::<6 $(, $p)?>(blocks, w, group_bytes, ys, res),
+                        5 => $f::<5 $(, $p)?>(blocks, w, group_bytes, ys, res),
+                        4 => $f::<4 $(, $p)?>(blocks, w, group_bytes, ys, res),
+                        3 => $f::<3 $(, $p)?>(blocks, w, group_bytes, ys, res),
+                        2 => $f::<2 $(, $p)?>(blocks, w, group_bytes, ys, res),
+                        _ => $f::<1 $(, $p)?>(blocks, w, group_bytes, ys, res),
                     }
                 };
             }
-            match format {
-                WeightFormat::Q4K => widths!(q4k_x16),
-                WeightFormat::Q8_0 => widths!(q8_0_x16),
-                WeightFormat::Q5_0 => widths!(q5_0_x16),
-                _ => widths!(q6k_x16),
+            match (format, paired) {
+                (WeightFormat::Q4K, true) => widths!(q4k_x16, true),
+                (WeightFormat::Q4K, false) => widths!(q4k_x16, false),
+                (WeightFormat::Q8_0, _) => widths!(q8_0_x16),
+                (WeightFormat::Q5_0, _) => widths!(q5_0_x16),
+                (_, true) => widths!(q6k_x16, true),
+                (_, false) => widths!(q6k_x16, false),
             }
         }
 
@@ -1039,6 +1127,41 @@ mod x86 {
                 _mm512_castsi256_si512(_mm256_loadu_si256(x0 as *const __m256i)),
                 _mm256_loadu_si256(x1 as *const __m256i),
             )
+        }
+
+        /// Where block `b`'s two groups start: in a
+        /// [`WeightLayout::Paired16`] pair (`PAIRED`), the first group's
+        /// leading `header` bytes and then the second's; else two
+        /// `Interleaved8` groups `group_bytes` apart. The leading fields are
+        /// at the same offsets from either start.
+        #[inline(always)]
+        fn pair_block<const PAIRED: bool>(
+            w: *const u8,
+            b: usize,
+            block_bytes: usize,
+            header: usize,
+            group_bytes: usize,
+        ) -> (*const u8, *const u8) {
+            if PAIRED {
+                let x0 = w.wrapping_add(2 * b * block_bytes);
+                (x0, x0.wrapping_add(header))
+            } else {
+                let x0 = w.wrapping_add(b * block_bytes);
+                (x0, x0.wrapping_add(group_bytes))
+            }
+        }
+
+        /// The 32 quant bytes at offset `at` of an interleaved block, of
+        /// both groups (from [`pair_block`]): one 64-byte load in a
+        /// `Paired16` pair (where they sit side by side at `2 * at`).
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+        unsafe fn quants16<const PAIRED: bool>(x0: *const u8, x1: *const u8, at: usize) -> __m512i {
+            if PAIRED {
+                _mm512_loadu_si512(x0.wrapping_add(2 * at) as *const __m512i)
+            } else {
+                pair256(x0.wrapping_add(at), x1.wrapping_add(at))
+            }
         }
 
         /// 16 bytes from each group in one 256-bit register.
@@ -1230,7 +1353,7 @@ mod x86 {
         }
 
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-        unsafe fn q6k_x16<const T: usize>(
+        unsafe fn q6k_x16<const T: usize, const PAIRED: bool>(
             blocks: usize,
             w: *const u8,
             group_bytes: usize,
@@ -1242,21 +1365,29 @@ mod x86 {
             let m30 = _mm512_set1_epi8(0x30);
             let mut acc = [_mm512_setzero_ps(); T];
             for b in 0..blocks {
-                let x0 = w.wrapping_add(b * Q6K_X8_BYTES);
-                let x1 = x0.wrapping_add(group_bytes);
+                let (x0, x1) = pair_block::<PAIRED>(w, b, Q6K_X8_BYTES, 144, group_bytes);
                 let mut isum = [_mm512_setzero_si512(); T];
                 for quad in 0..16 {
                     let at = 144 + 96 * quad;
-                    // Two blocks ahead: the hardware prefetcher alone left
-                    // the loads waiting (perf).
-                    for line in [0, 64] {
-                        let ahead = at + line + 2 * Q6K_X8_BYTES;
-                        _mm_prefetch::<_MM_HINT_T0>(x0.wrapping_add(ahead) as *const i8);
-                        _mm_prefetch::<_MM_HINT_T0>(x1.wrapping_add(ahead) as *const i8);
+                    if PAIRED {
+                        if T >= 3 {
+                            for line in [0, 64, 128] {
+                                let ahead = 2 * at + line + 4 * Q6K_X8_BYTES;
+                                _mm_prefetch::<_MM_HINT_T0>(x0.wrapping_add(ahead) as *const i8);
+                            }
+                        }
+                    } else {
+                        // Two blocks ahead: the hardware prefetcher alone
+                        // left the loads waiting (perf).
+                        for line in [0, 64] {
+                            let ahead = at + line + 2 * Q6K_X8_BYTES;
+                            _mm_prefetch::<_MM_HINT_T0>(x0.wrapping_add(ahead) as *const i8);
+                            _mm_prefetch::<_MM_HINT_T0>(x1.wrapping_add(ahead) as *const i8);
+                        }
                     }
-                    let bits0 = pair256(x0.wrapping_add(at), x1.wrapping_add(at));
-                    let bits1 = pair256(x0.wrapping_add(at + 32), x1.wrapping_add(at + 32));
-                    let high = pair256(x0.wrapping_add(at + 64), x1.wrapping_add(at + 64));
+                    let bits0 = quants16::<PAIRED>(x0, x1, at);
+                    let bits1 = quants16::<PAIRED>(x0, x1, at + 32);
+                    let high = quants16::<PAIRED>(x0, x1, at + 64);
                     let q = [
                         _mm512_or_si512(
                             _mm512_and_si512(bits0, m4),
@@ -1319,7 +1450,7 @@ mod x86 {
         }
 
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-        unsafe fn q4k_x16<const T: usize>(
+        unsafe fn q4k_x16<const T: usize, const PAIRED: bool>(
             blocks: usize,
             w: *const u8,
             group_bytes: usize,
@@ -1330,8 +1461,7 @@ mod x86 {
             let m4 = _mm512_set1_epi8(0xF);
             let mut acc = [_mm512_setzero_ps(); T];
             for b in 0..blocks {
-                let x0 = w.wrapping_add(b * Q4K_X8_BYTES);
-                let x1 = x0.wrapping_add(group_bytes);
+                let (x0, x1) = pair_block::<PAIRED>(w, b, Q4K_X8_BYTES, 160, group_bytes);
                 let mut isum = [_mm512_setzero_si512(); T];
                 for sub in 0..8 {
                     let sc8 = _mm_unpacklo_epi64(
@@ -1342,14 +1472,19 @@ mod x86 {
                     let mut sub_sum = [[_mm512_setzero_si512(); 2]; T];
                     for half in 0..4 {
                         let at = 160 + (sub * 4 + half) * 32;
-                        // Two blocks ahead: the hardware prefetcher alone
-                        // left the loads waiting (perf).
-                        if half % 2 == 0 {
+                        if PAIRED {
+                            if T >= 3 {
+                                let ahead = 2 * at + 4 * Q4K_X8_BYTES;
+                                _mm_prefetch::<_MM_HINT_T0>(x0.wrapping_add(ahead) as *const i8);
+                            }
+                        } else if half % 2 == 0 {
+                            // Two blocks ahead: the hardware prefetcher
+                            // alone left the loads waiting (perf).
                             let ahead = at + 2 * Q4K_X8_BYTES;
                             _mm_prefetch::<_MM_HINT_T0>(x0.wrapping_add(ahead) as *const i8);
                             _mm_prefetch::<_MM_HINT_T0>(x1.wrapping_add(ahead) as *const i8);
                         }
-                        let bits = pair256(x0.wrapping_add(at), x1.wrapping_add(at));
+                        let bits = quants16::<PAIRED>(x0, x1, at);
                         let lo = _mm512_and_si512(bits, m4);
                         let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(bits), m4);
                         for t in 0..T {

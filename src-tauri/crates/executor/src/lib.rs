@@ -212,7 +212,9 @@ impl std::fmt::Debug for Executor {
 /// matrix poses the question, timed on the worker threads that will run
 /// it. The output matrix because it is read from memory as every pass's
 /// weights are (a layer's matrix fits in cache when timed alone, and there
-/// pairs were as fast as single groups: the wrong answer).
+/// pairs were as fast as single groups: the wrong answer). A Q6_K output
+/// matrix in the 16-row layout (the 1.5B target's) does not pose it; the
+/// 0.5B helper's output matrix (in groups of eight) does.
 fn choose_pairing_once(pool: &rayon::ThreadPool, weights: &gguf::ModelWeights) {
     static CHOSEN: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     if CHOSEN.get().is_some() {

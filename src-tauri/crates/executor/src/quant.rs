@@ -10,13 +10,14 @@
 use half::{bf16, f16};
 use rayon::prelude::*;
 
-pub use crate::format::WeightFormat;
 use crate::format::{
-    interleaved_block_bytes, ActFormat, QuantizedActs, WeightLayout, Q4K_X8_BYTES, Q5_0_X8_BYTES,
-    Q6K_X8_BYTES, Q8_0_X8_BYTES, QK_K,
+    interleaved_block_bytes, paired_header_bytes, ActFormat, QuantizedActs, Q4K_X8_BYTES,
+    Q5_0_X8_BYTES, Q6K_X8_BYTES, Q8_0_X8_BYTES, QK_K,
 };
+pub use crate::format::{WeightFormat, WeightLayout};
 pub use crate::kernels::{
-    allow_vnni, byte_dot, pair_groups_from, pairs_groups_from, wide_vnni, ByteDot,
+    allow_paired_layout, allow_vnni, byte_dot, pair_groups_from, pairs_groups_from, wide_vnni,
+    ByteDot,
 };
 use crate::simd::dot_f32;
 
@@ -95,6 +96,9 @@ impl QWeight {
     /// in one instruction), if its rows come in whole pairs of groups (the
     /// 512-bit kernel takes 16 rows at a time): the 0.5B draft reads
     /// 95 MB less per token.
+    ///
+    /// There, Q4_K and Q6_K matrices whose rows come in whole pairs of
+    /// groups take the [`WeightLayout::Paired16`] layout (same size).
     pub fn for_multiply(self) -> Self {
         if self.format == WeightFormat::Q5_0
             && self.layout == WeightLayout::Rows
@@ -111,6 +115,27 @@ impl QWeight {
             }
             return self.widened_to_q8_0().for_multiply();
         }
+        let eight = self.interleaved();
+        if matches!(eight.format, WeightFormat::Q4K | WeightFormat::Q6K)
+            && eight.layout == WeightLayout::Interleaved8
+            && eight.rows.is_multiple_of(16)
+            && crate::kernels::paired_layout()
+        {
+            let data = pair_groups(&eight.data, eight.format, eight.cols / QK_K);
+            return Self {
+                layout: WeightLayout::Paired16,
+                data,
+                ..eight
+            };
+        }
+        eight
+    }
+
+    /// The matrix in [`WeightLayout::Interleaved8`] even where
+    /// [`QWeight::for_multiply`] would pair its groups: for benchmarks that
+    /// time the kernels of both layouts. Formats without that layout, or
+    /// matrices already rearranged, are returned as they are.
+    pub fn in_groups_of_eight(self) -> Self {
         self.interleaved()
     }
 
@@ -187,6 +212,28 @@ impl QWeight {
     pub fn dequantize_row(&self, row: usize, out: &mut [f32]) {
         match self.layout {
             WeightLayout::Rows => dequantize_blocks(self.format, self.row(row), out),
+            WeightLayout::Paired16 => {
+                let bytes = interleaved_block_bytes(self.format);
+                let header = paired_header_bytes(self.format);
+                let blocks = self.cols / QK_K;
+                let pair = &self.data[row / 16 * blocks * 2 * bytes..][..blocks * 2 * bytes];
+                let side = (row % 16) / 8;
+                // The row's group block put back together, then read as one.
+                let mut x = vec![0u8; bytes];
+                for (p, y) in pair.chunks_exact(2 * bytes).zip(out.chunks_exact_mut(QK_K)) {
+                    x[..header].copy_from_slice(&p[side * header..][..header]);
+                    for (to, from) in x[header..]
+                        .chunks_exact_mut(32)
+                        .zip(p[2 * header + 32 * side..].chunks(64))
+                    {
+                        to.copy_from_slice(&from[..32]);
+                    }
+                    match self.format {
+                        WeightFormat::Q4K => dequantize_q4k_x8(&x, row % 8, y),
+                        _ => dequantize_q6k_x8(&x, row % 8, y),
+                    }
+                }
+            }
             WeightLayout::Interleaved8 => {
                 let bytes = interleaved_block_bytes(self.format);
                 let elems = self.format.block_elems();
@@ -381,6 +428,40 @@ fn interleave_q4k(data: &[u8], rows: usize, blocks: usize) -> Vec<u8> {
             }
         }
     })
+}
+
+/// Interleaved Q4_K or Q6_K groups (`data`, blocks of `blocks` per group)
+/// two at a time, block by block ([`WeightLayout::Paired16`]): the first
+/// group's block up to its quant bytes, the second's, then the two blocks'
+/// quant bytes alternating 32 at a time. The 512-bit kernels' two 32-byte
+/// loads of one position in both groups become one 64-byte load, and a
+/// pass reads each pair front to back. The same size.
+///
+/// Why: reading the two groups of a pair side by side, 7 KB apart (rows
+/// of 1536 columns), kept an AMD EPYC at 11 GB/s a core for one token
+/// against 28 GB/s for one group at a time; even with the two groups'
+/// blocks alternating it stayed slow, while this order ran as fast as a
+/// single group (kernel_bench, BENCHMARKS.md §1) and with more tokens
+/// faster than before.
+fn pair_groups(data: &[u8], format: WeightFormat, blocks: usize) -> Vec<u8> {
+    let bytes = interleaved_block_bytes(format);
+    let header = paired_header_bytes(format);
+    let mut out = Vec::with_capacity(data.len());
+    for pair in data.chunks_exact(2 * blocks * bytes) {
+        let (first, second) = pair.split_at(blocks * bytes);
+        for (a, b) in first.chunks_exact(bytes).zip(second.chunks_exact(bytes)) {
+            out.extend_from_slice(&a[..header]);
+            out.extend_from_slice(&b[..header]);
+            for (ra, rb) in a[header..]
+                .chunks_exact(32)
+                .zip(b[header..].chunks_exact(32))
+            {
+                out.extend_from_slice(ra);
+                out.extend_from_slice(rb);
+            }
+        }
+    }
+    out
 }
 
 /// Eight Q8_0 rows interleaved block by block (`BlockQ8_0X8`): the eight
@@ -674,7 +755,7 @@ fn matmul_rows(weight: &QWeight, row_start: usize, act: &ActView<'_>, out: &mut 
                     // A group's bytes spread over its eight rows (a whole
                     // number of bytes for every interleaved format); jobs start and end
                     // on group boundaries.
-                    WeightLayout::Interleaved8 => {
+                    WeightLayout::Interleaved8 | WeightLayout::Paired16 => {
                         weight.cols / weight.format.block_elems()
                             * interleaved_block_bytes(weight.format)
                             / 8
@@ -894,13 +975,19 @@ mod tests {
     }
 
     /// Each format in the file's layout, then (where it differs) in the
-    /// layout the multiply prefers.
+    /// layout the multiply prefers, and in groups of eight where that is
+    /// a third.
     fn both_layouts(dtype: GgmlDType, rows: usize, cols: usize) -> Vec<(QTensor, QWeight)> {
         let mut out = vec![weight(dtype, rows, cols)];
         let (q, w) = weight(dtype, rows, cols);
         let w = w.for_multiply();
         if w.layout() != WeightLayout::Rows || w.format() != WeightFormat::from_ggml(dtype).unwrap()
         {
+            out.push((q, w));
+        }
+        let (q, w) = weight(dtype, rows, cols);
+        let w = w.in_groups_of_eight();
+        if out.iter().all(|(_, o)| o.layout() != w.layout()) {
             out.push((q, w));
         }
         out
@@ -974,18 +1061,33 @@ mod tests {
     #[test]
     fn vnni_kernels_give_the_avx2_kernels_bits() {
         let _settings = KERNEL_SETTINGS.lock().unwrap_or_else(|e| e.into_inner());
-        let (rows, cols) = (24, 512);
+        let cols = 512;
         // 1, 2, 3, 4, 7, 8 and 9 tokens: every 256-bit kernel width, the
         // 512-bit kernels' widths up to eight, and a split pass for each.
         let mut checked = 0;
-        for dtype in [
-            GgmlDType::Q4K,
-            GgmlDType::Q6K,
-            GgmlDType::Q8_0,
-            GgmlDType::Q5_0,
+        // 24 rows: an odd number of groups; 32 rows: Q4_K and Q6_K in the
+        // 16-row layout where the CPU has it.
+        for (dtype, rows) in [
+            (GgmlDType::Q4K, 24),
+            (GgmlDType::Q6K, 24),
+            (GgmlDType::Q8_0, 24),
+            (GgmlDType::Q5_0, 24),
+            (GgmlDType::Q4K, 32),
+            (GgmlDType::Q6K, 32),
         ] {
+            // The AVX2 kernels read only groups of eight.
+            let (_, w8) = weight(dtype, rows, cols);
+            let w8 = w8.in_groups_of_eight();
             let (_, w) = weight(dtype, rows, cols);
             let w = w.for_multiply();
+            if rows == 32 && crate::kernels::wide_vnni() {
+                assert_eq!(w.layout(), WeightLayout::Paired16);
+            }
+            let w8 = if w8.layout() == WeightLayout::Rows {
+                &w
+            } else {
+                &w8
+            };
             for tokens in [1, 2, 3, 4, 7, 8, 9] {
                 // Large inputs too, so the 8-bit activations reach ±127.
                 let x: Vec<f32> = values(tokens * cols, 3 + tokens as u64)
@@ -995,7 +1097,7 @@ mod tests {
                     .collect();
                 allow_vnni(false);
                 assert_eq!(byte_dot(), ByteDot::Avx2);
-                let avx2 = multiply(&w, &x, cols);
+                let avx2 = multiply(w8, &x, cols);
                 allow_vnni(true);
                 // The 512-bit kernels with pairs of groups, and with one
                 // group at a time.
@@ -1014,7 +1116,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 28);
+        assert_eq!(checked, 42);
         if byte_dot() != ByteDot::Vnni {
             eprintln!("this CPU has no VNNI: only the AVX2 kernels ran");
         }
@@ -1023,19 +1125,20 @@ mod tests {
     #[test]
     fn pairing_is_chosen_only_where_both_ways_read_the_matrix() {
         let _settings = KERNEL_SETTINGS.lock().unwrap_or_else(|e| e.into_inner());
-        // A matrix in the file's rows, a format without interleaved rows
-        // and a row count that is not whole pairs of groups never pose
-        // the question.
+        // A matrix in the file's rows, a format without interleaved rows,
+        // a row count that is not whole pairs of groups and the 16-row
+        // layout (one way only) never pose the question.
         for (dtype, rows, cols, rearranged) in [
             (GgmlDType::Q4K, 64, 512, false),
             (GgmlDType::Q4_0, 64, 512, true),
-            (GgmlDType::Q4K, 24, 512, true),
+            (GgmlDType::Q8_0, 24, 512, true),
+            (GgmlDType::Q4K, 256, 1536, true),
         ] {
             let (_, w) = weight(dtype, rows, cols);
             let w = if rearranged { w.for_multiply() } else { w };
             assert_eq!(choose_pairing(&w), None, "{dtype:?} {rows}x{cols}");
         }
-        let (_, w) = weight(GgmlDType::Q4K, 256, 1536);
+        let (_, w) = weight(GgmlDType::Q8_0, 256, 1536);
         let chosen = choose_pairing(&w.for_multiply());
         if crate::kernels::wide_vnni() && byte_dot() == ByteDot::Vnni {
             let from = chosen.expect("this CPU has both ways");
@@ -1055,8 +1158,21 @@ mod tests {
         } else {
             WeightLayout::Rows
         };
-        assert_eq!(w.for_multiply().layout(), expected);
+        // Q4_K and Q6_K in whole pairs of groups: 16 rows a load where the
+        // CPU has the 512-bit kernels; same size.
+        let paired = if crate::kernels::wide_vnni() {
+            WeightLayout::Paired16
+        } else {
+            expected
+        };
+        let size = w.size_in_bytes();
+        let w = w.for_multiply();
+        assert_eq!(w.layout(), paired);
+        assert_eq!(w.size_in_bytes(), size / 144 * Q4K_X8_BYTES / 8);
         let (_, w) = weight(GgmlDType::Q6K, 16, 512);
+        assert_eq!(w.for_multiply().layout(), paired);
+        // An odd number of groups stays in groups of eight.
+        let (_, w) = weight(GgmlDType::Q4K, 24, 512);
         assert_eq!(w.for_multiply().layout(), expected);
         let (_, w) = weight(GgmlDType::Q8_0, 16, 512);
         assert_eq!(w.for_multiply().layout(), expected);
@@ -1116,7 +1232,9 @@ mod tests {
 
     #[test]
     fn multiplies_match_candle_and_batching_changes_nothing() {
-        let (rows, cols, tokens) = (40, 512, 7);
+        // 48 rows: whole pairs of groups (the 16-row layout where the
+        // CPU has it) and whole groups.
+        let (rows, cols, tokens) = (48, 512, 7);
         let x = values(tokens * cols, 2);
         for (dtype, (q, w)) in FORMATS
             .into_iter()
