@@ -1076,14 +1076,16 @@ mod x86 {
         /// and unpacks the weights once.
         pub(super) const MAX_TOKENS: usize = 8;
 
-        /// `format` (Q4_K or Q6_K) against `k` (1..=8) activation rows (Q4_K, Q6_K, Q8_0 or Q5_0), for the
-        /// groups at `w` and `w + group_bytes`: `res[t][r]`, rows 0..8 of
-        /// the first group then 0..8 of the second.
+        /// `format` (Q4_K, Q6_K, Q8_0 or Q5_0) against `k` (1..=8)
+        /// activation rows, for the two groups at `w`: `res[t][r]`, rows
+        /// 0..8 of the first group then 0..8 of the second.
         ///
         /// # Safety
-        /// `w` holds two whole groups of `blocks` interleaved blocks; each of
-        /// the first `k` pointers in `ys` a whole activation row; the CPU has
-        /// AVX-512 F, BW, VL and VNNI.
+        /// `w` holds two whole groups of `blocks` interleaved blocks (the
+        /// second `group_bytes` after the first, or one
+        /// [`WeightLayout::Paired16`] pair where `paired`, Q4_K and Q6_K
+        /// only); each of the first `k` pointers in `ys` a whole activation
+        /// row; the CPU has AVX-512 F, BW, VL and VNNI.
         #[allow(clippy::too_many_arguments)]
         pub(super) unsafe fn group_pair(
             format: WeightFormat,
@@ -1370,6 +1372,9 @@ mod x86 {
                 for quad in 0..16 {
                     let at = 144 + 96 * quad;
                     if PAIRED {
+                        // Two pairs of blocks ahead, from three tokens
+                        // (kernel_bench: fewer ran as fast or faster with
+                        // the hardware prefetcher alone on this layout).
                         if T >= 3 {
                             for line in [0, 64, 128] {
                                 let ahead = 2 * at + line + 4 * Q6K_X8_BYTES;
@@ -1473,6 +1478,7 @@ mod x86 {
                     for half in 0..4 {
                         let at = 160 + (sub * 4 + half) * 32;
                         if PAIRED {
+                            // As in `q6k_x16`.
                             if T >= 3 {
                                 let ahead = 2 * at + 4 * Q4K_X8_BYTES;
                                 _mm_prefetch::<_MM_HINT_T0>(x0.wrapping_add(ahead) as *const i8);
