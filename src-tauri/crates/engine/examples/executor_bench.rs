@@ -164,25 +164,30 @@ fn step_and_verify_ms(exec: &Executor, prompt_tokens: usize) -> (f64, f64) {
         std::slice::from_ref(&prompt),
         LogitsWanted::None,
     );
-    let len = seq.len();
-    let mut median_of = |tokens: Vec<u32>, wanted| {
-        let times: Vec<f64> = (0..7)
-            .map(|_| {
-                let t = pass(
-                    exec,
-                    std::slice::from_mut(&mut seq),
-                    std::slice::from_ref(&tokens),
-                    wanted,
-                );
-                seq.truncate(len);
-                t.as_secs_f64() * 1e3
-            })
-            .collect();
-        median(times)
-    };
-    let step = median_of(prompt[3..4].to_vec(), LogitsWanted::Last);
-    let verify = median_of(prompt[10..16].to_vec(), LogitsWanted::All);
-    (step, verify)
+    let seqs = std::slice::from_mut(&mut seq);
+    let step = median_pass(exec, seqs, &[prompt[3..4].to_vec()], LogitsWanted::Last, 7);
+    let verify = median_pass(exec, seqs, &[prompt[10..16].to_vec()], LogitsWanted::All, 7);
+    (step * 1e3, verify * 1e3)
+}
+
+/// The median time of `reps` passes of `tokens` over `seqs`, seconds;
+/// each sequence is cut back to its length after every pass.
+fn median_pass(
+    exec: &Executor,
+    seqs: &mut [KvSequence],
+    tokens: &[Vec<u32>],
+    wanted: LogitsWanted,
+    reps: usize,
+) -> f64 {
+    let lens: Vec<usize> = seqs.iter().map(KvSequence::len).collect();
+    let mut times = Vec::new();
+    for _ in 0..reps {
+        times.push(pass(exec, seqs, tokens, wanted).as_secs_f64());
+        for (s, l) in seqs.iter_mut().zip(&lens) {
+            s.truncate(*l);
+        }
+    }
+    median(times)
 }
 
 /// Executor prefill and greedy decode speed on one sequence.
@@ -450,15 +455,7 @@ fn batch_section(args: &Args) {
     let one = vec![vec![base[5]]];
     let reps = 8;
     let time = |seqs: &mut [KvSequence], tokens: &[Vec<u32>], wanted| {
-        let lens: Vec<usize> = seqs.iter().map(KvSequence::len).collect();
-        let mut times = Vec::new();
-        for _ in 0..reps {
-            times.push(pass(&exec, seqs, tokens, wanted).as_secs_f64());
-            for (s, l) in seqs.iter_mut().zip(&lens) {
-                s.truncate(*l);
-            }
-        }
-        median(times)
+        median_pass(&exec, seqs, tokens, wanted, reps)
     };
     let four: Vec<Vec<u32>> = (0..4).map(|i| vec![base[i + 5]]).collect();
     let verify = vec![base[10..16].to_vec()];
