@@ -9,14 +9,17 @@
 //! where present; with 512-bit VNNI, its kernels taking pairs of groups
 //! and single groups, `pairs` and `singles`), and with 512-bit VNNI the
 //! 16-row layout the executor multiplies Q4_K and Q6_K in (`Paired16`).
+//! With 512-bit VNNI it first measures the threads' peak `vpdpbusd` rate
+//! and prints each VNNI row's GMAC/s as a share of it (the arithmetic
+//! ceiling; the kernels also load, unpack and scale).
 
 use std::time::Instant;
 
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
 use lookahead_executor::quant::{
-    allow_vnni, byte_dot, multiply, pair_groups_from, wide_vnni, ByteDot, QWeight, WeightFormat,
-    WeightLayout,
+    allow_vnni, byte_dot, multiply, pair_groups_from, vnni_peak_macs, wide_vnni, ByteDot, QWeight,
+    WeightFormat, WeightLayout,
 };
 
 fn values(n: usize, seed: u64) -> Vec<f32> {
@@ -66,6 +69,21 @@ fn main() {
         .num_threads(threads)
         .build()
         .expect("thread pool");
+    // The 512-bit VNNI ceiling with every thread of the pool busy at once
+    // (best of five), which the VNNI rows' GMAC/s are read against.
+    let peak = (0..5)
+        .filter_map(|_| {
+            pool.broadcast(|_| vnni_peak_macs(20_000_000))
+                .into_iter()
+                .sum::<Option<f64>>()
+        })
+        .reduce(f64::max);
+    if let Some(p) = peak {
+        println!(
+            "512-bit VNNI peak, {threads} thread(s): {:.1} GMAC/s (vpdpbusd alone)",
+            p / 1e9
+        );
+    }
     // (format, arrangement): 0 the file's rows, 1 groups of eight rows,
     // 2 what the executor multiplies (where that is another layout: Q4_K
     // and Q6_K 16 rows a load with 512-bit VNNI).
@@ -140,8 +158,14 @@ fn main() {
                         one = t;
                     }
                     let gmac = (rows * cols * tokens) as f64 / t / 1e9;
+                    let of_peak = match peak {
+                        Some(p) if dot == ByteDot::Vnni && wide_vnni() => {
+                            format!("  {:>3.0}% of peak", gmac * 1e11 / p)
+                        }
+                        _ => String::new(),
+                    };
                     println!(
-                    "{dtype:?} {layout:?} {dot:?}{grouping} {rows}x{cols} tokens {tokens:>3}: {:>8.2} ms  {gmac:>6.1} GMAC/s  {:>5.2}x one token",
+                    "{dtype:?} {layout:?} {dot:?}{grouping} {rows}x{cols} tokens {tokens:>3}: {:>8.2} ms  {gmac:>6.1} GMAC/s  {:>5.2}x one token{of_peak}",
                     t * 1e3,
                     t / one
                 );

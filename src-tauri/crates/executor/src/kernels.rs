@@ -114,6 +114,28 @@ pub fn wide_vnni() -> bool {
     false
 }
 
+/// This core's peak rate of byte multiply-adds with the 512-bit VNNI
+/// instruction the kernels are built on (`vpdpbusd`, 64 a time), in
+/// multiply-adds per second, measured over `ops` instructions in twelve
+/// independent chains and nothing else: the ceiling a kernel's GMAC/s is
+/// read against in the benches (the quantized kernels also unpack, scale
+/// and load). `None` where the CPU lacks the 512-bit VNNI kernels.
+pub fn vnni_peak_macs(ops: usize) -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if wide_vnni() {
+            let rounds = ops.div_ceil(12).max(1);
+            let started = std::time::Instant::now();
+            // SAFETY: wide_vnni() checked AVX-512 F, BW, VL and VNNI.
+            std::hint::black_box(unsafe { x86::zmm::dpbusd_chains(rounds) });
+            let seconds = started.elapsed().as_secs_f64();
+            return Some((rounds * 12 * 64) as f64 / seconds.max(1e-9));
+        }
+    }
+    let _ = ops;
+    None
+}
+
 /// The kernels multiplies run on now, in words for benchmark tables:
 /// "AVX-512 VNNI (Q4_K/Q6_K 16 rows a load; other formats pairs of row
 /// groups from 4 tokens)", "AVX-VNNI", "AVX2",
@@ -1068,7 +1090,7 @@ mod x86 {
     /// two 512-bit units (Sapphire Rapids: 460 against 250 GMAC/s a core).
     /// The same integer sums and the same float steps per row as the 8-row
     /// kernels, so the same bits.
-    mod zmm {
+    pub(super) mod zmm {
         use super::*;
 
         /// Activation rows per pass: 32 registers hold the sums of up to
@@ -1119,6 +1141,27 @@ mod x86 {
                 (_, true) => widths!(q6k_x16, true),
                 (_, false) => widths!(q6k_x16, false),
             }
+        }
+
+        /// `rounds` times twelve `vpdpbusd` in twelve independent chains
+        /// (for `vnni_peak_macs`).
+        ///
+        /// # Safety
+        /// The CPU has AVX-512 F, BW and VNNI.
+        #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+        pub(crate) unsafe fn dpbusd_chains(rounds: usize) -> i32 {
+            let mut sums = [_mm512_set1_epi32(1); 12];
+            let x = std::hint::black_box(_mm512_set1_epi8(3));
+            let y = std::hint::black_box(_mm512_set1_epi8(5));
+            for _ in 0..rounds {
+                for s in sums.iter_mut() {
+                    *s = _mm512_dpbusd_epi32(*s, x, y);
+                }
+            }
+            let total = sums
+                .iter()
+                .fold(_mm512_setzero_si512(), |a, s| _mm512_add_epi32(a, *s));
+            _mm512_reduce_add_epi32(total)
         }
 
         /// 32 bytes from each group in one register.

@@ -16,8 +16,8 @@ use crate::format::{
 };
 pub use crate::format::{WeightFormat, WeightLayout};
 pub use crate::kernels::{
-    allow_paired_layout, allow_vnni, byte_dot, pair_groups_from, pairs_groups_from, wide_vnni,
-    ByteDot,
+    allow_paired_layout, allow_vnni, byte_dot, pair_groups_from, pairs_groups_from, vnni_peak_macs,
+    wide_vnni, ByteDot,
 };
 use crate::simd::dot_f32;
 
@@ -1148,6 +1148,16 @@ mod tests {
             eprintln!("this CPU has no 512-bit VNNI kernels: no pairing to choose");
         }
         pair_groups_from(1);
+    }
+
+    #[test]
+    fn the_vnni_peak_is_measured_only_where_the_512_bit_kernels_run() {
+        let peak = vnni_peak_macs(120_000);
+        assert_eq!(peak.is_some(), wide_vnni());
+        if let Some(p) = peak {
+            // Any CPU with these instructions does billions a second.
+            assert!(p.is_finite() && p > 1e9, "{p}");
+        }
     }
 
     #[test]
