@@ -159,7 +159,7 @@ fn main() {
                     }
                     let gmac = (rows * cols * tokens) as f64 / t / 1e9;
                     let of_peak = match peak {
-                        Some(p) if dot == ByteDot::Vnni && wide_vnni() => {
+                        Some(p) if dot == ByteDot::Vnni => {
                             format!("  {:>3.0}% of peak", gmac * 1e11 / p)
                         }
                         _ => String::new(),
