@@ -56,7 +56,9 @@ pub struct BenchArgs {
     pub no_baseline: bool,
     /// Start every question with nothing cached (as after a fresh load), so
     /// each mode's time to first token includes reading the whole prompt.
-    /// Without it, later modes find the prompts the earlier ones read.
+    /// Without it, every mode starts from nothing cached and each question
+    /// finds the system prompt its mode's earlier questions read, as in
+    /// the app.
     #[arg(long)]
     pub cold_cache: bool,
     /// Also run automatic mode as a new user meets it: nothing measured
@@ -302,6 +304,12 @@ fn run_questions(
     log: &mut Option<std::fs::File>,
 ) -> Result<Vec<(Answer, bool)>> {
     let cancel = CancelFlag::new();
+    // Every mode starts from the same cache: nothing cached, then each
+    // question finds what this mode's earlier questions left (the system
+    // prompt). Without this a later mode found each whole prompt as the
+    // first mode had read it, and its time to first token and speed-up
+    // left out the prompt's reading.
+    engine.forget_cached_prompts();
     let available = engine.available_modes();
     let mut records: Vec<ModeRecord> = Vec::new();
     let mut recent: Vec<(Mode, f64)> = Vec::new();

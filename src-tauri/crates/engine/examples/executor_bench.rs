@@ -23,7 +23,7 @@
 //!     [--models DIR] [--target FILE] [--draft FILE] [--smol FILE] \
 //!     [--prompt-tokens 128] [--decode-tokens 32] [--sd-tokens 128] \
 //!     [--only smol,draft,target,batch,sd,head] [--no-mistral] \
-//!     [--head-tokens 16384,32768,65536] [--profile-verify N] [--groups-of-eight]
+//!     [--head-tokens 16384,32768,65536] [--profile-verify N] [--pass-curve] [--groups-of-eight]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -57,6 +57,9 @@ struct Args {
     /// Only run the batch section's verification pass this many times
     /// (for `perf record`).
     profile_verify: usize,
+    /// Only print the cost of a pass of 1..=9 tokens against one of 1 token
+    /// (what a guess of k tokens costs to check), in alternating rounds.
+    pass_curve: bool,
 }
 
 fn parse_args() -> Args {
@@ -79,6 +82,7 @@ fn parse_args() -> Args {
         mistral: true,
         head_tokens: vec![16_384, 32_768, 65_536],
         profile_verify: 0,
+        pass_curve: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -94,6 +98,7 @@ fn parse_args() -> Args {
             "--only" => a.only = value().split(',').map(str::to_string).collect(),
             "--no-mistral" => a.mistral = false,
             "--profile-verify" => a.profile_verify = value().parse().expect("a number"),
+            "--pass-curve" => a.pass_curve = true,
             // Q4_K and Q6_K in groups of eight rows even where the CPU has
             // the 16-row layout (for whole-process A/B runs).
             "--groups-of-eight" => lookahead_executor::quant::allow_paired_layout(false),
@@ -424,6 +429,35 @@ fn model_section(args: &Args, label: &str, file: &str) {
     }
 }
 
+/// Cost of one pass of 1..=9 tokens on one sequence against a pass of one
+/// token: what checking a guess of k tokens costs (k + 1 tokens). Five
+/// alternating rounds, each the median of 8 passes; the median per length.
+fn pass_curve(exec: &Executor, seq: &mut KvSequence, base: &[u32]) {
+    const LONGEST: usize = 9;
+    let mut ms: Vec<Vec<f64>> = vec![Vec::new(); LONGEST];
+    for _ in 0..5 {
+        for (t, times) in ms.iter_mut().enumerate() {
+            let tokens = vec![base[10..11 + t].to_vec()];
+            let secs = median_pass(
+                exec,
+                std::slice::from_mut(seq),
+                &tokens,
+                LogitsWanted::All,
+                8,
+            );
+            times.push(secs * 1e3);
+        }
+    }
+    let ms: Vec<f64> = ms.into_iter().map(median).collect();
+    for (t, m) in ms.iter().enumerate() {
+        println!(
+            "[batch] pass of {} token(s): {m:.1} ms = {:.2}x one token",
+            t + 1,
+            m / ms[0]
+        );
+    }
+}
+
 /// Cost of a pass with several branches / several tokens against one
 /// decode step of one branch.
 fn batch_section(args: &Args) {
@@ -460,6 +494,10 @@ fn batch_section(args: &Args) {
     let four: Vec<Vec<u32>> = (0..4).map(|i| vec![base[i + 5]]).collect();
     let verify = vec![base[10..16].to_vec()];
     let verify4: Vec<Vec<u32>> = (0..4).map(|i| base[10 + i..16 + i].to_vec()).collect();
+    if args.pass_curve {
+        pass_curve(&exec, &mut branches[3], &base);
+        return;
+    }
     if args.profile_verify > 0 {
         let started = Instant::now();
         for _ in 0..args.profile_verify {

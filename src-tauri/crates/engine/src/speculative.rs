@@ -21,7 +21,7 @@ pub mod ngram;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use ngram::NgramConfig;
+pub use ngram::{Followers, NgramConfig};
 
 use crate::batched::{admit_waiting, context_ids, in_groups, start_states, StepState};
 use crate::cancel::CancelFlag;
@@ -114,6 +114,8 @@ struct Speculation {
     lookup: GuessLength,
     model: GuessLength,
     draft_seq: Option<KvSequence>,
+    /// What followed what in this request's text so far (lookup).
+    followers: Followers,
 }
 
 /// One request's guesses for a round.
@@ -130,8 +132,8 @@ struct Guesses {
 pub struct SpeculativeGenerator {
     target: Arc<Executor>,
     proposer: Proposer,
-    /// Earlier answers as target tokens, most recent first (n-gram only).
-    earlier: Vec<Vec<u32>>,
+    /// What followed what in earlier answers (n-gram only).
+    earlier: Followers,
     config: SpeculationConfig,
     stats: GeneratorStats,
     name: String,
@@ -155,7 +157,7 @@ impl SpeculativeGenerator {
         Ok(Self {
             target,
             proposer: Proposer::Draft(draft),
-            earlier: Vec::new(),
+            earlier: Followers::default(),
             config,
             stats: GeneratorStats::default(),
             name,
@@ -186,22 +188,30 @@ impl SpeculativeGenerator {
         Self {
             target,
             proposer: Proposer::Ngram(ngram),
-            earlier: Vec::new(),
+            earlier: Followers::default(),
             config,
             stats: GeneratorStats::default(),
             name,
         }
     }
 
-    /// Earlier answers (most recent first) the n-gram proposer also
-    /// looks in, when the text so far offers nothing.
+    /// Earlier answers the n-gram proposer also counts (at a tenth of the
+    /// weight of the text so far).
     pub fn with_earlier_answers(mut self, answers: &[String]) -> Result<Self> {
         let tok = self.target.tokenizer();
-        self.earlier = answers
+        let texts: Vec<Vec<u32>> = answers
             .iter()
             .map(|a| tok.encode_piece(a))
             .collect::<lookahead_executor::Result<_>>()?;
+        self.earlier = Followers::of_texts(&self.ngram_config(), &texts);
         Ok(self)
+    }
+
+    fn ngram_config(&self) -> NgramConfig {
+        match &self.proposer {
+            Proposer::Ngram(n) | Proposer::Both(n, _) => n.clone(),
+            Proposer::Draft(_) => NgramConfig::default(),
+        }
     }
 
     pub fn target(&self) -> &Arc<Executor> {
@@ -237,12 +247,15 @@ impl SpeculativeGenerator {
                 let k = specs[i].lookup.k.min(budgets[i]);
                 if k > 0 {
                     let generated = &s.tokens[s.tokens.len() - s.generated..];
+                    // A hint is followed for the adaptive length; counted
+                    // lookup stops where its guess gets unlikely.
                     let mut guesses = ngram::propose_from_hint(&s.hint, generated, k)
-                        .unwrap_or_else(|| ngram.propose(&s.tokens, k));
-                    if guesses.is_empty() {
-                        guesses = ngram::propose_from_earlier(&self.earlier, &s.tokens, k)
-                            .unwrap_or_default();
-                    }
+                        .unwrap_or_else(|| {
+                            let followers = &mut specs[i].followers;
+                            followers.sync(&s.tokens);
+                            let longest = self.config.max_k.min(budgets[i]);
+                            ngram.propose(followers, &self.earlier, &s.tokens, longest)
+                        });
                     if let Some(end) = guesses
                         .iter()
                         .position(|&t| self.target.tokenizer().is_end(t))
@@ -355,6 +368,7 @@ impl SpeculativeGenerator {
                     .as_ref()
                     .filter(|_| s.waiting_on.is_none())
                     .map(|d| d.cached_sequence(&s.tokens)),
+                followers: Followers::new(&self.ngram_config()),
             })
             .collect();
         let limit = match &draft {

@@ -4,84 +4,179 @@
 //! earlier steps; when the last few tokens occurred before, what followed
 //! them then is a cheap guess for what follows now. Beyond the text so far:
 //! the helper's draft of the step ([`propose_from_hint`]) and earlier
-//! answers on this computer ([`propose_from_earlier`]; the way this model
-//! tends to phrase a worked answer, as llama.cpp's lookup caches and
-//! SuffixDecoding use past outputs).
+//! answers on this computer (the way this model tends to phrase a worked
+//! answer, as llama.cpp's lookup caches and SuffixDecoding use past
+//! outputs). Lookup counts what followed each run of the latest 1–4
+//! tokens ([`Followers`]) and guesses the most frequent follower, token
+//! by token, while the guess is likely enough to hold to be worth
+//! checking.
 
 /// Settings of the n-gram proposer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NgramConfig {
-    /// Longest suffix tried first.
+    /// Longest run of latest tokens looked up.
     pub max_ngram: usize,
-    /// Shortest suffix accepted as a match.
+    /// Shortest run looked up (1: what usually follows the last token).
     pub min_ngram: usize,
 }
 
 impl Default for NgramConfig {
     fn default() -> Self {
         Self {
-            max_ngram: 3,
-            min_ngram: 2,
+            max_ngram: 4,
+            min_ngram: 1,
         }
     }
 }
 
+/// Weight of an earlier answer's count beside the text's own: the text so
+/// far says more about what comes next than another question's answer.
+const EARLIER_WEIGHT: f64 = 0.1;
+/// Pseudo-count of "something else" beside what was seen: one sighting of
+/// a follower is a guess held with 1 / 1.5 = 0.67, three with 0.86.
+const UNSEEN: f64 = 0.5;
+/// A guess grows while the chance that all of it holds stays at least
+/// this (the product of each token's share): checking a token costs about
+/// a sixth of a pass, so a token held with less than about a third of a
+/// chance costs more than it saves (BENCHMARKS §2, "Counted lookup").
+const MIN_CONFIDENCE: f64 = 0.35;
+
 impl NgramConfig {
-    /// Up to `k` tokens that followed the most recent earlier occurrence of
-    /// the longest matching suffix of `tokens`; empty when nothing matches.
-    pub fn propose(&self, tokens: &[u32], k: usize) -> Vec<u32> {
-        if k == 0 {
-            return Vec::new();
-        }
-        let len = tokens.len();
-        for n in (self.min_ngram.max(1)..=self.max_ngram).rev() {
-            if len <= n {
-                continue;
-            }
-            let suffix = &tokens[len - n..];
-            // Most recent occurrence first: it best reflects the current
-            // context. The suffix itself (at len - n) is not a match.
-            for start in (0..len - n).rev() {
-                if &tokens[start..start + n] == suffix {
-                    let from = start + n;
-                    let to = (from + k).min(len);
-                    if from < to {
-                        return tokens[from..to].to_vec();
+    /// Up to `k` tokens that most often followed the latest tokens, in
+    /// the text so far (`text`, counted up to `tokens`) and in earlier
+    /// answers (`earlier`): token by token, the follower with the highest
+    /// share among the runs of `min_ngram..=max_ngram` latest tokens,
+    /// while the chance that every guessed token holds stays at least
+    /// [`MIN_CONFIDENCE`]. Empty when nothing seen before fits.
+    pub fn propose(
+        &self,
+        text: &Followers,
+        earlier: &Followers,
+        tokens: &[u32],
+        k: usize,
+    ) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut window: Vec<u32> = tokens[tokens.len().saturating_sub(self.max_ngram)..].to_vec();
+        let mut chance = 1.0;
+        while out.len() < k {
+            let mut best: Option<(u32, f64)> = None;
+            for n in (self.min_ngram.max(1)..=self.max_ngram.min(window.len())).rev() {
+                let run = &window[window.len() - n..];
+                if let Some((token, share)) = guess_after(text, earlier, run) {
+                    if best.is_none_or(|(_, b)| share > b) {
+                        best = Some((token, share));
                     }
                 }
             }
+            let Some((token, share)) = best else {
+                break;
+            };
+            chance *= share;
+            if chance < MIN_CONFIDENCE {
+                break;
+            }
+            out.push(token);
+            window.push(token);
+            if window.len() > self.max_ngram {
+                window.remove(0);
+            }
         }
-        Vec::new()
+        out
     }
 }
 
-/// Shortest run of the latest tokens that must recur in an earlier answer
-/// before what followed it there is proposed: across answers, two tokens
-/// match by chance too often.
-const EARLIER_MIN_RUN: usize = 3;
-/// Longest run tried first.
-const EARLIER_MAX_RUN: usize = 5;
-
-/// Proposals from earlier answers (most recent first): what followed the
-/// longest run (5 down to 3 tokens) of the latest `tokens` in the most
-/// recent answer that has it. `None` when no earlier answer has such a run.
-pub fn propose_from_earlier(earlier: &[Vec<u32>], tokens: &[u32], k: usize) -> Option<Vec<u32>> {
-    if earlier.is_empty() || k == 0 {
-        return None;
+/// The most frequent follower of `run` in both tables, with its share of
+/// every follower seen there, shrunk by [`UNSEEN`] for few sightings.
+fn guess_after(text: &Followers, earlier: &Followers, run: &[u32]) -> Option<(u32, f64)> {
+    let key = run_key(run);
+    let mut weighted: Vec<(u32, f64)> = Vec::new();
+    let mut sightings = 0u32;
+    for (table, weight) in [(text, 1.0), (earlier, EARLIER_WEIGHT)] {
+        for &(token, count) in table.counts.get(&key).map(Vec::as_slice).unwrap_or(&[]) {
+            sightings += count;
+            match weighted.iter_mut().find(|(t, _)| *t == token) {
+                Some((_, w)) => *w += weight * count as f64,
+                None => weighted.push((token, weight * count as f64)),
+            }
+        }
     }
-    for n in (EARLIER_MIN_RUN..=EARLIER_MAX_RUN.min(tokens.len())).rev() {
-        let suffix = &tokens[tokens.len() - n..];
-        for answer in earlier {
-            if let Some(start) = answer.windows(n).rposition(|w| w == suffix) {
-                let from = start + n;
-                let to = (from + k).min(answer.len());
-                if from < to {
-                    return Some(answer[from..to].to_vec());
+    let total: f64 = weighted.iter().map(|(_, w)| w).sum();
+    // Ties go to the first seen.
+    let (token, top) = weighted
+        .into_iter()
+        .fold(None, |best: Option<(u32, f64)>, (t, w)| match best {
+            Some((_, b)) if b >= w => best,
+            _ => Some((t, w)),
+        })?;
+    let sightings = sightings as f64;
+    Some((token, top / total * sightings / (sightings + UNSEEN)))
+}
+
+/// One key per run of tokens (its length is part of it).
+fn run_key(run: &[u32]) -> u64 {
+    // FNV-1a over the run's length and tokens.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ run.len() as u64;
+    for &t in run {
+        for b in t.to_le_bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// What followed each run of 1..=`max_run` tokens in some texts, counted.
+#[derive(Clone, Debug, Default)]
+pub struct Followers {
+    max_run: usize,
+    counts: std::collections::HashMap<u64, Vec<(u32, u32)>>,
+    /// The text counted so far (by [`Followers::sync`]).
+    seen: Vec<u32>,
+}
+
+impl Followers {
+    pub fn new(config: &NgramConfig) -> Self {
+        Self {
+            max_run: config.max_ngram,
+            ..Self::default()
+        }
+    }
+
+    /// Counts of several separate texts (earlier answers): no run spans
+    /// two of them.
+    pub fn of_texts(config: &NgramConfig, texts: &[Vec<u32>]) -> Self {
+        let mut this = Self::new(config);
+        for text in texts {
+            this.count(text, 0);
+        }
+        this
+    }
+
+    /// Brings the counts up to `tokens`, the text so far: counts what was
+    /// added since the last call, or starts over where the text changed
+    /// (a corrected result, another request).
+    pub fn sync(&mut self, tokens: &[u32]) {
+        let kept = lookahead_executor::common_prefix(&self.seen, tokens);
+        if kept < self.seen.len() {
+            self.counts.clear();
+            self.seen.clear();
+        }
+        self.count(tokens, self.seen.len());
+        self.seen.extend_from_slice(&tokens[self.seen.len()..]);
+    }
+
+    /// Counts the follower of every run ending at `from..` in `text`.
+    fn count(&mut self, text: &[u32], from: usize) {
+        for at in from.max(1)..text.len() {
+            for n in 1..=self.max_run.min(at) {
+                let followers = self.counts.entry(run_key(&text[at - n..at])).or_default();
+                match followers.iter_mut().find(|(t, _)| *t == text[at]) {
+                    Some((_, c)) => *c += 1,
+                    None => followers.push((text[at], 1)),
                 }
             }
         }
     }
-    None
 }
 
 /// Proposals from a hint (the text the model will probably write, e.g. the
@@ -133,32 +228,87 @@ mod tests {
         assert_eq!(propose_from_hint(&[], &[1], 2), None);
     }
 
-    #[test]
-    fn earlier_answers_continue_a_run_of_three_or_more() {
-        let earlier = vec![vec![1, 2, 3, 4, 5, 6], vec![7, 8, 9, 10, 11]];
-        // "8 9 10" is in the second answer: 11 followed it.
-        assert_eq!(
-            propose_from_earlier(&earlier, &[0, 8, 9, 10], 3),
-            Some(vec![11])
-        );
-        // The longest run wins; the most recent answer first among equals.
-        assert_eq!(
-            propose_from_earlier(&earlier, &[2, 3, 4], 2),
-            Some(vec![5, 6])
-        );
-        // Two tokens are not enough across answers; an answer's end offers nothing.
-        assert_eq!(propose_from_earlier(&earlier, &[9, 3, 4], 2), None);
-        assert_eq!(propose_from_earlier(&earlier, &[9, 10, 11], 2), None);
-        assert_eq!(propose_from_earlier(&[], &[1, 2, 3], 2), None);
+    fn counted(text: &[u32]) -> Followers {
+        let mut f = Followers::new(&NgramConfig::default());
+        f.sync(text);
+        f
     }
 
     #[test]
-    fn continues_the_latest_match() {
+    fn a_run_seen_before_is_continued_while_it_is_likely_to_hold() {
         let ngram = NgramConfig::default();
-        // "1 2 3 9 … 1 2 3 7 8 … 2 3" → after "2 3" came 7 most recently.
-        let tokens = [1, 2, 3, 9, 5, 1, 2, 3, 7, 8, 4, 2, 3];
-        assert_eq!(ngram.propose(&tokens, 2), vec![7, 8]);
-        assert_eq!(ngram.propose(&tokens, 0), Vec::<u32>::new());
-        assert_eq!(ngram.propose(&[4, 5, 6], 3), Vec::<u32>::new());
+        let none = Followers::default();
+        // "1 2 3" was followed by "4 9" once: each token held with
+        // 1 / 1.5, so two tokens (0.44) and not a third (0.30 < 0.35).
+        let tokens = [1, 2, 3, 4, 9, 5, 1, 2, 3];
+        assert_eq!(
+            ngram.propose(&counted(&tokens), &none, &tokens, 8),
+            vec![4, 9]
+        );
+        assert_eq!(ngram.propose(&counted(&tokens), &none, &tokens, 1), vec![4]);
+        assert_eq!(
+            ngram.propose(&counted(&tokens), &none, &tokens, 0),
+            Vec::<u32>::new()
+        );
+        // Nothing seen before fits.
+        assert_eq!(
+            ngram.propose(&counted(&[4, 5, 6]), &none, &[4, 5, 6], 3),
+            Vec::<u32>::new()
+        );
+    }
+
+    #[test]
+    fn the_most_frequent_follower_wins_and_a_split_stops_the_guess() {
+        let ngram = NgramConfig::default();
+        let none = Followers::default();
+        // After 5: 6 three times, 7 once.
+        let tokens = [5, 6, 1, 5, 7, 2, 5, 6, 3, 5, 6, 4, 5];
+        assert_eq!(ngram.propose(&counted(&tokens), &none, &tokens, 1), vec![6]);
+        // After 8: 1, 2 and 3 once each: no guess.
+        let tokens = [8, 1, 8, 2, 8, 3, 8];
+        assert_eq!(
+            ngram.propose(&counted(&tokens), &none, &tokens, 3),
+            Vec::<u32>::new()
+        );
+    }
+
+    #[test]
+    fn earlier_answers_fill_in_where_the_text_has_nothing_and_count_less() {
+        let ngram = NgramConfig::default();
+        let earlier = Followers::of_texts(&ngram, &[vec![1, 2, 3, 4, 5, 6], vec![7, 8, 9]]);
+        // "2 3" is only in an earlier answer: it goes on from there.
+        let tokens = [20, 2, 3];
+        assert_eq!(
+            ngram.propose(&counted(&tokens), &earlier, &tokens, 2),
+            vec![4, 5]
+        );
+        // No run spans two answers: 6 was never followed by 7.
+        assert_eq!(
+            ngram.propose(&counted(&[6]), &earlier, &[6], 2),
+            Vec::<u32>::new()
+        );
+        // The text so far outweighs an earlier answer: after 8 it had 5
+        // twice, the earlier answer 9 once.
+        let tokens = [8, 5, 1, 8, 5, 2, 8];
+        assert_eq!(
+            ngram.propose(&counted(&tokens), &earlier, &tokens, 1),
+            vec![5]
+        );
+    }
+
+    #[test]
+    fn the_counts_follow_the_text_and_start_over_where_it_changed() {
+        let ngram = NgramConfig::default();
+        let none = Followers::default();
+        let mut f = Followers::new(&ngram);
+        f.sync(&[1, 2, 3, 1, 2]);
+        assert_eq!(ngram.propose(&f, &none, &[1, 2, 3, 1, 2], 1), vec![3]);
+        // The text grew: only the new tokens are counted, the old stay.
+        let grown = [1, 2, 3, 1, 2, 4, 1, 2, 5, 1, 2];
+        f.sync(&grown);
+        assert_eq!(ngram.propose(&f, &none, &grown, 3), Vec::<u32>::new());
+        // A corrected text: what the old one said is gone.
+        f.sync(&[1, 2, 5, 1, 2]);
+        assert_eq!(ngram.propose(&f, &none, &[1, 2, 5, 1, 2], 1), vec![5]);
     }
 }
