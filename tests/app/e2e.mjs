@@ -20,9 +20,20 @@ try {
     // The length limit is under Advanced.
     await app.waitFor('[data-testid="settings-advanced"] > summary', 30, "the Advanced section");
     await app.run("const d = document.querySelector('[data-testid=settings-advanced]'); d.open = true; d.scrollIntoView({block: 'center'});");
-    const [limit] = await app.waitFor("#max_answer_tokens", 30, "the answer length field");
-    await app.clear(limit);
-    await app.type(limit, "160");
+    // The models get ready in the background meanwhile, and a re-render in
+    // the moment between clearing the field and typing puts the saved
+    // value back ("1024" + "160", saved as the 4096 ceiling). The field
+    // takes its value when it loses focus; what counts is what it holds
+    // then: type again until it reads 160.
+    for (let tries = 0; ; tries++) {
+      const [limit] = await app.waitFor("#max_answer_tokens", 30, "the answer length field");
+      await app.clear(limit);
+      await app.type(limit, "160");
+      const typed = await app.run("const f = document.querySelector('#max_answer_tokens'); f.blur(); return f.value");
+      if (typed === "160") break;
+      if (tries >= 4) throw new Error(`the answer length field reads ${typed} after typing 160`);
+      console.log(`     (the field read ${typed} after typing; typing again)`);
+    }
     const [save] = await app.findXPath("//button[@type='submit' and contains(., 'Save')]");
     await app.click(save);
     const until = Date.now() + 15000;

@@ -12,8 +12,9 @@
 //!   without the 16-row layout, for an A/B of whole runs);
 //! - with 512-bit VNNI, decode of each model with Q4_K and Q6_K in the
 //!   16-row layout against groups of eight, in one process;
-//! - token-level speculation (draft model, n-gram) against plain greedy
-//!   decoding on a GSM8K-style question, with acceptance;
+//! - token-level speculation (draft model, n-gram with and without the
+//!   sums' results) against plain greedy decoding on a GSM8K-style
+//!   question, with acceptance;
 //! - the draft's cost ratio c (draft ms/token ÷ target ms/token) with its
 //!   full output matrix and with shortlist heads of the first N tokens
 //!   (`--head-tokens`), and what each does to draft-model speculation.
@@ -693,6 +694,20 @@ fn sd_section(args: &Args) {
             )),
         ),
         (
+            "n-gram, no sums",
+            Box::new(SpeculativeGenerator::with_ngram(
+                target.clone(),
+                NgramConfig {
+                    sum_results: false,
+                    ..NgramConfig::default()
+                },
+                SpeculationConfig {
+                    min_k: 1,
+                    ..SpeculationConfig::default()
+                },
+            )),
+        ),
+        (
             "n-gram+draft SD",
             Box::new(
                 SpeculativeGenerator::with_ngram_and_draft(
@@ -730,6 +745,12 @@ fn sd_section(args: &Args) {
             "[sd]   forward passes (both models): {}, in them {:.2} s",
             stats.forward_passes, stats.decode_seconds
         );
+        if stats.sum_drafted_tokens > 0 {
+            println!(
+                "[sd]   of which sums' results: {}/{} accepted",
+                stats.sum_accepted_tokens, stats.sum_drafted_tokens
+            );
+        }
         if stats.model_drafted_tokens > 0 && stats.model_drafted_tokens < stats.drafted_tokens {
             println!(
                 "[sd]   of which the draft model: {}/{} accepted, lookup: {}/{}",

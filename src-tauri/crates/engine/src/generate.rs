@@ -110,6 +110,10 @@ pub struct GeneratorStats {
     /// (the rest came from lookup).
     pub model_drafted_tokens: usize,
     pub model_accepted_tokens: usize,
+    /// Of `drafted_tokens` / `accepted_tokens`: the calculator's results
+    /// of sums the text ended with.
+    pub sum_drafted_tokens: usize,
+    pub sum_accepted_tokens: usize,
     pub accepted_per_position: Vec<usize>,
     pub proposed_per_position: Vec<usize>,
 }
@@ -127,6 +131,8 @@ impl GeneratorStats {
         self.verification_rounds += other.verification_rounds;
         self.model_drafted_tokens += other.model_drafted_tokens;
         self.model_accepted_tokens += other.model_accepted_tokens;
+        self.sum_drafted_tokens += other.sum_drafted_tokens;
+        self.sum_accepted_tokens += other.sum_accepted_tokens;
         merge_counts(
             &mut self.accepted_per_position,
             &other.accepted_per_position,

@@ -2,7 +2,8 @@
 //!
 //! Each round, a proposer guesses k tokens per request (a draft model,
 //! n-gram lookup in the text so far, or lookup with the draft model where
-//! lookup finds nothing); the target runs every request's
+//! lookup finds nothing; with lookup, the exact result first where the text
+//! ends with a sum waiting for it); the target runs every request's
 //! pending token plus its guesses in ONE ragged forward pass, keeps the
 //! longest agreeing run plus one token of its own (the correction, or a
 //! bonus when all guesses held) and rolls both caches back past what was
@@ -17,6 +18,7 @@
 //! guess is a point mass (q = 1).
 
 pub mod ngram;
+mod sums;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -126,6 +128,9 @@ struct Guesses {
     dists: Vec<Distribution>,
     /// Made by the draft model (else by lookup).
     by_draft: bool,
+    /// The exact result of the sum the text ends with (the calculator's
+    /// guess, before lookup's).
+    by_sum: bool,
 }
 
 /// A [`StepGenerator`] that decodes with token-level speculation.
@@ -247,13 +252,24 @@ impl SpeculativeGenerator {
                 let k = specs[i].lookup.k.min(budgets[i]);
                 if k > 0 {
                     let generated = &s.tokens[s.tokens.len() - s.generated..];
+                    let longest = self.config.max_k.min(budgets[i]);
+                    // A sum waiting for its result: the calculator's
+                    // result first (neither a hint nor lookup knows it).
+                    if let Some(result) = ngram
+                        .sum_results
+                        .then(|| sums::propose_result(self.target.tokenizer(), &s.tokens, longest))
+                        .flatten()
+                    {
+                        out[i].tokens = result;
+                        out[i].by_sum = true;
+                        continue;
+                    }
                     // A hint is followed for the adaptive length; counted
                     // lookup stops where its guess gets unlikely.
                     let mut guesses = ngram::propose_from_hint(&s.hint, generated, k)
                         .unwrap_or_else(|| {
                             let followers = &mut specs[i].followers;
                             followers.sync(&s.tokens);
-                            let longest = self.config.max_k.min(budgets[i]);
                             ngram.propose(followers, &self.earlier, &s.tokens, longest)
                         });
                     if let Some(end) = guesses
@@ -460,6 +476,7 @@ impl SpeculativeGenerator {
                     tokens: guesses,
                     dists: q_dists,
                     by_draft,
+                    by_sum,
                 } = &proposals[i];
                 let s = &mut states[i];
                 s.charge(elapsed);
@@ -485,14 +502,19 @@ impl SpeculativeGenerator {
                     for p in 0..accepted.accepted {
                         self.stats.accepted_per_position[p] += 1;
                     }
-                    let length = if *by_draft {
+                    let rate = accepted.accepted as f64 / n as f64;
+                    if *by_sum {
+                        // A sum's result says nothing about lookup's
+                        // guesses or the draft's.
+                        self.stats.sum_drafted_tokens += n;
+                        self.stats.sum_accepted_tokens += accepted.accepted;
+                    } else if *by_draft {
                         self.stats.model_drafted_tokens += n;
                         self.stats.model_accepted_tokens += accepted.accepted;
-                        &mut specs[i].model
+                        specs[i].model.update(&self.config, rate);
                     } else {
-                        &mut specs[i].lookup
-                    };
-                    length.update(&self.config, accepted.accepted as f64 / n as f64);
+                        specs[i].lookup.update(&self.config, rate);
+                    }
                 }
                 self.stats.generated_tokens += accepted.committed;
                 // Roll back the guesses that did not survive.

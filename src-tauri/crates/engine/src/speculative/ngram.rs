@@ -18,6 +18,9 @@ pub struct NgramConfig {
     pub max_ngram: usize,
     /// Shortest run looked up (1: what usually follows the last token).
     pub min_ngram: usize,
+    /// Where the text ends with a sum's "=", guess the exact result first
+    /// (`speculative::sums`).
+    pub sum_results: bool,
 }
 
 impl Default for NgramConfig {
@@ -25,6 +28,7 @@ impl Default for NgramConfig {
         Self {
             max_ngram: 4,
             min_ngram: 1,
+            sum_results: true,
         }
     }
 }

@@ -4,10 +4,12 @@
 
 use lookahead_engine::parts::ExecutorGenerator;
 use lookahead_engine::parts::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
-use lookahead_engine::{EngineError, GeneratorStats, Sampling, StepGenerator, StepOutput};
+use lookahead_engine::{
+    EngineError, GeneratorStats, Sampling, StepGenerator, StepOutput, StepRequest,
+};
 use lookahead_executor::ExecutorOptions;
 
-use crate::common::{load, smol, QWEN_DRAFT};
+use crate::common::{load, smol, QUESTION, QWEN_DRAFT};
 use crate::generator::{requests, run};
 
 fn check_counters(stats: &GeneratorStats) {
@@ -67,6 +69,52 @@ fn ngram_speculation_equals_plain_greedy() {
         stats.generated_tokens,
         got.iter().map(|o| o.tokens).sum::<usize>()
     );
+}
+
+#[test]
+fn sums_results_are_guessed_and_change_nothing() {
+    // Steps that end with a sum waiting for its result: the calculator
+    // guesses it, the model's own tokens are kept.
+    let base = crate::common::chat(QUESTION);
+    let reqs: Vec<StepRequest> = [
+        format!(
+            "{base}In April, Natalia sold 48 clips.\n\nIn May, she sold half as many: 48 / 2 ="
+        ),
+        format!("{base}Altogether she sold 48 + 24 ="),
+        format!("{base}At $3 a clip, 72 clips make 72 × 3 = $"),
+    ]
+    .into_iter()
+    .map(|text| StepRequest {
+        context: text.into(),
+        max_tokens: 24,
+        stop_at_delimiter: true,
+        hint: None,
+    })
+    .collect();
+    let mut plain = ExecutorGenerator::new(smol());
+    let expected = run(&mut plain, &reqs, &Sampling::default());
+    let config = SpeculationConfig {
+        min_k: 1,
+        ..SpeculationConfig::default()
+    };
+    let without = NgramConfig {
+        sum_results: false,
+        ..NgramConfig::default()
+    };
+    for (ngram, guesses_sums) in [(NgramConfig::default(), true), (without, false)] {
+        let mut spec = SpeculativeGenerator::with_ngram(smol(), ngram, config.clone());
+        let got = run(&mut spec, &reqs, &Sampling::default());
+        assert_same(&expected, &got);
+        let stats = spec.take_stats();
+        check_counters(&stats);
+        assert!(stats.sum_accepted_tokens <= stats.sum_drafted_tokens);
+        // " 24", " 72" and "216": a token or more each.
+        assert_eq!(
+            stats.sum_drafted_tokens >= reqs.len(),
+            guesses_sums,
+            "{stats:?}"
+        );
+    }
 }
 
 #[test]
