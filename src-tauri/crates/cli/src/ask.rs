@@ -66,8 +66,9 @@ pub struct JudgeArgs {
     pub proposer: SdProposer,
     /// How the question is put to the model: standard (the model's own
     /// system prompt and its standard step-by-step instruction), steps (the
-    /// same, asking for a blank line between steps) or short (one short
-    /// sentence per step, the first releases' prompt).
+    /// same, asking for a blank line between steps), short (one short
+    /// sentence per step, the first releases' prompt) or worked (standard,
+    /// after two worked examples as earlier turns).
     #[arg(long, default_value = "standard")]
     pub prompt: PromptStyle,
     /// Turn off the calculator in the loop, which replaces a wrong result
@@ -75,6 +76,10 @@ pub struct JudgeArgs {
     /// on (on by default, as in the app: it measured better on GSM8K).
     #[arg(long)]
     pub no_calculator: bool,
+    /// Turn off handing the words word drafting checked past a step's end
+    /// to the next step (on by default; off only to measure what it saves).
+    #[arg(long)]
+    pub no_carry_ahead: bool,
 }
 
 impl JudgeArgs {
@@ -100,6 +105,7 @@ impl JudgeArgs {
             correct_arithmetic: !self.no_calculator,
             strict_guard: false,
             earlier_answers: Vec::new(),
+            carry_ahead: !self.no_carry_ahead,
         })
     }
 

@@ -146,6 +146,10 @@ pub struct ModeSummary {
     pub decode_tokens_per_s: f64,
     pub speedup_vs_plain: Option<f64>,
     pub token_acceptance_rate: Option<f64>,
+    /// All answer tokens / all of the main model's passes (prompt readings
+    /// included): what word drafting gets out of a pass. Greedy answers
+    /// make it exact, unlike the speeds: the figure to compare proposers by.
+    pub tokens_per_pass: Option<f64>,
     pub step_acceptance_rate: Option<f64>,
     pub mean_batch_size: f64,
     /// Mean judge time per judged step, milliseconds.
@@ -268,6 +272,10 @@ fn summarise(label: &str, model: &str, prompt: &str, answers: &[(Answer, bool)])
         decode_tokens_per_s: sum(&|a| a.metrics.decode_tokens_per_s) / n,
         speedup_vs_plain: None,
         token_acceptance_rate: mean_of(&|a| a.metrics.token_acceptance_rate),
+        tokens_per_pass: {
+            let passes: usize = answers.iter().map(|(a, _)| a.metrics.forward_passes).sum();
+            (passes > 0).then(|| tokens as f64 / passes as f64)
+        },
         step_acceptance_rate: mean_of(&|a| a.metrics.step_acceptance_rate),
         mean_batch_size: sum(&|a| a.metrics.mean_batch_size) / n,
         judge_ms_per_step: {
@@ -360,6 +368,7 @@ fn run_questions(
                     tokens: answer.metrics.generated_tokens,
                     seconds: answer.metrics.wall_seconds,
                     cut_off: answer.cut_off,
+                    passes: answer.metrics.forward_passes,
                 },
                 expected: &problem.answer,
                 got: answer.final_answer.as_deref(),
@@ -453,6 +462,9 @@ struct Written {
     seconds: f64,
     #[serde(default)]
     cut_off: bool,
+    /// The main model's passes (0 from another engine).
+    #[serde(default)]
+    passes: usize,
 }
 
 /// An answer another engine wrote, read the way ours are: steps between
@@ -493,6 +505,7 @@ fn as_answer(written: &Written, question: &str) -> Answer {
             } else {
                 0.0
             },
+            forward_passes: written.passes,
             ..AnswerMetrics::default()
         },
         status: AnswerStatus::Complete,
@@ -782,12 +795,12 @@ fn opt(value: Option<f64>, scale: f64, suffix: &str) -> String {
 
 fn markdown_table(report: &Report) -> String {
     let mut out = format!(
-        "Machine: {}\nDataset: {}\n\n| mode | model | prompt | accuracy (95% interval) | mean tokens | mean steps | cut off | wrong sums / corrected | tokens/s (pooled) | load s | first token s | prefill tok/s | decode tok/s | speed-up vs plain | token acceptance | step acceptance | mean batch | judge ms/step | guard stops |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "Machine: {}\nDataset: {}\n\n| mode | model | prompt | accuracy (95% interval) | mean tokens | mean steps | cut off | wrong sums / corrected | tokens/s (pooled) | load s | first token s | prefill tok/s | decode tok/s | speed-up vs plain | token acceptance | tokens a pass | step acceptance | mean batch | judge ms/step | guard stops |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
         report.machine, report.dataset
     );
     for r in &report.rows {
         out.push_str(&format!(
-            "| {} | {} | {} | {}/{} ({:.0}%; {:.0}–{:.0}%) | {:.0} | {:.1} | {} | {} / {} | {:.2} | {:.1} | {:.2} | {:.1} | {:.2} | {} | {} | {} | {:.2} | {} | {} |\n",
+            "| {} | {} | {} | {}/{} ({:.0}%; {:.0}–{:.0}%) | {:.0} | {:.1} | {} | {} / {} | {:.2} | {:.1} | {:.2} | {:.1} | {:.2} | {} | {} | {} | {} | {:.2} | {} | {} |\n",
             r.label,
             r.model,
             r.prompt,
@@ -808,6 +821,7 @@ fn markdown_table(report: &Report) -> String {
             r.decode_tokens_per_s,
             opt(r.speedup_vs_plain, 1.0, "×"),
             opt(r.token_acceptance_rate, 100.0, "%"),
+            opt(r.tokens_per_pass, 1.0, ""),
             opt(r.step_acceptance_rate, 100.0, "%"),
             r.mean_batch_size,
             r.judge_ms_per_step

@@ -43,6 +43,8 @@ pub(crate) struct StepState {
     pub stop_at_delimiter: bool,
     /// The request's hint as tokens (empty without one).
     pub hint: Vec<u32>,
+    /// Checked tokens past the step's end ([`StepOutput::ahead`]).
+    pub ahead: Vec<u32>,
     pub text: String,
     decoder: StreamDecoder,
     pub end: Option<StepEnd>,
@@ -136,6 +138,10 @@ impl StepState {
                 vocab: exec.tokenizer().vocab_id(),
                 ids: self.tokens.split_off(self.start.min(self.tokens.len())),
             }),
+            ahead: (!self.ahead.is_empty()).then(|| TokenIds {
+                vocab: exec.tokenizer().vocab_id(),
+                ids: self.ahead,
+            }),
         }
     }
 }
@@ -226,6 +232,7 @@ pub(crate) fn start_states(
             max_tokens,
             stop_at_delimiter: req.stop_at_delimiter,
             hint,
+            ahead: Vec::new(),
             text: String::new(),
             decoder: StreamDecoder::default(),
             end: (max_tokens == 0).then_some(StepEnd::Budget),

@@ -249,6 +249,9 @@ pub struct AskOptions {
     /// the answer's options.
     #[serde(skip)]
     pub earlier_answers: Vec<String>,
+    /// Word drafting hands words it checked past a step's end to the next
+    /// step (on by default; off only to measure what it saves).
+    pub carry_ahead: bool,
 }
 
 impl Default for AskOptions {
@@ -267,6 +270,7 @@ impl Default for AskOptions {
             correct_arithmetic: false,
             strict_guard: false,
             earlier_answers: Vec::new(),
+            carry_ahead: true,
         }
     }
 }
@@ -788,6 +792,10 @@ impl Engine {
 
         let target_exec = self.target.executor().cloned();
         let draft_exec = self.draft.as_ref().and_then(Loaded::executor).cloned();
+        let speculation = SpeculationConfig {
+            carry_ahead: options.carry_ahead,
+            ..SpeculationConfig::default()
+        };
         let mut stats = GeneratorStats::default();
         let outcome = match mode {
             Mode::Plain | Mode::Sd => {
@@ -796,13 +804,13 @@ impl Engine {
                         (true, Some(draft)) => Box::new(SpeculativeGenerator::with_draft(
                             target,
                             draft,
-                            SpeculationConfig::default(),
+                            speculation.clone(),
                         )?),
                         _ => Box::new(
                             SpeculativeGenerator::with_ngram(
                                 target,
                                 NgramConfig::default(),
-                                SpeculationConfig::default(),
+                                speculation.clone(),
                             )
                             .with_earlier_answers(&options.earlier_answers)?,
                         ),
@@ -832,7 +840,7 @@ impl Engine {
                         SpeculativeGenerator::with_ngram(
                             target,
                             NgramConfig::default(),
-                            SpeculationConfig::default(),
+                            speculation.clone(),
                         )
                         .with_earlier_answers(&options.earlier_answers)?,
                     ),

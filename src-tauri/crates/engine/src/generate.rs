@@ -75,6 +75,13 @@ pub struct StepOutput {
     /// The new tokens themselves, from backends that see them (the
     /// executor); `text` is exactly what they decode to.
     pub ids: Option<TokenIds>,
+    /// What the model will write right after this step, already checked:
+    /// where word drafting guessed past the step's end, the guesses the
+    /// model agreed with and its own next token (greedy only). The next
+    /// step can hand them back as its [`StepRequest::hint`] so they are not
+    /// guessed again; they are only valid if the next request continues
+    /// this step's text unchanged.
+    pub ahead: Option<TokenIds>,
 }
 
 impl StepOutput {
@@ -85,6 +92,15 @@ impl StepOutput {
             Some(ids) => Piece::written(self.text.clone(), ids.clone()),
             None => Piece::new(self.text.clone()),
         }
+    }
+
+    /// [`Self::ahead`] as a hint for the next step (its text is not needed:
+    /// a hint's ids are read in their own vocabulary).
+    pub fn ahead_hint(&self) -> Option<Piece> {
+        self.ahead
+            .as_ref()
+            .filter(|ahead| !ahead.ids.is_empty())
+            .map(|ahead| Piece::written(String::new(), ahead.clone()))
     }
 }
 
@@ -114,6 +130,10 @@ pub struct GeneratorStats {
     /// of sums the text ended with.
     pub sum_drafted_tokens: usize,
     pub sum_accepted_tokens: usize,
+    /// Tokens checked past a step's end and handed to the next step
+    /// ([`StepOutput::ahead`]).
+    #[serde(default)]
+    pub ahead_tokens: usize,
     pub accepted_per_position: Vec<usize>,
     pub proposed_per_position: Vec<usize>,
 }
@@ -133,6 +153,7 @@ impl GeneratorStats {
         self.model_accepted_tokens += other.model_accepted_tokens;
         self.sum_drafted_tokens += other.sum_drafted_tokens;
         self.sum_accepted_tokens += other.sum_accepted_tokens;
+        self.ahead_tokens += other.ahead_tokens;
         merge_counts(
             &mut self.accepted_per_position,
             &other.accepted_per_position,

@@ -389,6 +389,7 @@ impl StepGenerator for MistralGenerator {
                 prefill_time,
                 decode_time,
                 ids: None,
+                ahead: None,
             });
         }
         Ok(outputs)

@@ -30,6 +30,31 @@ How many slices does each person get, and how many are left over?";
 
 pub const STEPS_INSTRUCTION: &str = "Please reason step by step, with a blank line between steps, and put your final answer within \\boxed{}.";
 
+/// Worked examples put before the question as earlier turns of the chat
+/// ([`PromptStyle::Worked`]): word problems of the kinds the default model
+/// sets up wrongly most often (a percentage of a quantity, "how many more",
+/// a rate over a period), answered in the model's own layout. Written for
+/// this product, not taken from any test set.
+pub const WORKED_EXAMPLES: [(&str, &str); 2] = [
+    (
+        "A shop sells notebooks at $4 each. On Monday it sold 35 notebooks, and on Tuesday it sold 20% more notebooks than on Monday. How much money did the shop take from notebooks over the two days?",
+        "To find the money taken over the two days, we find how many notebooks were sold each day, add them, and multiply by the price.\n\n\
+1. **Notebooks sold on Tuesday:**\n   Tuesday's sales are 20% more than Monday's 35 notebooks:\n   \\[\n   35 \\times 0.20 = 7\n   \\]\n   \\[\n   35 + 7 = 42\n   \\]\n\n\
+2. **Notebooks sold over the two days:**\n   \\[\n   35 + 42 = 77\n   \\]\n\n\
+3. **Money taken:**\n   Each notebook costs $4:\n   \\[\n   77 \\times 4 = 308\n   \\]\n\n\
+So the shop took \\(\\boxed{308}\\) dollars from notebooks over the two days.",
+    ),
+    (
+        "Maya reads 12 pages of her book every weekday and 40 pages on each day of the weekend. Her friend Tom reads 15 pages every day. How many more pages does Maya read than Tom in two weeks?",
+        "We need the pages each of them reads in two weeks, then the difference.\n\n\
+1. **Pages Maya reads in one week:**\n   A week has 5 weekdays and 2 weekend days:\n   \\[\n   5 \\times 12 = 60\n   \\]\n   \\[\n   2 \\times 40 = 80\n   \\]\n   \\[\n   60 + 80 = 140\n   \\]\n\n\
+2. **Pages Maya reads in two weeks:**\n   \\[\n   140 \\times 2 = 280\n   \\]\n\n\
+3. **Pages Tom reads in two weeks:**\n   Two weeks are 14 days:\n   \\[\n   14 \\times 15 = 210\n   \\]\n\n\
+4. **How many more pages Maya reads:**\n   \\[\n   280 - 210 = 70\n   \\]\n\n\
+So Maya reads \\(\\boxed{70}\\) more pages than Tom in two weeks.",
+    ),
+];
+
 /// How a question is put to the model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -42,13 +67,17 @@ pub enum PromptStyle {
     Steps,
     /// The first releases' one-shot system prompt (short steps).
     Short,
+    /// As `Standard`, after two worked word problems as earlier turns of
+    /// the chat (tried for accuracy, measured worse; not a default).
+    Worked,
 }
 
 impl PromptStyle {
-    pub const ALL: [PromptStyle; 3] = [
+    pub const ALL: [PromptStyle; 4] = [
         PromptStyle::Standard,
         PromptStyle::Steps,
         PromptStyle::Short,
+        PromptStyle::Worked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +85,7 @@ impl PromptStyle {
             PromptStyle::Standard => "standard",
             PromptStyle::Steps => "steps",
             PromptStyle::Short => "short",
+            PromptStyle::Worked => "worked",
         }
     }
 
@@ -72,7 +102,9 @@ impl PromptStyle {
     pub fn user_text(self, question: &str) -> String {
         let question = question.trim();
         match self {
-            PromptStyle::Standard => format!("{question}\n{STANDARD_INSTRUCTION}"),
+            PromptStyle::Standard | PromptStyle::Worked => {
+                format!("{question}\n{STANDARD_INSTRUCTION}")
+            }
             PromptStyle::Steps => format!("{question}\n{STEPS_INSTRUCTION}"),
             PromptStyle::Short => question.to_string(),
         }
@@ -82,6 +114,12 @@ impl PromptStyle {
     /// turns (questions dressed as this style sends them), then the question.
     pub fn conversation(self, history: &[ChatTurn], question: &str) -> Vec<ChatTurn> {
         let mut turns: Vec<ChatTurn> = self.system().map(ChatTurn::system).into_iter().collect();
+        if self == PromptStyle::Worked {
+            for (example, answer) in WORKED_EXAMPLES {
+                turns.push(ChatTurn::user(self.user_text(example)));
+                turns.push(ChatTurn::assistant(answer));
+            }
+        }
         for turn in history {
             turns.push(match turn.speaker {
                 Speaker::User => ChatTurn::user(self.user_text(&turn.text)),
@@ -99,7 +137,9 @@ impl std::str::FromStr for PromptStyle {
         PromptStyle::ALL
             .into_iter()
             .find(|p| p.as_str() == s)
-            .ok_or_else(|| format!("unknown prompt \"{s}\" (expected standard, steps or short)"))
+            .ok_or_else(|| {
+                format!("unknown prompt \"{s}\" (expected standard, steps, short or worked)")
+            })
     }
 }
 
@@ -320,6 +360,30 @@ pub fn same_number(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn worked_examples_come_first_and_are_right() {
+        let turns = PromptStyle::Worked.conversation(&[ChatTurn::user("Earlier?")], "How many?");
+        // Two examples (question, answer), the earlier turn, the question.
+        assert_eq!(turns.len(), 2 * WORKED_EXAMPLES.len() + 2);
+        assert!(turns[0].text.starts_with("A shop sells notebooks"));
+        assert_eq!(turns[1].speaker, Speaker::Assistant);
+        assert!(turns[turns.len() - 1].text.starts_with("How many?\n"));
+        assert!(turns[turns.len() - 1].text.ends_with(STANDARD_INSTRUCTION));
+        // The examples teach what they should: sums the check finds right,
+        // steps between blank lines, a boxed answer.
+        for ((_, answer), expected) in WORKED_EXAMPLES.iter().zip(["308", "70"]) {
+            assert!(crate::arith::find(answer).len() >= 4, "{answer}");
+            assert!(crate::arith::wrong(answer).is_empty(), "{answer}");
+            assert!(answer.split("\n\n").count() >= 5);
+            assert_eq!(marked_answer(answer).as_deref(), Some(expected));
+        }
+        assert_eq!("worked".parse::<PromptStyle>(), Ok(PromptStyle::Worked));
+        assert!(PromptStyle::Standard
+            .conversation(&[], "How many?")
+            .iter()
+            .all(|t| !t.text.contains("notebooks")));
+    }
 
     #[test]
     fn final_answer_prefers_the_marked_line() {

@@ -8,7 +8,9 @@
 //! longest agreeing run plus one token of its own (the correction, or a
 //! bonus when all guesses held) and rolls both caches back past what was
 //! rejected. Several requests (the Lookahead branches) speculate in the
-//! same passes.
+//! same passes. Where a step ends inside a run of kept guesses, the words
+//! checked past its end go back with it ([`StepOutput::ahead`]) for the
+//! next step to propose first.
 //!
 //! Greedy: a guess is kept iff it is the target's argmax, so the output is
 //! exactly plain greedy decoding (the executor computes a token's logits
@@ -67,6 +69,10 @@ pub struct SpeculationConfig {
     pub initial_k: usize,
     /// Weight of the latest round in the running acceptance rate.
     pub smoothing: f64,
+    /// Where a step ends inside a run of kept guesses, hand the checked
+    /// words past its end to the next step ([`StepOutput::ahead`]; greedy
+    /// only). Off only to measure what it saves.
+    pub carry_ahead: bool,
 }
 
 impl Default for SpeculationConfig {
@@ -76,6 +82,7 @@ impl Default for SpeculationConfig {
             max_k: 8,
             initial_k: 4,
             smoothing: 0.3,
+            carry_ahead: true,
         }
     }
 }
@@ -265,13 +272,33 @@ impl SpeculativeGenerator {
                         continue;
                     }
                     // A hint is followed for the adaptive length; counted
-                    // lookup stops where its guess gets unlikely.
-                    let mut guesses = ngram::propose_from_hint(&s.hint, generated, k)
-                        .unwrap_or_else(|| {
-                            let followers = &mut specs[i].followers;
+                    // lookup stops where its guess gets unlikely, and goes
+                    // on from where a hint's guess uses the hint up (words
+                    // carried past the last step's end, a drafted step's
+                    // last words).
+                    let followers = &mut specs[i].followers;
+                    let mut guesses = match ngram::propose_from_hint(&s.hint, generated, k) {
+                        Some(mut guesses) => {
+                            if s.hint.ends_with(&guesses) && guesses.len() < longest {
+                                let from = s.tokens.len().saturating_sub(ngram.max_ngram);
+                                let window: Vec<u32> =
+                                    s.tokens[from..].iter().chain(&guesses).copied().collect();
+                                followers.sync(&s.tokens);
+                                let more = ngram.propose(
+                                    followers,
+                                    &self.earlier,
+                                    &window,
+                                    longest - guesses.len(),
+                                );
+                                guesses.extend(more);
+                            }
+                            guesses
+                        }
+                        None => {
                             followers.sync(&s.tokens);
                             ngram.propose(followers, &self.earlier, &s.tokens, longest)
-                        });
+                        }
+                    };
                     if let Some(end) = guesses
                         .iter()
                         .position(|&t| self.target.tokenizer().is_end(t))
@@ -485,6 +512,10 @@ impl SpeculativeGenerator {
                     self.stats.prefill_tokens += s.prefill_tokens;
                 }
                 let accepted = accept(&target, s, guesses, q_dists, l, sampling, on_token)?;
+                if !self.config.carry_ahead {
+                    s.ahead.clear();
+                }
+                self.stats.ahead_tokens += s.ahead.len();
                 // Counters cover judged guesses: ones dropped because the
                 // step ended first say nothing about the proposer.
                 let n = accepted.judged;
@@ -602,6 +633,9 @@ fn accept(
         if keep {
             verdict.accepted += 1;
             if s.commit(target, guess, on_token)? {
+                if s.end == Some(StepEnd::Delimiter) && sampling.is_greedy() {
+                    s.ahead = checked_ahead(guesses, logits, p + 1);
+                }
                 break;
             }
         } else {
@@ -610,6 +644,22 @@ fn accept(
         }
     }
     Ok(verdict)
+}
+
+/// Where a step ended inside a run of kept guesses, the rows past its end
+/// were computed for the guesses that followed: the ones the target agrees
+/// with and then its own next token are what it will write next (greedy),
+/// from row `from` on.
+fn checked_ahead(guesses: &[u32], logits: &lookahead_executor::Logits, from: usize) -> Vec<u32> {
+    let mut ahead = Vec::new();
+    for p in from..=guesses.len() {
+        let best = argmax(logits.row(p));
+        ahead.push(best);
+        if guesses.get(p) != Some(&best) {
+            break;
+        }
+    }
+    ahead
 }
 
 /// The speculative sampling rule for one guess drawn from `q` (a point mass

@@ -129,6 +129,10 @@ pub(crate) struct Scheduler<'a> {
     /// The last kept step was cut at a corrected result: the next one
     /// finishes it and joins its record.
     finishing_corrected_step: bool,
+    /// What the target will write after the last kept step, already
+    /// checked by word drafting ([`StepOutput::ahead`]): the next plain
+    /// step's hint, so those words are not guessed again.
+    ahead: Option<Piece>,
 }
 
 impl<'a> Scheduler<'a> {
@@ -164,6 +168,7 @@ impl<'a> Scheduler<'a> {
             draft_token_room: 0,
             streamed: String::new(),
             finishing_corrected_step: false,
+            ahead: None,
         }
     }
 
@@ -337,7 +342,7 @@ impl<'a> Scheduler<'a> {
             context: self.context.clone(),
             max_tokens,
             stop_at_delimiter: true,
-            hint: None,
+            hint: self.ahead.take(),
         };
         let started = Instant::now();
         // Tokens go out as they come, so a plain answer reads as it is
@@ -366,6 +371,7 @@ impl<'a> Scheduler<'a> {
         let output = outputs.into_iter().next().ok_or_else(|| {
             EngineError::Generation("the target model returned no step".to_string())
         })?;
+        let ahead = output.ahead_hint();
         let step = Step::read(output, max_tokens, &self.settings.delimiter);
         if step.end == StepEnd::Cancelled {
             // Keep what was written (and shown) before the stop.
@@ -387,6 +393,9 @@ impl<'a> Scheduler<'a> {
             tokens: step.tokens,
             ends_answer,
         });
+        // Checked words past the step's end hold only for its text as
+        // written (a correction changed it).
+        self.ahead = ahead.filter(|_| !corrected && !ends_answer);
         Ok((ends_answer && !corrected).then_some(LookaheadEnd::EndOfSequence))
     }
 
@@ -405,6 +414,9 @@ impl<'a> Scheduler<'a> {
         speculation: &mut Speculation<'_>,
     ) -> Result<Option<LookaheadEnd>> {
         let round_started = Instant::now();
+        // A round's steps are settled by the judge: checked words past the
+        // last plain step need not follow them.
+        self.ahead = None;
         let gamma = self.gamma.current();
         let base = self.context.clone();
         let delimiter = self.settings.delimiter.clone();

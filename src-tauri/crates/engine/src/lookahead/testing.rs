@@ -147,6 +147,7 @@ impl ScriptedGenerator {
             prefill_time: Duration::ZERO,
             decode_time: self.token_time * u32::try_from(tokens).unwrap_or(u32::MAX),
             ids: None,
+            ahead: None,
         })
     }
 }

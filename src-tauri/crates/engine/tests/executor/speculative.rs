@@ -3,9 +3,11 @@
 //! the same passes, counters add up, incompatible models are refused.
 
 use lookahead_engine::parts::ExecutorGenerator;
+use lookahead_engine::parts::{run_plain_steps, LookaheadSettings};
 use lookahead_engine::parts::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
 use lookahead_engine::{
-    EngineError, GeneratorStats, Sampling, StepGenerator, StepOutput, StepRequest,
+    CancelFlag, Context, EngineError, GeneratorStats, Piece, Sampling, StepGenerator, StepOutput,
+    StepRequest,
 };
 use lookahead_executor::ExecutorOptions;
 
@@ -115,6 +117,102 @@ fn sums_results_are_guessed_and_change_nothing() {
             "{stats:?}"
         );
     }
+}
+
+#[test]
+fn words_checked_past_a_steps_end_start_the_next_step() {
+    let base = crate::common::chat(QUESTION);
+    let step = |context: Context, hint: Option<Piece>| StepRequest {
+        context,
+        max_tokens: 48,
+        stop_at_delimiter: true,
+        hint,
+    };
+    let mut plain = ExecutorGenerator::new(smol());
+    let first = run(
+        &mut plain,
+        &[step(base.as_str().into(), None)],
+        &Sampling::default(),
+    )
+    .remove(0);
+    // The next step continues the tokens as written (as the scheduler's
+    // requests do), not the text encoded again.
+    let context = Context::from(base.as_str()).then(first.piece());
+    let second = run(&mut plain, &[step(context, None)], &Sampling::default()).remove(0);
+    assert!(first.text.ends_with("\n\n") && !second.text.is_empty());
+    let config = |carry_ahead| SpeculationConfig {
+        min_k: 1,
+        carry_ahead,
+        ..SpeculationConfig::default()
+    };
+    // The model's own two steps, as it wrote them, as the hint: guesses
+    // run on across the blank line that ends the first.
+    let ids = |o: &StepOutput| o.ids.clone().expect("ids");
+    let mut hint_ids = ids(&first);
+    hint_ids.ids.extend(ids(&second).ids);
+    let hint = Piece::written(format!("{}{}", first.text, second.text), hint_ids);
+    for carry in [true, false] {
+        let mut spec =
+            SpeculativeGenerator::with_ngram(smol(), NgramConfig::default(), config(carry));
+        let got = run(
+            &mut spec,
+            &[step(base.as_str().into(), Some(hint.clone()))],
+            &Sampling::default(),
+        );
+        assert_same(std::slice::from_ref(&first), &got);
+        let ahead = got[0].ahead.as_ref().map(|a| a.ids.clone());
+        assert_eq!(
+            spec.take_stats().ahead_tokens,
+            ahead.as_ref().map_or(0, Vec::len)
+        );
+        if carry {
+            // What it says comes next is what plain decoding wrote next.
+            let ahead = ahead.expect("words checked past the step's end");
+            let next = &second.ids.as_ref().expect("ids").ids;
+            assert!(next.starts_with(&ahead), "{ahead:?} vs {next:?}");
+        } else {
+            assert_eq!(ahead, None);
+        }
+    }
+
+    // Whole answers, with the model's own answer as an earlier one: the
+    // same steps, and fewer passes where checked words start a step.
+    let settings = LookaheadSettings {
+        max_answer_tokens: 200,
+        ..LookaheadSettings::default()
+    };
+    let answer = |gen: &mut dyn StepGenerator| {
+        run_plain_steps(
+            gen,
+            base.as_str(),
+            &settings,
+            &Sampling::default(),
+            &CancelFlag::new(),
+            &mut |_| {},
+        )
+        .expect("answer")
+    };
+    let expected = answer(&mut ExecutorGenerator::new(smol()));
+    assert!(expected.steps.len() >= 3, "{:?}", expected.text);
+    let earlier = [expected.text.clone()];
+    let mut runs = Vec::new();
+    for carry in [true, false] {
+        let mut spec =
+            SpeculativeGenerator::with_ngram(smol(), NgramConfig::default(), config(carry))
+                .with_earlier_answers(&earlier)
+                .expect("encoded");
+        let got = answer(&mut spec);
+        assert_eq!(got.text, expected.text);
+        assert_eq!(got.steps.len(), expected.steps.len());
+        let stats = spec.take_stats();
+        check_counters(&stats);
+        runs.push((stats.forward_passes, stats.ahead_tokens));
+    }
+    let [(with, carried), (without, none)] = runs[..] else {
+        unreachable!()
+    };
+    assert!(carried > 0 && none == 0, "{runs:?}");
+    assert!(with < without, "{runs:?}");
 }
 
 #[test]
