@@ -3,7 +3,8 @@
 //! Each round, a proposer guesses k tokens per request (a draft model,
 //! n-gram lookup in the text so far, or lookup with the draft model where
 //! lookup finds nothing; with lookup, the exact result first where the text
-//! ends with a sum waiting for it); the target runs every request's
+//! ends with a sum waiting for it, and the next number where it ends an
+//! item of a numbered list); the target runs every request's
 //! pending token plus its guesses in ONE ragged forward pass, keeps the
 //! longest agreeing run plus one token of its own (the correction, or a
 //! bonus when all guesses held) and rolls both caches back past what was
@@ -20,6 +21,7 @@
 //! guess is a point mass (q = 1).
 
 pub mod ngram;
+mod numbering;
 mod sums;
 
 use std::sync::Arc;
@@ -296,7 +298,29 @@ impl SpeculativeGenerator {
                         }
                         None => {
                             followers.sync(&s.tokens);
-                            ngram.propose(followers, &self.earlier, &s.tokens, longest)
+                            let next_number = ngram
+                                .next_numbers
+                                .then(|| {
+                                    numbering::propose_next(self.target.tokenizer(), &s.tokens)
+                                })
+                                .flatten();
+                            match next_number {
+                                Some(mut guesses) => {
+                                    guesses.truncate(longest);
+                                    let from = s.tokens.len().saturating_sub(ngram.max_ngram);
+                                    let window: Vec<u32> =
+                                        s.tokens[from..].iter().chain(&guesses).copied().collect();
+                                    let more = ngram.propose(
+                                        followers,
+                                        &self.earlier,
+                                        &window,
+                                        longest - guesses.len(),
+                                    );
+                                    guesses.extend(more);
+                                    guesses
+                                }
+                                None => ngram.propose(followers, &self.earlier, &s.tokens, longest),
+                            }
                         }
                     };
                     if let Some(end) = guesses

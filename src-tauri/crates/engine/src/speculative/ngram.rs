@@ -21,6 +21,9 @@ pub struct NgramConfig {
     /// Where the text ends with a sum's "=", guess the exact result first
     /// (`speculative::sums`).
     pub sum_results: bool,
+    /// Where the text ends a step or a numbered line after a numbered
+    /// item, guess the next number first (`speculative::numbering`).
+    pub next_numbers: bool,
 }
 
 impl Default for NgramConfig {
@@ -29,6 +32,7 @@ impl Default for NgramConfig {
             max_ngram: 4,
             min_ngram: 1,
             sum_results: true,
+            next_numbers: true,
         }
     }
 }

@@ -120,6 +120,46 @@ fn sums_results_are_guessed_and_change_nothing() {
 }
 
 #[test]
+fn the_next_number_of_a_list_is_guessed_and_changes_nothing() {
+    // Texts that end an item of a numbered list: the next number is
+    // guessed first, the model's own tokens are kept.
+    let base = crate::common::chat(QUESTION);
+    let reqs: Vec<StepRequest> = [
+        format!("{base}1. In April, Natalia sold 48 clips.\n\n"),
+        format!("{base}We follow these steps:\n1. Find the clips sold in May.\n"),
+    ]
+    .into_iter()
+    .map(|text| StepRequest {
+        context: text.into(),
+        max_tokens: 24,
+        stop_at_delimiter: true,
+        hint: None,
+    })
+    .collect();
+    let mut plain = ExecutorGenerator::new(smol());
+    let expected = run(&mut plain, &reqs, &Sampling::default());
+    let config = SpeculationConfig {
+        min_k: 1,
+        ..SpeculationConfig::default()
+    };
+    let mut drafted = Vec::new();
+    for next_numbers in [true, false] {
+        let ngram = NgramConfig {
+            next_numbers,
+            ..NgramConfig::default()
+        };
+        let mut spec = SpeculativeGenerator::with_ngram(smol(), ngram, config.clone());
+        let got = run(&mut spec, &reqs, &Sampling::default());
+        assert_same(&expected, &got);
+        let stats = spec.take_stats();
+        check_counters(&stats);
+        drafted.push(stats.proposed_per_position);
+    }
+    // The first guesses differ ("2." against what lookup saw follow).
+    assert_ne!(drafted[0], drafted[1]);
+}
+
+#[test]
 fn words_checked_past_a_steps_end_start_the_next_step() {
     let base = crate::common::chat(QUESTION);
     let step = |context: Context, hint: Option<Piece>| StepRequest {
