@@ -277,51 +277,23 @@ impl SpeculativeGenerator {
                     // lookup stops where its guess gets unlikely, and goes
                     // on from where a hint's guess uses the hint up (words
                     // carried past the last step's end, a drafted step's
-                    // last words).
+                    // last words) and from the next number of a list.
                     let followers = &mut specs[i].followers;
+                    followers.sync(&s.tokens);
+                    let then_lookup = |first| {
+                        ngram.propose_after(followers, &self.earlier, &s.tokens, first, longest)
+                    };
                     let mut guesses = match ngram::propose_from_hint(&s.hint, generated, k) {
-                        Some(mut guesses) => {
-                            if s.hint.ends_with(&guesses) && guesses.len() < longest {
-                                let from = s.tokens.len().saturating_sub(ngram.max_ngram);
-                                let window: Vec<u32> =
-                                    s.tokens[from..].iter().chain(&guesses).copied().collect();
-                                followers.sync(&s.tokens);
-                                let more = ngram.propose(
-                                    followers,
-                                    &self.earlier,
-                                    &window,
-                                    longest - guesses.len(),
-                                );
-                                guesses.extend(more);
-                            }
-                            guesses
-                        }
-                        None => {
-                            followers.sync(&s.tokens);
-                            let next_number = ngram
-                                .next_numbers
-                                .then(|| {
-                                    numbering::propose_next(self.target.tokenizer(), &s.tokens)
-                                })
-                                .flatten();
-                            match next_number {
-                                Some(mut guesses) => {
-                                    guesses.truncate(longest);
-                                    let from = s.tokens.len().saturating_sub(ngram.max_ngram);
-                                    let window: Vec<u32> =
-                                        s.tokens[from..].iter().chain(&guesses).copied().collect();
-                                    let more = ngram.propose(
-                                        followers,
-                                        &self.earlier,
-                                        &window,
-                                        longest - guesses.len(),
-                                    );
-                                    guesses.extend(more);
-                                    guesses
-                                }
-                                None => ngram.propose(followers, &self.earlier, &s.tokens, longest),
-                            }
-                        }
+                        Some(hinted) if s.hint.ends_with(&hinted) => then_lookup(hinted),
+                        Some(hinted) => hinted,
+                        None => match ngram
+                            .next_numbers
+                            .then(|| numbering::propose_next(self.target.tokenizer(), &s.tokens))
+                            .flatten()
+                        {
+                            Some(number) => then_lookup(number),
+                            None => ngram.propose(followers, &self.earlier, &s.tokens, longest),
+                        },
                     };
                     if let Some(end) = guesses
                         .iter()

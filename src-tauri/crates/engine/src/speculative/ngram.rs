@@ -91,6 +91,24 @@ impl NgramConfig {
         }
         out
     }
+
+    /// `first` (another proposer's guess), then what lookup guesses from
+    /// where it ends, `k` tokens at most in all.
+    pub fn propose_after(
+        &self,
+        text: &Followers,
+        earlier: &Followers,
+        tokens: &[u32],
+        mut first: Vec<u32>,
+        k: usize,
+    ) -> Vec<u32> {
+        first.truncate(k);
+        let from = tokens.len().saturating_sub(self.max_ngram);
+        let window: Vec<u32> = tokens[from..].iter().chain(&first).copied().collect();
+        let more = self.propose(text, earlier, &window, k - first.len());
+        first.extend(more);
+        first
+    }
 }
 
 /// The most frequent follower of `run` in both tables, with its share of

@@ -73,90 +73,74 @@ fn ngram_speculation_equals_plain_greedy() {
     );
 }
 
-#[test]
-fn sums_results_are_guessed_and_change_nothing() {
-    // Steps that end with a sum waiting for its result: the calculator
-    // guesses it, the model's own tokens are kept.
+/// Continues the question's chat ending in each of `endings` with plain
+/// decoding and with lookup under `config(true)` and `config(false)`: the
+/// same output every time; the counters with the proposer on, then off.
+fn proposer_on_and_off(
+    endings: &[&str],
+    config: impl Fn(bool) -> NgramConfig,
+) -> [GeneratorStats; 2] {
     let base = crate::common::chat(QUESTION);
-    let reqs: Vec<StepRequest> = [
-        format!(
-            "{base}In April, Natalia sold 48 clips.\n\nIn May, she sold half as many: 48 / 2 ="
-        ),
-        format!("{base}Altogether she sold 48 + 24 ="),
-        format!("{base}At $3 a clip, 72 clips make 72 × 3 = $"),
-    ]
-    .into_iter()
-    .map(|text| StepRequest {
-        context: text.into(),
-        max_tokens: 24,
-        stop_at_delimiter: true,
-        hint: None,
-    })
-    .collect();
+    let reqs: Vec<StepRequest> = endings
+        .iter()
+        .map(|ending| StepRequest {
+            context: format!("{base}{ending}").into(),
+            max_tokens: 24,
+            stop_at_delimiter: true,
+            hint: None,
+        })
+        .collect();
     let mut plain = ExecutorGenerator::new(smol());
     let expected = run(&mut plain, &reqs, &Sampling::default());
-    let config = SpeculationConfig {
+    let speculation = SpeculationConfig {
         min_k: 1,
         ..SpeculationConfig::default()
     };
-    let without = NgramConfig {
-        sum_results: false,
-        ..NgramConfig::default()
-    };
-    for (ngram, guesses_sums) in [(NgramConfig::default(), true), (without, false)] {
-        let mut spec = SpeculativeGenerator::with_ngram(smol(), ngram, config.clone());
+    [true, false].map(|on| {
+        let mut spec = SpeculativeGenerator::with_ngram(smol(), config(on), speculation.clone());
         let got = run(&mut spec, &reqs, &Sampling::default());
         assert_same(&expected, &got);
         let stats = spec.take_stats();
         check_counters(&stats);
-        assert!(stats.sum_accepted_tokens <= stats.sum_drafted_tokens);
-        // " 24", " 72" and "216": a token or more each.
-        assert_eq!(
-            stats.sum_drafted_tokens >= reqs.len(),
-            guesses_sums,
-            "{stats:?}"
-        );
-    }
+        stats
+    })
+}
+
+#[test]
+fn sums_results_are_guessed_and_change_nothing() {
+    // Steps that end with a sum waiting for its result: the calculator
+    // guesses it, the model's own tokens are kept.
+    let endings = [
+        "In April, Natalia sold 48 clips.\n\nIn May, she sold half as many: 48 / 2 =",
+        "Altogether she sold 48 + 24 =",
+        "At $3 a clip, 72 clips make 72 × 3 = $",
+    ];
+    let [on, off] = proposer_on_and_off(&endings, |sum_results| NgramConfig {
+        sum_results,
+        ..NgramConfig::default()
+    });
+    // " 24", " 72" and "216": a token or more each.
+    assert!(on.sum_drafted_tokens >= endings.len(), "{on:?}");
+    assert!(on.sum_accepted_tokens <= on.sum_drafted_tokens);
+    assert_eq!(off.sum_drafted_tokens, 0, "{off:?}");
 }
 
 #[test]
 fn the_next_number_of_a_list_is_guessed_and_changes_nothing() {
     // Texts that end an item of a numbered list: the next number is
     // guessed first, the model's own tokens are kept.
-    let base = crate::common::chat(QUESTION);
-    let reqs: Vec<StepRequest> = [
-        format!("{base}1. In April, Natalia sold 48 clips.\n\n"),
-        format!("{base}We follow these steps:\n1. Find the clips sold in May.\n"),
-    ]
-    .into_iter()
-    .map(|text| StepRequest {
-        context: text.into(),
-        max_tokens: 24,
-        stop_at_delimiter: true,
-        hint: None,
-    })
-    .collect();
-    let mut plain = ExecutorGenerator::new(smol());
-    let expected = run(&mut plain, &reqs, &Sampling::default());
-    let config = SpeculationConfig {
-        min_k: 1,
-        ..SpeculationConfig::default()
-    };
-    let mut drafted = Vec::new();
-    for next_numbers in [true, false] {
-        let ngram = NgramConfig {
+    let [on, off] = proposer_on_and_off(
+        &[
+            "1. In April, Natalia sold 48 clips.\n\n",
+            "We follow these steps:\n1. Find the clips sold in May.\n",
+        ],
+        |next_numbers| NgramConfig {
             next_numbers,
             ..NgramConfig::default()
-        };
-        let mut spec = SpeculativeGenerator::with_ngram(smol(), ngram, config.clone());
-        let got = run(&mut spec, &reqs, &Sampling::default());
-        assert_same(&expected, &got);
-        let stats = spec.take_stats();
-        check_counters(&stats);
-        drafted.push(stats.proposed_per_position);
-    }
+        },
+    );
     // The first guesses differ ("2." against what lookup saw follow).
-    assert_ne!(drafted[0], drafted[1]);
+    assert_ne!(on.proposed_per_position, off.proposed_per_position);
 }
 
 #[test]
