@@ -262,11 +262,17 @@ impl SpeculativeGenerator {
                 if k > 0 {
                     let generated = &s.tokens[s.tokens.len() - s.generated..];
                     let longest = self.config.max_k.min(budgets[i]);
+                    // The last token's text, read once a round by the
+                    // guesses below that start from words.
+                    let tokenizer = self.target.tokenizer();
+                    let last = tokenizer
+                        .decode(&s.tokens[s.tokens.len().saturating_sub(1)..])
+                        .unwrap_or_default();
                     // A sum waiting for its result: the calculator's
                     // result first (neither a hint nor lookup knows it).
                     if let Some(result) = ngram
                         .sum_results
-                        .then(|| sums::propose_result(self.target.tokenizer(), &s.tokens, longest))
+                        .then(|| sums::propose_result(tokenizer, &s.tokens, &last, longest))
                         .flatten()
                     {
                         out[i].tokens = result;
@@ -288,7 +294,7 @@ impl SpeculativeGenerator {
                         Some(hinted) => hinted,
                         None => match ngram
                             .next_numbers
-                            .then(|| numbering::propose_next(self.target.tokenizer(), &s.tokens))
+                            .then(|| numbering::propose_next(tokenizer, &s.tokens, &last))
                             .flatten()
                         {
                             Some(number) => then_lookup(number),
@@ -640,6 +646,21 @@ fn accept(
         }
     }
     Ok(verdict)
+}
+
+/// A guess made in words from the text of the latest `read_back` tokens
+/// (the calculator's result, a list's next number), as tokens; `None`
+/// when `guess` has none to make.
+fn guess_from_text(
+    tokenizer: &lookahead_executor::GgufTokenizer,
+    tokens: &[u32],
+    read_back: usize,
+    guess: impl FnOnce(&str) -> Option<String>,
+) -> Option<Vec<u32>> {
+    let from = tokens.len().saturating_sub(read_back);
+    let text = tokenizer.decode(&tokens[from..]).ok()?;
+    let tokens = tokenizer.encode_piece(&guess(&text)?).ok()?;
+    (!tokens.is_empty()).then_some(tokens)
 }
 
 /// Where a step ended inside a run of kept guesses, the rows past its end

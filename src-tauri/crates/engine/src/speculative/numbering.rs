@@ -6,20 +6,19 @@
 
 use lookahead_executor::GgufTokenizer;
 
+use super::guess_from_text;
+
 /// Latest tokens read back for the list: enough for a step or two.
 const LIST_TOKENS: usize = 160;
 
 /// The tokens of the next list item's number, written as the last one.
-pub fn propose_next(tokenizer: &GgufTokenizer, tokens: &[u32]) -> Option<Vec<u32>> {
-    let (&last, _) = tokens.split_last()?;
-    if !tokenizer.decode(&[last]).ok()?.ends_with('\n') {
+/// `last` is the text of the last token: the rest is decoded only when it
+/// ends a line.
+pub fn propose_next(tokenizer: &GgufTokenizer, tokens: &[u32], last: &str) -> Option<Vec<u32>> {
+    if !last.ends_with('\n') {
         return None;
     }
-    let from = tokens.len().saturating_sub(LIST_TOKENS);
-    let text = tokenizer.decode(&tokens[from..]).ok()?;
-    let next = next_item(&text)?;
-    let guess = tokenizer.encode_piece(&next).ok()?;
-    (!guess.is_empty()).then_some(guess)
+    guess_from_text(tokenizer, tokens, LIST_TOKENS, next_item)
 }
 
 /// What the next numbered item starts with, if `text` ends a step or a

@@ -8,6 +8,7 @@
 
 use lookahead_executor::GgufTokenizer;
 
+use super::guess_from_text;
 use crate::arith;
 
 /// Latest tokens read back for the sum: far more than a written sum takes.
@@ -15,21 +16,18 @@ const SUM_TOKENS: usize = 64;
 
 /// The tokens of the exact result of the sum `tokens` ends with, if it
 /// ends with "=" (and spaces or a currency sign after it) after a sum the
-/// arithmetic check can read; at most `k` tokens.
-pub fn propose_result(tokenizer: &GgufTokenizer, tokens: &[u32], k: usize) -> Option<Vec<u32>> {
-    let (&last, _) = tokens.split_last()?;
-    if k == 0 {
+/// arithmetic check can read; at most `k` tokens. `last` is the text of
+/// the last token: the rest is decoded only when it can end such a sum.
+pub fn propose_result(
+    tokenizer: &GgufTokenizer,
+    tokens: &[u32],
+    last: &str,
+    k: usize,
+) -> Option<Vec<u32>> {
+    if k == 0 || !(last.contains('=') || last.ends_with([' ', '$'])) {
         return None;
     }
-    // Cheap test first: only the last token is decoded on most rounds.
-    let last = tokenizer.decode(&[last]).ok()?;
-    if !(last.contains('=') || last.ends_with([' ', '$'])) {
-        return None;
-    }
-    let from = tokens.len().saturating_sub(SUM_TOKENS);
-    let text = tokenizer.decode(&tokens[from..]).ok()?;
-    let result = result_of(&text)?;
-    let mut guess = tokenizer.encode_piece(&result).ok()?;
+    let mut guess = guess_from_text(tokenizer, tokens, SUM_TOKENS, result_of)?;
     guess.truncate(k);
     (!guess.is_empty()).then_some(guess)
 }
