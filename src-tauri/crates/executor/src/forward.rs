@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use super::gguf::{ModelConfig, ModelWeights};
 use super::kv::KvSequence;
 use super::quant::{self, ActSet, ActView, MatmulTask, QWeight};
-use super::simd::{add_weighted_rows, dot_f32, dot_f32_rows};
+use super::simd::{add_weighted_rows, dot_f32, dot_f32_rows, exp_sub_in_place, silu_mul};
 use crate::error::Result;
 
 /// Values per parallel job of the MLP's SiLU (a few jobs per token).
@@ -287,11 +287,7 @@ pub(crate) fn forward_pass(
         s.gate
             .par_chunks_mut(SILU_CHUNK)
             .zip(s.up.par_chunks(SILU_CHUNK))
-            .for_each(|(gate, up)| {
-                for (g, u) in gate.iter_mut().zip(up) {
-                    *g = *g / (1.0 + (-*g).exp()) * u;
-                }
-            });
+            .for_each(|(gate, up)| silu_mul(gate, up));
         project(
             &s.gate,
             config.ffn_hidden,
@@ -426,10 +422,11 @@ fn attention(
                         scores.push(sc);
                     }
                 }
+                exp_sub_in_place(&mut scores, max);
+                // In order, one add after another: the plain loop's sum.
                 let mut sum = 0f32;
-                for sc in scores.iter_mut() {
-                    *sc = (*sc - max).exp();
-                    sum += *sc;
+                for sc in &scores {
+                    sum += sc;
                 }
                 let inv = 1.0 / sum;
                 for sc in scores.iter_mut() {

@@ -139,6 +139,199 @@ pub(crate) fn round_to_i8(xs: &[f32], scale: f32, nan: i8, out: &mut [u8]) {
     }
 }
 
+/// `xs[i] = (xs[i] - sub).exp()` for every value, eight at a time where
+/// the build has AVX2 and FMA: the steps of glibc's `expf` (the FMA variant
+/// its x86-64 libm picks on such CPUs) in vector form — `x·32/ln 2` rounded
+/// to an integer k by adding 1.5·2^52, `2^(k/32)` from the same 32-entry
+/// table, the same cubic in the remainder, the same three fused
+/// multiply-adds, in double precision, rounded once to f32 — so the bits of
+/// `f32::exp`; the values that need its slow path (|x| ≥ 88, NaN, ±inf)
+/// and the tail take `f32::exp` itself.
+pub(crate) fn exp_sub_in_place(xs: &mut [f32], sub: f32) {
+    let mut done = 0;
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx2",
+        target_feature = "fma"
+    ))]
+    // SAFETY: AVX2 and FMA are enabled at compile time; each load and store
+    // covers 8 floats of `xs` below its length.
+    unsafe {
+        use std::arch::x86_64::*;
+        let n = xs.len();
+        let p = xs.as_mut_ptr();
+        let by = _mm256_set1_ps(sub);
+        while done + 8 <= n {
+            let x = _mm256_sub_ps(_mm256_loadu_ps(p.add(done)), by);
+            let y = glibc_expf8(x);
+            _mm256_storeu_ps(p.add(done), y);
+            let slow = slow_lanes(x);
+            if slow != 0 {
+                for lane in 0..8 {
+                    if slow & (1 << lane) != 0 {
+                        let v = &mut *p.add(done + lane);
+                        *v = (*v_at(&x, lane)).exp();
+                    }
+                }
+            }
+            done += 8;
+        }
+    }
+    for v in &mut xs[done..] {
+        *v = (*v - sub).exp();
+    }
+}
+
+/// SiLU of the gate times up, in place: `g = g / (1 + exp(-g)) * u` per
+/// value with [`exp_sub_in_place`]'s exp — the plain loop's bits, eight
+/// values an instruction.
+pub(crate) fn silu_mul(gate: &mut [f32], up: &[f32]) {
+    let n = gate.len().min(up.len());
+    let mut done = 0;
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx2",
+        target_feature = "fma"
+    ))]
+    // SAFETY: AVX2 and FMA are enabled at compile time; each load and store
+    // covers 8 floats of `gate` or `up` below `n`.
+    unsafe {
+        use std::arch::x86_64::*;
+        let g = gate.as_mut_ptr();
+        let one = _mm256_set1_ps(1.0);
+        let sign = _mm256_set1_ps(-0.0);
+        while done + 8 <= n {
+            let x = _mm256_loadu_ps(g.add(done));
+            let neg = _mm256_xor_ps(x, sign);
+            let mut e = glibc_expf8(neg);
+            let slow = slow_lanes(neg);
+            if slow != 0 {
+                let mut lanes = [0f32; 8];
+                _mm256_storeu_ps(lanes.as_mut_ptr(), e);
+                for (lane, v) in lanes.iter_mut().enumerate() {
+                    if slow & (1 << lane) != 0 {
+                        *v = (*v_at(&neg, lane)).exp();
+                    }
+                }
+                e = _mm256_loadu_ps(lanes.as_ptr());
+            }
+            let u = _mm256_loadu_ps(up.as_ptr().add(done));
+            let r = _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), u);
+            _mm256_storeu_ps(g.add(done), r);
+            done += 8;
+        }
+    }
+    for (g, u) in gate[done..n].iter_mut().zip(&up[done..n]) {
+        *g = *g / (1.0 + (-*g).exp()) * u;
+    }
+}
+
+/// Lane `lane` of `v`.
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx2",
+    target_feature = "fma"
+))]
+fn v_at(v: &std::arch::x86_64::__m256, lane: usize) -> &f32 {
+    // SAFETY: an __m256 is eight f32 side by side; lane < 8 (callers).
+    unsafe { &*(v as *const std::arch::x86_64::__m256 as *const f32).add(lane) }
+}
+
+/// glibc's `__exp2f_data.tab`: `bits(2^(i/32)) - (i << 47)`.
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx2",
+    target_feature = "fma"
+))]
+static EXP2F_TAB: [u64; 32] = [
+    0x3ff0000000000000,
+    0x3fefd9b0d3158574,
+    0x3fefb5586cf9890f,
+    0x3fef9301d0125b51,
+    0x3fef72b83c7d517b,
+    0x3fef54873168b9aa,
+    0x3fef387a6e756238,
+    0x3fef1e9df51fdee1,
+    0x3fef06fe0a31b715,
+    0x3feef1a7373aa9cb,
+    0x3feedea64c123422,
+    0x3feece086061892d,
+    0x3feebfdad5362a27,
+    0x3feeb42b569d4f82,
+    0x3feeab07dd485429,
+    0x3feea47eb03a5585,
+    0x3feea09e667f3bcd,
+    0x3fee9f75e8ec5f74,
+    0x3feea11473eb0187,
+    0x3feea589994cce13,
+    0x3feeace5422aa0db,
+    0x3feeb737b0cdc5e5,
+    0x3feec49182a3f090,
+    0x3feed503b23e255d,
+    0x3feee89f995ad3ad,
+    0x3feeff76f2fb5e47,
+    0x3fef199bdd85529c,
+    0x3fef3720dcef9069,
+    0x3fef5818dcfba487,
+    0x3fef7c97337b9b5f,
+    0x3fefa4afa2a490da,
+    0x3fefd0765b6e4540,
+];
+
+/// Lanes (bit i for lane i) where glibc's `expf` leaves its fast path:
+/// the top 12 bits of |x| at or above those of 88.0 (NaN and ±inf too).
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx2",
+    target_feature = "fma"
+))]
+#[inline(always)]
+unsafe fn slow_lanes(x: std::arch::x86_64::__m256) -> i32 {
+    use std::arch::x86_64::*;
+    let top = _mm256_and_si256(
+        _mm256_srli_epi32::<20>(_mm256_castps_si256(x)),
+        _mm256_set1_epi32(0x7ff),
+    );
+    let slow = _mm256_cmpgt_epi32(top, _mm256_set1_epi32(0x429));
+    _mm256_movemask_ps(_mm256_castsi256_ps(slow))
+}
+
+/// glibc's `expf` fast path on eight values (right where [`slow_lanes`]
+/// is clear).
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx2",
+    target_feature = "fma"
+))]
+#[inline(always)]
+unsafe fn glibc_expf8(x: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    // 32/ln 2, 1.5·2^52, the cubic scaled by 32^-3, 32^-2, 32^-1.
+    let inv_ln2_n = _mm256_set1_pd(f64::from_bits(0x40471547652b82fe));
+    let shift = _mm256_set1_pd(f64::from_bits(0x4338000000000000));
+    let c0 = _mm256_set1_pd(f64::from_bits(0x3ebc6af84b912394));
+    let c1 = _mm256_set1_pd(f64::from_bits(0x3f2ebfce50fac4f3));
+    let c2 = _mm256_set1_pd(f64::from_bits(0x3f962e42ff0c52d6));
+    let one = _mm256_set1_pd(1.0);
+    let half = |xd: __m256d| {
+        let kd_shifted = _mm256_fmadd_pd(inv_ln2_n, xd, shift);
+        let ki = _mm256_castpd_si256(kd_shifted);
+        let kd = _mm256_sub_pd(kd_shifted, shift);
+        let r = _mm256_fmsub_pd(inv_ln2_n, xd, kd);
+        let idx = _mm256_and_si256(ki, _mm256_set1_epi64x(31));
+        let t = _mm256_i64gather_epi64::<8>(EXP2F_TAB.as_ptr() as *const i64, idx);
+        let s = _mm256_castsi256_pd(_mm256_add_epi64(t, _mm256_slli_epi64::<47>(ki)));
+        let z = _mm256_fmadd_pd(r, c0, c1);
+        let r2 = _mm256_mul_pd(r, r);
+        let y = _mm256_fmadd_pd(r, c2, one);
+        let y = _mm256_fmadd_pd(z, r2, y);
+        _mm256_cvtpd_ps(_mm256_mul_pd(y, s))
+    };
+    let lo = half(_mm256_cvtps_pd(_mm256_castps256_ps128(x)));
+    let hi = half(_mm256_cvtps_pd(_mm256_extractf128_ps::<1>(x)));
+    _mm256_set_m128(hi, lo)
+}
+
 /// `out[d] += weights[s] * row_s[d]` for every row s in order, where row s
 /// starts at `values[s * stride]` — the plain loop's multiply-then-add per
 /// element in the same order (so its bits), with 64 outputs held in
@@ -231,6 +424,70 @@ mod tests {
             add_weighted_rows(&mut fast, &weights, &values_, stride);
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&fast), bits(&plain), "head size {d}");
+        }
+    }
+
+    /// Every 29th of all 2^32 bit patterns (NaNs, infinities, subnormals
+    /// and every exponent included) and the values either side of the
+    /// slow path's edges: the vector exp gives `f32::exp`'s bits.
+    #[test]
+    fn vector_exp_gives_the_libm_bits() {
+        let edges = [88.0f32, 88.72284, 103.27893, 103.97208, 0.0, 1e-30];
+        let mut xs: Vec<f32> = Vec::with_capacity(1 << 20);
+        let check = |xs: &mut Vec<f32>| {
+            let mut fast = xs.clone();
+            exp_sub_in_place(&mut fast, 0.0);
+            for (x, f) in xs.iter().zip(&fast) {
+                let want = (x - 0.0).exp();
+                assert_eq!(
+                    f.to_bits(),
+                    want.to_bits(),
+                    "exp({x:e}) = {want:e}, got {f:e}"
+                );
+            }
+            xs.clear();
+        };
+        for e in edges {
+            for d in -64i32..64 {
+                for v in [e, -e] {
+                    xs.push(f32::from_bits(v.to_bits().wrapping_add_signed(d)));
+                }
+            }
+        }
+        check(&mut xs);
+        let mut bits = 0u64;
+        while bits <= u32::MAX as u64 {
+            xs.push(f32::from_bits(bits as u32));
+            if xs.len() == 1 << 20 {
+                check(&mut xs);
+            }
+            bits += 29;
+        }
+        check(&mut xs);
+    }
+
+    #[test]
+    fn softmax_exps_and_silu_keep_the_plain_loops_bits() {
+        for n in [1usize, 7, 8, 13, 400] {
+            // Scores as attention has them, some far below the max.
+            let scores: Vec<f32> = values(n, 7).iter().map(|v| v * 120.0).collect();
+            let max = scores.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+            let mut fast = scores.clone();
+            exp_sub_in_place(&mut fast, max);
+            for (s, f) in scores.iter().zip(&fast) {
+                assert_eq!(f.to_bits(), (s - max).exp().to_bits(), "score {s}");
+            }
+            // Gates of every size, up to where exp(-g) overflows.
+            let gate: Vec<f32> = values(n, 8).iter().map(|v| v * 200.0).collect();
+            let up = values(n, 9);
+            let mut plain = gate.clone();
+            for (g, u) in plain.iter_mut().zip(&up) {
+                *g = *g / (1.0 + (-*g).exp()) * u;
+            }
+            let mut fast = gate.clone();
+            silu_mul(&mut fast, &up);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&plain), "{n} values");
         }
     }
 }
