@@ -24,7 +24,7 @@
 //!     [--models DIR] [--target FILE] [--draft FILE] [--smol FILE] \
 //!     [--prompt-tokens 128] [--decode-tokens 32] [--sd-tokens 128] \
 //!     [--only smol,draft,target,batch,sd,head] [--no-mistral] \
-//!     [--head-tokens 16384,32768,65536] [--profile-verify N] [--pass-curve] [--groups-of-eight]
+//!     [--head-tokens 16384,32768,65536] [--profile-verify N [--profile-tokens 6]] [--pass-curve] [--groups-of-eight]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -58,6 +58,9 @@ struct Args {
     /// Only run the batch section's verification pass this many times
     /// (for `perf record`).
     profile_verify: usize,
+    /// Tokens in each of those passes (6: five drafted and the pending one;
+    /// 1: plain decoding's pass).
+    profile_tokens: usize,
     /// Only print the cost of a pass of 1..=9 tokens against one of 1 token
     /// (what a guess of k tokens costs to check), in alternating rounds.
     pass_curve: bool,
@@ -83,6 +86,7 @@ fn parse_args() -> Args {
         mistral: true,
         head_tokens: vec![16_384, 32_768, 65_536],
         profile_verify: 0,
+        profile_tokens: 6,
         pass_curve: false,
     };
     let mut it = std::env::args().skip(1);
@@ -99,6 +103,7 @@ fn parse_args() -> Args {
             "--only" => a.only = value().split(',').map(str::to_string).collect(),
             "--no-mistral" => a.mistral = false,
             "--profile-verify" => a.profile_verify = value().parse().expect("a number"),
+            "--profile-tokens" => a.profile_tokens = value().parse().expect("a number"),
             "--pass-curve" => a.pass_curve = true,
             // Q4_K and Q6_K in groups of eight rows even where the CPU has
             // the 16-row layout (for whole-process A/B runs).
@@ -500,15 +505,17 @@ fn batch_section(args: &Args) {
         return;
     }
     if args.profile_verify > 0 {
+        let tokens = vec![base[10..10 + args.profile_tokens.clamp(1, 32)].to_vec()];
         let started = Instant::now();
         for _ in 0..args.profile_verify {
             let len = branches[3].len();
-            pass(&exec, &mut branches[3..4], &verify, LogitsWanted::All);
+            pass(&exec, &mut branches[3..4], &tokens, LogitsWanted::All);
             branches[3].truncate(len);
         }
         println!(
-            "[batch] {} verification passes, {:.1} ms each",
+            "[batch] {} passes of {} tokens, {:.1} ms each",
             args.profile_verify,
+            tokens[0].len(),
             started.elapsed().as_secs_f64() * 1e3 / args.profile_verify as f64
         );
         return;

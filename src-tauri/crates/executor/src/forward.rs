@@ -16,7 +16,9 @@ use rayon::prelude::*;
 use super::gguf::{ModelConfig, ModelWeights};
 use super::kv::KvSequence;
 use super::quant::{self, ActSet, ActView, MatmulTask, QWeight};
-use super::simd::{add_weighted_rows, dot_f32, dot_f32_rows, exp_sub_in_place, silu_mul};
+use super::simd::{
+    add_weighted_rows, dot_f32, dot_f32_rows, exp_sub_in_place, scale_and_max, silu_mul,
+};
 use crate::error::Result;
 
 /// Values per parallel job of the MLP's SiLU (a few jobs per token).
@@ -121,6 +123,24 @@ fn project(
     outs: &mut [&mut Vec<f32>],
     threads: usize,
 ) {
+    let tokens = multiply(x, cols, weights, acts, fm, threads);
+    for ((w, buf), out) in weights.iter().zip(fm.iter()).zip(outs.iter_mut()) {
+        quant::transpose_into(buf, w.rows, tokens, out);
+    }
+}
+
+/// Multiplies `x` (token-major rows of `cols`) by each weight into `fm`,
+/// feature-major (`fm[i][row * tokens + t]`); returns the tokens. The
+/// kernels write every value, so a buffer's earlier values are not cleared
+/// first (for the output matrix, megabytes a pass).
+fn multiply(
+    x: &[f32],
+    cols: usize,
+    weights: &[&QWeight],
+    acts: &mut ActSet,
+    fm: &mut [Vec<f32>; 3],
+    threads: usize,
+) -> usize {
     let tokens = x.len() / cols;
     acts.prepare(x, cols, weights);
     let view = ActView {
@@ -130,7 +150,7 @@ fn project(
     };
     let mut tasks = Vec::with_capacity(weights.len());
     for (w, buf) in weights.iter().zip(fm.iter_mut()) {
-        buf.clear();
+        buf.truncate(w.rows * tokens);
         buf.resize(w.rows * tokens, 0.0);
         tasks.push(MatmulTask {
             weight: w,
@@ -139,9 +159,7 @@ fn project(
         });
     }
     quant::matmul_batch(tasks, threads);
-    for ((w, buf), out) in weights.iter().zip(fm.iter()).zip(outs.iter_mut()) {
-        quant::transpose_into(buf, w.rows, tokens, out);
-    }
+    tokens
 }
 
 /// Runs one pass; returns per item its logits rows (`logit_rows × vocab`).
@@ -318,31 +336,21 @@ pub(crate) fn forward_pass(
         picked.extend_from_slice(&s.x[r * hidden..(r + 1) * hidden]);
     }
     rms_norm(&picked, &model.out_norm, config.rms_eps, &mut s.h);
-    let mut logits = Vec::new();
     let output = model.output();
-    project(
-        &s.h,
-        hidden,
-        &[output],
-        &mut s.acts,
-        &mut s.fm,
-        &mut [&mut logits],
-        threads,
-    );
+    let tokens = multiply(&s.h, hidden, &[output], &mut s.acts, &mut s.fm, threads);
+    // Each item's rows straight from the feature-major result.
+    let logits = &s.fm[0];
     let computed = output.rows();
     let mut at = 0;
     for (item, o) in items.iter().zip(out.iter_mut()) {
         let wanted = item.logit_rows.min(item.tokens.len());
-        let rows = &logits[at * computed..(at + wanted) * computed];
         *o = match &model.head_ids {
-            None => rows.to_vec(),
+            None => quant::token_rows(logits, computed, tokens, at..at + wanted),
             // A shortlist head: its logits in their tokens' places.
             Some(ids) => {
                 let mut full = vec![f32::NEG_INFINITY; wanted * config.vocab];
-                for (short, row) in rows
-                    .chunks_exact(computed)
-                    .zip(full.chunks_exact_mut(config.vocab))
-                {
+                for (t, row) in full.chunks_exact_mut(config.vocab).enumerate() {
+                    let short = logits[at + t..].iter().step_by(tokens);
                     for (&id, &v) in ids.iter().zip(short) {
                         row[id as usize] = v;
                     }
@@ -405,23 +413,25 @@ fn attention(
                 let pos = p0 + i;
                 let qh = &q[t * hidden + h * hd..t * hidden + (h + 1) * hd];
                 scores.clear();
-                let mut max = f32::NEG_INFINITY;
                 for b in 0..=pos / bt {
                     let (keys, _) = seq.layer_block(layer, b);
                     let n = (pos + 1 - b * bt).min(bt);
                     let key =
                         |slot: usize| &keys[slot * kv_dim + g * hd..slot * kv_dim + (g + 1) * hd];
+                    let from = scores.len();
+                    scores.resize(from + n, 0.0);
+                    let dots = &mut scores[from..];
                     // Four keys a call, then the rest one at a time.
                     let fours = n / 4 * 4;
-                    let dots = (0..fours).step_by(4).flat_map(|s| {
-                        dot_f32_rows(qh, [key(s), key(s + 1), key(s + 2), key(s + 3)])
-                    });
-                    for d in dots.chain((fours..n).map(|s| dot_f32(qh, key(s)))) {
-                        let sc = d * scale;
-                        max = max.max(sc);
-                        scores.push(sc);
+                    for s in (0..fours).step_by(4) {
+                        let four = dot_f32_rows(qh, [key(s), key(s + 1), key(s + 2), key(s + 3)]);
+                        dots[s..s + 4].copy_from_slice(&four);
+                    }
+                    for (s, d) in dots.iter_mut().enumerate().skip(fours) {
+                        *d = dot_f32(qh, key(s));
                     }
                 }
+                let max = scale_and_max(&mut scores, scale);
                 exp_sub_in_place(&mut scores, max);
                 // In order, one add after another: the plain loop's sum.
                 let mut sum = 0f32;

@@ -920,7 +920,8 @@ pub fn choose_pairing(weight: &QWeight) -> Option<usize> {
 
 /// Turns a feature-major `rows × tokens` result into token-major `tokens × rows`.
 pub(crate) fn transpose_into(src: &[f32], rows: usize, tokens: usize, dst: &mut Vec<f32>) {
-    dst.clear();
+    // Every value is written below: what the buffer held is not cleared.
+    dst.truncate(rows * tokens);
     dst.resize(rows * tokens, 0.0);
     if tokens == 1 {
         dst.copy_from_slice(src);
@@ -939,6 +940,39 @@ pub(crate) fn transpose_into(src: &[f32], rows: usize, tokens: usize, dst: &mut 
     } else {
         dst.chunks_exact_mut(rows).enumerate().for_each(gather);
     }
+}
+
+/// Tokens `which` of `src` (`rows` values for each of `tokens` tokens,
+/// feature-major as [`transpose_into`] reads it), token-major in a new
+/// vector: written once, never cleared first (the logits of a verification
+/// pass, 152k values a token, on every core).
+#[allow(unsafe_code)]
+pub(crate) fn token_rows(
+    src: &[f32],
+    rows: usize,
+    tokens: usize,
+    which: std::ops::Range<usize>,
+) -> Vec<f32> {
+    assert!(src.len() == rows * tokens && which.end <= tokens);
+    let n = which.len() * rows;
+    let mut dst = Vec::with_capacity(n);
+    let fill = |(i, out): (usize, &mut [std::mem::MaybeUninit<f32>])| {
+        // Token t's values: every `tokens`-th from t, exactly `rows` of them.
+        let values = src[which.start + i..].iter().step_by(tokens);
+        for (o, v) in out.iter_mut().zip(values) {
+            o.write(*v);
+        }
+    };
+    let spare = &mut dst.spare_capacity_mut()[..n];
+    if n >= 1 << 16 && which.len() > 1 {
+        spare.par_chunks_exact_mut(rows).enumerate().for_each(fill);
+    } else {
+        spare.chunks_exact_mut(rows).enumerate().for_each(fill);
+    }
+    // SAFETY: the assert above makes each row's iterator yield exactly
+    // `rows` values, so every one of the `n` slots was written.
+    unsafe { dst.set_len(n) };
+    dst
 }
 
 #[cfg(test)]
@@ -1305,6 +1339,25 @@ mod tests {
                     ours[t * rows..(t + 1) * rows],
                     "{dtype:?} token {t}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn token_rows_are_the_transposes_rows() {
+        for (rows, tokens) in [(70_000, 3), (1000, 6), (5, 1), (40_000, 2)] {
+            let src: Vec<f32> = (0..rows * tokens).map(|v| v as f32 * 0.5 - 3.0).collect();
+            let mut all = Vec::new();
+            transpose_into(&src, rows, tokens, &mut all);
+            for start in 0..tokens {
+                for end in start..=tokens {
+                    let got = token_rows(&src, rows, tokens, start..end);
+                    assert_eq!(
+                        got,
+                        all[start * rows..end * rows],
+                        "{rows}x{tokens} {start}..{end}"
+                    );
+                }
             }
         }
     }

@@ -139,6 +139,40 @@ pub(crate) fn round_to_i8(xs: &[f32], scale: f32, nan: i8, out: &mut [u8]) {
     }
 }
 
+/// `xs[i] *= scale` for every value, and the largest result with NaNs
+/// skipped (`fold(-inf, f32::max)`), eight values an instruction: the plain
+/// loop's products, and its maximum (up to the sign of a zero maximum,
+/// which no difference from it can see).
+pub(crate) fn scale_and_max(xs: &mut [f32], scale: f32) -> f32 {
+    let mut done = 0;
+    let mut max = f32::NEG_INFINITY;
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx"))]
+    // SAFETY: AVX is enabled at compile time; each load and store covers
+    // 8 floats of `xs` below its length.
+    unsafe {
+        use std::arch::x86_64::*;
+        let n = xs.len();
+        let p = xs.as_mut_ptr();
+        let s = _mm256_set1_ps(scale);
+        let mut acc = _mm256_set1_ps(f32::NEG_INFINITY);
+        while done + 8 <= n {
+            let v = _mm256_mul_ps(_mm256_loadu_ps(p.add(done)), s);
+            _mm256_storeu_ps(p.add(done), v);
+            // The second operand comes back where either is NaN: `acc`.
+            acc = _mm256_max_ps(v, acc);
+            done += 8;
+        }
+        let mut lanes = [0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
+        max = lanes.iter().fold(max, |m, &x| m.max(x));
+    }
+    for v in &mut xs[done..] {
+        *v *= scale;
+        max = max.max(*v);
+    }
+    max
+}
+
 /// `xs[i] = (xs[i] - sub).exp()` for every value, eight at a time where
 /// the build has AVX2 and FMA: the steps of glibc's `expf` (the FMA variant
 /// its x86-64 libm picks on such CPUs) in vector form — `x·32/ln 2` rounded
@@ -488,6 +522,26 @@ mod tests {
             silu_mul(&mut fast, &up);
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&fast), bits(&plain), "{n} values");
+        }
+    }
+
+    #[test]
+    fn scaled_scores_and_their_max_are_the_plain_loops() {
+        for n in [0usize, 1, 7, 8, 9, 37, 400] {
+            let mut xs: Vec<f32> = values(n, 11).iter().map(|v| v * 40.0).collect();
+            if n > 3 {
+                xs[2] = f32::NAN;
+            }
+            let mut plain = xs.clone();
+            let mut want = f32::NEG_INFINITY;
+            for v in plain.iter_mut() {
+                *v *= 0.088388;
+                want = want.max(*v);
+            }
+            let got = scale_and_max(&mut xs, 0.088388);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&xs), bits(&plain), "{n} values");
+            assert_eq!(got.to_bits(), want.to_bits(), "{n} values");
         }
     }
 }
