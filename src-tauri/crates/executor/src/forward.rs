@@ -37,7 +37,6 @@ pub(crate) struct Scratch {
     parts: Vec<f32>,
     gate: Vec<f32>,
     up: Vec<f32>,
-    fm: [Vec<f32>; 3],
     acts: ActSet,
     cos: Vec<f32>,
     sin: Vec<f32>,
@@ -114,33 +113,16 @@ fn add_bias(x: &mut [f32], bias: Option<&Vec<f32>>) {
 
 /// Multiplies `x` (token-major rows of `cols`) by each weight, writing
 /// token-major results into `outs`. All weights share one parallel region.
+/// The kernels write every value, so an output's earlier values are not
+/// cleared first (for the output matrix, megabytes a pass).
 fn project(
     x: &[f32],
     cols: usize,
     weights: &[&QWeight],
     acts: &mut ActSet,
-    fm: &mut [Vec<f32>; 3],
     outs: &mut [&mut Vec<f32>],
     threads: usize,
 ) {
-    let tokens = multiply(x, cols, weights, acts, fm, threads);
-    for ((w, buf), out) in weights.iter().zip(fm.iter()).zip(outs.iter_mut()) {
-        quant::transpose_into(buf, w.rows, tokens, out);
-    }
-}
-
-/// Multiplies `x` (token-major rows of `cols`) by each weight into `fm`,
-/// feature-major (`fm[i][row * tokens + t]`); returns the tokens. The
-/// kernels write every value, so a buffer's earlier values are not cleared
-/// first (for the output matrix, megabytes a pass).
-fn multiply(
-    x: &[f32],
-    cols: usize,
-    weights: &[&QWeight],
-    acts: &mut ActSet,
-    fm: &mut [Vec<f32>; 3],
-    threads: usize,
-) -> usize {
     let tokens = x.len() / cols;
     acts.prepare(x, cols, weights);
     let view = ActView {
@@ -149,17 +131,16 @@ fn multiply(
         quantized: acts,
     };
     let mut tasks = Vec::with_capacity(weights.len());
-    for (w, buf) in weights.iter().zip(fm.iter_mut()) {
-        buf.truncate(w.rows * tokens);
-        buf.resize(w.rows * tokens, 0.0);
+    for (w, out) in weights.iter().zip(outs.iter_mut()) {
+        out.truncate(w.rows * tokens);
+        out.resize(w.rows * tokens, 0.0);
         tasks.push(MatmulTask {
             weight: w,
             act: &view,
-            out: buf,
+            out,
         });
     }
     quant::matmul_batch(tasks, threads);
-    tokens
 }
 
 /// Runs one pass; returns per item its logits rows (`logit_rows × vocab`).
@@ -228,7 +209,6 @@ pub(crate) fn forward_pass(
             hidden,
             &[&layer.wq, &layer.wk, &layer.wv],
             &mut s.acts,
-            &mut s.fm,
             &mut [&mut s.q, &mut s.k, &mut s.v],
             threads,
         );
@@ -282,7 +262,6 @@ pub(crate) fn forward_pass(
             hidden,
             &[&layer.wo],
             &mut s.acts,
-            &mut s.fm,
             &mut [&mut s.h],
             threads,
         );
@@ -297,7 +276,6 @@ pub(crate) fn forward_pass(
             hidden,
             &[&layer.w_gate, &layer.w_up],
             &mut s.acts,
-            &mut s.fm,
             &mut [&mut s.gate, &mut s.up],
             threads,
         );
@@ -311,7 +289,6 @@ pub(crate) fn forward_pass(
             config.ffn_hidden,
             &[&layer.w_down],
             &mut s.acts,
-            &mut s.fm,
             &mut [&mut s.h],
             threads,
         );
@@ -337,20 +314,34 @@ pub(crate) fn forward_pass(
     }
     rms_norm(&picked, &model.out_norm, config.rms_eps, &mut s.h);
     let output = model.output();
-    let tokens = multiply(&s.h, hidden, &[output], &mut s.acts, &mut s.fm, threads);
-    // Each item's rows straight from the feature-major result.
-    let logits = &s.fm[0];
+    let mut logits = Vec::new();
+    project(
+        &s.h,
+        hidden,
+        &[output],
+        &mut s.acts,
+        &mut [&mut logits],
+        threads,
+    );
     let computed = output.rows();
+    if items.len() == 1 && model.head_ids.is_none() {
+        // One item (every pass but Lookahead's branches): its rows are all.
+        out[0] = logits;
+        return Ok(out);
+    }
     let mut at = 0;
     for (item, o) in items.iter().zip(out.iter_mut()) {
         let wanted = item.logit_rows.min(item.tokens.len());
+        let rows = &logits[at * computed..(at + wanted) * computed];
         *o = match &model.head_ids {
-            None => quant::token_rows(logits, computed, tokens, at..at + wanted),
+            None => rows.to_vec(),
             // A shortlist head: its logits in their tokens' places.
             Some(ids) => {
                 let mut full = vec![f32::NEG_INFINITY; wanted * config.vocab];
-                for (t, row) in full.chunks_exact_mut(config.vocab).enumerate() {
-                    let short = logits[at + t..].iter().step_by(tokens);
+                for (short, row) in rows
+                    .chunks_exact(computed)
+                    .zip(full.chunks_exact_mut(config.vocab))
+                {
                     for (&id, &v) in ids.iter().zip(short) {
                         row[id as usize] = v;
                     }

@@ -173,13 +173,94 @@ pub fn byte_dot() -> ByteDot {
     ByteDot::Avx2
 }
 
+/// Where a multiply's results go: the value of row r and token t at
+/// `r * row_stride + t * token_stride` from the view's start. Token-major
+/// results (`row_stride` 1) give each token's rows side by side, so a
+/// kernel stores its 8 or 16 rows of a token at once; the parallel jobs of
+/// one multiply write disjoint rows of the same buffer through views on it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OutView {
+    ptr: *mut f32,
+    len: usize,
+    row_stride: usize,
+    token_stride: usize,
+}
+
+// SAFETY: a view is a window on a buffer whose creator (see `OutView::new`)
+// gives each thread rows no other thread writes.
+unsafe impl Send for OutView {}
+// SAFETY: as above.
+unsafe impl Sync for OutView {}
+
+impl OutView {
+    /// A view on `buf`.
+    ///
+    /// # Safety
+    /// `buf` outlives every use of the view and its copies, nothing else
+    /// reads or writes it meanwhile, and copies used at the same time write
+    /// disjoint values.
+    pub(crate) unsafe fn new(buf: &mut [f32], row_stride: usize, token_stride: usize) -> Self {
+        Self {
+            ptr: buf.as_mut_ptr(),
+            len: buf.len(),
+            row_stride,
+            token_stride,
+        }
+    }
+
+    /// The same buffer from row `r` and token `t` on.
+    pub(crate) fn from(self, r: usize, t: usize) -> Self {
+        let skip = r * self.row_stride + t * self.token_stride;
+        assert!(skip <= self.len, "a view past its buffer");
+        Self {
+            ptr: self.ptr.wrapping_add(skip),
+            len: self.len - skip,
+            ..self
+        }
+    }
+
+    /// Whether rows `0..rows` of tokens `0..tokens` lie inside the buffer.
+    pub(crate) fn covers(&self, rows: usize, tokens: usize) -> bool {
+        rows == 0
+            || tokens == 0
+            || (rows - 1) * self.row_stride + (tokens - 1) * self.token_stride < self.len
+    }
+
+    /// Stores `v` at row `r`, token `t`.
+    ///
+    /// # Safety
+    /// Inside what [`OutView::covers`] checked, and no other thread writes
+    /// that value.
+    #[inline(always)]
+    pub(crate) unsafe fn write(&self, r: usize, t: usize, v: f32) {
+        *self.ptr.add(r * self.row_stride + t * self.token_stride) = v;
+    }
+
+    /// Stores `vs` at rows `r..r + vs.len()` of token `t`: one copy where
+    /// rows are side by side.
+    ///
+    /// # Safety
+    /// As [`OutView::write`], for each of those rows.
+    #[inline(always)]
+    pub(crate) unsafe fn write_rows(&self, r: usize, t: usize, vs: &[f32]) {
+        if self.row_stride == 1 {
+            let at = self.ptr.add(r + t * self.token_stride);
+            std::ptr::copy_nonoverlapping(vs.as_ptr(), at, vs.len());
+        } else {
+            for (i, &v) in vs.iter().enumerate() {
+                self.write(r + i, t, v);
+            }
+        }
+    }
+}
+
 /// For weight rows `w_rows` (whole rows back to back, or whole interleaved
 /// groups of eight for [`WeightLayout::Interleaved8`]) and activation rows
-/// `acts[tokens]`: `out[r * stride + t - tokens.start] = w_row(r) · act(t)`.
+/// `acts[tokens]`: row r, token `t - tokens.start` of `out` is
+/// `w_row(r) · act(t)`.
 ///
 /// Callers reach this only when [`available`] is true and `acts` is in the
 /// weight format's activation encoding.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn dot_block(
     format: WeightFormat,
     layout: WeightLayout,
@@ -187,16 +268,15 @@ pub(crate) fn dot_block(
     w_rows: &[u8],
     acts: &QuantizedActs,
     tokens: std::ops::Range<usize>,
-    out: &mut [f32],
-    stride: usize,
+    out: OutView,
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        x86::dot_block(format, layout, cols, w_rows, acts, tokens, out, stride)
+        x86::dot_block(format, layout, cols, w_rows, acts, tokens, out)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (format, layout, cols, w_rows, acts, tokens, out, stride);
+        let _ = (format, layout, cols, w_rows, acts, tokens, out);
         unreachable!("kernels::available() is false off x86_64")
     }
 }
@@ -206,7 +286,6 @@ mod x86 {
     use super::*;
     use std::arch::x86_64::*;
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn dot_block(
         format: WeightFormat,
         layout: WeightLayout,
@@ -214,8 +293,7 @@ mod x86 {
         w_rows: &[u8],
         acts: &QuantizedActs,
         tokens: std::ops::Range<usize>,
-        out: &mut [f32],
-        stride: usize,
+        out: OutView,
     ) {
         let Some(act_format) = acts.format() else {
             return;
@@ -237,12 +315,9 @@ mod x86 {
         for t in tokens.clone() {
             assert_eq!(acts.row(t).len(), act_bytes);
         }
-        let n = tokens.len();
-        assert!(n <= stride && (rows == 0 || (rows - 1) * stride + n <= out.len()));
+        assert!(out.covers(rows, tokens.len()));
         match layout {
-            WeightLayout::Rows => {
-                rows_kernel(format, blocks, w_rows, rows, acts, tokens, out, stride)
-            }
+            WeightLayout::Rows => rows_kernel(format, blocks, w_rows, rows, acts, tokens, out),
             WeightLayout::Paired16 => {
                 // Only the 512-bit kernels read this layout (whatever
                 // `allow_vnni` says); `QWeight::for_multiply` chooses it
@@ -257,8 +332,7 @@ mod x86 {
                         0,
                         acts,
                         tokens.clone(),
-                        &mut out[p * 16 * stride..],
-                        stride,
+                        out.from(p * 16, 0),
                     );
                 }
             }
@@ -269,9 +343,7 @@ mod x86 {
                         WeightFormat::Q4K | WeightFormat::Q6K | WeightFormat::Q8_0
                     ) || (format == WeightFormat::Q5_0 && wide_vnni())
                 );
-                groups_kernel(
-                    format, blocks, w_rows, unit_bytes, acts, tokens, out, stride,
-                )
+                groups_kernel(format, blocks, w_rows, unit_bytes, acts, tokens, out)
             }
         }
     }
@@ -285,8 +357,7 @@ mod x86 {
         rows: usize,
         acts: &QuantizedActs,
         tokens: std::ops::Range<usize>,
-        out: &mut [f32],
-        stride: usize,
+        out: OutView,
     ) {
         let row_bytes = blocks * format.block_bytes();
         // Up to 32 tokens per call (the caller's tile), no allocation.
@@ -296,7 +367,7 @@ mod x86 {
             for (p, t) in ptrs.iter_mut().zip(chunk_start..chunk_end) {
                 *p = acts.row(t).as_ptr();
             }
-            let dst = out[chunk_start - tokens.start..].as_mut_ptr();
+            let dst = out.from(0, chunk_start - tokens.start);
             // SAFETY: every pointer and length was checked by the caller;
             // the CPU features were detected at run time.
             unsafe {
@@ -308,7 +379,6 @@ mod x86 {
                     rows,
                     &ptrs[..chunk_end - chunk_start],
                     dst,
-                    stride,
                 )
             }
         }
@@ -324,8 +394,7 @@ mod x86 {
         group_bytes: usize,
         acts: &QuantizedActs,
         tokens: std::ops::Range<usize>,
-        out: &mut [f32],
-        stride: usize,
+        out: OutView,
     ) {
         let mut ys = [std::ptr::null::<u8>(); 4];
         let mut res = [[0f32; 8]; 4];
@@ -372,8 +441,7 @@ mod x86 {
                 group_bytes,
                 acts,
                 tokens.clone(),
-                &mut out[g * 8 * stride..],
-                stride,
+                out.from(g * 8, 0),
             );
         }
         for (g, group) in groups.chunks_exact(group_bytes).enumerate().skip(paired) {
@@ -414,16 +482,9 @@ mod x86 {
                         }
                     }
                 }
-                if stride == 1 {
-                    // One token (decoding): the eight rows are adjacent.
-                    out[g * 8..g * 8 + 8].copy_from_slice(&res[0]);
-                } else {
-                    for (i, token_res) in res.iter().take(k).enumerate() {
-                        let col = t + i - tokens.start;
-                        for (r, v) in token_res.iter().enumerate() {
-                            out[(g * 8 + r) * stride + col] = *v;
-                        }
-                    }
+                for (i, token_res) in res.iter().take(k).enumerate() {
+                    // SAFETY: inside what the caller checked; this job's rows.
+                    unsafe { out.write_rows(g * 8, t + i - tokens.start, token_res) };
                 }
                 t += k;
             }
@@ -431,7 +492,7 @@ mod x86 {
     }
 
     /// The 16 rows of two groups against `acts[tokens]` with the 512-bit
-    /// kernels, into `out[r * stride + t - tokens.start]`: `pair` is one
+    /// kernels, into row r, token `t - tokens.start` of `out`: `pair` is one
     /// [`WeightLayout::Paired16`] pair (`paired`) or two `Interleaved8`
     /// groups, the second `group_bytes` after the first. The caller
     /// checked the activations and `out`; the CPU has AVX-512 VNNI (F, BW,
@@ -445,8 +506,7 @@ mod x86 {
         group_bytes: usize,
         acts: &QuantizedActs,
         tokens: std::ops::Range<usize>,
-        out: &mut [f32],
-        stride: usize,
+        out: OutView,
     ) {
         assert!(pair.len() >= 2 * blocks * interleaved_block_bytes(format));
         assert!(paired || pair.len() >= 2 * group_bytes);
@@ -462,10 +522,8 @@ mod x86 {
             // SAFETY: the caller checked the lengths and the CPU features.
             unsafe { zmm::group_pair(format, paired, k, blocks, w, group_bytes, &ys8, &mut res16) };
             for (i, token_res) in res16.iter().take(k).enumerate() {
-                let col = t + i - tokens.start;
-                for (r, v) in token_res.iter().enumerate() {
-                    out[r * stride + col] = *v;
-                }
+                // SAFETY: inside what the caller checked; this job's rows.
+                unsafe { out.write_rows(0, t + i - tokens.start, token_res) };
             }
             t += k;
         }
@@ -689,14 +747,12 @@ mod x86 {
         w: *const u8,
         rows: usize,
         acts: &[*const u8],
-        out: *mut f32,
-        stride: usize,
+        out: OutView,
     ) {
         let mut ys = [std::ptr::null::<u8>(); 4];
         let mut res = [0f32; 4];
         for r in 0..rows {
             let w_row = w.wrapping_add(r * row_bytes);
-            let dst = out.wrapping_add(r * stride);
             let mut i = 0;
             while i < acts.len() {
                 let n = (acts.len() - i).min(4);
@@ -708,7 +764,7 @@ mod x86 {
                     _ => dispatch::<1>(format, blocks, w_row, &ys, &mut res),
                 }
                 for (k, v) in res.iter().take(n).enumerate() {
-                    *dst.wrapping_add(i + k) = *v;
+                    out.write(r, i + k, *v);
                 }
                 i += n;
             }

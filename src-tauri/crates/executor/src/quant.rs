@@ -15,6 +15,7 @@ use crate::format::{
     Q5_0_X8_BYTES, Q6K_X8_BYTES, Q8_0_X8_BYTES, QK_K,
 };
 pub use crate::format::{WeightFormat, WeightLayout};
+use crate::kernels::OutView;
 pub use crate::kernels::{
     allow_paired_layout, allow_vnni, byte_dot, pair_groups_from, pairs_groups_from, vnni_peak_macs,
     wide_vnni, ByteDot,
@@ -734,9 +735,9 @@ impl ActView<'_> {
 
 /// Computes `out[r][t] = weight.row(row_start + r) · act[t]` for a range of
 /// weight rows, `out` laid out feature-major (`rows × tokens`).
-fn matmul_rows(weight: &QWeight, row_start: usize, act: &ActView<'_>, out: &mut [f32]) {
+fn matmul_rows(weight: &QWeight, row_start: usize, rows: usize, act: &ActView<'_>, out: OutView) {
     let tokens = act.rows();
-    let rows = out.len() / tokens;
+    assert!(out.covers(rows, tokens));
     let quantized = weight
         .format
         .kernel_activation_format()
@@ -768,16 +769,19 @@ fn matmul_rows(weight: &QWeight, row_start: usize, act: &ActView<'_>, out: &mut 
                     &weight.data[row_start * unit_bytes..(row_start + rows) * unit_bytes],
                     q,
                     tile_start..tile_end,
-                    &mut out[tile_start..],
-                    tokens,
+                    out.from(0, tile_start),
                 );
             }
             None => {
-                for (r, out_row) in out.chunks_exact_mut(tokens).enumerate() {
+                for r in 0..rows {
                     let w_row = weight.row(row_start + r);
-                    let acts = act.f32.chunks_exact(act.cols).skip(tile_start);
-                    for (o, a) in out_row[tile_start..tile_end].iter_mut().zip(acts) {
-                        *o = dot_scalar(weight.format, w_row, a);
+                    let acts = act.f32.chunks_exact(act.cols);
+                    for (t, a) in acts.enumerate().take(tile_end).skip(tile_start) {
+                        // SAFETY: inside what was checked above; this job's rows.
+                        #[allow(unsafe_code)]
+                        unsafe {
+                            out.write(r, t, dot_scalar(weight.format, w_row, a))
+                        };
                     }
                 }
             }
@@ -810,7 +814,7 @@ pub(crate) fn dot_scalar(format: WeightFormat, w_row: &[u8], x: &[f32]) -> f32 {
 }
 
 /// One multiply of a batched call: `weight` times the activations, written
-/// feature-major into `out` (`weight.rows × tokens`).
+/// token-major into `out` (`tokens × weight.rows`).
 pub(crate) struct MatmulTask<'a> {
     pub weight: &'a QWeight,
     pub act: &'a ActView<'a>,
@@ -828,19 +832,28 @@ pub(crate) fn matmul_batch(tasks: Vec<MatmulTask<'_>>, threads: usize) {
     let rows_per_job = (total_rows / target_jobs)
         .clamp(16, 1024)
         .next_multiple_of(16);
-    let mut jobs: Vec<(&QWeight, usize, &ActView<'_>, &mut [f32])> = Vec::new();
-    for task in tasks {
+    let mut tasks = tasks;
+    let mut jobs: Vec<(&QWeight, usize, usize, &ActView<'_>, OutView)> = Vec::new();
+    for task in tasks.iter_mut() {
         let tokens = task.act.rows();
+        let rows = task.weight.rows;
         if tokens == 0 {
             continue;
         }
-        for (i, chunk) in task.out.chunks_mut(rows_per_job * tokens).enumerate() {
-            jobs.push((task.weight, i * rows_per_job, task.act, chunk));
+        assert_eq!(task.out.len(), rows * tokens);
+        // SAFETY: `tasks` holds the buffer's only borrow until the jobs
+        // are done below, and each job writes only its own rows.
+        #[allow(unsafe_code)]
+        let view = unsafe { OutView::new(task.out, 1, rows) };
+        for start in (0..rows).step_by(rows_per_job) {
+            let n = rows_per_job.min(rows - start);
+            jobs.push((task.weight, start, n, task.act, view.from(start, 0)));
         }
     }
     jobs.into_par_iter()
         .with_max_len(1)
-        .for_each(|(w, start, act, out)| matmul_rows(w, start, act, out));
+        .for_each(|(w, start, rows, act, out)| matmul_rows(w, start, rows, act, out));
+    drop(tasks);
 }
 
 /// `x` (token-major rows of `weight.cols`) times `weight`, token-major:
@@ -856,17 +869,15 @@ pub fn multiply(weight: &QWeight, x: &[f32]) -> Vec<f32> {
         cols,
         quantized: &acts,
     };
-    let mut fm = vec![0f32; weight.rows * tokens];
+    let mut out = vec![0f32; weight.rows * tokens];
     matmul_batch(
         vec![MatmulTask {
             weight,
             act: &view,
-            out: &mut fm,
+            out: &mut out,
         }],
         rayon::current_num_threads(),
     );
-    let mut out = Vec::new();
-    transpose_into(&fm, weight.rows, tokens, &mut out);
     out
 }
 
@@ -916,63 +927,6 @@ pub fn choose_pairing(weight: &QWeight) -> Option<usize> {
     };
     pair_groups_from(chosen);
     Some(chosen)
-}
-
-/// Turns a feature-major `rows × tokens` result into token-major `tokens × rows`.
-pub(crate) fn transpose_into(src: &[f32], rows: usize, tokens: usize, dst: &mut Vec<f32>) {
-    // Every value is written below: what the buffer held is not cleared.
-    dst.truncate(rows * tokens);
-    dst.resize(rows * tokens, 0.0);
-    if tokens == 1 {
-        dst.copy_from_slice(src);
-        return;
-    }
-    // One token's row at a time: each worker writes one output row front
-    // to back. Large results (the logits of a verification pass) use every
-    // core; the others are not worth a parallel region.
-    let gather = |(t, out): (usize, &mut [f32])| {
-        for (o, v) in out.iter_mut().zip(src.iter().skip(t).step_by(tokens)) {
-            *o = *v;
-        }
-    };
-    if rows * tokens >= 1 << 16 {
-        dst.par_chunks_exact_mut(rows).enumerate().for_each(gather);
-    } else {
-        dst.chunks_exact_mut(rows).enumerate().for_each(gather);
-    }
-}
-
-/// Tokens `which` of `src` (`rows` values for each of `tokens` tokens,
-/// feature-major as [`transpose_into`] reads it), token-major in a new
-/// vector: written once, never cleared first (the logits of a verification
-/// pass, 152k values a token, on every core).
-#[allow(unsafe_code)]
-pub(crate) fn token_rows(
-    src: &[f32],
-    rows: usize,
-    tokens: usize,
-    which: std::ops::Range<usize>,
-) -> Vec<f32> {
-    assert!(src.len() == rows * tokens && which.end <= tokens);
-    let n = which.len() * rows;
-    let mut dst = Vec::with_capacity(n);
-    let fill = |(i, out): (usize, &mut [std::mem::MaybeUninit<f32>])| {
-        // Token t's values: every `tokens`-th from t, exactly `rows` of them.
-        let values = src[which.start + i..].iter().step_by(tokens);
-        for (o, v) in out.iter_mut().zip(values) {
-            o.write(*v);
-        }
-    };
-    let spare = &mut dst.spare_capacity_mut()[..n];
-    if n >= 1 << 16 && which.len() > 1 {
-        spare.par_chunks_exact_mut(rows).enumerate().for_each(fill);
-    } else {
-        spare.chunks_exact_mut(rows).enumerate().for_each(fill);
-    }
-    // SAFETY: the assert above makes each row's iterator yield exactly
-    // `rows` values, so every one of the `n` slots was written.
-    unsafe { dst.set_len(n) };
-    dst
 }
 
 #[cfg(test)]
@@ -1232,26 +1186,6 @@ mod tests {
     }
 
     #[test]
-    fn transposes_small_and_large_results() {
-        // Under and over the size where the transpose goes parallel.
-        for (rows, tokens) in [(5, 3), (40_000, 3), (300, 300)] {
-            let src: Vec<f32> = (0..rows * tokens).map(|i| i as f32).collect();
-            let mut dst = vec![f32::NAN; 7];
-            transpose_into(&src, rows, tokens, &mut dst);
-            assert_eq!(dst.len(), rows * tokens);
-            for r in 0..rows {
-                for t in 0..tokens {
-                    assert_eq!(
-                        dst[t * rows + r],
-                        src[r * tokens + t],
-                        "{rows}x{tokens} [{r}, {t}]"
-                    );
-                }
-            }
-        }
-    }
-
-    #[test]
     fn dequantization_matches_candle() {
         for (dtype, (q, w)) in FORMATS
             .into_iter()
@@ -1339,25 +1273,6 @@ mod tests {
                     ours[t * rows..(t + 1) * rows],
                     "{dtype:?} token {t}"
                 );
-            }
-        }
-    }
-
-    #[test]
-    fn token_rows_are_the_transposes_rows() {
-        for (rows, tokens) in [(70_000, 3), (1000, 6), (5, 1), (40_000, 2)] {
-            let src: Vec<f32> = (0..rows * tokens).map(|v| v as f32 * 0.5 - 3.0).collect();
-            let mut all = Vec::new();
-            transpose_into(&src, rows, tokens, &mut all);
-            for start in 0..tokens {
-                for end in start..=tokens {
-                    let got = token_rows(&src, rows, tokens, start..end);
-                    assert_eq!(
-                        got,
-                        all[start * rows..end * rows],
-                        "{rows}x{tokens} {start}..{end}"
-                    );
-                }
             }
         }
     }
