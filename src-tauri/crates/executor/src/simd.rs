@@ -197,17 +197,7 @@ pub(crate) fn exp_sub_in_place(xs: &mut [f32], sub: f32) {
         let by = _mm256_set1_ps(sub);
         while done + 8 <= n {
             let x = _mm256_sub_ps(_mm256_loadu_ps(p.add(done)), by);
-            let y = glibc_expf8(x);
-            _mm256_storeu_ps(p.add(done), y);
-            let slow = slow_lanes(x);
-            if slow != 0 {
-                for lane in 0..8 {
-                    if slow & (1 << lane) != 0 {
-                        let v = &mut *p.add(done + lane);
-                        *v = (*v_at(&x, lane)).exp();
-                    }
-                }
-            }
+            _mm256_storeu_ps(p.add(done), expf8(x));
             done += 8;
         }
     }
@@ -236,19 +226,7 @@ pub(crate) fn silu_mul(gate: &mut [f32], up: &[f32]) {
         let sign = _mm256_set1_ps(-0.0);
         while done + 8 <= n {
             let x = _mm256_loadu_ps(g.add(done));
-            let neg = _mm256_xor_ps(x, sign);
-            let mut e = glibc_expf8(neg);
-            let slow = slow_lanes(neg);
-            if slow != 0 {
-                let mut lanes = [0f32; 8];
-                _mm256_storeu_ps(lanes.as_mut_ptr(), e);
-                for (lane, v) in lanes.iter_mut().enumerate() {
-                    if slow & (1 << lane) != 0 {
-                        *v = (*v_at(&neg, lane)).exp();
-                    }
-                }
-                e = _mm256_loadu_ps(lanes.as_ptr());
-            }
+            let e = expf8(_mm256_xor_ps(x, sign));
             let u = _mm256_loadu_ps(up.as_ptr().add(done));
             let r = _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), u);
             _mm256_storeu_ps(g.add(done), r);
@@ -260,15 +238,30 @@ pub(crate) fn silu_mul(gate: &mut [f32], up: &[f32]) {
     }
 }
 
-/// Lane `lane` of `v`.
+/// `f32::exp` of eight values: libm's fast path in vector form
+/// ([`glibc_expf8`]), the lanes that take its slow path through `f32::exp`.
 #[cfg(all(
     target_arch = "x86_64",
     target_feature = "avx2",
     target_feature = "fma"
 ))]
-fn v_at(v: &std::arch::x86_64::__m256, lane: usize) -> &f32 {
-    // SAFETY: an __m256 is eight f32 side by side; lane < 8 (callers).
-    unsafe { &*(v as *const std::arch::x86_64::__m256 as *const f32).add(lane) }
+#[inline(always)]
+unsafe fn expf8(x: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    let e = glibc_expf8(x);
+    let slow = slow_lanes(x);
+    if slow == 0 {
+        return e;
+    }
+    let (mut out, mut xs) = ([0f32; 8], [0f32; 8]);
+    _mm256_storeu_ps(out.as_mut_ptr(), e);
+    _mm256_storeu_ps(xs.as_mut_ptr(), x);
+    for (lane, (o, v)) in out.iter_mut().zip(xs).enumerate() {
+        if slow & (1 << lane) != 0 {
+            *o = v.exp();
+        }
+    }
+    _mm256_loadu_ps(out.as_ptr())
 }
 
 /// glibc's `__exp2f_data.tab`: `bits(2^(i/32)) - (i << 47)`.
