@@ -301,10 +301,7 @@ impl SpeculativeGenerator {
                             None => ngram.propose(followers, &self.earlier, &s.tokens, longest),
                         },
                     };
-                    if let Some(end) = guesses
-                        .iter()
-                        .position(|&t| self.target.tokenizer().is_end(t))
-                    {
+                    if let Some(end) = guesses.iter().position(|&t| tokenizer.is_end(t)) {
                         guesses.truncate(end + 1);
                     }
                     out[i].tokens = guesses;

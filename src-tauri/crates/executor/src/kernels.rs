@@ -173,16 +173,14 @@ pub fn byte_dot() -> ByteDot {
     ByteDot::Avx2
 }
 
-/// Where a multiply's results go: the value of row r and token t at
-/// `r * row_stride + t * token_stride` from the view's start. Token-major
-/// results (`row_stride` 1) give each token's rows side by side, so a
-/// kernel stores its 8 or 16 rows of a token at once; the parallel jobs of
-/// one multiply write disjoint rows of the same buffer through views on it.
+/// Where a multiply's results go, token-major: the value of row r and
+/// token t at `r + t * token_stride` from the view's start, so a kernel
+/// stores a token's 8 or 16 rows at once. The parallel jobs of one multiply
+/// write disjoint rows of the same buffer through views on it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct OutView {
     ptr: *mut f32,
     len: usize,
-    row_stride: usize,
     token_stride: usize,
 }
 
@@ -193,24 +191,23 @@ unsafe impl Send for OutView {}
 unsafe impl Sync for OutView {}
 
 impl OutView {
-    /// A view on `buf`.
+    /// A view on `buf`, whose tokens' rows start `token_stride` apart.
     ///
     /// # Safety
     /// `buf` outlives every use of the view and its copies, nothing else
     /// reads or writes it meanwhile, and copies used at the same time write
     /// disjoint values.
-    pub(crate) unsafe fn new(buf: &mut [f32], row_stride: usize, token_stride: usize) -> Self {
+    pub(crate) unsafe fn new(buf: &mut [f32], token_stride: usize) -> Self {
         Self {
             ptr: buf.as_mut_ptr(),
             len: buf.len(),
-            row_stride,
             token_stride,
         }
     }
 
     /// The same buffer from row `r` and token `t` on.
     pub(crate) fn from(self, r: usize, t: usize) -> Self {
-        let skip = r * self.row_stride + t * self.token_stride;
+        let skip = r + t * self.token_stride;
         assert!(skip <= self.len, "a view past its buffer");
         Self {
             ptr: self.ptr.wrapping_add(skip),
@@ -221,9 +218,7 @@ impl OutView {
 
     /// Whether rows `0..rows` of tokens `0..tokens` lie inside the buffer.
     pub(crate) fn covers(&self, rows: usize, tokens: usize) -> bool {
-        rows == 0
-            || tokens == 0
-            || (rows - 1) * self.row_stride + (tokens - 1) * self.token_stride < self.len
+        rows == 0 || tokens == 0 || (rows - 1) + (tokens - 1) * self.token_stride < self.len
     }
 
     /// Stores `v` at row `r`, token `t`.
@@ -233,24 +228,17 @@ impl OutView {
     /// that value.
     #[inline(always)]
     pub(crate) unsafe fn write(&self, r: usize, t: usize, v: f32) {
-        *self.ptr.add(r * self.row_stride + t * self.token_stride) = v;
+        *self.ptr.add(r + t * self.token_stride) = v;
     }
 
-    /// Stores `vs` at rows `r..r + vs.len()` of token `t`: one copy where
-    /// rows are side by side.
+    /// Stores `vs` at rows `r..r + vs.len()` of token `t`, side by side.
     ///
     /// # Safety
     /// As [`OutView::write`], for each of those rows.
     #[inline(always)]
     pub(crate) unsafe fn write_rows(&self, r: usize, t: usize, vs: &[f32]) {
-        if self.row_stride == 1 {
-            let at = self.ptr.add(r + t * self.token_stride);
-            std::ptr::copy_nonoverlapping(vs.as_ptr(), at, vs.len());
-        } else {
-            for (i, &v) in vs.iter().enumerate() {
-                self.write(r + i, t, v);
-            }
-        }
+        let at = self.ptr.add(r + t * self.token_stride);
+        std::ptr::copy_nonoverlapping(vs.as_ptr(), at, vs.len());
     }
 }
 

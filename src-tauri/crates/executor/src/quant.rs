@@ -733,8 +733,8 @@ impl ActView<'_> {
     }
 }
 
-/// Computes `out[r][t] = weight.row(row_start + r) · act[t]` for a range of
-/// weight rows, `out` laid out feature-major (`rows × tokens`).
+/// Computes row r, token t of `out` as `weight.row(row_start + r) · act[t]`
+/// for `rows` weight rows (`out` starts at this job's first row).
 fn matmul_rows(weight: &QWeight, row_start: usize, rows: usize, act: &ActView<'_>, out: OutView) {
     let tokens = act.rows();
     assert!(out.covers(rows, tokens));
@@ -823,7 +823,7 @@ pub(crate) struct MatmulTask<'a> {
 
 /// Runs several multiplies (e.g. Q, K and V, or gate and up) as one parallel
 /// region, split into row ranges so both cores stay busy to the end.
-pub(crate) fn matmul_batch(tasks: Vec<MatmulTask<'_>>, threads: usize) {
+pub(crate) fn matmul_batch(mut tasks: Vec<MatmulTask<'_>>, threads: usize) {
     let total_rows: usize = tasks.iter().map(|t| t.weight.rows).sum();
     // About eight jobs per thread balance well without much scheduling cost;
     // a job is a multiple of 16 rows (a pair of interleaved groups, the
@@ -832,7 +832,6 @@ pub(crate) fn matmul_batch(tasks: Vec<MatmulTask<'_>>, threads: usize) {
     let rows_per_job = (total_rows / target_jobs)
         .clamp(16, 1024)
         .next_multiple_of(16);
-    let mut tasks = tasks;
     let mut jobs: Vec<(&QWeight, usize, usize, &ActView<'_>, OutView)> = Vec::new();
     for task in tasks.iter_mut() {
         let tokens = task.act.rows();
@@ -844,7 +843,7 @@ pub(crate) fn matmul_batch(tasks: Vec<MatmulTask<'_>>, threads: usize) {
         // SAFETY: `tasks` holds the buffer's only borrow until the jobs
         // are done below, and each job writes only its own rows.
         #[allow(unsafe_code)]
-        let view = unsafe { OutView::new(task.out, 1, rows) };
+        let view = unsafe { OutView::new(task.out, rows) };
         for start in (0..rows).step_by(rows_per_job) {
             let n = rows_per_job.min(rows - start);
             jobs.push((task.weight, start, n, task.act, view.from(start, 0)));
