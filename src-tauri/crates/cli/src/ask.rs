@@ -64,12 +64,14 @@ pub struct JudgeArgs {
     /// model, almost free; the app's default) or draft (the draft model).
     #[arg(long, default_value = "ngram")]
     pub proposer: SdProposer,
-    /// How the question is put to the model: standard (the model's own
-    /// system prompt and its standard step-by-step instruction), steps (the
-    /// same, asking for a blank line between steps), short (one short
-    /// sentence per step, the first releases' prompt) or worked (standard,
-    /// after two worked examples as earlier turns).
-    #[arg(long, default_value = "standard")]
+    /// How the question is put to the model: system (the standard
+    /// step-by-step instruction as the system prompt, the question alone:
+    /// the default, the most accurate on GSM8K), standard (the model's own
+    /// system prompt, the instruction after the question), steps (standard,
+    /// asking for a blank line between steps), short (one short sentence
+    /// per step, the first releases' prompt) or worked (standard, after two
+    /// worked examples as earlier turns).
+    #[arg(long, default_value = "system")]
     pub prompt: PromptStyle,
     /// Turn off the calculator in the loop, which replaces a wrong result
     /// the model writes ("13 × 4 = 54") by the exact value before it goes

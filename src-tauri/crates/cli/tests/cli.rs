@@ -74,8 +74,11 @@ fn sd_reports_real_acceptance_with_either_proposer() {
         // Greedy speculation is lossless: the same text as plain decoding.
         assert_eq!(sd["text"], plain["text"], "{proposer}");
         if proposer == "draft" {
-            // The draft is the target itself: it guesses every token right.
-            assert!(drafted > 0 && accepted == drafted, "{m}");
+            // The draft is the target itself, so it guesses nearly every
+            // token right: it reads one token a pass where the target checks
+            // several at once, and sums taken in another order can turn a
+            // near-tie (one token in 41 with the default prompt's answer).
+            assert!(drafted > 0 && accepted * 10 >= drafted * 9, "{m}");
         }
     }
 }

@@ -78,8 +78,29 @@ impl ChatTemplate {
     }
 
     /// Renders `turns`, ending with the opening of the assistant's reply
-    /// when `add_generation_prompt` is set.
+    /// when `add_generation_prompt` is set. A template that refuses a
+    /// leading system turn (some raise "System role not supported") gets its
+    /// text before the first user turn's instead, as those models' own
+    /// chat tools do.
     pub fn render(&self, turns: &[ChatTurn], add_generation_prompt: bool) -> Result<String> {
+        let refused = match self.render_exact(turns, add_generation_prompt) {
+            Ok(text) => return Ok(text),
+            Err(e) => e,
+        };
+        let (Some(first), Some(user)) = (
+            turns.first().filter(|t| t.speaker == Speaker::System),
+            turns.iter().position(|t| t.speaker == Speaker::User),
+        ) else {
+            return Err(refused);
+        };
+        let mut merged: Vec<ChatTurn> = turns[1..].to_vec();
+        let at = user - 1;
+        merged[at] = ChatTurn::user(format!("{}\n\n{}", first.text, merged[at].text));
+        self.render_exact(&merged, add_generation_prompt)
+            .map_err(|_| refused)
+    }
+
+    fn render_exact(&self, turns: &[ChatTurn], add_generation_prompt: bool) -> Result<String> {
         let mut env = minijinja::Environment::new();
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function(
@@ -187,6 +208,34 @@ mod tests {
             t.render(&[ChatTurn::user("  hi  ")], false)
                 .expect("render"),
             "[user] hi"
+        );
+    }
+
+    #[test]
+    fn a_template_without_a_system_role_gets_the_instruction_before_the_question() {
+        // As Gemma's template: a system turn raises an exception.
+        let source = "{% for m in messages %}{% if m.role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}<{{ m.role }}>{{ m.content }}\n{% endfor %}";
+        let t = ChatTemplate::from_model(Some(source), "", "").expect("template");
+        let turns = crate::prompt::PromptStyle::SystemInstruction.conversation(
+            &[
+                ChatTurn::user("Split £1,200."),
+                ChatTurn::assistant("£400 each."),
+            ],
+            "And £1,500?",
+        );
+        assert_eq!(turns[0].speaker, Speaker::System);
+        assert_eq!(
+            t.render(&turns, false).expect("render"),
+            format!(
+                "<user>{}\n\nSplit £1,200.\n<assistant>£400 each.\n<user>And £1,500?\n",
+                crate::prompt::STANDARD_INSTRUCTION
+            )
+        );
+        // A template that refuses something else still fails, with its own message.
+        let err = t.render(&[ChatTurn::system("S")], false).unwrap_err();
+        assert!(
+            err.to_string().contains("System role not supported"),
+            "{err}"
         );
     }
 

@@ -97,6 +97,8 @@ pub mod parts {
         LookaheadSettings, SchedulerEvent,
     };
     pub use crate::mistral::{completion_request, MistralGenerator};
-    pub use crate::prompt::{chat_prompt, extract_final_answer, marked_answer, same_number};
+    pub use crate::prompt::{
+        chat_prompt, extract_final_answer, marked_answer, same_number, STANDARD_INSTRUCTION,
+    };
     pub use crate::speculative::{NgramConfig, SpeculationConfig, SpeculativeGenerator};
 }

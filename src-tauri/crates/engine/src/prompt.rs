@@ -6,7 +6,7 @@ use crate::chat::{ChatTemplate, ChatTurn, Speaker};
 
 /// The one-shot prompt of the first releases: one short sentence per step.
 /// Kept to compare against (it measured 10/30 on GSM8K against 17/30 for
-/// [`PromptStyle::Standard`]); no longer the default.
+/// [`PromptStyle::Standard`]); not the default.
 pub const SHORT_SYSTEM_PROMPT: &str = "You solve problems step by step. \
 Each step is one short sentence with the calculation it needs. \
 Put a blank line after every step. \
@@ -21,13 +21,13 @@ Final answer: 15";
 pub const STANDARD_INSTRUCTION: &str =
     "Please reason step by step, and put your final answer within \\boxed{}.";
 
-/// The same, asking for a blank line between steps (what step speculation
-/// splits on).
 /// The question the engine answers to measure plain decoding speed: an
 /// everyday sum, so the model writes ordinary reasoning text.
 pub const CALIBRATION_QUESTION: &str = "A team of 6 shares 3 pizzas, each cut into 8 slices. \
 How many slices does each person get, and how many are left over?";
 
+/// The standard instruction, asking for a blank line between steps (what
+/// step speculation splits on).
 pub const STEPS_INSTRUCTION: &str = "Please reason step by step, with a blank line between steps, and put your final answer within \\boxed{}.";
 
 /// Worked examples put before the question as earlier turns of the chat
@@ -60,8 +60,9 @@ So Maya reads \\(\\boxed{70}\\) more pages than Tom in two weeks.",
 #[serde(rename_all = "snake_case")]
 pub enum PromptStyle {
     /// The model's own system prompt (from its chat template) and its
-    /// standard reasoning instruction after the question.
-    #[default]
+    /// standard reasoning instruction after the question (the default until
+    /// session 24: 60/100 on the GSM8K file without the calculator, against
+    /// 64/100 for [`PromptStyle::SystemInstruction`]).
     Standard,
     /// As `Standard`, asking for a blank line between steps.
     Steps,
@@ -70,14 +71,25 @@ pub enum PromptStyle {
     /// As `Standard`, after two worked word problems as earlier turns of
     /// the chat (tried for accuracy, measured worse; not a default).
     Worked,
+    /// The standard instruction as the system turn (in place of the
+    /// template's default system prompt) and the question alone, as Qwen2.5
+    /// math models are prompted: the default, chosen by accuracy on the
+    /// GSM8K file (BENCHMARKS.md, section 3). A template that refuses a
+    /// system turn gets the instruction before the first question instead
+    /// ([`ChatTemplate::render`]).
+    ///
+    /// [`ChatTemplate::render`]: crate::chat::ChatTemplate::render
+    #[default]
+    SystemInstruction,
 }
 
 impl PromptStyle {
-    pub const ALL: [PromptStyle; 4] = [
+    pub const ALL: [PromptStyle; 5] = [
         PromptStyle::Standard,
         PromptStyle::Steps,
         PromptStyle::Short,
         PromptStyle::Worked,
+        PromptStyle::SystemInstruction,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +98,7 @@ impl PromptStyle {
             PromptStyle::Steps => "steps",
             PromptStyle::Short => "short",
             PromptStyle::Worked => "worked",
+            PromptStyle::SystemInstruction => "system",
         }
     }
 
@@ -94,6 +107,7 @@ impl PromptStyle {
     fn system(self) -> Option<&'static str> {
         match self {
             PromptStyle::Short => Some(SHORT_SYSTEM_PROMPT),
+            PromptStyle::SystemInstruction => Some(STANDARD_INSTRUCTION),
             _ => None,
         }
     }
@@ -106,7 +120,7 @@ impl PromptStyle {
                 format!("{question}\n{STANDARD_INSTRUCTION}")
             }
             PromptStyle::Steps => format!("{question}\n{STEPS_INSTRUCTION}"),
-            PromptStyle::Short => question.to_string(),
+            PromptStyle::Short | PromptStyle::SystemInstruction => question.to_string(),
         }
     }
 
@@ -138,7 +152,9 @@ impl std::str::FromStr for PromptStyle {
             .into_iter()
             .find(|p| p.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown prompt \"{s}\" (expected standard, steps, short or worked)")
+                format!(
+                    "unknown prompt \"{s}\" (expected system, standard, steps, short or worked)"
+                )
             })
     }
 }
@@ -383,6 +399,37 @@ mod tests {
             .conversation(&[], "How many?")
             .iter()
             .all(|t| !t.text.contains("notebooks")));
+    }
+
+    #[test]
+    fn the_default_puts_the_instruction_in_the_system_turn_and_questions_alone() {
+        assert_eq!(PromptStyle::default(), PromptStyle::SystemInstruction);
+        assert_eq!("system".parse::<PromptStyle>(), Ok(PromptStyle::default()));
+        let turns = PromptStyle::default().conversation(
+            &[
+                ChatTurn::user("Split £1,200."),
+                ChatTurn::assistant("£400 each."),
+            ],
+            " And £1,500? ",
+        );
+        let texts: Vec<(Speaker, &str)> =
+            turns.iter().map(|t| (t.speaker, t.text.as_str())).collect();
+        assert_eq!(
+            texts,
+            [
+                (Speaker::System, STANDARD_INSTRUCTION),
+                (Speaker::User, "Split £1,200."),
+                (Speaker::Assistant, "£400 each."),
+                (Speaker::User, "And £1,500?"),
+            ]
+        );
+        // The standard style keeps the template's system prompt.
+        let standard = PromptStyle::Standard.conversation(&[], "How many?");
+        assert_eq!(standard.len(), 1);
+        assert_eq!(
+            standard[0].text,
+            format!("How many?\n{STANDARD_INSTRUCTION}")
+        );
     }
 
     #[test]

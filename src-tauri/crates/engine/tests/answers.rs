@@ -1,6 +1,6 @@
 //! The default target model (Qwen2.5-Coder-1.5B) on the questions a new user
 //! meets first: the app's example questions must come back right, and a
-//! follow-up must be answered from the earlier answer. Real model, standard
+//! follow-up must be answered from the earlier answer. Real model, default
 //! prompt, default options; the model is fetched by the test setup
 //! (`lookahead models fetch`) and a missing model fails the test.
 

@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use lookahead_engine::HISTORY_TOKEN_BUDGET;
 use lookahead_engine::{
     AnswerEvent, AnswerStatus, AskOptions, CancelFlag, ChatTurn, Engine, EngineConfig, EngineError,
-    Mode,
+    Mode, PromptStyle,
 };
 use lookahead_models::{self as models, Role};
 
@@ -187,9 +187,26 @@ fn a_follow_up_carries_the_conversation_in_the_models_own_template() {
     assert!(at("My budget is £1,200.") < at("Noted: £1,200."));
     assert!(at("Noted: £1,200.") < at("And if it were £1,500?"));
     assert_eq!(prompt.turns_left_out, 0);
-    // SmolLM2's own template (its default system prompt), not a fixed one.
-    assert!(text.contains("SmolLM"), "{text}");
+    // The default prompt: the reasoning instruction is the system turn,
+    // first (SmolLM2's BOS is "<|im_start|>", which the tokenizer adds).
+    let system = format!(
+        "system\n{}<|im_end|>",
+        lookahead_engine::parts::STANDARD_INSTRUCTION
+    );
+    assert!(text.starts_with(&system), "{text}");
     assert!(text.ends_with("<|im_start|>assistant\n"), "{text}");
+    // SmolLM2's own template (its default system prompt where the prompt
+    // sets none), not a fixed one.
+    let standard = AskOptions {
+        prompt: PromptStyle::Standard,
+        ..short_options()
+    };
+    let text = engine
+        .prepare_prompt(&history, "And if it were £1,500?", &standard)
+        .expect("prompt")
+        .text()
+        .to_string();
+    assert!(text.contains("SmolLM"), "{text}");
 
     // A long chat: the oldest exchanges go first, whole, until it fits.
     let long = "word ".repeat(1400);
