@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use lookahead_engine::{
     AnswerEvent, AnswerStatus, AskOptions, CancelFlag, Engine, EngineConfig, JudgeChoice, Mode,
-    PlainSpeed, Sampling, StepEnd, StepGenerator, StepRequest, Verdict,
+    PlainSpeed, PromptStyle, Sampling, StepEnd, StepGenerator, StepRequest, Verdict,
 };
 use lookahead_engine::{ServerConfig, ServerGenerator};
 
@@ -111,6 +111,10 @@ fn step_drafting_that_lost_time_is_paused_for_the_next_answers_then_tried_again(
                     slowdown_guard: true,
                     // Short steps: several rounds in every answer.
                     step_token_budget: 24,
+                    // The tiny model writes this answer in many paragraphs
+                    // after the model's own system prompt (with the
+                    // instruction as the system turn it may write one).
+                    prompt: PromptStyle::Standard,
                     ..options(Mode::Lr, 240)
                 },
                 &CancelFlag::new(),
