@@ -385,12 +385,17 @@ fn model_section(args: &Args, label: &str, file: &str) {
     // copies loaded here, one after the other: when the section's own copy
     // (loaded first) was the 16-row side, it decoded 3-15 % slower in five
     // runs; with two fresh copies that gap went away.
-    use lookahead_executor::quant::{allow_paired_layout, wide_vnni};
-    if wide_vnni() && lookahead_executor::kernels_in_use().contains("16 rows") {
+    // (The section's own copy follows the executor's layout measurement;
+    // these two are each layout as it is, whatever it measured.)
+    use lookahead_executor::quant::{allow_paired_layout, measure_paired_layout, wide_vnni};
+    let kernels = lookahead_executor::kernels_in_use();
+    if wide_vnni() && (kernels.contains("16 rows a load") || kernels.contains("measured faster")) {
+        measure_paired_layout(false);
         allow_paired_layout(false);
         let eight = Executor::load(&path, ExecutorOptions::default()).expect("executor loads");
         allow_paired_layout(true);
         let sixteen = Executor::load(&path, ExecutorOptions::default()).expect("executor loads");
+        measure_paired_layout(true);
         // [eight, sixteen] x [decode tok/s, one-token pass ms, verify ms].
         let mut best = [[0f64, f64::INFINITY, f64::INFINITY]; 2];
         for round in 0..4 {

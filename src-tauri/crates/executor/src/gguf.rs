@@ -99,6 +99,27 @@ impl ModelWeights {
         Ok(())
     }
 
+    /// Every matrix in the 16-row layout back in groups of eight.
+    pub(crate) fn unpair(&mut self) {
+        self.embed.unpair_in_place();
+        for l in &mut self.layers {
+            for w in [
+                &mut l.wq,
+                &mut l.wk,
+                &mut l.wv,
+                &mut l.wo,
+                &mut l.w_gate,
+                &mut l.w_up,
+                &mut l.w_down,
+            ] {
+                w.unpair_in_place();
+            }
+        }
+        if let Some(output) = &mut self.output {
+            output.unpair_in_place();
+        }
+    }
+
     /// Bytes one decode step reads: every matrix except the embedding table
     /// (only one row of it is read per token) unless it is also the output.
     pub(crate) fn bytes_per_token(&self) -> usize {

@@ -88,6 +88,47 @@ pub fn allow_paired_layout(allowed: bool) {
     PAIRED_LAYOUT_ALLOWED.store(allowed, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Whether [`crate::Executor::load`] may measure, on the first model whose
+/// output matrix is in the 16-row layout, if groups of eight read faster on
+/// this CPU, and then load every model in groups of eight
+/// ([`crate::quant::choose_layout`]); benchmarks switch it off to time both
+/// layouts side by side.
+static MEASURE_LAYOUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// What that measurement found: 0 not measured, 1 the 16-row layout was
+/// faster, 2 groups of eight were.
+static SIXTEEN_MEASURED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Allows or forbids models loaded from now on to follow the layout
+/// measurement (on by default); the results are the same bits either way.
+pub fn measure_paired_layout(allowed: bool) {
+    MEASURE_LAYOUT.store(allowed, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether a load may follow (or make) the layout measurement.
+pub(crate) fn layout_measurement_allowed() -> bool {
+    MEASURE_LAYOUT.load(std::sync::atomic::Ordering::Relaxed) && paired_layout()
+}
+
+/// Records the layout measurement; the first one stands.
+pub(crate) fn record_layout_measurement(sixteen_faster: bool) {
+    let _ = SIXTEEN_MEASURED.compare_exchange(
+        0,
+        if sixteen_faster { 1 } else { 2 },
+        std::sync::atomic::Ordering::Relaxed,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
+
+/// The layout measurement: `None` before it was made.
+pub(crate) fn sixteen_rows_faster() -> Option<bool> {
+    match SIXTEEN_MEASURED.load(std::sync::atomic::Ordering::Relaxed) {
+        1 => Some(true),
+        2 => Some(false),
+        _ => None,
+    }
+}
+
 /// Whether matrices rearranged now may take the 16-row layout: allowed
 /// and the CPU has the 512-bit VNNI kernels.
 pub(crate) fn paired_layout() -> bool {
@@ -147,7 +188,12 @@ pub fn kernels_in_use() -> String {
             return match (byte_dot(), x86::vnni()) {
                 (ByteDot::Vnni, Some(x86::Vnni::Avx512)) => format!(
                     "AVX-512 VNNI ({}; other formats pairs of row groups from {} tokens)",
-                    if paired_layout() {
+                    if paired_layout()
+                        && layout_measurement_allowed()
+                        && sixteen_rows_faster() == Some(false)
+                    {
+                        "Q4_K/Q6_K in groups of eight, measured faster than 16 rows"
+                    } else if paired_layout() {
                         "Q4_K/Q6_K 16 rows a load"
                     } else {
                         "Q4_K/Q6_K in groups of eight"

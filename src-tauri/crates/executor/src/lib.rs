@@ -225,6 +225,30 @@ fn choose_pairing_once(pool: &rayon::ThreadPool, weights: &gguf::ModelWeights) {
     }
 }
 
+/// Chooses between the 16-row layout and groups of eight for Q4_K and Q6_K
+/// ([`quant::choose_layout`]) on the first loaded model whose output matrix
+/// is in the 16-row layout, timed on the worker threads that will run it,
+/// and puts this model's matrices in groups of eight where those were
+/// faster (as every later model's). Benchmarks that time both layouts
+/// switch it off ([`quant::measure_paired_layout`]).
+fn choose_layout_once(pool: &rayon::ThreadPool, weights: &mut gguf::ModelWeights) {
+    static MEASURING: Mutex<()> = Mutex::new(());
+    if !kernels::layout_measurement_allowed() {
+        return;
+    }
+    {
+        let _one_at_a_time = lock(&MEASURING);
+        if kernels::sixteen_rows_faster().is_none() {
+            if let Some(faster) = pool.install(|| quant::choose_layout(weights.output())) {
+                kernels::record_layout_measurement(faster);
+            }
+        }
+    }
+    if kernels::sixteen_rows_faster() == Some(false) {
+        weights.unpair();
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic in another pass leaves only scratch space or cache entries
     // behind, both safe to reuse.
@@ -257,6 +281,7 @@ impl Executor {
             .thread_name(|i| format!("executor-{i}"))
             .build()
             .map_err(|e| ExecutorError::Load(format!("worker threads: {e}")))?;
+        choose_layout_once(&pool, &mut loaded.weights);
         choose_pairing_once(&pool, &loaded.weights);
         let layout = KvLayout {
             layers: loaded.config.layers,

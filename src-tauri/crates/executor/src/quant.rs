@@ -17,8 +17,8 @@ use crate::format::{
 pub use crate::format::{WeightFormat, WeightLayout};
 use crate::kernels::OutView;
 pub use crate::kernels::{
-    allow_paired_layout, allow_vnni, byte_dot, pair_groups_from, pairs_groups_from, vnni_peak_macs,
-    wide_vnni, ByteDot,
+    allow_paired_layout, allow_vnni, byte_dot, measure_paired_layout, pair_groups_from,
+    pairs_groups_from, vnni_peak_macs, wide_vnni, ByteDot,
 };
 use crate::simd::dot_f32;
 
@@ -137,7 +137,24 @@ impl QWeight {
     /// time the kernels of both layouts. Formats without that layout, or
     /// matrices already rearranged, are returned as they are.
     pub fn in_groups_of_eight(self) -> Self {
+        if self.layout == WeightLayout::Paired16 {
+            let data = unpair_groups(&self.data, self.format, self.cols / QK_K);
+            return Self {
+                layout: WeightLayout::Interleaved8,
+                data,
+                ..self
+            };
+        }
         self.interleaved()
+    }
+
+    /// A matrix in the 16-row layout back in groups of eight, in place
+    /// (where the layout measurement found them faster); others untouched.
+    pub(crate) fn unpair_in_place(&mut self) {
+        if self.layout == WeightLayout::Paired16 {
+            self.data = unpair_groups(&self.data, self.format, self.cols / QK_K);
+            self.layout = WeightLayout::Interleaved8;
+        }
     }
 
     /// Q4_K, Q6_K and Q8_0 rows interleaved by eight (the layouts every
@@ -459,6 +476,37 @@ fn pair_groups(data: &[u8], format: WeightFormat, blocks: usize) -> Vec<u8> {
             {
                 out.extend_from_slice(ra);
                 out.extend_from_slice(rb);
+            }
+        }
+    }
+    out
+}
+
+/// [`pair_groups`] undone: each pair of groups back as two
+/// `Interleaved8` groups, the first group's blocks then the second's.
+fn unpair_groups(data: &[u8], format: WeightFormat, blocks: usize) -> Vec<u8> {
+    let bytes = interleaved_block_bytes(format);
+    let header = paired_header_bytes(format);
+    let mut out = vec![0u8; data.len()];
+    for (pair, dst) in data
+        .chunks_exact(2 * blocks * bytes)
+        .zip(out.chunks_exact_mut(2 * blocks * bytes))
+    {
+        let (first, second) = dst.split_at_mut(blocks * bytes);
+        for ((both, a), b) in pair
+            .chunks_exact(2 * bytes)
+            .zip(first.chunks_exact_mut(bytes))
+            .zip(second.chunks_exact_mut(bytes))
+        {
+            a[..header].copy_from_slice(&both[..header]);
+            b[..header].copy_from_slice(&both[header..2 * header]);
+            for ((runs, ra), rb) in both[2 * header..]
+                .chunks_exact(64)
+                .zip(a[header..].chunks_exact_mut(32))
+                .zip(b[header..].chunks_exact_mut(32))
+            {
+                ra.copy_from_slice(&runs[..32]);
+                rb.copy_from_slice(&runs[32..]);
             }
         }
     }
@@ -886,6 +934,68 @@ pub fn multiply(weight: &QWeight, x: &[f32]) -> Vec<f32> {
 /// from two on 8960-column ones).
 pub const PAIRS_FROM_WHEN_SINGLES_WIN: usize = 4;
 
+/// Where `weight` (the output matrix, read from memory on every pass) is
+/// in the 16-row layout: times one-token multiplies of it against the same
+/// matrix in groups of eight (pairs of groups, and single groups),
+/// alternating, best of five rounds after a warm-up, and returns whether
+/// the 16-row layout should stay: it does unless a groups-of-eight form is
+/// more than a tenth faster (the 16-row layout also checks guessed words
+/// faster, which a matrix read from memory cannot show: at six tokens the
+/// three forms of this matrix took the same time). When a groups-of-eight
+/// form wins, [`pair_groups_from`] is set to its setting; otherwise it is
+/// left as it was. `None` (nothing timed) where the question does not
+/// arise. The 16-row layout was chosen on an AMD EPYC, where it reads
+/// memory as fast as single groups and 1.6x faster than pairs; on an Intel
+/// Xeon (Sapphire Rapids) the 1.5B target's output matrix took 6.9 ms in
+/// pairs of groups against 9.6 ms in 16 rows, and the target decoded 0.80x
+/// as fast in 16 rows (BENCHMARKS.md, section 2, session 25). Runs on the
+/// calling rayon pool, once per process.
+pub fn choose_layout(weight: &QWeight) -> Option<bool> {
+    if weight.layout != WeightLayout::Paired16 || !wide_vnni() || byte_dot() != ByteDot::Vnni {
+        return None;
+    }
+    let eight = QWeight {
+        format: weight.format,
+        layout: WeightLayout::Paired16,
+        rows: weight.rows,
+        cols: weight.cols,
+        row_bytes: weight.row_bytes,
+        data: weight.data.clone(),
+    }
+    .in_groups_of_eight();
+    let x: Vec<f32> = (0..weight.cols)
+        .map(|i| ((i * 7919) % 201) as f32 / 100.0 - 1.0)
+        .collect();
+    let before = pairs_groups_from();
+    // 16 rows, eight in pairs, eight singly.
+    let mut best = [f64::INFINITY; 3];
+    for round in 0..6 {
+        for (i, (w, from)) in [
+            (weight, before),
+            (&eight, 1),
+            (&eight, PAIRS_FROM_WHEN_SINGLES_WIN),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            pair_groups_from(from);
+            let started = std::time::Instant::now();
+            std::hint::black_box(multiply(w, &x));
+            if round > 0 {
+                best[i] = best[i].min(started.elapsed().as_secs_f64());
+            }
+        }
+    }
+    let (from, fastest_eight) = if best[1] <= best[2] {
+        (1, best[1])
+    } else {
+        (PAIRS_FROM_WHEN_SINGLES_WIN, best[2])
+    };
+    let sixteen_stays = fastest_eight >= 0.9 * best[0];
+    pair_groups_from(if sixteen_stays { before } else { from });
+    Some(sixteen_stays)
+}
+
 /// Times one-token multiplies of `weight` (a matrix the model multiplies
 /// for every token, too large for the caches) with the 512-bit kernels taking two groups of rows at
 /// a time and one at a time, alternating, best of several, and sets
@@ -959,6 +1069,26 @@ mod tests {
         let bytes = q.data().unwrap().to_vec();
         let fmt = WeightFormat::from_ggml(dtype).unwrap();
         (q, QWeight::new(fmt, rows, cols, bytes).unwrap())
+    }
+
+    #[test]
+    fn sixteen_rows_undone_give_back_the_groups_of_eight() {
+        for dtype in [GgmlDType::Q4K, GgmlDType::Q6K] {
+            let (_, w) = weight(dtype, 32, 512);
+            let blocks = 512 / QK_K;
+            let eight = match w.format {
+                WeightFormat::Q4K => interleave_q4k(&w.data, 32, blocks),
+                _ => interleave_q6k(&w.data, 32, blocks),
+            };
+            let sixteen = pair_groups(&eight, w.format, blocks);
+            assert_eq!(sixteen.len(), eight.len());
+            assert_ne!(sixteen, eight, "{dtype:?}");
+            assert_eq!(
+                unpair_groups(&sixteen, w.format, blocks),
+                eight,
+                "{dtype:?}"
+            );
+        }
     }
 
     /// Each format in the file's layout, then (where it differs) in the
