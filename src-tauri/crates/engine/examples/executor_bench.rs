@@ -536,7 +536,7 @@ fn batch_section(args: &Args) {
     // (name, VNNI allowed, pairs from this many tokens)
     // Q4_K and Q6_K in the 16-row layout run the 512-bit kernels whatever
     // the byte product setting (only they read it).
-    let avx2 = if lookahead_executor::kernels_in_use().contains("16 rows") {
+    let avx2 = if lookahead_executor::kernels_in_use().contains("16 rows a load") {
         "AVX2 where it applies (Q4_K/Q6_K stay 16 rows a load)"
     } else {
         "AVX2"

@@ -214,7 +214,8 @@ impl std::fmt::Debug for Executor {
 /// weights are (a layer's matrix fits in cache when timed alone, and there
 /// pairs were as fast as single groups: the wrong answer). A Q6_K output
 /// matrix in the 16-row layout (the 1.5B target's) does not pose it; the
-/// 0.5B helper's output matrix (in groups of eight) does.
+/// 0.5B helper's output matrix (in groups of eight) does, as does the
+/// target's where [`choose_layout_once`] put it in groups of eight.
 fn choose_pairing_once(pool: &rayon::ThreadPool, weights: &gguf::ModelWeights) {
     static CHOSEN: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     if CHOSEN.get().is_some() {
