@@ -188,10 +188,7 @@ pub fn kernels_in_use() -> String {
             return match (byte_dot(), x86::vnni()) {
                 (ByteDot::Vnni, Some(x86::Vnni::Avx512)) => format!(
                     "AVX-512 VNNI ({}; other formats pairs of row groups from {} tokens)",
-                    if paired_layout()
-                        && layout_measurement_allowed()
-                        && sixteen_rows_faster() == Some(false)
-                    {
+                    if layout_measurement_allowed() && sixteen_rows_faster() == Some(false) {
                         "Q4_K/Q6_K in groups of eight, measured faster than 16 rows"
                     } else if paired_layout() {
                         "Q4_K/Q6_K 16 rows a load"

@@ -134,17 +134,11 @@ impl QWeight {
 
     /// The matrix in [`WeightLayout::Interleaved8`] even where
     /// [`QWeight::for_multiply`] would pair its groups: for benchmarks that
-    /// time the kernels of both layouts. Formats without that layout, or
-    /// matrices already rearranged, are returned as they are.
-    pub fn in_groups_of_eight(self) -> Self {
-        if self.layout == WeightLayout::Paired16 {
-            let data = unpair_groups(&self.data, self.format, self.cols / QK_K);
-            return Self {
-                layout: WeightLayout::Interleaved8,
-                data,
-                ..self
-            };
-        }
+    /// time the kernels of both layouts; a matrix in the 16-row layout is
+    /// put back in groups of eight. Formats without that layout, or
+    /// matrices already in groups of eight, are returned as they are.
+    pub fn in_groups_of_eight(mut self) -> Self {
+        self.unpair_in_place();
         self.interleaved()
     }
 
@@ -954,15 +948,11 @@ pub fn choose_layout(weight: &QWeight) -> Option<bool> {
     if weight.layout != WeightLayout::Paired16 || !wide_vnni() || byte_dot() != ByteDot::Vnni {
         return None;
     }
-    let eight = QWeight {
-        format: weight.format,
-        layout: WeightLayout::Paired16,
-        rows: weight.rows,
-        cols: weight.cols,
-        row_bytes: weight.row_bytes,
+    let mut eight = QWeight {
         data: weight.data.clone(),
-    }
-    .in_groups_of_eight();
+        ..*weight
+    };
+    eight.unpair_in_place();
     let x: Vec<f32> = (0..weight.cols)
         .map(|i| ((i * 7919) % 201) as f32 / 100.0 - 1.0)
         .collect();
