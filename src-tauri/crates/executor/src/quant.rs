@@ -953,29 +953,16 @@ pub fn choose_layout(weight: &QWeight) -> Option<bool> {
         ..*weight
     };
     eight.unpair_in_place();
-    let x: Vec<f32> = (0..weight.cols)
-        .map(|i| ((i * 7919) % 201) as f32 / 100.0 - 1.0)
-        .collect();
     let before = pairs_groups_from();
     // 16 rows, eight in pairs, eight singly.
-    let mut best = [f64::INFINITY; 3];
-    for round in 0..6 {
-        for (i, (w, from)) in [
+    let best = fastest_one_token(
+        [
             (weight, before),
             (&eight, 1),
             (&eight, PAIRS_FROM_WHEN_SINGLES_WIN),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            pair_groups_from(from);
-            let started = std::time::Instant::now();
-            std::hint::black_box(multiply(w, &x));
-            if round > 0 {
-                best[i] = best[i].min(started.elapsed().as_secs_f64());
-            }
-        }
-    }
+        ],
+        6,
+    );
     let (from, fastest_eight) = if best[1] <= best[2] {
         (1, best[1])
     } else {
@@ -984,6 +971,32 @@ pub fn choose_layout(weight: &QWeight) -> Option<bool> {
     let sixteen_stays = fastest_eight >= 0.9 * best[0];
     pair_groups_from(if sixteen_stays { before } else { from });
     Some(sixteen_stays)
+}
+
+/// The fastest one-token multiply, in seconds, of each `(matrix, pairs of
+/// groups from this many tokens)`, over `rounds` rounds that take them in
+/// turn, the first round a warm-up (a shared machine's noise only ever adds
+/// time). Leaves [`pair_groups_from`] at the last one's setting.
+fn fastest_one_token<const N: usize>(
+    candidates: [(&QWeight, usize); N],
+    rounds: usize,
+) -> [f64; N] {
+    let cols = candidates[0].0.cols;
+    let x: Vec<f32> = (0..cols)
+        .map(|i| ((i * 7919) % 201) as f32 / 100.0 - 1.0)
+        .collect();
+    let mut best = [f64::INFINITY; N];
+    for round in 0..rounds {
+        for (i, &(w, from)) in candidates.iter().enumerate() {
+            pair_groups_from(from);
+            let started = std::time::Instant::now();
+            std::hint::black_box(multiply(w, &x));
+            if round > 0 {
+                best[i] = best[i].min(started.elapsed().as_secs_f64());
+            }
+        }
+    }
+    best
 }
 
 /// Times one-token multiplies of `weight` (a matrix the model multiplies
@@ -1003,22 +1016,9 @@ pub fn choose_pairing(weight: &QWeight) -> Option<usize> {
     if !pairable || !wide_vnni() || byte_dot() != ByteDot::Vnni {
         return None;
     }
-    let x: Vec<f32> = (0..weight.cols)
-        .map(|i| ((i * 7919) % 201) as f32 / 100.0 - 1.0)
-        .collect();
     // [pairs, single groups]: the fastest of seven alternating rounds
-    // after a warm-up (a shared machine's noise only ever adds time).
-    let mut best = [f64::INFINITY; 2];
-    for round in 0..8 {
-        for (i, from) in [1, PAIRS_FROM_WHEN_SINGLES_WIN].into_iter().enumerate() {
-            pair_groups_from(from);
-            let started = std::time::Instant::now();
-            std::hint::black_box(multiply(weight, &x));
-            if round > 0 {
-                best[i] = best[i].min(started.elapsed().as_secs_f64());
-            }
-        }
-    }
+    // after a warm-up.
+    let best = fastest_one_token([(weight, 1), (weight, PAIRS_FROM_WHEN_SINGLES_WIN)], 8);
     let chosen = if best[1] < best[0] {
         PAIRS_FROM_WHEN_SINGLES_WIN
     } else {
