@@ -280,8 +280,8 @@ impl SpeculativeGenerator {
                         continue;
                     }
                     // A hint is followed for the adaptive length; counted
-                    // lookup stops where its guess gets unlikely, and goes
-                    // on from where a hint's guess uses the hint up (words
+                    // lookup guesses while its guess may hold, and goes on
+                    // from where a hint's guess uses the hint up (words
                     // carried past the last step's end, a drafted step's
                     // last words) and from the next number of a list.
                     let followers = &mut specs[i].followers;
@@ -291,7 +291,10 @@ impl SpeculativeGenerator {
                     };
                     let mut guesses = match ngram::propose_from_hint(&s.hint, generated, k) {
                         Some(hinted) if s.hint.ends_with(&hinted) => then_lookup(hinted),
-                        Some(hinted) => hinted,
+                        Some(hinted) => ngram::Scored {
+                            held: vec![1.0; hinted.len()],
+                            tokens: hinted,
+                        },
                         None => match ngram
                             .next_numbers
                             .then(|| numbering::propose_next(tokenizer, &s.tokens, &last))
@@ -301,10 +304,15 @@ impl SpeculativeGenerator {
                             None => ngram.propose(followers, &self.earlier, &s.tokens, longest),
                         },
                     };
-                    if let Some(end) = guesses.iter().position(|&t| tokenizer.is_end(t)) {
+                    if let Some(end) = guesses.tokens.iter().position(|&t| tokenizer.is_end(t)) {
                         guesses.truncate(end + 1);
                     }
-                    out[i].tokens = guesses;
+                    // As much of it as is worth a longer pass here.
+                    let pending = s.tokens.len().saturating_sub(s.seq.len());
+                    let keep =
+                        ngram::worth_checking(&guesses, pending, |n| self.target.pass_cost(n));
+                    guesses.truncate(keep);
+                    out[i].tokens = guesses.tokens;
                 }
             }
         }

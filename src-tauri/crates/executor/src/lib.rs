@@ -50,6 +50,7 @@ mod forward;
 mod gguf;
 mod kernels;
 mod kv;
+mod pass_cost;
 pub mod quant;
 mod sampling;
 mod simd;
@@ -58,10 +59,13 @@ mod tokenizer;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use pass_cost::PassTimes;
+
 pub use error::{ExecutorError, Result};
 pub use gguf::{Architecture, ModelConfig};
 pub use kernels::kernels_in_use;
 pub use kv::{common_prefix, KvLayout, KvPool, KvSequence};
+pub use pass_cost::prior_cost;
 pub use sampling::{argmax, pick, Distribution, Rng, Sampling};
 pub use tokenizer::{GgufTokenizer, StreamDecoder};
 
@@ -195,6 +199,8 @@ pub struct Executor {
     kv: Arc<KvPool>,
     prefix: Mutex<PrefixCache>,
     scratch: Mutex<Scratch>,
+    /// How long one-sequence passes took, by token count.
+    pass_times: Mutex<PassTimes>,
     options: ExecutorOptions,
 }
 
@@ -301,6 +307,7 @@ impl Executor {
             kv: KvPool::new(layout, options.kv_budget_bytes),
             prefix: Mutex::new(PrefixCache::new(options.prefix_cache_entries)),
             scratch: Mutex::new(Scratch::default()),
+            pass_times: Mutex::new(PassTimes::default()),
             options,
         })
     }
@@ -329,6 +336,13 @@ impl Executor {
     /// embedding table): with memory bandwidth, the decode speed ceiling.
     pub fn weight_bytes_per_token(&self) -> usize {
         self.weights.bytes_per_token()
+    }
+
+    /// What a pass of one sequence and `tokens` tokens costs against a
+    /// pass of one token, as timed in this model's passes so far ([`prior_cost`]
+    /// until both lengths were timed often enough; never below 1).
+    pub fn pass_cost(&self, tokens: usize) -> f64 {
+        lock(&self.pass_times).relative(tokens)
     }
 
     /// The most tokens a sequence may hold: the model's context, or what
@@ -404,7 +418,11 @@ impl Executor {
         }
         self.reserve(batch)?;
         let original: Vec<usize> = batch.iter().map(|i| i.seq.len()).collect();
+        let started = std::time::Instant::now();
         let result = self.forward_reserved(batch, vocab);
+        if let ([item], Ok(_)) = (&*batch, &result) {
+            lock(&self.pass_times).record(item.tokens.len(), started.elapsed().as_secs_f64());
+        }
         if result.is_err() {
             for (item, len) in batch.iter_mut().zip(original) {
                 item.seq.truncate(len);

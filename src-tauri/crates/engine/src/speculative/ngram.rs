@@ -8,8 +8,9 @@
 //! answer, as llama.cpp's lookup caches and SuffixDecoding use past
 //! outputs). Lookup counts what followed each run of the latest 1–4
 //! tokens ([`Followers`]) and guesses the most frequent follower, token
-//! by token, while the guess is likely enough to hold to be worth
-//! checking.
+//! by token, with the chance that the guess holds so far;
+//! [`worth_checking`] then keeps the length that yields the most tokens
+//! per unit of pass time, by what a pass of each length costs here.
 
 /// Settings of the n-gram proposer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,30 +44,69 @@ const EARLIER_WEIGHT: f64 = 0.1;
 /// Pseudo-count of "something else" beside what was seen: one sighting of
 /// a follower is a guess held with 1 / 1.5 = 0.67, three with 0.86.
 const UNSEEN: f64 = 0.5;
-/// A guess grows while the chance that all of it holds stays at least
-/// this (the product of each token's share): checking a token costs about
-/// a sixth of a pass, so a token held with less than about a third of a
-/// chance costs more than it saves (BENCHMARKS §2, "Counted lookup").
-const MIN_CONFIDENCE: f64 = 0.35;
+/// A follower's share of what followed a run overstates its chance of
+/// holding: on 20 GSM8K answers a share of 2/3 (one sighting) held about
+/// half the time, 0.4 about 0.3, 0.9 about 0.9. Its chance is taken as the
+/// share to this power (2/3 → 0.54, 0.4 → 0.25, 0.9 → 0.85).
+const SHARE_POWER: f64 = 1.5;
+/// Lookup stops once the chance that all of its guess holds falls below
+/// this: a longer guess is never worth its check.
+const FLOOR: f64 = 0.02;
+
+/// Guessed tokens with the chance that each run of them from the first
+/// holds: `held[i]` for `tokens[..=i]`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scored {
+    pub tokens: Vec<u32>,
+    pub held: Vec<f64>,
+}
+
+impl Scored {
+    /// Keeps the first `n` guesses.
+    pub fn truncate(&mut self, n: usize) {
+        self.tokens.truncate(n);
+        self.held.truncate(n);
+    }
+}
+
+/// How many of `guess`'s tokens are worth checking in a pass that also
+/// carries `pending` tokens of the text: the length with the most tokens
+/// expected per unit of pass time, where a pass of n tokens costs
+/// `cost(n)` (against one token) and the pass yields one token of the
+/// main model's own beside the guesses that hold.
+pub fn worth_checking(guess: &Scored, pending: usize, cost: impl Fn(usize) -> f64) -> usize {
+    let pending = pending.max(1);
+    let mut expected = 1.0;
+    let mut best = (0, expected / cost(pending));
+    for (i, held) in guess.held.iter().enumerate() {
+        expected += held;
+        let per_cost = expected / cost(pending + i + 1);
+        if per_cost > best.1 {
+            best = (i + 1, per_cost);
+        }
+    }
+    best.0
+}
 
 impl NgramConfig {
     /// Up to `k` tokens that most often followed the latest tokens, in
     /// the text so far (`text`, counted up to `tokens`) and in earlier
     /// answers (`earlier`): token by token, the follower with the highest
-    /// share among the runs of `min_ngram..=max_ngram` latest tokens,
-    /// while the chance that every guessed token holds stays at least
-    /// [`MIN_CONFIDENCE`]. Empty when nothing seen before fits.
+    /// share among the runs of `min_ngram..=max_ngram` latest tokens, with
+    /// the chance that the guess holds so far, while that stays at least
+    /// [`FLOOR`]. Empty when nothing seen before fits. How much of it to
+    /// check is [`worth_checking`]'s question.
     pub fn propose(
         &self,
         text: &Followers,
         earlier: &Followers,
         tokens: &[u32],
         k: usize,
-    ) -> Vec<u32> {
-        let mut out = Vec::new();
+    ) -> Scored {
+        let mut out = Scored::default();
         let mut window: Vec<u32> = tokens[tokens.len().saturating_sub(self.max_ngram)..].to_vec();
         let mut chance = 1.0;
-        while out.len() < k {
+        while out.tokens.len() < k {
             let mut best: Option<(u32, f64)> = None;
             for n in (self.min_ngram.max(1)..=self.max_ngram.min(window.len())).rev() {
                 let run = &window[window.len() - n..];
@@ -79,11 +119,12 @@ impl NgramConfig {
             let Some((token, share)) = best else {
                 break;
             };
-            chance *= share;
-            if chance < MIN_CONFIDENCE {
+            chance *= share.powf(SHARE_POWER);
+            if chance < FLOOR {
                 break;
             }
-            out.push(token);
+            out.tokens.push(token);
+            out.held.push(chance);
             window.push(token);
             if window.len() > self.max_ngram {
                 window.remove(0);
@@ -92,8 +133,8 @@ impl NgramConfig {
         out
     }
 
-    /// `first` (another proposer's guess), then what lookup guesses from
-    /// where it ends, `k` tokens at most in all.
+    /// `first` (another proposer's guess, taken as holding), then what
+    /// lookup guesses from where it ends, `k` tokens at most in all.
     pub fn propose_after(
         &self,
         text: &Followers,
@@ -101,13 +142,18 @@ impl NgramConfig {
         tokens: &[u32],
         mut first: Vec<u32>,
         k: usize,
-    ) -> Vec<u32> {
+    ) -> Scored {
         first.truncate(k);
         let from = tokens.len().saturating_sub(self.max_ngram);
         let window: Vec<u32> = tokens[from..].iter().chain(&first).copied().collect();
         let more = self.propose(text, earlier, &window, k - first.len());
-        first.extend(more);
-        first
+        let mut held = vec![1.0; first.len()];
+        held.extend(more.held);
+        first.extend(more.tokens);
+        Scored {
+            tokens: first,
+            held,
+        }
     }
 }
 
@@ -260,42 +306,128 @@ mod tests {
         f
     }
 
+    /// The chance a share stands for.
+    fn chance(share: f64) -> f64 {
+        share.powf(SHARE_POWER)
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
     #[test]
-    fn a_run_seen_before_is_continued_while_it_is_likely_to_hold() {
+    fn a_run_seen_before_is_continued_with_the_chance_that_it_holds() {
         let ngram = NgramConfig::default();
         let none = Followers::default();
-        // "1 2 3" was followed by "4 9" once: each token held with
-        // 1 / 1.5, so two tokens (0.44) and not a third (0.30 < 0.35).
+        // "1 2 3" was followed by "4 9" once: each token held with a share
+        // of 1 / 1.5, so the guess goes on, less likely with each token,
+        // until it falls below the floor.
         let tokens = [1, 2, 3, 4, 9, 5, 1, 2, 3];
+        let guess = ngram.propose(&counted(&tokens), &none, &tokens, 8);
+        assert_eq!(guess.tokens[..2], [4, 9]);
+        assert_eq!(guess.tokens.len(), guess.held.len());
+        let one = chance(1.0 / 1.5);
+        assert!(close(guess.held[0], one), "{guess:?}");
+        assert!(close(guess.held[1], one * one), "{guess:?}");
+        assert!(guess.held.windows(2).all(|w| w[1] < w[0]));
+        assert!(guess.held.iter().all(|&h| h >= FLOOR));
+        assert!(guess.tokens.len() < 8, "{guess:?}");
         assert_eq!(
-            ngram.propose(&counted(&tokens), &none, &tokens, 8),
-            vec![4, 9]
+            ngram.propose(&counted(&tokens), &none, &tokens, 1).tokens,
+            vec![4]
         );
-        assert_eq!(ngram.propose(&counted(&tokens), &none, &tokens, 1), vec![4]);
         assert_eq!(
             ngram.propose(&counted(&tokens), &none, &tokens, 0),
-            Vec::<u32>::new()
+            Scored::default()
         );
         // Nothing seen before fits.
         assert_eq!(
             ngram.propose(&counted(&[4, 5, 6]), &none, &[4, 5, 6], 3),
-            Vec::<u32>::new()
+            Scored::default()
         );
     }
 
     #[test]
-    fn the_most_frequent_follower_wins_and_a_split_stops_the_guess() {
+    fn the_most_frequent_follower_wins_and_a_split_makes_a_weak_guess() {
         let ngram = NgramConfig::default();
         let none = Followers::default();
         // After 5: 6 three times, 7 once.
         let tokens = [5, 6, 1, 5, 7, 2, 5, 6, 3, 5, 6, 4, 5];
-        assert_eq!(ngram.propose(&counted(&tokens), &none, &tokens, 1), vec![6]);
-        // After 8: 1, 2 and 3 once each: no guess.
+        let guess = ngram.propose(&counted(&tokens), &none, &tokens, 1);
+        assert_eq!(guess.tokens, vec![6]);
+        assert!(close(guess.held[0], chance(0.75 * 4.0 / 4.5)));
+        // After 8: 1, 2 and 3 once each: the first seen, unlikely.
         let tokens = [8, 1, 8, 2, 8, 3, 8];
+        let weak = ngram.propose(&counted(&tokens), &none, &tokens, 1);
+        assert_eq!(weak.tokens, vec![1]);
+        assert!(close(weak.held[0], chance(1.0 / 3.0 * 3.0 / 3.5)));
+        // Worth checking only where one more token costs little.
         assert_eq!(
-            ngram.propose(&counted(&tokens), &none, &tokens, 3),
-            Vec::<u32>::new()
+            worth_checking(&weak, 1, |n| if n > 1 { 1.2 } else { 1.0 }),
+            0
         );
+        assert_eq!(
+            worth_checking(&weak, 1, |n| if n > 1 { 1.1 } else { 1.0 }),
+            1
+        );
+    }
+
+    #[test]
+    fn the_length_checked_is_the_one_with_the_most_tokens_per_pass_time() {
+        let guess = Scored {
+            tokens: vec![1, 2, 3, 4],
+            held: vec![0.9, 0.5, 0.1, 0.05],
+        };
+        // Expected tokens 1, 1.9, 2.4, 2.5, 2.55 for passes of 1..=5
+        // tokens.
+        let curve = |costs: [f64; 5]| move |n: usize| costs[n - 1];
+        // Each token costs more than the last one's chance is worth: 2.
+        assert_eq!(
+            worth_checking(&guess, 1, curve([1.0, 1.1, 1.25, 1.5, 1.5])),
+            2
+        );
+        // A fourth token in the pass nearly free: 3.
+        assert_eq!(
+            worth_checking(&guess, 1, curve([1.0, 1.1, 1.25, 1.26, 1.5])),
+            3
+        );
+        // And a fifth free too: all of it.
+        assert_eq!(
+            worth_checking(&guess, 1, curve([1.0, 1.1, 1.25, 1.26, 1.26])),
+            4
+        );
+        // Passes that cost their tokens: nothing pays.
+        assert_eq!(worth_checking(&guess, 1, |n| n as f64), 0);
+        // Two tokens already waiting: the pass is priced from there.
+        let two_waiting = |n: usize| [1.0, 1.0, 1.0, 2.0, 2.0, 2.0][n - 1];
+        assert_eq!(worth_checking(&guess, 2, two_waiting), 1);
+        // Nothing guessed, nothing to check.
+        assert_eq!(worth_checking(&Scored::default(), 1, prior), 0);
+        // With the prior's cost, a sure guess is always checked.
+        let sure = Scored {
+            tokens: vec![7; 8],
+            held: vec![1.0; 8],
+        };
+        assert_eq!(worth_checking(&sure, 1, prior), 8);
+    }
+
+    fn prior(n: usize) -> f64 {
+        lookahead_executor::prior_cost(n)
+    }
+
+    #[test]
+    fn a_hint_goes_first_and_counts_as_holding() {
+        let ngram = NgramConfig::default();
+        let none = Followers::default();
+        let tokens = [1, 2, 3, 4, 9, 5, 1, 2];
+        let guess = ngram.propose_after(&counted(&tokens), &none, &tokens, vec![3], 3);
+        assert_eq!(guess.tokens, vec![3, 4, 9]);
+        assert!(close(guess.held[0], 1.0));
+        assert!(close(guess.held[1], chance(1.0 / 1.5)));
+        // The hint alone when it fills the guess.
+        let hinted = ngram.propose_after(&counted(&tokens), &none, &tokens, vec![3, 3, 3, 3], 2);
+        assert_eq!(hinted.tokens, vec![3, 3]);
+        assert_eq!(hinted.held, vec![1.0, 1.0]);
     }
 
     #[test]
@@ -305,19 +437,23 @@ mod tests {
         // "2 3" is only in an earlier answer: it goes on from there.
         let tokens = [20, 2, 3];
         assert_eq!(
-            ngram.propose(&counted(&tokens), &earlier, &tokens, 2),
+            ngram
+                .propose(&counted(&tokens), &earlier, &tokens, 2)
+                .tokens,
             vec![4, 5]
         );
         // No run spans two answers: 6 was never followed by 7.
         assert_eq!(
             ngram.propose(&counted(&[6]), &earlier, &[6], 2),
-            Vec::<u32>::new()
+            Scored::default()
         );
         // The text so far outweighs an earlier answer: after 8 it had 5
         // twice, the earlier answer 9 once.
         let tokens = [8, 5, 1, 8, 5, 2, 8];
         assert_eq!(
-            ngram.propose(&counted(&tokens), &earlier, &tokens, 1),
+            ngram
+                .propose(&counted(&tokens), &earlier, &tokens, 1)
+                .tokens,
             vec![5]
         );
     }
@@ -328,13 +464,22 @@ mod tests {
         let none = Followers::default();
         let mut f = Followers::new(&ngram);
         f.sync(&[1, 2, 3, 1, 2]);
-        assert_eq!(ngram.propose(&f, &none, &[1, 2, 3, 1, 2], 1), vec![3]);
-        // The text grew: only the new tokens are counted, the old stay.
+        let first = ngram.propose(&f, &none, &[1, 2, 3, 1, 2], 1);
+        assert_eq!(first.tokens, vec![3]);
+        assert!(close(first.held[0], chance(1.0 / 1.5)));
+        // The text grew: only the new tokens are counted, the old stay, so
+        // "1 2" was followed by three different tokens: a weak guess.
         let grown = [1, 2, 3, 1, 2, 4, 1, 2, 5, 1, 2];
         f.sync(&grown);
-        assert_eq!(ngram.propose(&f, &none, &grown, 3), Vec::<u32>::new());
+        let split = ngram.propose(&f, &none, &grown, 1);
+        assert!(
+            close(split.held[0], chance(1.0 / 3.0 * 3.0 / 3.5)),
+            "{split:?}"
+        );
         // A corrected text: what the old one said is gone.
         f.sync(&[1, 2, 5, 1, 2]);
-        assert_eq!(ngram.propose(&f, &none, &[1, 2, 5, 1, 2], 1), vec![5]);
+        let corrected = ngram.propose(&f, &none, &[1, 2, 5, 1, 2], 1);
+        assert_eq!(corrected.tokens, vec![5]);
+        assert!(close(corrected.held[0], chance(1.0 / 1.5)));
     }
 }

@@ -258,3 +258,52 @@ fn a_shortlist_head_gives_the_same_logits_for_its_tokens_and_none_for_others() {
     // The output matrix shrinks with the list: a decode step reads less.
     assert!(short.weight_bytes_per_token() < full.weight_bytes_per_token());
 }
+
+/// The executor times its one-sequence passes by length: what a pass of
+/// several tokens costs against one of one, which word drafting weighs its
+/// guesses against, is the prior until both lengths were measured, then
+/// this computer's own.
+#[test]
+fn passes_are_timed_by_their_length() {
+    use lookahead_executor::prior_cost;
+    let exec = smol();
+    let tokens = prompts(&exec).remove(0);
+    let mut seq = exec.new_sequence();
+    run(&exec, &mut seq, &tokens[..20], LogitsWanted::None);
+    assert_eq!(exec.pass_cost(1), 1.0);
+    assert_eq!(exec.pass_cost(4), prior_cost(4));
+    let start = seq.len();
+    for round in 0..8 {
+        for len in [1, 4] {
+            let from = 20 + (round % 4);
+            run(
+                &exec,
+                &mut seq,
+                &tokens[from..from + len],
+                LogitsWanted::All,
+            );
+            seq.truncate(start);
+        }
+    }
+    let four = exec.pass_cost(4);
+    assert!(four >= 1.0 && four.is_finite(), "{four}");
+    assert_ne!(four, prior_cost(4), "the measured cost replaces the prior");
+    // Two sequences in one pass are not a pass of one sequence: uncounted.
+    let mut other = exec.new_sequence();
+    let mut seq2 = seq.fork();
+    exec.forward(&mut [
+        BatchItem {
+            seq: &mut seq2,
+            tokens: &tokens[20..23],
+            logits: LogitsWanted::None,
+        },
+        BatchItem {
+            seq: &mut other,
+            tokens: &tokens[..20],
+            logits: LogitsWanted::None,
+        },
+    ])
+    .expect("forward");
+    assert_eq!(exec.pass_cost(4), four);
+    assert_eq!(exec.pass_cost(6), prior_cost(6));
+}
