@@ -42,7 +42,7 @@ impl Default for NgramConfig {
 /// far says more about what comes next than another question's answer.
 const EARLIER_WEIGHT: f64 = 0.1;
 /// Pseudo-count of "something else" beside what was seen: one sighting of
-/// a follower is a guess held with 1 / 1.5 = 0.67, three with 0.86.
+/// a follower gives it a share of 1 / 1.5 = 0.67, three of 0.86.
 const UNSEEN: f64 = 0.5;
 /// A follower's share of what followed a run overstates its chance of
 /// holding: on 20 GSM8K answers a share of 2/3 (one sighting) held about
@@ -50,7 +50,7 @@ const UNSEEN: f64 = 0.5;
 /// share to this power (2/3 → 0.54, 0.4 → 0.25, 0.9 → 0.85).
 const SHARE_POWER: f64 = 1.5;
 /// Lookup stops once the chance that all of its guess holds falls below
-/// this: a longer guess is never worth its check.
+/// this: a longer guess is not worth its check at any pass cost measured.
 const FLOOR: f64 = 0.02;
 
 /// Guessed tokens with the chance that each run of them from the first
