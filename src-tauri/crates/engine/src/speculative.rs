@@ -291,10 +291,7 @@ impl SpeculativeGenerator {
                     };
                     let mut guesses = match ngram::propose_from_hint(&s.hint, generated, k) {
                         Some(hinted) if s.hint.ends_with(&hinted) => then_lookup(hinted),
-                        Some(hinted) => ngram::Scored {
-                            held: vec![1.0; hinted.len()],
-                            tokens: hinted,
-                        },
+                        Some(hinted) => ngram::Scored::holding(hinted),
                         None => match ngram
                             .next_numbers
                             .then(|| numbering::propose_next(tokenizer, &s.tokens, &last))

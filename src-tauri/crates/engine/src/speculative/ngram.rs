@@ -62,6 +62,15 @@ pub struct Scored {
 }
 
 impl Scored {
+    /// Another proposer's guess (a hint's words, the next number of a
+    /// list), taken as holding: checked whole, as before lookup scored.
+    pub fn holding(tokens: Vec<u32>) -> Self {
+        Self {
+            held: vec![1.0; tokens.len()],
+            tokens,
+        }
+    }
+
     /// Keeps the first `n` guesses.
     pub fn truncate(&mut self, n: usize) {
         self.tokens.truncate(n);
@@ -147,13 +156,10 @@ impl NgramConfig {
         let from = tokens.len().saturating_sub(self.max_ngram);
         let window: Vec<u32> = tokens[from..].iter().chain(&first).copied().collect();
         let more = self.propose(text, earlier, &window, k - first.len());
-        let mut held = vec![1.0; first.len()];
-        held.extend(more.held);
-        first.extend(more.tokens);
-        Scored {
-            tokens: first,
-            held,
-        }
+        let mut guess = Scored::holding(first);
+        guess.tokens.extend(more.tokens);
+        guess.held.extend(more.held);
+        guess
     }
 }
 
