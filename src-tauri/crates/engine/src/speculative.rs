@@ -209,8 +209,8 @@ impl SpeculativeGenerator {
         }
     }
 
-    /// Earlier answers the n-gram proposer also counts (at a tenth of the
-    /// weight of the text so far).
+    /// Earlier answers the n-gram proposer also counts (each sighting at a
+    /// small part of the weight of one in the text so far).
     pub fn with_earlier_answers(mut self, answers: &[String]) -> Result<Self> {
         let tok = self.target.tokenizer();
         let texts: Vec<Vec<u32>> = answers
