@@ -27,8 +27,8 @@
 
 use std::path::PathBuf;
 
-use lookahead_engine::parts::{worth_checking, ChatTemplate, Followers, NgramConfig};
-use lookahead_engine::{ChatTurn, PromptStyle};
+use lookahead_engine::parts::{chatml_prompt, worth_checking, Followers, NgramConfig};
+use lookahead_engine::PromptStyle;
 use lookahead_executor::{prior_cost, Executor, GgufTokenizer};
 
 /// Most tokens lookup guesses a round (the speculation's `max_k`).
@@ -119,16 +119,13 @@ fn read_records(args: &Args, tok: &GgufTokenizer) -> Vec<Record> {
             v["question"].as_str().expect("a question").to_string()
         })
         .collect();
-    let chat = ChatTemplate::chatml();
     std::fs::read_to_string(&args.answers)
         .expect("the answers file")
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
             let line = v["line"].as_u64().expect("a line number") as usize;
-            let turns: Vec<ChatTurn> =
-                PromptStyle::SystemInstruction.conversation(&[], &questions[line - 1]);
-            let prompt = chat.render(&turns, true).expect("a prompt");
+            let prompt = chatml_prompt(PromptStyle::SystemInstruction, &questions[line - 1]);
             let mut answer = tok
                 .encode_piece(v["text"].as_str().expect("an answer text"))
                 .expect("tokens");
@@ -149,13 +146,14 @@ struct Totals {
     passes: usize,
     checked: usize,
     held: usize,
-    /// Time at the pass costs given, and in one-token passes.
+    /// Time at the pass costs given ([`cost_ms`]).
     ms: f64,
-    one_token_passes: f64,
 }
 
-fn replay(records: &[Record], args: &Args, earlier: usize, config: &NgramConfig) -> Totals {
-    let cost_ms = |n: usize| match &args.costs {
+/// What a pass of `n` tokens costs: `--costs` (ms), else the executor's
+/// prior (a one-token pass = 1).
+fn cost_ms(args: &Args, n: usize) -> f64 {
+    match &args.costs {
         Some(c) => {
             let last = c.len() - 1;
             let step = if last > 0 { c[last] - c[last - 1] } else { 0.0 };
@@ -164,7 +162,11 @@ fn replay(records: &[Record], args: &Args, earlier: usize, config: &NgramConfig)
                 .unwrap_or(c[last] + step * (n - 1 - last) as f64)
         }
         None => prior_cost(n),
-    };
+    }
+}
+
+fn replay(records: &[Record], args: &Args, earlier: usize, config: &NgramConfig) -> Totals {
+    let cost_ms = |n: usize| cost_ms(args, n);
     let mut t = Totals::default();
     for (i, r) in records.iter().enumerate() {
         let wanted = r.mode == args.mode
@@ -204,7 +206,6 @@ fn replay(records: &[Record], args: &Args, earlier: usize, config: &NgramConfig)
             t.checked += guess.tokens.len();
             t.held += held;
             t.ms += cost_ms(1 + guess.tokens.len());
-            t.one_token_passes += cost_ms(1 + guess.tokens.len()) / cost_ms(1);
             at += advance;
         }
     }
@@ -241,7 +242,7 @@ fn main() {
                     t.held,
                     t.checked,
                     100.0 * t.held as f64 / t.checked.max(1) as f64,
-                    t.tokens as f64 / t.one_token_passes,
+                    t.tokens as f64 * cost_ms(&args, 1) / t.ms,
                     if args.costs.is_some() {
                         format!("{:.2}", t.tokens as f64 / t.ms * 1000.0)
                     } else {

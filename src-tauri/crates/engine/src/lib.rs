@@ -86,7 +86,6 @@ pub const AVAILABLE_MODES: &[Mode] = &[Mode::Plain, Mode::Sd, Mode::Lr, Mode::Sd
 pub mod parts {
     pub use crate::arith::find as find_sums;
     pub use crate::batched::ExecutorGenerator;
-    pub use crate::chat::ChatTemplate;
     pub use crate::generate::TokenSink;
     pub use crate::judge::llm::{judge_prompt, LlmJudgeSettings};
     pub use crate::judge::{
@@ -99,7 +98,8 @@ pub mod parts {
     };
     pub use crate::mistral::{completion_request, MistralGenerator};
     pub use crate::prompt::{
-        chat_prompt, extract_final_answer, marked_answer, same_number, STANDARD_INSTRUCTION,
+        chat_prompt, chatml_prompt, extract_final_answer, marked_answer, same_number,
+        STANDARD_INSTRUCTION,
     };
     pub use crate::speculative::ngram::{worth_checking, Followers, Scored};
     pub use crate::speculative::{NgramConfig, SpeculationConfig, SpeculativeGenerator};

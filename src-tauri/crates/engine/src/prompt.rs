@@ -171,8 +171,14 @@ impl std::fmt::Display for PromptStyle {
 /// answer it in short steps. The engine renders questions with
 /// [`PromptStyle`] and the model's own template instead.
 pub fn chat_prompt(question: &str) -> String {
+    chatml_prompt(PromptStyle::Short, question)
+}
+
+/// A one-question ChatML prompt as `style` puts it (the ChatML template
+/// stands in for the model file's, as in [`chat_prompt`]).
+pub fn chatml_prompt(style: PromptStyle, question: &str) -> String {
     ChatTemplate::chatml()
-        .render(&PromptStyle::Short.conversation(&[], question), true)
+        .render(&style.conversation(&[], question), true)
         .unwrap_or_default()
 }
 
